@@ -1,0 +1,167 @@
+//! The application: [`AppState`] (what every handler and job gets) and [`Application`], which
+//! binds the listener, wires the routers, and runs the server and the job workers until stopped.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tracing::Instrument;
+
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::sandbox::{self, Workspace};
+use crate::secret::Secret;
+use crate::slack::api::SlackClient;
+use crate::slack::limiter::ChannelLimiter;
+use crate::templates::Templates;
+
+/// Everything a request handler or a job needs, passed in (never global).
+#[derive(Clone)]
+pub struct AppState {
+    /// Validated configuration.
+    pub settings: Arc<Settings>,
+    /// The Postgres pool: incidents, timeline, jobs.
+    pub db: sqlx::PgPool,
+    /// Where "now" comes from.
+    pub clock: SharedClock,
+    /// The Slack Web API (real Slack, or the sandbox).
+    pub slack: SlackClient,
+    /// Verifies that requests come from Slack (or the sandbox).
+    pub signing_secret: Secret,
+    /// Message templates.
+    pub templates: Arc<Templates>,
+    /// Per-channel `chat.postMessage` pacing.
+    pub limiter: Arc<ChannelLimiter>,
+    /// Wakes the job workers when work was queued.
+    pub jobs_ready: Arc<Notify>,
+}
+
+/// A built, bound, not yet running warroom.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    sandbox: Option<Arc<Workspace>>,
+    workers: usize,
+}
+
+impl Application {
+    /// Binds `settings.listen` and wires everything. With no `SLACK_BOT_TOKEN` the sandbox
+    /// workspace is served under `/sandbox` and warroom talks to it. `workers` job workers run
+    /// with the server (tests use none and drain the queue themselves).
+    pub async fn build(settings: Settings, db: sqlx::PgPool, clock: SharedClock, workers: usize) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.listen).await?;
+        let local = listener.local_addr()?;
+        let base_url = format!("http://{}", loopback_of(local));
+        let templates = Arc::new(Templates::load(settings.file.templates_dir.as_deref())?);
+        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build()?;
+
+        let (slack, signing_secret, sandbox) = match &settings.slack_bot_token {
+            Some(token) => {
+                let secret = settings.slack_signing_secret.clone().unwrap_or_else(|| Secret::new(""));
+                (SlackClient::new(http, settings.slack_api_url.clone(), token.clone()), secret, None)
+            }
+            None => {
+                let secret = Secret::new(uuid::Uuid::new_v4().simple().to_string());
+                let workspace = Arc::new(Workspace::new(clock.clone(), secret.clone()));
+                workspace.connect(&base_url, &format!("{base_url}/sandbox"));
+                let api = format!("{base_url}/sandbox/api");
+                (SlackClient::new(http, api, Secret::new(sandbox::BOT_TOKEN)), secret, Some(workspace))
+            }
+        };
+
+        let state = AppState {
+            limiter: Arc::new(ChannelLimiter::new(settings.file.channel_post_interval.0)),
+            settings: Arc::new(settings),
+            db,
+            clock,
+            slack,
+            signing_secret,
+            templates,
+            jobs_ready: Arc::new(Notify::new()),
+        };
+        let mut router = Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(readyz))
+            .merge(crate::slack::router())
+            .with_state(state.clone());
+        if let Some(workspace) = &sandbox {
+            let sandbox_routes = sandbox::http::api_router(workspace.clone()).merge(sandbox::http::control_router(workspace.clone()));
+            router = router.nest("/sandbox", sandbox_routes);
+        }
+        let router = router.layer(middleware::from_fn(trace_request));
+        Ok(Self { listener, router, state, sandbox, workers })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The sandbox workspace, when warroom runs without a Slack token.
+    pub fn sandbox(&self) -> Option<Arc<Workspace>> {
+        self.sandbox.clone()
+    }
+
+    /// Serves until `shutdown` resolves; then stops the workers after their current job.
+    pub async fn run_until_stopped(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut workers = Vec::new();
+        for _ in 0..self.workers {
+            workers.push(tokio::spawn(crate::jobs::runner::work(self.state.clone(), stop_rx.clone())));
+        }
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        let _ = stop_tx.send(true);
+        for worker in workers {
+            let _ = worker.await;
+        }
+        served
+    }
+}
+
+/// `0.0.0.0:8080` is reached as `127.0.0.1:8080` from this machine.
+fn loopback_of(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    }
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match sqlx::query_scalar!("SELECT 1 AS one").fetch_one(&state.db).await {
+        Ok(_) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!("not ready: database unreachable: {e}");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+/// One span per request (method, route), and one line when it ends with status and latency.
+async fn trace_request(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| request.uri().path().to_string(), |p| p.as_str().to_string());
+    let span = tracing::info_span!("request", method = %request.method(), route = %route);
+    let started = std::time::Instant::now();
+    async move {
+        let response = next.run(request).await;
+        tracing::debug!(status = response.status().as_u16(), latency_us = started.elapsed().as_micros() as u64, "done");
+        response
+    }
+    .instrument(span)
+    .await
+}

@@ -1,0 +1,184 @@
+//! Settings: `warroom.toml` (see [`file`]) plus the environment, validated once at start.
+//! Secrets come only from the environment and are held as [`Secret`]s.
+
+mod file;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub use file::{ConfigProblem, EscalationTier, FileConfig, ServiceConfig, SeverityConfig};
+
+use crate::secret::Secret;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// Everything warroom is configured with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The validated config file (or the built-in defaults).
+    pub file: FileConfig,
+    /// Where the config file came from, if there was one.
+    pub config_path: Option<PathBuf>,
+    /// `DATABASE_URL`; `None` starts the embedded Postgres.
+    pub database_url: Option<Secret>,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `SLACK_BOT_TOKEN`; `None` runs against the in-process sandbox workspace.
+    pub slack_bot_token: Option<Secret>,
+    pub slack_signing_secret: Option<Secret>,
+    pub slack_app_token: Option<Secret>,
+    pub slack_api_url: String,
+    pub api_token: Option<Secret>,
+    pub log_format: Option<LogFormat>,
+}
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<ConfigProblem>),
+}
+
+impl Settings {
+    /// Loads settings from the process environment and the config file it names.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|key| std::env::var(key).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Loads settings from `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let mut problems = Vec::new();
+        let env_problem = |key: &str, message: String| ConfigProblem {
+            file: PathBuf::from(format!("${key}")),
+            line: 0,
+            message,
+        };
+
+        let config_path = match lookup("WARROOM_CONFIG") {
+            Some(path) => Some(PathBuf::from(path)),
+            None => Some(PathBuf::from("warroom.toml")).filter(|p| p.exists()),
+        };
+        let file = match &config_path {
+            Some(path) => match load_file(path) {
+                Ok(file) => file,
+                Err(SettingsError::Invalid(mut p)) => {
+                    problems.append(&mut p);
+                    FileConfig::default()
+                }
+                Err(e) => return Err(e),
+            },
+            None => FileConfig::default(),
+        };
+
+        let listen = lookup("WARROOM_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = listen.parse().unwrap_or_else(|_| {
+            problems.push(env_problem("WARROOM_LISTEN", format!("`{listen}` is not an address like 127.0.0.1:8080")));
+            SocketAddr::from(([127, 0, 0, 1], 8080))
+        });
+        let slack_api_url = lookup("SLACK_API_URL").unwrap_or_else(|| "https://slack.com/api".into());
+        if !is_allowed_api_url(&slack_api_url) {
+            problems.push(env_problem(
+                "SLACK_API_URL",
+                format!("`{slack_api_url}` must be https, or plain http to a loopback address"),
+            ));
+        }
+        let log_format = match lookup("WARROOM_LOG_FORMAT").as_deref() {
+            None => None,
+            Some("json") => Some(LogFormat::Json),
+            Some("pretty") => Some(LogFormat::Pretty),
+            Some(other) => {
+                problems.push(env_problem("WARROOM_LOG_FORMAT", format!("`{other}`: use json or pretty")));
+                None
+            }
+        };
+        let secret = |key: &str| lookup(key).map(Secret::new);
+        let settings = Settings {
+            file,
+            config_path,
+            database_url: secret("DATABASE_URL"),
+            listen,
+            data_dir: PathBuf::from(lookup("WARROOM_DATA_DIR").unwrap_or_else(|| ".warroom".into())),
+            slack_bot_token: secret("SLACK_BOT_TOKEN"),
+            slack_signing_secret: secret("SLACK_SIGNING_SECRET"),
+            slack_app_token: secret("SLACK_APP_TOKEN"),
+            slack_api_url: slack_api_url.trim_end_matches('/').to_string(),
+            api_token: secret("WARROOM_API_TOKEN"),
+            log_format,
+        };
+        if settings.slack_bot_token.is_some() && settings.slack_signing_secret.is_none() {
+            problems.push(env_problem(
+                "SLACK_SIGNING_SECRET",
+                "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: requests from Slack could not be verified".into(),
+            ));
+        }
+        if problems.is_empty() {
+            Ok(settings)
+        } else {
+            Err(SettingsError::Invalid(problems))
+        }
+    }
+
+    /// True when warroom talks to the in-process sandbox workspace instead of Slack.
+    pub fn sandbox_mode(&self) -> bool {
+        self.slack_bot_token.is_none()
+    }
+}
+
+/// Reads and validates one config file.
+pub fn load_file(path: &Path) -> Result<FileConfig, SettingsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read { path: path.into(), source })?;
+    FileConfig::parse(path, &text).map_err(SettingsError::Invalid)
+}
+
+/// External APIs must be reached over TLS, except loopback servers (the sandbox, tests).
+pub fn is_allowed_api_url(url: &str) -> bool {
+    if url.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else { return false };
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn no_environment_means_sandbox_and_defaults() {
+        let s = settings(&[("WARROOM_CONFIG", "/dev/null")]).unwrap();
+        assert!(s.sandbox_mode());
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.slack_api_url, "https://slack.com/api");
+    }
+
+    #[test]
+    fn plain_http_is_only_allowed_to_loopback() {
+        assert!(is_allowed_api_url("http://127.0.0.1:9999/api"));
+        assert!(is_allowed_api_url("https://slack.com/api"));
+        assert!(!is_allowed_api_url("http://slack.example.com/api"));
+        let err = settings(&[("WARROOM_CONFIG", "/dev/null"), ("SLACK_API_URL", "http://evil.example/api")]).unwrap_err();
+        assert!(err.to_string().contains("SLACK_API_URL"), "{err}");
+    }
+
+    #[test]
+    fn a_bot_token_without_a_signing_secret_is_refused() {
+        let err = settings(&[("WARROOM_CONFIG", "/dev/null"), ("SLACK_BOT_TOKEN", "xoxb-1")]).unwrap_err();
+        assert!(err.to_string().contains("SLACK_SIGNING_SECRET"));
+        assert!(!err.to_string().contains("xoxb-1"));
+    }
+}

@@ -1,0 +1,165 @@
+//! The Slack side of a declaration, one idempotent step per job: create the channel, invite,
+//! set the topic, post and pin the declaration, announce it; and refresh it after an ack.
+//! Each step records its result and queues the next in one transaction.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{kind, queue, JobError};
+use crate::app::AppState;
+use crate::incident::store::{self, Incident};
+use crate::incident::channel_name;
+use crate::slack::blocks;
+use crate::timeline::{self, EventKind, WARROOM};
+
+/// How many suffixed names to try when `inc-42-api` belongs to someone else.
+const NAME_ATTEMPTS: u32 = 5;
+
+async fn load(state: &AppState, job: &queue::Job) -> Result<Incident, JobError> {
+    let id = job.incident_id.ok_or_else(|| JobError::Fatal("job has no incident".into()))?;
+    store::get(&state.db, id).await?.ok_or_else(|| JobError::Fatal(format!("incident {id} is gone")))
+}
+
+fn channel_of(incident: &Incident) -> Result<&str, JobError> {
+    incident.channel_id.as_deref().ok_or_else(|| JobError::Fatal("the incident has no channel".into()))
+}
+
+pub async fn create_channel(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
+    let incident = load(state, job).await?;
+    if incident.channel_id.is_some() {
+        return queue_channel_steps(state, incident.id).await;
+    }
+    let prefix = &state.settings.file.channel_prefix;
+    let bot = state.slack.bot_user_id().await?;
+    for attempt in 1..=NAME_ATTEMPTS {
+        let name = channel_name(prefix, incident.number(), &incident.service, attempt);
+        let (channel, reused) = match state.slack.create_channel(&name).await {
+            Ok(channel) => (channel, false),
+            Err(e) if e.code() == Some("name_taken") => match state.slack.find_channel(&name).await? {
+                // Ours: an earlier attempt created it and its answer was lost. Reuse it.
+                Some(existing) if existing.creator.as_deref() == Some(bot.as_str()) => (existing, true),
+                _ => continue,
+            },
+            Err(e) => return Err(e.into()),
+        };
+        let now = state.clock.now();
+        let mut tx = state.db.begin().await?;
+        store::set_channel(&mut *tx, incident.id, &channel.id, &channel.name).await?;
+        let payload = json!({ "channel": channel.id, "name": channel.name, "reused": reused });
+        timeline::append(&mut *tx, incident.id, now, WARROOM, EventKind::ChannelCreated, payload).await?;
+        tx.commit().await?;
+        return queue_channel_steps(state, incident.id).await;
+    }
+    Err(JobError::Fatal(format!(
+        "conversations.create failed: every name from {} to suffix -{NAME_ATTEMPTS} is taken",
+        channel_name(prefix, incident.number(), &incident.service, 1)
+    )))
+}
+
+/// The steps that need the channel. Enqueue is idempotent, so a retried job adds nothing twice.
+async fn queue_channel_steps(state: &AppState, incident_id: Uuid) -> Result<(), JobError> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    for step in [kind::INVITE, kind::SET_TOPIC, kind::POST_DECLARATION, kind::ANNOUNCE] {
+        queue::enqueue(&mut *tx, Some(incident_id), step, "", json!({}), now).await?;
+    }
+    tx.commit().await?;
+    state.jobs_ready.notify_one();
+    Ok(())
+}
+
+pub async fn invite(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
+    let incident = load(state, job).await?;
+    let channel = channel_of(&incident)?;
+    let mut users = vec![incident.declared_by.clone()];
+    if incident.commander != incident.declared_by {
+        users.push(incident.commander.clone());
+    }
+    for user in &users {
+        state.slack.invite(channel, user).await?;
+    }
+    let payload = json!({ "channel": channel, "users": users });
+    timeline::append(&state.db, incident.id, state.clock.now(), WARROOM, EventKind::MembersInvited, payload).await?;
+    Ok(())
+}
+
+pub async fn set_topic(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
+    let incident = load(state, job).await?;
+    let channel = channel_of(&incident)?;
+    let topic: String = format!(
+        "{} {} · {} · {} — {}",
+        incident.number(),
+        incident.severity(),
+        incident.service,
+        incident.status,
+        incident.title
+    )
+    .chars()
+    .take(250)
+    .collect();
+    state.slack.set_topic(channel, &topic).await?;
+    let payload = json!({ "channel": channel, "topic": topic });
+    timeline::append(&state.db, incident.id, state.clock.now(), WARROOM, EventKind::TopicSet, payload).await?;
+    Ok(())
+}
+
+pub async fn post_declaration(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
+    let incident = load(state, job).await?;
+    if incident.declaration_ts.is_none() {
+        let channel = channel_of(&incident)?;
+        state.limiter.acquire(channel, state.clock.now()).map_err(JobError::Defer)?;
+        let (text, blocks) = blocks::declaration(&state.templates, &state.settings.file, &incident)?;
+        let (channel, ts) = state.slack.post_message(channel, &text, &blocks).await?;
+        let mut tx = state.db.begin().await?;
+        store::set_declaration_ts(&mut *tx, incident.id, &ts).await?;
+        let payload = json!({ "channel": channel, "ts": ts, "message": "declaration" });
+        timeline::append(&mut *tx, incident.id, state.clock.now(), WARROOM, EventKind::MessagePosted, payload).await?;
+        tx.commit().await?;
+    }
+    queue::enqueue(&state.db, Some(incident.id), kind::PIN_DECLARATION, "", json!({}), state.clock.now()).await?;
+    state.jobs_ready.notify_one();
+    Ok(())
+}
+
+pub async fn pin_declaration(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
+    let incident = load(state, job).await?;
+    let channel = channel_of(&incident)?;
+    let ts = incident.declaration_ts.as_deref().ok_or_else(|| JobError::Fatal("nothing to pin yet".into()))?;
+    state.slack.pin(channel, ts).await?;
+    let payload = json!({ "channel": channel, "ts": ts });
+    timeline::append(&state.db, incident.id, state.clock.now(), WARROOM, EventKind::Pinned, payload).await?;
+    Ok(())
+}
+
+pub async fn announce(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
+    let incident = load(state, job).await?;
+    if incident.announce_ts.is_some() {
+        return Ok(());
+    }
+    let target = &state.settings.file.announce_channel;
+    state.limiter.acquire(target, state.clock.now()).map_err(JobError::Defer)?;
+    let (text, blocks) = blocks::declaration(&state.templates, &state.settings.file, &incident)?;
+    let (channel, ts) = state.slack.post_message(target, &text, &blocks).await?;
+    let mut tx = state.db.begin().await?;
+    store::set_announcement(&mut *tx, incident.id, &channel, &ts).await?;
+    let payload = json!({ "channel": channel, "ts": ts, "message": "announcement" });
+    timeline::append(&mut *tx, incident.id, state.clock.now(), WARROOM, EventKind::MessagePosted, payload).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Re-renders the declaration wherever it was posted (after an acknowledgement).
+pub async fn refresh_declaration(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
+    let incident = load(state, job).await?;
+    let (text, blocks) = blocks::declaration(&state.templates, &state.settings.file, &incident)?;
+    let posted = [
+        (incident.channel_id.as_deref(), incident.declaration_ts.as_deref()),
+        (incident.announce_channel_id.as_deref(), incident.announce_ts.as_deref()),
+    ];
+    for (channel, ts) in posted {
+        if let (Some(channel), Some(ts)) = (channel, ts) {
+            state.slack.update_message(channel, ts, &text, &blocks).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! The durable job queue and its workers. Every Slack side effect is a row in `jobs`, written
+//! in the same transaction as the change that caused it, and run here with retries and backoff.
+//! One file per job kind; [`runner`] claims, dispatches and records outcomes.
+
+pub mod declare_steps;
+pub mod queue;
+pub mod respond;
+pub mod runner;
+
+use std::time::Duration;
+
+use crate::slack::api::SlackError;
+
+/// Job kinds. The strings are stored in `jobs.kind`; never rename one.
+pub mod kind {
+    pub const CREATE_CHANNEL: &str = "incident.create_channel";
+    pub const INVITE: &str = "incident.invite";
+    pub const SET_TOPIC: &str = "incident.set_topic";
+    pub const POST_DECLARATION: &str = "incident.post_declaration";
+    pub const PIN_DECLARATION: &str = "incident.pin_declaration";
+    pub const ANNOUNCE: &str = "incident.announce";
+    pub const REFRESH_DECLARATION: &str = "incident.refresh_declaration";
+    pub const OPEN_DECLARE_MODAL: &str = "slack.open_declare_modal";
+    pub const RESPOND: &str = "slack.respond";
+}
+
+/// How a job attempt ended, when it did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Worth another attempt (after `after`, or the queue's backoff).
+    #[error("{error}")]
+    Retry { error: String, after: Option<Duration> },
+    /// Will never succeed: record it and tell someone.
+    #[error("{0}")]
+    Fatal(String),
+    /// Not now, and not a failure: run again at this time (rate limiting on our side).
+    #[error("deferred")]
+    Defer(chrono::DateTime<chrono::Utc>),
+}
+
+impl From<SlackError> for JobError {
+    fn from(e: SlackError) -> Self {
+        if e.is_retryable() {
+            JobError::Retry { after: e.retry_after(), error: e.to_string() }
+        } else {
+            JobError::Fatal(e.to_string())
+        }
+    }
+}
+
+impl From<sqlx::Error> for JobError {
+    fn from(e: sqlx::Error) -> Self {
+        JobError::Retry { error: format!("database: {e}"), after: None }
+    }
+}
+
+impl From<crate::templates::TemplateError> for JobError {
+    fn from(e: crate::templates::TemplateError) -> Self {
+        JobError::Fatal(e.to_string())
+    }
+}

@@ -1,0 +1,118 @@
+//! SQL for the `jobs` table: enqueue, claim with `FOR UPDATE SKIP LOCKED`, and record outcomes.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+/// How long a claimed job stays locked; a worker that dies leaves it claimable after this.
+const LOCK_SECS: f64 = 300.0;
+
+/// A claimed job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: i64,
+    pub incident_id: Option<Uuid>,
+    pub kind: String,
+    pub slot: String,
+    pub payload: Value,
+    pub attempts: i32,
+    pub max_attempts: i32,
+}
+
+/// Adds a job unless one with the same (incident, kind, slot) exists; returns whether it was added.
+pub async fn enqueue(
+    db: impl PgExecutor<'_>,
+    incident_id: Option<Uuid>,
+    kind: &str,
+    slot: &str,
+    payload: Value,
+    run_at: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let added = sqlx::query!(
+        r#"INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at)
+           VALUES ($1, $2, $3, $4, $5, $5)
+           ON CONFLICT ON CONSTRAINT jobs_once DO NOTHING"#,
+        incident_id,
+        kind,
+        slot,
+        payload,
+        run_at,
+    )
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(added == 1)
+}
+
+/// Claims the next due job, or one whose worker's lock ran out.
+pub async fn claim(db: &PgPool, now: DateTime<Utc>) -> sqlx::Result<Option<Job>> {
+    sqlx::query_as!(
+        Job,
+        r#"UPDATE jobs SET state = 'running', attempts = attempts + 1,
+                  locked_until = $1 + make_interval(secs => $2)
+           WHERE id = (
+               SELECT id FROM jobs
+               WHERE (state = 'queued' AND run_at <= $1) OR (state = 'running' AND locked_until < $1)
+               ORDER BY run_at, id
+               LIMIT 1
+               FOR UPDATE SKIP LOCKED)
+           RETURNING id, incident_id, kind, slot, payload, attempts, max_attempts"#,
+        now,
+        LOCK_SECS,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn complete(db: impl PgExecutor<'_>, id: i64, now: DateTime<Utc>) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE jobs SET state = 'done', finished_at = $2, locked_until = NULL, last_error = NULL WHERE id = $1",
+        id,
+        now
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Puts the job back for another attempt at `run_at`. `counts` false gives the attempt back
+/// (the job was only deferred, e.g. by the per-channel limiter).
+pub async fn retry(db: &PgPool, id: i64, run_at: DateTime<Utc>, error: &str, counts: bool) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"UPDATE jobs SET state = 'queued', run_at = $2, last_error = $3, locked_until = NULL,
+                  attempts = CASE WHEN $4 THEN attempts ELSE attempts - 1 END
+           WHERE id = $1"#,
+        id,
+        run_at,
+        error,
+        counts,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn fail(db: impl PgExecutor<'_>, id: i64, now: DateTime<Utc>, error: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE jobs SET state = 'failed', finished_at = $2, locked_until = NULL, last_error = $3 WHERE id = $1",
+        id,
+        now,
+        error
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Jobs not yet finished (queued or running), due or not.
+pub async fn unfinished(db: &PgPool) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM jobs WHERE state IN ('queued', 'running')"#)
+        .fetch_one(db)
+        .await
+}
+
+/// The earliest due time among unfinished jobs.
+pub async fn next_due(db: &PgPool) -> sqlx::Result<Option<DateTime<Utc>>> {
+    sqlx::query_scalar!("SELECT min(run_at) FROM jobs WHERE state = 'queued'").fetch_one(db).await
+}

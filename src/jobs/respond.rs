@@ -1,0 +1,64 @@
+//! Jobs that answer a person: an ephemeral reply (through `response_url` while it is valid,
+//! else `chat.postEphemeral`), and opening the declaration modal.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::{kind, queue::Job, JobError};
+use crate::app::AppState;
+use crate::slack::blocks;
+
+/// Who to answer, and how.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Target {
+    pub user: String,
+    pub channel: Option<String>,
+    pub response_url: Option<String>,
+}
+
+/// Queues an ephemeral message to `target`.
+pub async fn enqueue(
+    tx: &mut Transaction<'_, Postgres>,
+    incident_id: Option<Uuid>,
+    target: &Target,
+    text: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let payload = json!({ "target": target, "text": text });
+    super::queue::enqueue(&mut **tx, incident_id, kind::RESPOND, &Uuid::new_v4().to_string(), payload, now).await?;
+    Ok(())
+}
+
+pub async fn respond(state: &AppState, job: &Job) -> Result<(), JobError> {
+    let target: Target = serde_json::from_value(job.payload["target"].clone())
+        .map_err(|e| JobError::Fatal(format!("bad respond payload: {e}")))?;
+    let text = job.payload["text"].as_str().unwrap_or_default();
+    if let Some(url) = &target.response_url {
+        match state.slack.respond(url, text).await {
+            Ok(()) => return Ok(()),
+            // An expired response_url is final; fall through to an ephemeral message.
+            Err(e) if !e.is_retryable() && target.channel.is_some() => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    match &target.channel {
+        Some(channel) => Ok(state.slack.post_ephemeral(channel, &target.user, text).await?),
+        None => Err(JobError::Fatal(format!("no way to reach <@{}>", target.user))),
+    }
+}
+
+/// Payload of [`kind::OPEN_DECLARE_MODAL`].
+#[derive(Debug, Deserialize)]
+struct OpenModal {
+    trigger_id: String,
+    channel: String,
+}
+
+pub async fn open_declare_modal(state: &AppState, job: &Job) -> Result<(), JobError> {
+    let open: OpenModal = serde_json::from_value(job.payload.clone())
+        .map_err(|e| JobError::Fatal(format!("bad modal payload: {e}")))?;
+    Ok(state.slack.open_view(&open.trigger_id, &blocks::declare_modal(&open.channel)).await?)
+}

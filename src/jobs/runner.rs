@@ -1,0 +1,104 @@
+//! Claims due jobs, runs them, and records the outcome: done, retried with backoff (or after
+//! Slack's `Retry-After`), or failed for good — which lands in the timeline and is told to the
+//! person who declared.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tracing::{info_span, warn, Instrument};
+
+use super::{declare_steps, kind, queue, respond, JobError};
+use crate::app::AppState;
+use crate::timeline::{self, EventKind, WARROOM};
+
+/// Runs every job that is due now; returns how many ran.
+pub async fn run_due(state: &AppState) -> sqlx::Result<usize> {
+    let mut ran = 0;
+    while let Some(job) = queue::claim(&state.db, state.clock.now()).await? {
+        let span = info_span!("job", job.id = job.id, job.kind = %job.kind, job.attempt = job.attempts);
+        run_one(state, job).instrument(span).await?;
+        ran += 1;
+    }
+    Ok(ran)
+}
+
+/// A worker: runs due jobs, then waits for a wake-up or a one-second tick.
+pub async fn work(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = run_due(&state).await {
+            warn!("job queue unavailable: {e}");
+        }
+        tokio::select! {
+            _ = state.jobs_ready.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn run_one(state: &AppState, job: queue::Job) -> sqlx::Result<()> {
+    let now = || state.clock.now();
+    match dispatch(state, &job).await {
+        Ok(()) => queue::complete(&state.db, job.id, now()).await,
+        Err(JobError::Defer(at)) => queue::retry(&state.db, job.id, at, "deferred by rate limiter", false).await,
+        Err(JobError::Retry { error, after }) if job.attempts < job.max_attempts => {
+            let wait = after.unwrap_or_else(|| backoff(job.attempts));
+            warn!(job.error = %error, "job {} ({}) attempt {} failed, retrying in {}s: {error}", job.id, job.kind, job.attempts, wait.as_secs());
+            let at = now() + chrono::Duration::from_std(wait).unwrap_or_default();
+            queue::retry(&state.db, job.id, at, &error, true).await
+        }
+        Err(JobError::Retry { error, .. } | JobError::Fatal(error)) => {
+            warn!(job.error = %error, "job {} ({}) failed for good: {error}", job.id, job.kind);
+            give_up(state, &job, &error).await
+        }
+    }
+}
+
+async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
+    match job.kind.as_str() {
+        kind::CREATE_CHANNEL => declare_steps::create_channel(state, job).await,
+        kind::INVITE => declare_steps::invite(state, job).await,
+        kind::SET_TOPIC => declare_steps::set_topic(state, job).await,
+        kind::POST_DECLARATION => declare_steps::post_declaration(state, job).await,
+        kind::PIN_DECLARATION => declare_steps::pin_declaration(state, job).await,
+        kind::ANNOUNCE => declare_steps::announce(state, job).await,
+        kind::REFRESH_DECLARATION => declare_steps::refresh_declaration(state, job).await,
+        kind::OPEN_DECLARE_MODAL => respond::open_declare_modal(state, job).await,
+        kind::RESPOND => respond::respond(state, job).await,
+        other => Err(JobError::Fatal(format!("unknown job kind `{other}`"))),
+    }
+}
+
+/// Exponential backoff: 2s, 4s, 8s ... capped at five minutes.
+fn backoff(attempt: i32) -> Duration {
+    Duration::from_secs(2u64.saturating_pow(attempt.clamp(1, 16) as u32).min(300))
+}
+
+/// Marks the job failed; records the failure in the timeline and tells the declarer, in one
+/// transaction so that neither is lost.
+async fn give_up(state: &AppState, job: &queue::Job, error: &str) -> sqlx::Result<()> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    queue::fail(&mut *tx, job.id, now, error).await?;
+    if job.kind != kind::RESPOND {
+        let notice = format!(":warning: warroom could not finish a step ({}): {error}", job.kind);
+        let target = match job.incident_id {
+            Some(incident_id) => {
+                let payload = json!({ "job": job.kind, "error": error, "attempts": job.attempts });
+                timeline::append(&mut *tx, incident_id, now, WARROOM, EventKind::SlackApiFailed, payload).await?;
+                crate::incident::store::get(&mut *tx, incident_id).await?.map(|i| respond::Target {
+                    user: i.declared_by,
+                    channel: i.origin_channel,
+                    response_url: i.response_url,
+                })
+            }
+            None => serde_json::from_value(job.payload.clone()).ok(),
+        };
+        if let Some(target) = target {
+            respond::enqueue(&mut tx, job.incident_id, &target, &notice, now).await?;
+        }
+    }
+    tx.commit().await?;
+    state.jobs_ready.notify_one();
+    Ok(())
+}

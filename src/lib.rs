@@ -1,0 +1,16 @@
+//! warroom: a Slack incident-response bot. See the README for the architecture.
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod duration;
+pub mod error;
+pub mod incident;
+pub mod jobs;
+pub mod sandbox;
+pub mod secret;
+pub mod slack;
+pub mod telemetry;
+pub mod templates;
+pub mod timeline;

@@ -1,0 +1,143 @@
+//! The `warroom` binary: parse the command line, set up logging, run.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use tracing::{error, info, warn};
+use warroom::app::Application;
+use warroom::clock::SystemClock;
+use warroom::config::Settings;
+use warroom::db;
+use warroom::templates::Templates;
+
+/// warroom: a Slack incident-response bot.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the HTTP server, Slack ingress and job workers (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Validate the configuration and templates; exit non-zero with file:line errors.
+    CheckConfig,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command.unwrap_or(Cmd::Serve) {
+        Cmd::CheckConfig => check_config(&settings),
+        Cmd::Migrate => {
+            warroom::telemetry::init(settings.log_format);
+            exit_on(migrate_only(settings).await)
+        }
+        Cmd::Serve => {
+            warroom::telemetry::init(settings.log_format);
+            exit_on(serve(settings).await)
+        }
+    }
+}
+
+fn exit_on(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(settings: &Settings) -> ExitCode {
+    let mut problems = Vec::new();
+    if let Err(e) = Templates::load(settings.file.templates_dir.as_deref()) {
+        problems.push(e.to_string());
+    }
+    if problems.is_empty() {
+        let source = settings.config_path.as_ref().map_or("built-in defaults".into(), |p| p.display().to_string());
+        println!("configuration OK ({source})");
+        ExitCode::SUCCESS
+    } else {
+        for p in problems {
+            eprintln!("{p}");
+        }
+        ExitCode::FAILURE
+    }
+}
+
+/// The database URL, starting the embedded Postgres when none is configured.
+async fn database(settings: &Settings) -> anyhow::Result<(String, Option<db::embedded::Embedded>)> {
+    if let Some(url) = &settings.database_url {
+        return Ok((url.expose().to_string(), None));
+    }
+    info!("DATABASE_URL is not set: starting the embedded PostgreSQL under {}", settings.data_dir.display());
+    let embedded = db::embedded::start(&settings.data_dir).await?;
+    info!("embedded PostgreSQL is up");
+    Ok((embedded.url.clone(), Some(embedded)))
+}
+
+async fn migrate_only(settings: Settings) -> anyhow::Result<()> {
+    let (url, embedded) = database(&settings).await?;
+    let pool = db::connect(&url).await?;
+    db::migrate(&pool).await?;
+    info!("migrations applied");
+    if let Some(e) = embedded {
+        e.stop().await;
+    }
+    Ok(())
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let (url, embedded) = database(&settings).await?;
+    let pool = db::connect(&url).await?;
+    db::migrate(&pool).await?;
+    if settings.sandbox_mode() {
+        warn!("SLACK_BOT_TOKEN is not set: running against the in-process sandbox workspace");
+    }
+    let app = Application::build(settings, pool, Arc::new(SystemClock), 2).await?;
+    info!("warroom listening on port {}", app.port());
+    if app.sandbox().is_some() {
+        info!(
+            "sandbox: try  curl -s localhost:{}/sandbox/command -H 'content-type: application/json' -d '{{\"text\":\"declare P0 inference-gateway Inference API returns 100% errors\"}}'",
+            app.port()
+        );
+    }
+    app.run_until_stopped(shutdown_signal()).await?;
+    if let Some(e) = embedded {
+        e.stop().await;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return ctrl_c.await.unwrap_or(()),
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await.unwrap_or(());
+}
+

@@ -1,0 +1,192 @@
+//! The sandbox acting as a person: slash commands, button clicks and modal submissions, signed
+//! as Slack signs them and sent over HTTP to warroom's real endpoints.
+
+use serde_json::{json, Map, Value};
+
+use super::{Ephemeral, Interaction, Workspace, TEAM_ID};
+use crate::slack::verify::sign;
+
+/// What warroom answered.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Reply {
+    /// The reply's JSON (`{}` when the body is empty or not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|_| json!({}))
+    }
+
+    /// The text of an ephemeral reply.
+    pub fn text(&self) -> String {
+        self.json()["text"].as_str().unwrap_or("").to_string()
+    }
+}
+
+/// Why the sandbox could not act.
+#[derive(Debug, thiserror::Error)]
+pub enum ActError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("could not reach warroom: {0}")]
+    Unreachable(String),
+}
+
+impl Workspace {
+    fn begin(&self, user: &str, channel: Option<&str>) -> (String, String) {
+        let now = self.clock.now();
+        let sandbox_url = self.urls.lock().unwrap_or_else(|e| e.into_inner()).1.clone();
+        self.with(|s| {
+            s.next_id += 1;
+            let n = s.next_id;
+            let trigger_id = format!("{n}.{}.sbx{n:08x}", now.timestamp());
+            s.interactions.push(Interaction {
+                user: user.into(),
+                channel: channel.map(Into::into),
+                trigger_id: trigger_id.clone(),
+                issued: now,
+            });
+            (trigger_id, format!("{sandbox_url}/response/{n}"))
+        })
+    }
+
+    fn user_name(&self, user: &str) -> String {
+        self.with(|s| s.users.iter().find(|u| u.id == user).map(|u| u.name.clone()).unwrap_or_else(|| user.into()))
+    }
+
+    /// Types `/incident <text>` as `user` in `channel` (id or name).
+    pub async fn slash(&self, user: &str, channel: &str, text: &str) -> Result<Reply, ActError> {
+        let channel = self.channel(channel).ok_or_else(|| ActError::NotFound(format!("no channel {channel}")))?;
+        let (trigger_id, response_url) = self.begin(user, Some(&channel.id));
+        let form = [
+            ("token", "sandbox-verification-token"),
+            ("team_id", TEAM_ID),
+            ("team_domain", "sandbox"),
+            ("channel_id", &channel.id),
+            ("channel_name", &channel.name),
+            ("user_id", user),
+            ("user_name", &self.user_name(user)),
+            ("command", "/incident"),
+            ("text", text),
+            ("api_app_id", "A0WARROOM"),
+            ("response_url", &response_url),
+            ("trigger_id", &trigger_id),
+        ];
+        let body = serde_urlencoded::to_string(form).unwrap_or_default();
+        self.send_signed("/slack/commands", "application/x-www-form-urlencoded", body.into_bytes()).await
+    }
+
+    /// Clicks the button `action_id` on message `ts` in `channel`, as `user`.
+    pub async fn click(&self, user: &str, channel: &str, ts: &str, action_id: &str) -> Result<Reply, ActError> {
+        let channel = self.channel(channel).ok_or_else(|| ActError::NotFound(format!("no channel {channel}")))?;
+        let message = channel.messages.iter().find(|m| m.ts == ts).ok_or_else(|| ActError::NotFound(format!("no message {ts}")))?;
+        let (block_id, button) = message
+            .blocks
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|b| b["elements"].as_array().into_iter().flatten().map(move |e| (b["block_id"].clone(), e)))
+            .find(|(_, e)| e["type"] == "button" && e["action_id"] == action_id)
+            .ok_or_else(|| ActError::NotFound(format!("no button {action_id} on message {ts}")))?;
+        let (trigger_id, response_url) = self.begin(user, Some(&channel.id));
+        let payload = json!({
+            "type": "block_actions",
+            "team": { "id": TEAM_ID, "domain": "sandbox" },
+            "user": { "id": user, "username": self.user_name(user), "team_id": TEAM_ID },
+            "api_app_id": "A0WARROOM",
+            "token": "sandbox-verification-token",
+            "container": { "type": "message", "message_ts": ts, "channel_id": channel.id, "is_ephemeral": false },
+            "trigger_id": trigger_id,
+            "channel": { "id": channel.id, "name": channel.name },
+            "message": { "type": "message", "ts": ts, "text": message.text, "blocks": message.blocks },
+            "response_url": response_url,
+            "actions": [{
+                "type": "button", "action_id": action_id, "block_id": block_id, "value": button["value"],
+                "text": button["text"], "action_ts": format!("{}.000100", self.clock.now().timestamp()),
+            }],
+        });
+        self.send_interaction(&payload).await
+    }
+
+    /// Fills the modal `view_id` with `values` (block id → value) and submits it as `user`.
+    /// Text inputs take the text, selects the option value, user pickers a user id.
+    pub async fn submit_view(&self, user: &str, view_id: &str, values: &[(&str, &str)]) -> Result<Reply, ActError> {
+        let view = self
+            .views()
+            .into_iter()
+            .find(|v| v.id == view_id)
+            .ok_or_else(|| ActError::NotFound(format!("no view {view_id}")))?;
+        let mut state = Map::new();
+        for block in view.view["blocks"].as_array().into_iter().flatten() {
+            let (Some(block_id), element) = (block["block_id"].as_str(), &block["element"]) else { continue };
+            let action_id = element["action_id"].as_str().unwrap_or("value");
+            let given = values.iter().find(|(k, _)| *k == block_id).map(|(_, v)| *v);
+            let value = match element["type"].as_str().unwrap_or("") {
+                "static_select" => json!({ "type": "static_select",
+                    "selected_option": given.map(|v| json!({ "value": v, "text": { "type": "plain_text", "text": v } })) }),
+                "users_select" => json!({ "type": "users_select", "selected_user": given }),
+                other => json!({ "type": other, "value": given }),
+            };
+            state.insert(block_id.into(), json!({ action_id: value }));
+        }
+        let (trigger_id, _) = self.begin(user, None);
+        let payload = json!({
+            "type": "view_submission",
+            "team": { "id": TEAM_ID, "domain": "sandbox" },
+            "user": { "id": user, "username": self.user_name(user), "team_id": TEAM_ID },
+            "api_app_id": "A0WARROOM",
+            "token": "sandbox-verification-token",
+            "trigger_id": trigger_id,
+            "view": {
+                "id": view.id, "type": "modal", "callback_id": view.view["callback_id"],
+                "private_metadata": view.view["private_metadata"], "state": { "values": state },
+            },
+        });
+        self.send_interaction(&payload).await
+    }
+
+    async fn send_interaction(&self, payload: &Value) -> Result<Reply, ActError> {
+        let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap_or_default();
+        self.send_signed("/slack/interactions", "application/x-www-form-urlencoded", body.into_bytes()).await
+    }
+
+    /// POSTs `body` to warroom's `path`, signed with the workspace's signing secret and clock.
+    pub async fn send_signed(&self, path: &str, content_type: &str, body: Vec<u8>) -> Result<Reply, ActError> {
+        let timestamp = self.clock.now().timestamp().to_string();
+        let signature = sign(self.signing_secret.expose(), &timestamp, &body);
+        self.send_raw(path, content_type, body, Some((&timestamp, &signature))).await
+    }
+
+    /// POSTs `body` to warroom's `path` with the given signature headers, if any (for forgeries).
+    pub async fn send_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        signature: Option<(&str, &str)>,
+    ) -> Result<Reply, ActError> {
+        let warroom_url = self.urls.lock().unwrap_or_else(|e| e.into_inner()).0.clone();
+        let mut request = self.http.post(format!("{warroom_url}{path}")).header("content-type", content_type).body(body);
+        if let Some((timestamp, signature)) = signature {
+            request = request.header("x-slack-request-timestamp", timestamp).header("x-slack-signature", signature);
+        }
+        let response = request.send().await.map_err(|e| ActError::Unreachable(e.to_string()))?;
+        let status = response.status().as_u16();
+        let body = response.text().await.map_err(|e| ActError::Unreachable(e.to_string()))?;
+        Ok(Reply { status, body })
+    }
+
+    /// A POST to a response_url the sandbox handed out.
+    pub(super) fn record_response(&self, id: u64, body: &Value) -> bool {
+        self.with(|s| {
+            let Some(i) = s.interactions.iter().find(|i| i.trigger_id.starts_with(&format!("{id}."))).cloned() else {
+                return false;
+            };
+            let text = body["text"].as_str().unwrap_or("").to_string();
+            s.ephemerals.push(Ephemeral { user: i.user, channel: i.channel, text, via: "response_url" });
+            true
+        })
+    }
+}

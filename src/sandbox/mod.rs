@@ -1,0 +1,217 @@
+//! The sandbox workspace: an in-process Slack. It implements the Web API methods warroom calls
+//! (with Slack's response shapes and error codes), keeps channels, messages, pins, modals and
+//! ephemeral replies in memory, can fail on purpose (`ratelimited` with HTTP 429, any error code),
+//! and acts as a person: it signs slash commands, button clicks and modal submissions exactly as
+//! Slack does and sends them to warroom's real endpoints.
+
+pub mod actor;
+pub mod http;
+mod web_api;
+
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::clock::SharedClock;
+use crate::secret::Secret;
+
+pub const TEAM_ID: &str = "T0SANDBOX";
+pub const BOT_USER: &str = "U0WARROOM";
+pub const BOT_TOKEN: &str = "xoxb-sandbox-token";
+
+/// A person in the sandbox workspace.
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+}
+
+/// A channel with everything posted in it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Channel {
+    pub id: String,
+    pub name: String,
+    pub topic: String,
+    pub creator: String,
+    pub members: Vec<String>,
+    pub messages: Vec<Message>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub ts: String,
+    pub user: String,
+    pub text: String,
+    pub blocks: Value,
+    pub pinned: bool,
+    pub edited: bool,
+    /// When the sandbox received it (for latency measurements).
+    #[serde(skip)]
+    pub received: Option<std::time::Instant>,
+}
+
+/// A reply only one person sees: via `response_url` or `chat.postEphemeral`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ephemeral {
+    pub user: String,
+    pub channel: Option<String>,
+    pub text: String,
+    pub via: &'static str,
+}
+
+/// A modal opened with `views.open`.
+#[derive(Debug, Clone, Serialize)]
+pub struct View {
+    pub id: String,
+    pub user: String,
+    pub view: Value,
+}
+
+/// A failure to inject into the next calls of a method.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// HTTP 429 with `Retry-After`.
+    RateLimited { retry_after_secs: u64 },
+    /// HTTP 200 with `ok: false` and this error code.
+    Error(String),
+}
+
+#[derive(Debug)]
+struct InjectedFault {
+    method: String,
+    fault: Fault,
+    remaining: u32,
+}
+
+/// A slash command or click in flight: who did it and where, keyed by its response_url id.
+#[derive(Debug, Clone)]
+struct Interaction {
+    user: String,
+    channel: Option<String>,
+    trigger_id: String,
+    issued: DateTime<Utc>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    users: Vec<User>,
+    channels: Vec<Channel>,
+    ephemerals: Vec<Ephemeral>,
+    views: Vec<View>,
+    interactions: Vec<Interaction>,
+    faults: Vec<InjectedFault>,
+    calls: Vec<(String, Value)>,
+    next_id: u64,
+    last_ts: (i64, u64),
+}
+
+impl State {
+    fn next_id(&mut self, prefix: &str) -> String {
+        self.next_id += 1;
+        format!("{prefix}0SBX{:05}", self.next_id)
+    }
+
+    fn channel_mut(&mut self, id_or_name: &str) -> Option<&mut Channel> {
+        let key = id_or_name.trim_start_matches('#');
+        self.channels.iter_mut().find(|c| c.id == key || c.name == key)
+    }
+}
+
+/// The sandbox workspace. Cheap to share: wrap it in an `Arc`.
+pub struct Workspace {
+    state: Mutex<State>,
+    clock: SharedClock,
+    signing_secret: Secret,
+    /// warroom's base URL (where commands and clicks go) and the sandbox's own (for response_urls).
+    urls: Mutex<(String, String)>,
+    http: reqwest::Client,
+}
+
+impl Workspace {
+    /// A workspace with three people (alice, bob, carol), `#incidents` and `#general`.
+    pub fn new(clock: SharedClock, signing_secret: Secret) -> Self {
+        let mut state = State::default();
+        for name in ["alice", "bob", "carol"] {
+            let id = format!("U0{}", name.to_uppercase());
+            state.users.push(User { id, name: name.into() });
+        }
+        state.users.push(User { id: BOT_USER.into(), name: "warroom".into() });
+        let everyone: Vec<String> = state.users.iter().map(|u| u.id.clone()).collect();
+        for (id, name) in [("C0INCIDENTS", "incidents"), ("C0GENERAL", "general")] {
+            state.channels.push(Channel {
+                id: id.into(),
+                name: name.into(),
+                topic: String::new(),
+                creator: "U0ALICE".into(),
+                members: everyone.clone(),
+                messages: Vec::new(),
+            });
+        }
+        Self {
+            state: Mutex::new(state),
+            clock,
+            signing_secret,
+            urls: Mutex::new((String::new(), String::new())),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Where warroom listens (`http://127.0.0.1:8080`) and where this sandbox is served.
+    pub fn connect(&self, warroom_url: &str, sandbox_url: &str) {
+        *self.urls.lock().unwrap_or_else(|e| e.into_inner()) =
+            (warroom_url.trim_end_matches('/').into(), sandbox_url.trim_end_matches('/').into());
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Makes the next `times` calls of `method` fail with `fault`.
+    pub fn inject(&self, method: &str, fault: Fault, times: u32) {
+        self.with(|s| s.faults.push(InjectedFault { method: method.into(), fault, remaining: times }));
+    }
+
+    /// Creates a channel that warroom did not create (to test name collisions).
+    pub fn create_foreign_channel(&self, name: &str) -> String {
+        self.with(|s| {
+            let id = s.next_id("C");
+            s.channels.push(Channel {
+                id: id.clone(),
+                name: name.into(),
+                topic: String::new(),
+                creator: "U0CAROL".into(),
+                members: vec!["U0CAROL".into()],
+                messages: Vec::new(),
+            });
+            id
+        })
+    }
+
+    pub fn users(&self) -> Vec<User> {
+        self.with(|s| s.users.clone())
+    }
+
+    pub fn channels(&self) -> Vec<Channel> {
+        self.with(|s| s.channels.clone())
+    }
+
+    pub fn channel(&self, id_or_name: &str) -> Option<Channel> {
+        self.with(|s| s.channel_mut(id_or_name).map(|c| c.clone()))
+    }
+
+    /// Ephemeral replies `user` has seen, oldest first.
+    pub fn ephemerals(&self, user: &str) -> Vec<Ephemeral> {
+        self.with(|s| s.ephemerals.iter().filter(|e| e.user == user).cloned().collect())
+    }
+
+    pub fn views(&self) -> Vec<View> {
+        self.with(|s| s.views.clone())
+    }
+
+    /// How many times warroom called `method` (including failed calls).
+    pub fn call_count(&self, method: &str) -> usize {
+        self.with(|s| s.calls.iter().filter(|(m, _)| m == method).count())
+    }
+}

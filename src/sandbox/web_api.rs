@@ -1,0 +1,242 @@
+//! The sandbox's Web API methods, with Slack's answers and error codes.
+
+use serde_json::{json, Value};
+
+use super::{Channel, Ephemeral, Fault, Message, State, View, Workspace, BOT_TOKEN, BOT_USER, TEAM_ID};
+
+/// What the HTTP layer sends back: status, optional `Retry-After`, JSON body.
+pub struct Answer {
+    pub status: u16,
+    pub retry_after: Option<u64>,
+    pub body: Value,
+}
+
+type MethodResult = Result<Value, &'static str>;
+
+impl Workspace {
+    /// Runs one Web API call as Slack would.
+    pub(super) fn call(&self, method: &str, token: Option<&str>, params: Value) -> Answer {
+        let now = self.clock.now();
+        self.with(|s| {
+            s.calls.push((method.to_string(), params.clone()));
+            if token != Some(BOT_TOKEN) {
+                return error_answer(if token.is_none() { "not_authed" } else { "invalid_auth" });
+            }
+            if let Some(pos) = s.faults.iter().position(|f| f.method == method && f.remaining > 0) {
+                s.faults[pos].remaining -= 1;
+                return match s.faults[pos].fault.clone() {
+                    Fault::RateLimited { retry_after_secs } => Answer {
+                        status: 429,
+                        retry_after: Some(retry_after_secs),
+                        body: json!({ "ok": false, "error": "ratelimited" }),
+                    },
+                    Fault::Error(code) => Answer { status: 200, retry_after: None, body: json!({ "ok": false, "error": code }) },
+                };
+            }
+            let p = |key: &str| params[key].as_str().unwrap_or("").to_string();
+            let result = match method {
+                "auth.test" => Ok(json!({ "url": "http://sandbox.slack.local/", "team": "warroom sandbox",
+                    "user": "warroom", "team_id": TEAM_ID, "user_id": BOT_USER, "bot_id": "B0WARROOM" })),
+                "conversations.create" => create(s, &p("name")),
+                "conversations.list" => list(s, &p("cursor"), params["limit"].as_u64().unwrap_or(100)),
+                "conversations.info" => s.channel_mut(&p("channel")).map(|c| json!({ "channel": channel_json(c) })).ok_or("channel_not_found"),
+                "conversations.invite" => invite(s, &p("channel"), &p("users")),
+                "conversations.join" => join(s, &p("channel")),
+                "conversations.setTopic" => set_topic(s, &p("channel"), &p("topic")),
+                "chat.postMessage" => post(s, &params, now),
+                "chat.update" => update(s, &params),
+                "chat.postEphemeral" => ephemeral(s, &p("channel"), &p("user"), &p("text")),
+                "pins.add" => pin(s, &p("channel"), &p("timestamp")),
+                "views.open" => open_view(s, &p("trigger_id"), &params["view"], now),
+                "users.info" => s.users.iter().find(|u| u.id == p("user"))
+                    .map(|u| json!({ "user": { "id": u.id, "name": u.name, "real_name": u.name, "tz": "UTC" } }))
+                    .ok_or("user_not_found"),
+                _ => Err("unknown_method"),
+            };
+            match result {
+                Ok(mut body) => {
+                    body["ok"] = json!(true);
+                    Answer { status: 200, retry_after: None, body }
+                }
+                Err(code) => error_answer(code),
+            }
+        })
+    }
+}
+
+fn error_answer(code: &str) -> Answer {
+    Answer { status: 200, retry_after: None, body: json!({ "ok": false, "error": code }) }
+}
+
+fn channel_json(c: &Channel) -> Value {
+    json!({ "id": c.id, "name": c.name, "is_channel": true, "is_archived": false, "creator": c.creator,
+            "topic": { "value": c.topic }, "num_members": c.members.len() })
+}
+
+fn create(s: &mut State, name: &str) -> MethodResult {
+    if name.is_empty() {
+        return Err("invalid_name_required");
+    }
+    if name.len() > 80 {
+        return Err("invalid_name_maxlength");
+    }
+    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
+        return Err("invalid_name_specials");
+    }
+    if s.channels.iter().any(|c| c.name == name) {
+        return Err("name_taken");
+    }
+    let id = s.next_id("C");
+    let channel = Channel {
+        id,
+        name: name.into(),
+        topic: String::new(),
+        creator: BOT_USER.into(),
+        members: vec![BOT_USER.into()],
+        messages: Vec::new(),
+    };
+    let body = json!({ "channel": channel_json(&channel) });
+    s.channels.push(channel);
+    Ok(body)
+}
+
+fn list(s: &mut State, cursor: &str, limit: u64) -> MethodResult {
+    let start: usize = cursor.parse().unwrap_or(0);
+    let limit = limit.clamp(1, 1000) as usize;
+    let page: Vec<Value> = s.channels.iter().skip(start).take(limit).map(channel_json).collect();
+    let next = if start + limit < s.channels.len() { (start + limit).to_string() } else { String::new() };
+    Ok(json!({ "channels": page, "response_metadata": { "next_cursor": next } }))
+}
+
+fn invite(s: &mut State, channel: &str, users: &str) -> MethodResult {
+    let known: Vec<String> = s.users.iter().map(|u| u.id.clone()).collect();
+    let c = s.channel_mut(channel).ok_or("channel_not_found")?;
+    if !c.members.iter().any(|m| m == BOT_USER) {
+        return Err("not_in_channel");
+    }
+    let users: Vec<&str> = users.split(',').map(str::trim).filter(|u| !u.is_empty()).collect();
+    if users.is_empty() {
+        return Err("no_user");
+    }
+    if users.contains(&BOT_USER) {
+        return Err("cant_invite_self");
+    }
+    if users.iter().any(|u| !known.iter().any(|k| k == u)) {
+        return Err("user_not_found");
+    }
+    if users.iter().all(|u| c.members.iter().any(|m| m == u)) {
+        return Err("already_in_channel");
+    }
+    for u in users {
+        if !c.members.iter().any(|m| m == u) {
+            c.members.push(u.into());
+        }
+    }
+    Ok(json!({ "channel": channel_json(c) }))
+}
+
+fn join(s: &mut State, channel: &str) -> MethodResult {
+    let c = s.channel_mut(channel).ok_or("channel_not_found")?;
+    if !c.members.iter().any(|m| m == BOT_USER) {
+        c.members.push(BOT_USER.into());
+    }
+    Ok(json!({ "channel": channel_json(c) }))
+}
+
+fn set_topic(s: &mut State, channel: &str, topic: &str) -> MethodResult {
+    let c = s.channel_mut(channel).ok_or("channel_not_found")?;
+    if !c.members.iter().any(|m| m == BOT_USER) {
+        return Err("not_in_channel");
+    }
+    if topic.chars().count() > 250 {
+        return Err("too_long");
+    }
+    c.topic = topic.into();
+    Ok(json!({ "channel": channel_json(c) }))
+}
+
+fn post(s: &mut State, params: &Value, now: chrono::DateTime<chrono::Utc>) -> MethodResult {
+    let text = params["text"].as_str().unwrap_or("");
+    let blocks = params.get("blocks").cloned().unwrap_or(Value::Null);
+    if !(blocks.is_null() || blocks.is_array()) {
+        return Err("invalid_blocks");
+    }
+    if text.is_empty() && blocks.as_array().is_none_or(|b| b.is_empty()) {
+        return Err("no_text");
+    }
+    let ts = next_ts(s, now);
+    let c = s.channel_mut(params["channel"].as_str().unwrap_or("")).ok_or("channel_not_found")?;
+    if !c.members.iter().any(|m| m == BOT_USER) {
+        return Err("not_in_channel");
+    }
+    let message = Message {
+        ts: ts.clone(),
+        user: BOT_USER.into(),
+        text: text.into(),
+        blocks,
+        pinned: false,
+        edited: false,
+        received: Some(std::time::Instant::now()),
+    };
+    let body = json!({ "channel": c.id, "ts": ts, "message": { "text": message.text, "ts": message.ts, "user": BOT_USER } });
+    c.messages.push(message);
+    Ok(body)
+}
+
+/// Slack's message timestamps: seconds and a unique six-digit suffix.
+fn next_ts(s: &mut State, now: chrono::DateTime<chrono::Utc>) -> String {
+    let secs = now.timestamp();
+    s.last_ts = if s.last_ts.0 == secs { (secs, s.last_ts.1 + 1) } else { (secs, 1) };
+    format!("{}.{:06}", s.last_ts.0, s.last_ts.1)
+}
+
+fn update(s: &mut State, params: &Value) -> MethodResult {
+    let ts = params["ts"].as_str().unwrap_or("");
+    let c = s.channel_mut(params["channel"].as_str().unwrap_or("")).ok_or("channel_not_found")?;
+    let m = c.messages.iter_mut().find(|m| m.ts == ts).ok_or("message_not_found")?;
+    if let Some(text) = params["text"].as_str() {
+        m.text = text.into();
+    }
+    if let Some(blocks) = params.get("blocks").filter(|b| b.is_array()) {
+        m.blocks = blocks.clone();
+    }
+    m.edited = true;
+    Ok(json!({ "channel": c.id, "ts": ts, "text": m.text }))
+}
+
+fn ephemeral(s: &mut State, channel: &str, user: &str, text: &str) -> MethodResult {
+    let c = s.channel_mut(channel).ok_or("channel_not_found")?;
+    if !c.members.iter().any(|m| m == user) {
+        return Err("user_not_in_channel");
+    }
+    let channel = Some(c.id.clone());
+    s.ephemerals.push(Ephemeral { user: user.into(), channel, text: text.into(), via: "chat.postEphemeral" });
+    Ok(json!({ "message_ts": "0" }))
+}
+
+fn pin(s: &mut State, channel: &str, ts: &str) -> MethodResult {
+    let c = s.channel_mut(channel).ok_or("channel_not_found")?;
+    let m = c.messages.iter_mut().find(|m| m.ts == ts).ok_or("message_not_found")?;
+    if m.pinned {
+        return Err("already_pinned");
+    }
+    m.pinned = true;
+    Ok(json!({}))
+}
+
+fn open_view(s: &mut State, trigger_id: &str, view: &Value, now: chrono::DateTime<chrono::Utc>) -> MethodResult {
+    let interaction = s.interactions.iter().find(|i| i.trigger_id == trigger_id).ok_or("invalid_trigger_id")?;
+    // Slack's trigger ids are good for three seconds.
+    if now - interaction.issued > chrono::Duration::seconds(3) {
+        return Err("expired_trigger_id");
+    }
+    if view["type"] != "modal" || !view["blocks"].is_array() {
+        return Err("invalid_arguments");
+    }
+    let user = interaction.user.clone();
+    let id = s.next_id("V");
+    let mut stored = view.clone();
+    stored["id"] = json!(id);
+    s.views.push(View { id: id.clone(), user, view: stored.clone() });
+    Ok(json!({ "view": stored }))
+}

@@ -1,0 +1,223 @@
+//! The Slack Web API client: JSON over HTTPS (plain HTTP to loopback for the sandbox), with the
+//! distinction the job queue needs between errors worth retrying and errors that are final.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::OnceCell;
+
+use crate::secret::Secret;
+
+/// Why a Web API call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SlackError {
+    /// HTTP 429: come back after `retry_after`.
+    #[error("{method} was rate limited (retry after {}s)", retry_after.as_secs())]
+    RateLimited { method: String, retry_after: Duration },
+    /// Slack answered `ok: false`.
+    #[error("{method} failed: {error}")]
+    Api { method: String, error: String },
+    /// Slack answered with an HTTP error status or a body that is not Slack's.
+    #[error("{method} failed: HTTP {status}")]
+    Http { method: String, status: u16 },
+    /// The request never got an answer.
+    #[error("{method} failed: {message}")]
+    Transport { method: String, message: String },
+}
+
+impl SlackError {
+    /// Slack's own "try again" errors, 5xx and network failures are retried; the rest are final.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::RateLimited { .. } | Self::Transport { .. } => true,
+            Self::Http { status, .. } => *status >= 500,
+            Self::Api { error, .. } => {
+                matches!(error.as_str(), "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout")
+            }
+        }
+    }
+
+    /// The `error` code Slack returned, if it returned one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Api { error, .. } => Some(error),
+            Self::RateLimited { .. } => Some("ratelimited"),
+            _ => None,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+/// A channel as the Web API describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Channel {
+    pub id: String,
+    pub name: String,
+    pub creator: Option<String>,
+}
+
+/// A Slack Web API client bound to one bot token.
+#[derive(Debug, Clone)]
+pub struct SlackClient {
+    http: reqwest::Client,
+    base_url: String,
+    token: Secret,
+    bot_user: std::sync::Arc<OnceCell<String>>,
+}
+
+impl SlackClient {
+    pub fn new(http: reqwest::Client, base_url: impl Into<String>, token: Secret) -> Self {
+        Self { http, base_url: base_url.into(), token, bot_user: Default::default() }
+    }
+
+    /// Calls `method` with a JSON body and returns Slack's JSON answer when `ok` is true.
+    pub async fn call(&self, method: &str, body: &Value) -> Result<Value, SlackError> {
+        let transport = |e: reqwest::Error| SlackError::Transport { method: method.into(), message: e.to_string() };
+        let response = self
+            .http
+            .post(format!("{}/{method}", self.base_url))
+            .bearer_auth(self.token.expose())
+            .json(body)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status();
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(1);
+            return Err(SlackError::RateLimited { method: method.into(), retry_after: Duration::from_secs(retry_after) });
+        }
+        if !status.is_success() {
+            return Err(SlackError::Http { method: method.into(), status: status.as_u16() });
+        }
+        let answer: Value =
+            response.json().await.map_err(|_| SlackError::Http { method: method.into(), status: status.as_u16() })?;
+        if answer["ok"].as_bool() == Some(true) {
+            Ok(answer)
+        } else {
+            let error = answer["error"].as_str().unwrap_or("unknown_error").to_string();
+            Err(SlackError::Api { method: method.into(), error })
+        }
+    }
+
+    /// The bot's own user id (`auth.test`), asked once.
+    pub async fn bot_user_id(&self) -> Result<String, SlackError> {
+        self.bot_user
+            .get_or_try_init(|| async {
+                let answer = self.call("auth.test", &json!({})).await?;
+                Ok(answer["user_id"].as_str().unwrap_or_default().to_string())
+            })
+            .await
+            .cloned()
+    }
+
+    pub async fn create_channel(&self, name: &str) -> Result<Channel, SlackError> {
+        let answer = self.call("conversations.create", &json!({ "name": name, "is_private": false })).await?;
+        Ok(channel_of(&answer["channel"]))
+    }
+
+    /// Finds a public channel by name, paging through `conversations.list`.
+    pub async fn find_channel(&self, name: &str) -> Result<Option<Channel>, SlackError> {
+        let mut cursor = String::new();
+        for _ in 0..50 {
+            let answer = self
+                .call(
+                    "conversations.list",
+                    &json!({ "limit": 1000, "cursor": cursor, "exclude_archived": true, "types": "public_channel" }),
+                )
+                .await?;
+            let channels = answer["channels"].as_array().cloned().unwrap_or_default();
+            if let Some(found) = channels.iter().find(|c| c["name"] == name) {
+                return Ok(Some(channel_of(found)));
+            }
+            cursor = answer["response_metadata"]["next_cursor"].as_str().unwrap_or("").to_string();
+            if cursor.is_empty() {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Invites one user; being in the channel already is not an error.
+    pub async fn invite(&self, channel: &str, user: &str) -> Result<(), SlackError> {
+        match self.call("conversations.invite", &json!({ "channel": channel, "users": user })).await {
+            Err(e) if matches!(e.code(), Some("already_in_channel" | "cant_invite_self")) => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    pub async fn set_topic(&self, channel: &str, topic: &str) -> Result<(), SlackError> {
+        self.call("conversations.setTopic", &json!({ "channel": channel, "topic": topic })).await.map(drop)
+    }
+
+    /// Posts a message; returns (channel id, ts).
+    pub async fn post_message(&self, channel: &str, text: &str, blocks: &Value) -> Result<(String, String), SlackError> {
+        let answer = self
+            .call(
+                "chat.postMessage",
+                &json!({ "channel": channel, "text": text, "blocks": blocks, "unfurl_links": false }),
+            )
+            .await?;
+        Ok((
+            answer["channel"].as_str().unwrap_or(channel).to_string(),
+            answer["ts"].as_str().unwrap_or_default().to_string(),
+        ))
+    }
+
+    pub async fn update_message(&self, channel: &str, ts: &str, text: &str, blocks: &Value) -> Result<(), SlackError> {
+        self.call("chat.update", &json!({ "channel": channel, "ts": ts, "text": text, "blocks": blocks }))
+            .await
+            .map(drop)
+    }
+
+    pub async fn post_ephemeral(&self, channel: &str, user: &str, text: &str) -> Result<(), SlackError> {
+        self.call("chat.postEphemeral", &json!({ "channel": channel, "user": user, "text": text })).await.map(drop)
+    }
+
+    /// Pins a message; a message already pinned is not an error.
+    pub async fn pin(&self, channel: &str, ts: &str) -> Result<(), SlackError> {
+        match self.call("pins.add", &json!({ "channel": channel, "timestamp": ts })).await {
+            Err(e) if e.code() == Some("already_pinned") => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    pub async fn open_view(&self, trigger_id: &str, view: &Value) -> Result<(), SlackError> {
+        self.call("views.open", &json!({ "trigger_id": trigger_id, "view": view })).await.map(drop)
+    }
+
+    /// Answers through a `response_url` (valid 30 minutes after Slack sent it).
+    pub async fn respond(&self, response_url: &str, text: &str) -> Result<(), SlackError> {
+        let method = "response_url";
+        let response = self
+            .http
+            .post(response_url)
+            .json(&json!({ "response_type": "ephemeral", "replace_original": false, "text": text }))
+            .send()
+            .await
+            .map_err(|e| SlackError::Transport { method: method.into(), message: e.to_string() })?;
+        match response.status().as_u16() {
+            200..=299 => Ok(()),
+            429 => Err(SlackError::RateLimited { method: method.into(), retry_after: Duration::from_secs(1) }),
+            status => Err(SlackError::Http { method: method.into(), status }),
+        }
+    }
+}
+
+fn channel_of(value: &Value) -> Channel {
+    Channel {
+        id: value["id"].as_str().unwrap_or_default().to_string(),
+        name: value["name"].as_str().unwrap_or_default().to_string(),
+        creator: value["creator"].as_str().map(str::to_string),
+    }
+}

@@ -1,0 +1,94 @@
+//! The Handlebars registry for message text: compiled-in templates, overridable from a
+//! directory, strict mode, and an escape function that neutralises Slack's control sequences.
+
+use std::path::Path;
+
+use handlebars::Handlebars;
+use serde::Serialize;
+
+/// The compiled-in templates: (name, source).
+const BUILT_IN: &[(&str, &str)] = &[("declare", include_str!("../templates/declare.hbs"))];
+
+/// Why a template could not be loaded or rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("template {name}: {message}")]
+    Invalid { name: String, message: String },
+    #[error("cannot read template {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("rendering {name}: {message}")]
+    Render { name: String, message: String },
+}
+
+/// The message templates.
+#[derive(Debug)]
+pub struct Templates {
+    registry: Handlebars<'static>,
+}
+
+impl Templates {
+    /// The built-in templates, with any `<name>.hbs` in `dir` taking their place.
+    pub fn load(dir: Option<&Path>) -> Result<Self, TemplateError> {
+        let mut registry = Handlebars::new();
+        registry.set_strict_mode(true);
+        registry.register_escape_fn(escape_mrkdwn);
+        for (name, source) in BUILT_IN {
+            let source = match dir.map(|d| d.join(format!("{name}.hbs"))).filter(|p| p.exists()) {
+                Some(path) => std::fs::read_to_string(&path)
+                    .map_err(|source| TemplateError::Read { path: path.display().to_string(), source })?,
+                None => source.to_string(),
+            };
+            registry
+                .register_template_string(name, source)
+                .map_err(|e| TemplateError::Invalid { name: name.to_string(), message: e.to_string() })?;
+        }
+        Ok(Self { registry })
+    }
+
+    pub fn render(&self, name: &str, data: &impl Serialize) -> Result<String, TemplateError> {
+        let text = self
+            .registry
+            .render(name, data)
+            .map_err(|e| TemplateError::Render { name: name.to_string(), message: e.to_string() })?;
+        Ok(collapse_blank_lines(&text))
+    }
+}
+
+/// Slack mrkdwn's three control characters. Escaping them keeps user text from becoming
+/// `<!channel>`, a `<@U123>` mention or a link.
+pub fn escape_mrkdwn(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Conditional sections leave blank lines behind; a message reads better without them.
+fn collapse_blank_lines(text: &str) -> String {
+    text.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn escaping_keeps_user_text_from_pinging_anyone() {
+        assert_eq!(escape_mrkdwn("<!channel> & <@U123>"), "&lt;!channel&gt; &amp; &lt;@U123&gt;");
+        assert_eq!(escape_mrkdwn("*bold* stays"), "*bold* stays");
+    }
+
+    #[test]
+    fn strict_mode_refuses_a_missing_field() {
+        let templates = Templates::load(None).unwrap();
+        let err = templates.render("declare", &json!({ "title": "x" })).unwrap_err();
+        assert!(err.to_string().contains("rendering declare"), "{err}");
+    }
+}

@@ -1,0 +1,81 @@
+//! The append-only timeline: every step of an incident as an event. The database refuses
+//! UPDATE, DELETE and TRUNCATE on `timeline_events`; this module only ever inserts and reads.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+/// What happened. The string forms are stored and exported; never rename one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Declared,
+    ChannelCreated,
+    MembersInvited,
+    TopicSet,
+    MessagePosted,
+    Pinned,
+    Acknowledged,
+    SlackApiFailed,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Declared => "declared",
+            Self::ChannelCreated => "channel_created",
+            Self::MembersInvited => "members_invited",
+            Self::TopicSet => "topic_set",
+            Self::MessagePosted => "message_posted",
+            Self::Pinned => "pinned",
+            Self::Acknowledged => "acknowledged",
+            Self::SlackApiFailed => "slack_api_failed",
+        }
+    }
+}
+
+/// The actor for what warroom does by itself.
+pub const WARROOM: &str = "warroom";
+
+/// One stored event.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: i64,
+    pub incident_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub kind: String,
+    pub payload: Value,
+}
+
+pub async fn append(
+    db: impl PgExecutor<'_>,
+    incident_id: Uuid,
+    at: DateTime<Utc>,
+    actor: &str,
+    kind: EventKind,
+    payload: Value,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO timeline_events (incident_id, at, actor, kind, payload) VALUES ($1, $2, $3, $4, $5)",
+        incident_id,
+        at,
+        actor,
+        kind.as_str(),
+        payload,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The incident's events in the order they happened.
+pub async fn list(db: impl PgExecutor<'_>, incident_id: Uuid) -> sqlx::Result<Vec<Event>> {
+    sqlx::query_as!(
+        Event,
+        "SELECT id, incident_id, at, actor, kind, payload FROM timeline_events WHERE incident_id = $1 ORDER BY at, id",
+        incident_id,
+    )
+    .fetch_all(db)
+    .await
+}

@@ -56,7 +56,12 @@ impl Application {
     /// Binds `settings.listen` and wires everything. With no `SLACK_BOT_TOKEN` the sandbox
     /// workspace is served under `/sandbox` and warroom talks to it. `workers` job workers run
     /// with the server (tests use none and drain the queue themselves).
-    pub async fn build(settings: Settings, db: sqlx::PgPool, clock: SharedClock, workers: usize) -> anyhow::Result<Self> {
+    pub async fn build(
+        settings: Settings,
+        db: sqlx::PgPool,
+        clock: SharedClock,
+        workers: usize,
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.listen).await?;
         let local = listener.local_addr()?;
         let base_url = format!("http://{}", loopback_of(local));
@@ -93,7 +98,8 @@ impl Application {
             .merge(crate::slack::router())
             .with_state(state.clone());
         if let Some(workspace) = &sandbox {
-            let sandbox_routes = sandbox::http::api_router(workspace.clone()).merge(sandbox::http::control_router(workspace.clone()));
+            let sandbox_routes =
+                sandbox::http::api_router(workspace.clone()).merge(sandbox::http::control_router(workspace.clone()));
             router = router.nest("/sandbox", sandbox_routes);
         }
         let router = router.layer(middleware::from_fn(trace_request));
@@ -114,7 +120,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves; then stops the workers after their current job.
-    pub async fn run_until_stopped(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut workers = Vec::new();
         for _ in 0..self.workers {

@@ -26,9 +26,8 @@ impl HumanDuration {
                 'd' => 86_400,
                 _ => return Err(format!("`{text}` is not a duration: unknown unit `{c}` (use s, m, h or d)")),
             };
-            let n: u64 = digits
-                .parse()
-                .map_err(|_| format!("`{text}` is not a duration: a number must come before `{c}`"))?;
+            let n: u64 =
+                digits.parse().map_err(|_| format!("`{text}` is not a duration: a number must come before `{c}`"))?;
             total = n
                 .checked_mul(unit)
                 .and_then(|v| total.checked_add(v))

@@ -23,7 +23,9 @@ pub enum AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match self {
-            AppError::Unauthorized(e) => (StatusCode::UNAUTHORIZED, format!("invalid Slack signature: {e}")).into_response(),
+            AppError::Unauthorized(e) => {
+                (StatusCode::UNAUTHORIZED, format!("invalid Slack signature: {e}")).into_response()
+            }
             AppError::BadRequest(message) => (StatusCode::BAD_REQUEST, message).into_response(),
             AppError::Database(e) => {
                 error!("request failed on the database: {e}");

@@ -170,9 +170,7 @@ impl FileConfig {
         let mut problems = Vec::new();
         let mut config = FileConfig::default();
         let duration = |value: &Spanned<String>, problems: &mut Vec<ConfigProblem>| {
-            HumanDuration::parse(value.get_ref())
-                .map_err(|m| problems.push(problem(value.span(), m)))
-                .ok()
+            HumanDuration::parse(value.get_ref()).map_err(|m| problems.push(problem(value.span(), m))).ok()
         };
 
         if let Some(channel) = &raw.slack.announce_channel {
@@ -202,7 +200,10 @@ impl FileConfig {
 
         for (key, raw_sev) in &raw.severity {
             let Ok(sev) = Severity::parse(key.get_ref()) else {
-                problems.push(problem(key.span(), format!("[severity.{}]: severity must be P0, P1, P2 or P3", key.get_ref())));
+                problems.push(problem(
+                    key.span(),
+                    format!("[severity.{}]: severity must be P0, P1, P2 or P3", key.get_ref()),
+                ));
                 continue;
             };
             let entry = config.severity.entry(sev).or_default();
@@ -215,14 +216,19 @@ impl FileConfig {
             if let Some(v) = &raw_sev.statuspage {
                 match v.get_ref().as_str() {
                     "auto" | "manual" | "off" => entry.statuspage = Some(v.get_ref().clone()),
-                    other => problems.push(problem(v.span(), format!("statuspage = \"{other}\": use auto, manual or off"))),
+                    other => {
+                        problems.push(problem(v.span(), format!("statuspage = \"{other}\": use auto, manual or off")))
+                    }
                 }
             }
         }
 
         for (key, tiers) in &raw.escalation {
             let Ok(sev) = Severity::parse(key.get_ref()) else {
-                problems.push(problem(key.span(), format!("[[escalation.{}]]: severity must be P0, P1, P2 or P3", key.get_ref())));
+                problems.push(problem(
+                    key.span(),
+                    format!("[[escalation.{}]]: severity must be P0, P1, P2 or P3", key.get_ref()),
+                ));
                 continue;
             };
             let mut parsed = Vec::new();

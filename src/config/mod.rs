@@ -55,11 +55,8 @@ impl Settings {
     /// Loads settings from `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let mut problems = Vec::new();
-        let env_problem = |key: &str, message: String| ConfigProblem {
-            file: PathBuf::from(format!("${key}")),
-            line: 0,
-            message,
-        };
+        let env_problem =
+            |key: &str, message: String| ConfigProblem { file: PathBuf::from(format!("${key}")), line: 0, message };
 
         let config_path = match lookup("WARROOM_CONFIG") {
             Some(path) => Some(PathBuf::from(path)),
@@ -115,7 +112,8 @@ impl Settings {
         if settings.slack_bot_token.is_some() && settings.slack_signing_secret.is_none() {
             problems.push(env_problem(
                 "SLACK_SIGNING_SECRET",
-                "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: requests from Slack could not be verified".into(),
+                "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: requests from Slack could not be verified"
+                    .into(),
             ));
         }
         if problems.is_empty() {
@@ -171,7 +169,8 @@ mod tests {
         assert!(is_allowed_api_url("http://127.0.0.1:9999/api"));
         assert!(is_allowed_api_url("https://slack.com/api"));
         assert!(!is_allowed_api_url("http://slack.example.com/api"));
-        let err = settings(&[("WARROOM_CONFIG", "/dev/null"), ("SLACK_API_URL", "http://evil.example/api")]).unwrap_err();
+        let err =
+            settings(&[("WARROOM_CONFIG", "/dev/null"), ("SLACK_API_URL", "http://evil.example/api")]).unwrap_err();
         assert!(err.to_string().contains("SLACK_API_URL"), "{err}");
     }
 

@@ -102,6 +102,11 @@ async fn run(program: &Path, args: &[&str]) -> Result<(), String> {
     if output.status.success() {
         Ok(())
     } else {
-        Err(format!("{} exited with {}: {}", program.display(), output.status, String::from_utf8_lossy(&output.stderr).trim()))
+        Err(format!(
+            "{} exited with {}: {}",
+            program.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
     }
 }

@@ -12,11 +12,7 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Connects a pool to `url`.
 pub async fn connect(url: &str) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new()
-        .max_connections(16)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(url)
-        .await
+    PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(5)).connect(url).await
 }
 
 /// Applies any migrations not yet applied.

@@ -86,7 +86,8 @@ pub async fn acknowledge(db: &PgPool, now: DateTime<Utc>, id: Uuid, user: &str) 
         });
     };
     let seconds = (now - incident.declared_at).num_seconds();
-    timeline::append(&mut *tx, id, now, user, EventKind::Acknowledged, json!({ "time_to_acknowledge_secs": seconds })).await?;
+    timeline::append(&mut *tx, id, now, user, EventKind::Acknowledged, json!({ "time_to_acknowledge_secs": seconds }))
+        .await?;
     queue::enqueue(&mut *tx, Some(id), kind::REFRESH_DECLARATION, "ack", json!({}), now).await?;
     tx.commit().await?;
     Ok(Acknowledged::Now(incident))

@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use super::{kind, queue, JobError};
 use crate::app::AppState;
-use crate::incident::store::{self, Incident};
 use crate::incident::channel_name;
+use crate::incident::store::{self, Incident};
 use crate::slack::blocks;
 use crate::timeline::{self, EventKind, WARROOM};
 

@@ -107,9 +107,7 @@ pub async fn fail(db: impl PgExecutor<'_>, id: i64, now: DateTime<Utc>, error: &
 
 /// Jobs not yet finished (queued or running), due or not.
 pub async fn unfinished(db: &PgPool) -> sqlx::Result<i64> {
-    sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM jobs WHERE state IN ('queued', 'running')"#)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM jobs WHERE state IN ('queued', 'running')"#).fetch_one(db).await
 }
 
 /// The earliest due time among unfinished jobs.

@@ -58,7 +58,7 @@ struct OpenModal {
 }
 
 pub async fn open_declare_modal(state: &AppState, job: &Job) -> Result<(), JobError> {
-    let open: OpenModal = serde_json::from_value(job.payload.clone())
-        .map_err(|e| JobError::Fatal(format!("bad modal payload: {e}")))?;
+    let open: OpenModal =
+        serde_json::from_value(job.payload.clone()).map_err(|e| JobError::Fatal(format!("bad modal payload: {e}")))?;
     Ok(state.slack.open_view(&open.trigger_id, &blocks::declare_modal(&open.channel)).await?)
 }

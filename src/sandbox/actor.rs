@@ -81,7 +81,11 @@ impl Workspace {
     /// Clicks the button `action_id` on message `ts` in `channel`, as `user`.
     pub async fn click(&self, user: &str, channel: &str, ts: &str, action_id: &str) -> Result<Reply, ActError> {
         let channel = self.channel(channel).ok_or_else(|| ActError::NotFound(format!("no channel {channel}")))?;
-        let message = channel.messages.iter().find(|m| m.ts == ts).ok_or_else(|| ActError::NotFound(format!("no message {ts}")))?;
+        let message = channel
+            .messages
+            .iter()
+            .find(|m| m.ts == ts)
+            .ok_or_else(|| ActError::NotFound(format!("no message {ts}")))?;
         let (block_id, button) = message
             .blocks
             .as_array()
@@ -168,7 +172,8 @@ impl Workspace {
         signature: Option<(&str, &str)>,
     ) -> Result<Reply, ActError> {
         let warroom_url = self.urls.lock().unwrap_or_else(|e| e.into_inner()).0.clone();
-        let mut request = self.http.post(format!("{warroom_url}{path}")).header("content-type", content_type).body(body);
+        let mut request =
+            self.http.post(format!("{warroom_url}{path}")).header("content-type", content_type).body(body);
         if let Some((timestamp, signature)) = signature {
             request = request.header("x-slack-request-timestamp", timestamp).header("x-slack-signature", signature);
         }

@@ -35,7 +35,12 @@ pub fn control_router(workspace: Arc<Workspace>) -> Router {
         .with_state(workspace)
 }
 
-async fn web_api(State(ws): State<Arc<Workspace>>, Path(method): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn web_api(
+    State(ws): State<Arc<Workspace>>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -45,17 +50,14 @@ async fn web_api(State(ws): State<Arc<Workspace>>, Path(method): Path<String>, h
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    let params = if is_json {
-        serde_json::from_slice(&body).unwrap_or(Value::Null)
-    } else {
-        form_params(&body)
-    };
+    let params = if is_json { serde_json::from_slice(&body).unwrap_or(Value::Null) } else { form_params(&body) };
     if !params.is_object() {
         return Json(json!({ "ok": false, "error": "invalid_json" })).into_response();
     }
     let token = bearer.or_else(|| params["token"].as_str().map(str::to_string));
     let answer = ws.call(&method, token.as_deref(), params);
-    let mut response = (StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK), Json(answer.body)).into_response();
+    let mut response =
+        (StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK), Json(answer.body)).into_response();
     if let Some(secs) = answer.retry_after {
         response.headers_mut().insert(header::RETRY_AFTER, secs.into());
     }
@@ -139,7 +141,11 @@ struct ClickRequest {
     action_id: String,
 }
 
-async fn click(State(ws): State<Arc<Workspace>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Json(req): Json<ClickRequest>) -> Response {
+async fn click(
+    State(ws): State<Arc<Workspace>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(req): Json<ClickRequest>,
+) -> Response {
     if let Err(refused) = loopback_only(peer) {
         return refused;
     }
@@ -154,7 +160,11 @@ struct SubmitRequest {
     values: BTreeMap<String, String>,
 }
 
-async fn submit(State(ws): State<Arc<Workspace>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Json(req): Json<SubmitRequest>) -> Response {
+async fn submit(
+    State(ws): State<Arc<Workspace>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(req): Json<SubmitRequest>,
+) -> Response {
     if let Err(refused) = loopback_only(peer) {
         return refused;
     }

@@ -30,7 +30,9 @@ impl Workspace {
                         retry_after: Some(retry_after_secs),
                         body: json!({ "ok": false, "error": "ratelimited" }),
                     },
-                    Fault::Error(code) => Answer { status: 200, retry_after: None, body: json!({ "ok": false, "error": code }) },
+                    Fault::Error(code) => {
+                        Answer { status: 200, retry_after: None, body: json!({ "ok": false, "error": code }) }
+                    }
                 };
             }
             let p = |key: &str| params[key].as_str().unwrap_or("").to_string();
@@ -39,7 +41,10 @@ impl Workspace {
                     "user": "warroom", "team_id": TEAM_ID, "user_id": BOT_USER, "bot_id": "B0WARROOM" })),
                 "conversations.create" => create(s, &p("name")),
                 "conversations.list" => list(s, &p("cursor"), params["limit"].as_u64().unwrap_or(100)),
-                "conversations.info" => s.channel_mut(&p("channel")).map(|c| json!({ "channel": channel_json(c) })).ok_or("channel_not_found"),
+                "conversations.info" => s
+                    .channel_mut(&p("channel"))
+                    .map(|c| json!({ "channel": channel_json(c) }))
+                    .ok_or("channel_not_found"),
                 "conversations.invite" => invite(s, &p("channel"), &p("users")),
                 "conversations.join" => join(s, &p("channel")),
                 "conversations.setTopic" => set_topic(s, &p("channel"), &p("topic")),
@@ -48,7 +53,10 @@ impl Workspace {
                 "chat.postEphemeral" => ephemeral(s, &p("channel"), &p("user"), &p("text")),
                 "pins.add" => pin(s, &p("channel"), &p("timestamp")),
                 "views.open" => open_view(s, &p("trigger_id"), &params["view"], now),
-                "users.info" => s.users.iter().find(|u| u.id == p("user"))
+                "users.info" => s
+                    .users
+                    .iter()
+                    .find(|u| u.id == p("user"))
                     .map(|u| json!({ "user": { "id": u.id, "name": u.name, "real_name": u.name, "tz": "UTC" } }))
                     .ok_or("user_not_found"),
                 _ => Err("unknown_method"),
@@ -178,7 +186,8 @@ fn post(s: &mut State, params: &Value, now: chrono::DateTime<chrono::Utc>) -> Me
         edited: false,
         received: Some(std::time::Instant::now()),
     };
-    let body = json!({ "channel": c.id, "ts": ts, "message": { "text": message.text, "ts": message.ts, "user": BOT_USER } });
+    let body =
+        json!({ "channel": c.id, "ts": ts, "message": { "text": message.text, "ts": message.ts, "user": BOT_USER } });
     c.messages.push(message);
     Ok(body)
 }

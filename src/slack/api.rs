@@ -95,7 +95,10 @@ impl SlackClient {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .unwrap_or(1);
-            return Err(SlackError::RateLimited { method: method.into(), retry_after: Duration::from_secs(retry_after) });
+            return Err(SlackError::RateLimited {
+                method: method.into(),
+                retry_after: Duration::from_secs(retry_after),
+            });
         }
         if !status.is_success() {
             return Err(SlackError::Http { method: method.into(), status: status.as_u16() });
@@ -161,7 +164,12 @@ impl SlackClient {
     }
 
     /// Posts a message; returns (channel id, ts).
-    pub async fn post_message(&self, channel: &str, text: &str, blocks: &Value) -> Result<(String, String), SlackError> {
+    pub async fn post_message(
+        &self,
+        channel: &str,
+        text: &str,
+        blocks: &Value,
+    ) -> Result<(String, String), SlackError> {
         let answer = self
             .call(
                 "chat.postMessage",

@@ -15,7 +15,11 @@ pub const ACTION_ACKNOWLEDGE: &str = "incident.acknowledge";
 pub const VIEW_DECLARE: &str = "incident.declare";
 
 /// The declaration message: fallback text and blocks.
-pub fn declaration(templates: &Templates, config: &FileConfig, incident: &Incident) -> Result<(String, Value), TemplateError> {
+pub fn declaration(
+    templates: &Templates,
+    config: &FileConfig,
+    incident: &Incident,
+) -> Result<(String, Value), TemplateError> {
     let severity = incident.severity();
     let next_update = config
         .severity
@@ -26,7 +30,7 @@ pub fn declaration(templates: &Templates, config: &FileConfig, incident: &Incide
     let data = json!({
         "number": incident.number().to_string(),
         "title": incident.title,
-        "service_upper": incident.service.to_uppercase(),
+        "service_upper": incident.service.replace(['-', '_'], " ").to_uppercase(),
         "severity": severity.as_str(),
         "severity_label": severity.label(),
         "major": severity.is_major(),

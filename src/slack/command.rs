@@ -38,8 +38,19 @@ pub const USAGE: &str = "*Usage:* `/incident <subcommand>`\n\
 
 /// Later subcommands from the design, answered honestly until they exist.
 const PLANNED: [&str; 13] = [
-    "update", "status", "ic", "sev", "note", "run", "diagnostics", "escalate", "resolve", "summary", "timeline",
-    "export", "reopen",
+    "update",
+    "status",
+    "ic",
+    "sev",
+    "note",
+    "run",
+    "diagnostics",
+    "escalate",
+    "resolve",
+    "summary",
+    "timeline",
+    "export",
+    "reopen",
 ];
 
 const MAX_SUMMARY: usize = 200;

@@ -35,9 +35,9 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
         Err(e) => ephemeral(format!(":x: {}\n\n{USAGE}", e.message)),
         Ok(Command::Help) => ephemeral(USAGE),
         Ok(Command::List) => ephemeral(list(&state).await?),
-        Ok(Command::NotYetAvailable(sub)) => {
-            ephemeral(format!(":construction: `/incident {sub}` is not available in this version of warroom yet.\n\n{USAGE}"))
-        }
+        Ok(Command::NotYetAvailable(sub)) => ephemeral(format!(
+            ":construction: `/incident {sub}` is not available in this version of warroom yet.\n\n{USAGE}"
+        )),
         Ok(Command::DeclareModal) => {
             let payload = json!({ "trigger_id": form.trigger_id, "user": form.user_id,
                                   "channel": form.channel_id, "response_url": form.response_url });
@@ -71,10 +71,7 @@ async fn declare_from_text(state: &AppState, form: &SlashCommand, args: DeclareA
     Ok(if declared.created {
         format!(
             ":rotating_light: Declared *{}* ({} {}). Opening its channel and announcing it in #{} now.",
-            declared.number,
-            new.severity,
-            new.service,
-            state.settings.file.announce_channel
+            declared.number, new.severity, new.service, state.settings.file.announce_channel
         )
     } else {
         format!("*{}* was already declared from this command.", declared.number)

@@ -26,8 +26,8 @@ struct Form {
 
 pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
     verify_request(&state, &headers, &body)?;
-    let form: Form = serde_urlencoded::from_bytes(&body)
-        .map_err(|e| AppError::BadRequest(format!("malformed interaction: {e}")))?;
+    let form: Form =
+        serde_urlencoded::from_bytes(&body).map_err(|e| AppError::BadRequest(format!("malformed interaction: {e}")))?;
     let payload: Value = serde_json::from_str(&form.payload)
         .map_err(|e| AppError::BadRequest(format!("malformed interaction payload: {e}")))?;
     let user = payload["user"]["id"].as_str().unwrap_or_default();
@@ -79,7 +79,12 @@ async fn block_actions(state: &AppState, user: &str, payload: &Value) -> Result<
 /// A field of the submitted modal: text input value, selected option or selected user.
 fn field<'a>(payload: &'a Value, block: &str) -> Option<&'a str> {
     let v = &payload["view"]["state"]["values"][block]["value"];
-    v["value"].as_str().or(v["selected_option"]["value"].as_str()).or(v["selected_user"].as_str()).map(str::trim).filter(|s| !s.is_empty())
+    v["value"]
+        .as_str()
+        .or(v["selected_option"]["value"].as_str())
+        .or(v["selected_user"].as_str())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 async fn declare_submission(state: &AppState, user: &str, payload: &Value) -> Result<Response, AppError> {
@@ -95,10 +100,14 @@ async fn declare_submission(state: &AppState, user: &str, payload: &Value) -> Re
         errors.insert("summary".into(), json!("keep the summary under 200 characters"));
     }
     let commander = match field(payload, "commander") {
-        Some(c) => SlackUserId::parse(c).map_err(|m| errors.insert("commander".into(), json!(m))).ok().map(|c| c.as_str().to_string()),
+        Some(c) => SlackUserId::parse(c)
+            .map_err(|m| errors.insert("commander".into(), json!(m)))
+            .ok()
+            .map(|c| c.as_str().to_string()),
         None => Some(user.to_string()),
     };
-    let (Some(service), Some(severity), Some(commander), true) = (service, severity, commander, errors.is_empty()) else {
+    let (Some(service), Some(severity), Some(commander), true) = (service, severity, commander, errors.is_empty())
+    else {
         // Slack shows these under the fields; the modal stays open and nothing is created.
         return Ok(Json(json!({ "response_action": "errors", "errors": errors })).into_response());
     };

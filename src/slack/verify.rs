@@ -41,10 +41,7 @@ pub fn verify(
     if (now.timestamp() - ts).abs() > MAX_SKEW_SECS {
         return Err(VerifyError::Stale);
     }
-    let expected = signature
-        .strip_prefix("v0=")
-        .and_then(|h| hex::decode(h).ok())
-        .ok_or(VerifyError::Mismatch)?;
+    let expected = signature.strip_prefix("v0=").and_then(|h| hex::decode(h).ok()).ok_or(VerifyError::Mismatch)?;
     // verify_slice compares in constant time.
     mac(secret, timestamp, body).verify_slice(&expected).map_err(|_| VerifyError::Mismatch)
 }
@@ -83,7 +80,10 @@ mod tests {
     fn refuses_a_changed_body_or_a_wrong_secret() {
         let now = at(1531420618);
         let changed = BODY.replace("roadrunner", "coyote");
-        assert_eq!(verify(SECRET, Some(TIMESTAMP), Some(EXPECTED), changed.as_bytes(), now), Err(VerifyError::Mismatch));
+        assert_eq!(
+            verify(SECRET, Some(TIMESTAMP), Some(EXPECTED), changed.as_bytes(), now),
+            Err(VerifyError::Mismatch)
+        );
         assert_eq!(verify("other", Some(TIMESTAMP), Some(EXPECTED), BODY.as_bytes(), now), Err(VerifyError::Mismatch));
         assert_eq!(verify(SECRET, Some(TIMESTAMP), Some("v0=zz"), BODY.as_bytes(), now), Err(VerifyError::Mismatch));
     }
@@ -92,8 +92,14 @@ mod tests {
     fn refuses_timestamps_outside_five_minutes() {
         let body = BODY.as_bytes();
         assert_eq!(verify(SECRET, Some(TIMESTAMP), Some(EXPECTED), body, at(1531420618 + 300)), Ok(()));
-        assert_eq!(verify(SECRET, Some(TIMESTAMP), Some(EXPECTED), body, at(1531420618 + 301)), Err(VerifyError::Stale));
-        assert_eq!(verify(SECRET, Some(TIMESTAMP), Some(EXPECTED), body, at(1531420618 - 301)), Err(VerifyError::Stale));
+        assert_eq!(
+            verify(SECRET, Some(TIMESTAMP), Some(EXPECTED), body, at(1531420618 + 301)),
+            Err(VerifyError::Stale)
+        );
+        assert_eq!(
+            verify(SECRET, Some(TIMESTAMP), Some(EXPECTED), body, at(1531420618 - 301)),
+            Err(VerifyError::Stale)
+        );
         assert_eq!(verify(SECRET, None, Some(EXPECTED), body, at(0)), Err(VerifyError::Missing));
         assert_eq!(verify(SECRET, Some("soon"), Some(EXPECTED), body, at(0)), Err(VerifyError::BadTimestamp));
     }

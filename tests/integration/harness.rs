@@ -1,0 +1,149 @@
+//! `spawn_app`: the real warroom on a random port, against a fresh Postgres database and a
+//! sandbox Slack served over real HTTP, with a manual clock and no background workers — tests
+//! drain the job queue themselves.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, PgPool};
+use warroom::app::{AppState, Application};
+use warroom::clock::ManualClock;
+use warroom::config::Settings;
+use warroom::incident::store::Incident;
+use warroom::jobs::{queue, runner};
+use warroom::sandbox::{self, Workspace};
+use warroom::secret::Secret;
+
+pub const SIGNING_SECRET: &str = "test-signing-secret";
+pub const ALICE: &str = "U0ALICE";
+pub const BOB: &str = "U0BOB";
+pub const CAROL: &str = "U0CAROL";
+
+pub struct TestApp {
+    pub address: String,
+    pub db: PgPool,
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+    pub slack: Arc<Workspace>,
+    db_name: String,
+    admin: PgConnectOptions,
+}
+
+/// 2026-11-23 15:00:00 UTC, the moment every test starts at.
+pub fn start_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).unwrap()
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let server = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = PgConnectOptions::from_str(&server).expect("DATABASE_URL is a Postgres URL");
+    let db_name = format!("warroom_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = admin.connect().await.expect("Postgres is reachable at DATABASE_URL");
+    sqlx::query(&format!("CREATE DATABASE {db_name}")).execute(&mut conn).await.unwrap();
+    let db = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(admin.clone().database(&db_name))
+        .await
+        .unwrap();
+    warroom::db::migrate(&db).await.unwrap();
+
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let slack = Arc::new(Workspace::new(clock.clone(), Secret::new(SIGNING_SECRET)));
+    let slack_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let slack_url = format!("http://{}", slack_listener.local_addr().unwrap());
+    let sandbox_server = axum::serve(slack_listener, sandbox::http::api_router(slack.clone()));
+    tokio::spawn(async move { sandbox_server.await });
+
+    let api_url = format!("{slack_url}/api");
+    let mut settings = Settings::from_lookup(|key| {
+        match key {
+            "WARROOM_CONFIG" => Some("/dev/null"),
+            "WARROOM_LISTEN" => Some("127.0.0.1:0"),
+            "SLACK_BOT_TOKEN" => Some(sandbox::BOT_TOKEN),
+            "SLACK_SIGNING_SECRET" => Some(SIGNING_SECRET),
+            "SLACK_API_URL" => Some(api_url.as_str()),
+            _ => None,
+        }
+        .map(str::to_string)
+    })
+    .unwrap();
+    // The per-channel pacing is unit-tested; here it would only need clock moves between posts.
+    settings.file.channel_post_interval = warroom::duration::HumanDuration(std::time::Duration::ZERO);
+    configure(&mut settings);
+
+    let app = Application::build(settings, db.clone(), clock.clone(), 0).await.unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
+    slack.connect(&address, &slack_url);
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    TestApp { address, db, state, clock, slack, db_name, admin }
+}
+
+impl TestApp {
+    /// Runs every due job (and the jobs they queue) until nothing is due.
+    pub async fn drain(&self) {
+        for _ in 0..100 {
+            if runner::run_due(&self.state).await.unwrap() == 0 {
+                return;
+            }
+        }
+        panic!("the job queue did not settle after 100 rounds");
+    }
+
+    /// Drains, moving the clock to each later due job, until no job is left (retries included).
+    pub async fn settle(&self) {
+        self.drain().await;
+        while let Some(next) = queue::next_due(&self.db).await.unwrap() {
+            if next > self.clock.now_utc() {
+                self.clock.set(next);
+            }
+            self.drain().await;
+        }
+    }
+
+    pub async fn incidents(&self) -> Vec<Incident> {
+        sqlx::query_as!(Incident, "SELECT * FROM incidents ORDER BY number").fetch_all(&self.db).await.unwrap()
+    }
+
+    pub async fn only_incident(&self) -> Incident {
+        let mut all = self.incidents().await;
+        assert_eq!(all.len(), 1, "expected exactly one incident");
+        all.remove(0)
+    }
+
+    /// The kinds of the incident's timeline events, in order.
+    pub async fn timeline(&self, incident: &Incident) -> Vec<String> {
+        warroom::timeline::list(&self.db, incident.id).await.unwrap().into_iter().map(|e| e.kind).collect()
+    }
+
+    /// `/incident <text>` typed by `user` in #incidents.
+    pub async fn slash(&self, user: &str, text: &str) -> sandbox::actor::Reply {
+        self.slack.slash(user, "incidents", text).await.unwrap()
+    }
+
+    /// Fails the test if work was left in the queue, then drops the database.
+    pub async fn finish(self) {
+        let left = queue::unfinished(&self.db).await.unwrap();
+        self.db.close().await;
+        let mut conn = self.admin.connect().await.unwrap();
+        sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.db_name)).execute(&mut conn).await.unwrap();
+        assert_eq!(left, 0, "jobs were left unprocessed at the end of the test");
+    }
+}
+
+/// `now()` on the manual clock, without importing the trait in every test.
+pub trait NowUtc {
+    fn now_utc(&self) -> DateTime<Utc>;
+}
+
+impl NowUtc for ManualClock {
+    fn now_utc(&self) -> DateTime<Utc> {
+        warroom::clock::Clock::now(self)
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the real app over HTTP, a fresh database each, the sandbox as Slack.
+
+mod acknowledge;
+mod declare;
+mod harness;
+mod ingress;
+mod slack_failures;
+mod timeline;

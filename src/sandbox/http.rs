@@ -32,6 +32,7 @@ pub fn control_router(workspace: Arc<Workspace>) -> Router {
         .route("/command", post(command))
         .route("/click", post(click))
         .route("/submit", post(submit))
+        .layer(axum::middleware::from_fn(loopback_only))
         .with_state(workspace)
 }
 
@@ -87,18 +88,17 @@ async fn response_url(State(ws): State<Arc<Workspace>>, Path(id): Path<u64>, bod
     }
 }
 
-fn loopback_only(peer: SocketAddr) -> Result<(), Response> {
-    if peer.ip().is_loopback() {
-        Ok(())
+/// The control surface acts as any user of the workspace: only this machine may use it.
+async fn loopback_only(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    if peer.is_some_and(|p| p.ip().is_loopback()) {
+        next.run(request).await
     } else {
-        Err((StatusCode::FORBIDDEN, "the sandbox is only served to this machine").into_response())
+        (StatusCode::FORBIDDEN, "the sandbox is only served to this machine").into_response()
     }
 }
 
-async fn state(State(ws): State<Arc<Workspace>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
-    if let Err(refused) = loopback_only(peer) {
-        return refused;
-    }
+async fn state(State(ws): State<Arc<Workspace>>) -> Response {
     let ephemerals: Vec<_> = ws.users().iter().flat_map(|u| ws.ephemerals(&u.id)).collect();
     Json(json!({ "users": ws.users(), "channels": ws.channels(), "ephemerals": ephemerals, "views": ws.views() }))
         .into_response()
@@ -121,14 +121,7 @@ fn default_channel() -> String {
     "incidents".into()
 }
 
-async fn command(
-    State(ws): State<Arc<Workspace>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Json(req): Json<CommandRequest>,
-) -> Response {
-    if let Err(refused) = loopback_only(peer) {
-        return refused;
-    }
+async fn command(State(ws): State<Arc<Workspace>>, Json(req): Json<CommandRequest>) -> Response {
     relay(ws.slash(&req.user, &req.channel, &req.text).await)
 }
 
@@ -141,14 +134,7 @@ struct ClickRequest {
     action_id: String,
 }
 
-async fn click(
-    State(ws): State<Arc<Workspace>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Json(req): Json<ClickRequest>,
-) -> Response {
-    if let Err(refused) = loopback_only(peer) {
-        return refused;
-    }
+async fn click(State(ws): State<Arc<Workspace>>, Json(req): Json<ClickRequest>) -> Response {
     relay(ws.click(&req.user, &req.channel, &req.ts, &req.action_id).await)
 }
 
@@ -160,14 +146,7 @@ struct SubmitRequest {
     values: BTreeMap<String, String>,
 }
 
-async fn submit(
-    State(ws): State<Arc<Workspace>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Json(req): Json<SubmitRequest>,
-) -> Response {
-    if let Err(refused) = loopback_only(peer) {
-        return refused;
-    }
+async fn submit(State(ws): State<Arc<Workspace>>, Json(req): Json<SubmitRequest>) -> Response {
     let values: Vec<(&str, &str)> = req.values.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     relay(ws.submit_view(&req.user, &req.view_id, &values).await)
 }

@@ -289,6 +289,18 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_valid_and_covers_the_five_seed_systems() {
+        let config = parse(include_str!("../../warroom.example.toml")).unwrap();
+        let services: Vec<&str> = config.services.keys().map(String::as_str).collect();
+        assert_eq!(
+            services,
+            ["dmarc-dashboard", "inference-gateway", "microdiff-matdesign", "pynomaly", "web3-marketplace-backend"]
+        );
+        assert_eq!(config.escalation[&Severity::P0].len(), 3);
+        assert_eq!(config.war_room_url.as_deref(), Some("https://meet.example.com/incident"));
+    }
+
+    #[test]
     fn an_unknown_key_is_an_error_with_its_line() {
         let problems = parse("[slack]\nanounce_channel = \"x\"\n").unwrap_err();
         assert_eq!(problems.len(), 1);

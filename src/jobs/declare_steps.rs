@@ -92,7 +92,7 @@ pub async fn set_topic(state: &AppState, job: &queue::Job) -> Result<(), JobErro
         incident.severity(),
         incident.service,
         incident.status,
-        incident.title
+        crate::templates::escape_mrkdwn(&incident.title)
     )
     .chars()
     .take(250)

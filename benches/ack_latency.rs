@@ -1,19 +1,21 @@
 //! The foundation's figures, measured on this machine against the local Postgres:
 //!
 //! 1. slash-command acknowledgement latency under a steady load of signed `/incident declare`
-//!    requests (default 200/s for 30 s), p50 and p99, beside the latency of a single-row INSERT
-//!    commit measured in the same run, as a ratio;
-//! 2. declare-to-message-posted time against the sandbox (its pacing lifted), p50 and p99.
+//!    requests (default 200/s for 30 s), p50 and p99 — once with the ack path alone, once with the
+//!    job workers running too — beside the latency of a single-row INSERT commit sampled during
+//!    the same load, as a ratio;
+//! 2. how fast the workers get the load's Slack work done (jobs/s);
+//! 3. declare-to-message-posted time against the sandbox (its pacing lifted), p50 and p99.
 //!
 //! Run: `cargo bench --bench ack_latency` (env: DATABASE_URL server, BENCH_RATE, BENCH_SECONDS).
 
-use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::PgConnectOptions;
-use sqlx::ConnectOptions;
+use sqlx::{ConnectOptions, PgPool};
 use warroom::app::Application;
 use warroom::clock::SystemClock;
 use warroom::config::Settings;
@@ -27,11 +29,24 @@ fn env_or<T: FromStr>(key: &str, default: T) -> T {
     std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
+struct Latencies(Vec<Duration>);
+
+impl Latencies {
+    fn new(mut v: Vec<Duration>) -> Self {
+        v.sort();
+        Self(v)
     }
-    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+
+    fn p(&self, q: f64) -> Duration {
+        if self.0.is_empty() {
+            return Duration::ZERO;
+        }
+        self.0[((self.0.len() as f64 * q).ceil() as usize).clamp(1, self.0.len()) - 1]
+    }
+
+    fn summary(&self) -> String {
+        format!("p50 {}  p99 {}  max {}  (n={})", ms(self.p(0.5)), ms(self.p(0.99)), ms(self.p(1.0)), self.0.len())
+    }
 }
 
 fn ms(d: Duration) -> String {
@@ -52,24 +67,8 @@ fn command(trigger: &str, service: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let rate: u64 = env_or("BENCH_RATE", 200);
-    let seconds: u64 = env_or("BENCH_SECONDS", 30);
-    let server = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let admin = PgConnectOptions::from_str(&server)?;
-    let db_name = format!("warroom_bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {db_name}")).execute(&mut admin.connect().await?).await?;
-    let db =
-        sqlx::postgres::PgPoolOptions::new().max_connections(16).connect_with(admin.clone().database(&db_name)).await?;
-    warroom::db::migrate(&db).await?;
-
-    let clock = Arc::new(SystemClock);
-    let slack = Arc::new(Workspace::new(clock.clone(), Secret::new(SECRET)));
-    let slack_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let slack_url = format!("http://{}", slack_listener.local_addr()?);
-    let sandbox_server = axum::serve(slack_listener, sandbox::http::api_router(slack.clone()));
-    tokio::spawn(async move { sandbox_server.await });
+/// A warroom on a random port, its Slack the shared sandbox.
+async fn start_app(db: &PgPool, slack_url: &str, workers: usize) -> anyhow::Result<String> {
     let api_url = format!("{slack_url}/api");
     let mut settings = Settings::from_lookup(|key| {
         match key {
@@ -83,36 +82,49 @@ async fn main() -> anyhow::Result<()> {
         .map(str::to_string)
     })?;
     settings.file.channel_post_interval = warroom::duration::HumanDuration(Duration::ZERO);
-    let app = Application::build(settings, db.clone(), clock, 2).await?;
+    let app = Application::build(settings, db.clone(), Arc::new(SystemClock), workers).await?;
     let address = format!("http://127.0.0.1:{}", app.port());
-    slack.connect(&address, &slack_url);
     tokio::spawn(app.run_until_stopped(std::future::pending()));
+    Ok(address)
+}
 
-    // Warm up connections and caches.
-    for i in 0..50 {
-        slack.send_signed("/slack/commands", FORM, command(&format!("warm-{i}"), "warmup")).await?;
-    }
-
-    // 1. Ack latency under load, workers running as in production.
-    println!("ack latency: {rate} signed declares/s for {seconds} s ...");
-    let total = rate * seconds;
+/// Offers `rate` declares/s for `seconds` while sampling single-row INSERT commits; returns
+/// (ack latencies, INSERT latencies, non-200 answers).
+async fn load(
+    slack: &Arc<Workspace>,
+    db: &PgPool,
+    tag: &str,
+    rate: u64,
+    seconds: u64,
+) -> anyhow::Result<(Latencies, Latencies, usize)> {
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (db, done) = (db.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut samples = Vec::new();
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            while !done.load(Ordering::Relaxed) {
+                tick.tick().await;
+                let t0 = Instant::now();
+                sqlx::query("INSERT INTO bench_insert (v) VALUES ('x')").execute(&db).await?;
+                samples.push(t0.elapsed());
+            }
+            anyhow::Ok(samples)
+        })
+    };
     let mut tick = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate));
-    let mut tasks = Vec::with_capacity(total as usize);
-    let mut sent = HashMap::new();
-    let started = Instant::now();
-    for i in 0..total {
+    let mut tasks = Vec::new();
+    for i in 0..rate * seconds {
         tick.tick().await;
         let slack = slack.clone();
-        let service = format!("svc-{i}");
-        sent.insert(service.clone(), Instant::now());
+        let (trigger, service) = (format!("{tag}-{i}"), format!("{tag}-svc-{i}"));
         tasks.push(tokio::spawn(async move {
             let t0 = Instant::now();
-            let reply = slack.send_signed("/slack/commands", FORM, command(&format!("bench-{i}"), &service)).await;
+            let reply = slack.send_signed("/slack/commands", FORM, command(&trigger, &service)).await;
             (t0.elapsed(), reply.map(|r| r.status).unwrap_or(0))
         }));
     }
-    let mut acks = Vec::with_capacity(tasks.len());
-    let mut failed = 0;
+    let (mut acks, mut failed) = (Vec::new(), 0);
     for task in tasks {
         let (latency, status) = task.await?;
         if status == 200 {
@@ -121,85 +133,107 @@ async fn main() -> anyhow::Result<()> {
             failed += 1;
         }
     }
-    let offered = started.elapsed();
-    acks.sort();
+    done.store(true, Ordering::Relaxed);
+    let inserts = sampler.await??;
+    Ok((Latencies::new(acks), Latencies::new(inserts), failed))
+}
 
-    // The floor: one single-row INSERT commit, measured in the same run on the same server.
+async fn drain(db: &PgPool) -> anyhow::Result<(i64, Duration)> {
+    let jobs = warroom::jobs::queue::unfinished(db).await?;
+    let t0 = Instant::now();
+    while warroom::jobs::queue::unfinished(db).await? > 0 {
+        anyhow::ensure!(t0.elapsed() < Duration::from_secs(900), "the job queue did not drain in 15 minutes");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok((jobs, t0.elapsed()))
+}
+
+fn report(title: &str, acks: &Latencies, inserts: &Latencies, failed: usize) {
+    println!("{title}");
+    println!("  slash-command ack:         {}  ({failed} non-200)", acks.summary());
+    println!("  single-row INSERT commit:  {}", inserts.summary());
+    println!(
+        "  ack / INSERT:              p50 {:.1}x  p99 {:.1}x",
+        acks.p(0.5).as_secs_f64() / inserts.p(0.5).as_secs_f64(),
+        acks.p(0.99).as_secs_f64() / inserts.p(0.99).as_secs_f64()
+    );
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let rate: u64 = env_or("BENCH_RATE", 200);
+    let seconds: u64 = env_or("BENCH_SECONDS", 30);
+    let server = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = PgConnectOptions::from_str(&server)?;
+    let db_name = format!("warroom_bench_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {db_name}")).execute(&mut admin.connect().await?).await?;
+    let db =
+        sqlx::postgres::PgPoolOptions::new().max_connections(16).connect_with(admin.clone().database(&db_name)).await?;
+    warroom::db::migrate(&db).await?;
     sqlx::query("CREATE TABLE bench_insert (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text)")
         .execute(&db)
         .await?;
-    let mut inserts = Vec::new();
-    for i in 0..2000 {
-        let t0 = Instant::now();
-        sqlx::query("INSERT INTO bench_insert (v) VALUES ($1)").bind(i.to_string()).execute(&db).await?;
-        inserts.push(t0.elapsed());
-    }
-    inserts.sort();
 
-    // Let the workers finish the load's Slack work before measuring end to end.
-    let drained = Instant::now();
-    while warroom::jobs::queue::unfinished(&db).await? > 0 && drained.elapsed() < Duration::from_secs(600) {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let backlog = drained.elapsed();
+    let slack = Arc::new(Workspace::new(Arc::new(SystemClock), Secret::new(SECRET)));
+    let slack_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let slack_url = format!("http://{}", slack_listener.local_addr()?);
+    let sandbox_server = axum::serve(slack_listener, sandbox::http::api_router(slack.clone()));
+    tokio::spawn(async move { sandbox_server.await });
 
-    // 2. Declare-to-message-posted, at a pace the workers keep up with.
+    // The front door: takes the requests, runs no jobs.
+    let front = start_app(&db, &slack_url, 0).await?;
+    slack.connect(&front, &slack_url);
+    for i in 0..100 {
+        slack.send_signed("/slack/commands", FORM, command(&format!("warm-{i}"), "warmup")).await?;
+    }
+
+    println!("phase 1: {rate} declares/s for {seconds} s, ack path alone ...");
+    let (acks_alone, inserts_alone, failed_alone) = load(&slack, &db, "alone", rate, seconds).await?;
+
+    // Workers join (a second instance on the same database, as a replica would) and work off
+    // the backlog the load left.
+    start_app(&db, &slack_url, warroom::app::DEFAULT_WORKERS).await?;
+    let (backlog, drained) = drain(&db).await?;
+
+    println!(
+        "phase 2: {rate} declares/s for {seconds} s, with {} job workers running ...",
+        warroom::app::DEFAULT_WORKERS
+    );
+    let (acks_busy, inserts_busy, failed_busy) = load(&slack, &db, "busy", rate, seconds).await?;
+    drain(&db).await?;
+
+    println!("phase 3: 200 declares one after another, each until its declaration is posted ...");
     let mut posted = Vec::new();
     for i in 0..200 {
         let service = format!("e2e-{i}");
         let t0 = Instant::now();
         slack.send_signed("/slack/commands", FORM, command(&format!("e2e-{i}"), &service)).await?;
         loop {
-            let suffix = format!("-{service}");
-            let found = slack
-                .channels()
-                .iter()
-                .rev()
-                .find(|c| c.name.ends_with(&suffix))
-                .and_then(|c| c.messages.first().and_then(|m| m.received));
-            if let Some(at) = found {
+            if let Some(at) = slack.first_post_received(&format!("-{service}")) {
                 posted.push(at.duration_since(t0));
                 break;
             }
-            if t0.elapsed() > Duration::from_secs(10) {
-                anyhow::bail!("declaration for {service} was never posted");
-            }
+            anyhow::ensure!(t0.elapsed() < Duration::from_secs(10), "declaration for {service} was never posted");
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
     }
-    posted.sort();
+    drain(&db).await?;
 
-    let declared: i64 = sqlx::query_scalar("SELECT count(*) FROM incidents").fetch_one(&db).await?;
-    println!("\n== warroom foundation benchmark ==");
-    println!(
-        "load: {} declares in {:.1} s ({} non-200), {} incidents recorded",
-        total,
-        offered.as_secs_f64(),
-        failed,
-        declared
+    println!("\n== warroom foundation benchmark ({rate} declares/s for {seconds} s) ==");
+    report("ack path alone:", &acks_alone, &inserts_alone, failed_alone);
+    report(
+        &format!("with {} job workers running:", warroom::app::DEFAULT_WORKERS),
+        &acks_busy,
+        &inserts_busy,
+        failed_busy,
     );
     println!(
-        "slash-command ack latency:  p50 {}  p99 {}  max {}",
-        ms(percentile(&acks, 0.5)),
-        ms(percentile(&acks, 0.99)),
-        ms(percentile(&acks, 1.0))
+        "job workers: {backlog} queued jobs done in {:.1} s ({:.0} jobs/s, {:.0} declarations/s)",
+        drained.as_secs_f64(),
+        backlog as f64 / drained.as_secs_f64(),
+        (rate * seconds) as f64 / drained.as_secs_f64()
     );
-    println!(
-        "single-row INSERT commit:   p50 {}  p99 {}",
-        ms(percentile(&inserts, 0.5)),
-        ms(percentile(&inserts, 0.99))
-    );
-    println!(
-        "ack / INSERT ratio:         p50 {:.1}x  p99 {:.1}x",
-        percentile(&acks, 0.5).as_secs_f64() / percentile(&inserts, 0.5).as_secs_f64(),
-        percentile(&acks, 0.99).as_secs_f64() / percentile(&inserts, 0.99).as_secs_f64()
-    );
-    println!("Slack work for the load drained {:.1} s after the load ended", backlog.as_secs_f64());
-    println!(
-        "declare -> declaration posted (sandbox, 200 sequential): p50 {}  p99 {}",
-        ms(percentile(&posted, 0.5)),
-        ms(percentile(&posted, 0.99))
-    );
+    println!("declare -> declaration posted (sandbox): {}", Latencies::new(posted).summary());
 
     db.close().await;
     sqlx::query(&format!("DROP DATABASE {db_name} WITH (FORCE)")).execute(&mut admin.connect().await?).await?;

@@ -43,6 +43,10 @@ pub struct AppState {
     pub jobs_ready: Arc<Notify>,
 }
 
+/// Job workers per process. Jobs wait on Postgres and Slack, not on the CPU, so a few more
+/// workers than cores keep the queue moving.
+pub const DEFAULT_WORKERS: usize = 4;
+
 /// A built, bound, not yet running warroom.
 pub struct Application {
     listener: TcpListener,

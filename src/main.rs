@@ -109,7 +109,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     if settings.sandbox_mode() {
         warn!("SLACK_BOT_TOKEN is not set: running against the in-process sandbox workspace");
     }
-    let app = Application::build(settings, pool, Arc::new(SystemClock), 2).await?;
+    let app = Application::build(settings, pool, Arc::new(SystemClock), warroom::app::DEFAULT_WORKERS).await?;
     info!("warroom listening on port {}", app.port());
     if app.sandbox().is_some() {
         info!(

@@ -29,40 +29,58 @@ pub async fn declare(
     via: &str,
     new: &NewIncident,
 ) -> sqlx::Result<Declared> {
-    let mut tx = db.begin().await?;
     let id = Uuid::new_v4();
-    // The key row is written first (with the incident id it will name), so a concurrent
-    // duplicate waits here for this transaction and then finds the incident.
-    let fresh = sqlx::query!(
-        "INSERT INTO idempotency_keys (key, created_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+    // One statement, so one round trip and one commit on the acknowledgement path: the key, the
+    // incident, its `declared` event and its first job are written together or not at all. A
+    // key seen before inserts nothing (a concurrent duplicate waits on the key's unique index,
+    // then finds it taken); foreign keys are checked at the end of the statement.
+    let number = sqlx::query_scalar!(
+        r#"WITH key AS (
+               INSERT INTO idempotency_keys (key, incident_id, created_at) VALUES ($1, $2, $3)
+               ON CONFLICT (key) DO NOTHING
+               RETURNING key),
+           incident AS (
+               INSERT INTO incidents (id, title, service, severity, commander, declared_by, impact,
+                                      origin_channel, response_url, detected_at, declared_at)
+               SELECT $2, $4, $5, $6, $7, $8, $9, $10, $11, $12, $3 FROM key
+               RETURNING id, number),
+           event AS (
+               INSERT INTO timeline_events (incident_id, at, actor, kind, payload)
+               SELECT id, $3, $8, $13, jsonb_build_object(
+                   'number', 'INC-' || number, 'service', $5::text, 'severity', $6::text, 'title', $4::text,
+                   'commander', $7::text, 'impact', $9::text, 'via', $14::text)
+               FROM incident)
+           INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at)
+           SELECT id, $15, '', '{}'::jsonb, $3, $3 FROM incident
+           RETURNING (SELECT number FROM incident) AS "number!""#,
         idempotency_key,
-        now
+        id,
+        now,
+        new.title,
+        new.service,
+        new.severity.as_str(),
+        new.commander,
+        new.declared_by,
+        new.impact,
+        new.origin_channel,
+        new.response_url,
+        new.detected_at,
+        EventKind::Declared.as_str(),
+        via,
+        kind::CREATE_CHANNEL,
     )
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if !fresh {
-        let existing = sqlx::query!(
-            r#"SELECT i.id, i.number FROM idempotency_keys k JOIN incidents i ON i.id = k.incident_id WHERE k.key = $1"#,
-            idempotency_key
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        return Ok(Declared { id: existing.id, number: IncidentNumber(existing.number), created: false });
+    .fetch_optional(db)
+    .await?;
+    if let Some(number) = number {
+        return Ok(Declared { id, number: IncidentNumber(number), created: true });
     }
-    let number = store::insert(&mut *tx, id, new, now).await?;
-    sqlx::query!("UPDATE idempotency_keys SET incident_id = $2 WHERE key = $1", idempotency_key, id)
-        .execute(&mut *tx)
-        .await?;
-    let payload = json!({
-        "number": IncidentNumber(number).to_string(), "service": new.service, "severity": new.severity.as_str(),
-        "title": new.title, "commander": new.commander, "impact": new.impact, "via": via,
-    });
-    timeline::append(&mut *tx, id, now, &new.declared_by, EventKind::Declared, payload).await?;
-    queue::enqueue(&mut *tx, Some(id), kind::CREATE_CHANNEL, "", json!({}), now).await?;
-    tx.commit().await?;
-    Ok(Declared { id, number: IncidentNumber(number), created: true })
+    let existing = sqlx::query!(
+        "SELECT i.id, i.number FROM idempotency_keys k JOIN incidents i ON i.id = k.incident_id WHERE k.key = $1",
+        idempotency_key
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(Declared { id: existing.id, number: IncidentNumber(existing.number), created: false })
 }
 
 /// The outcome of an Acknowledge click.

@@ -62,33 +62,6 @@ pub struct NewIncident {
     pub detected_at: Option<DateTime<Utc>>,
 }
 
-pub async fn insert(
-    db: impl PgExecutor<'_>,
-    id: Uuid,
-    new: &NewIncident,
-    declared_at: DateTime<Utc>,
-) -> sqlx::Result<i64> {
-    sqlx::query_scalar!(
-        r#"INSERT INTO incidents (id, title, service, severity, commander, declared_by, impact,
-                                  origin_channel, response_url, detected_at, declared_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-           RETURNING number"#,
-        id,
-        new.title,
-        new.service,
-        new.severity.as_str(),
-        new.commander,
-        new.declared_by,
-        new.impact,
-        new.origin_channel,
-        new.response_url,
-        new.detected_at,
-        declared_at,
-    )
-    .fetch_one(db)
-    .await
-}
-
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Incident>> {
     sqlx::query_as!(Incident, "SELECT * FROM incidents WHERE id = $1", id).fetch_optional(db).await
 }

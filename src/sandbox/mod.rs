@@ -210,6 +210,14 @@ impl Workspace {
         self.with(|s| s.views.clone())
     }
 
+    /// When the first message arrived in the newest channel whose name ends with `suffix`
+    /// (for latency measurements; cheaper than copying every channel).
+    pub fn first_post_received(&self, suffix: &str) -> Option<std::time::Instant> {
+        self.with(|s| {
+            s.channels.iter().rev().find(|c| c.name.ends_with(suffix)).and_then(|c| c.messages.first()?.received)
+        })
+    }
+
     /// How many times warroom called `method` (including failed calls).
     pub fn call_count(&self, method: &str) -> usize {
         self.with(|s| s.calls.iter().filter(|(m, _)| m == method).count())

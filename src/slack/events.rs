@@ -33,7 +33,11 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
             }
             Ok(().into_response())
         }
-        _ => Err(AppError::BadRequest("unknown event type".into())),
+        // Other envelopes (e.g. `app_rate_limited`) need only a 200, or Slack retries them.
+        other => {
+            tracing::info!(event.envelope = ?other, "ignored an Events API envelope");
+            Ok(().into_response())
+        }
     }
 }
 

@@ -177,3 +177,16 @@ async fn list_shows_active_incidents_with_channel_links_and_help_shows_usage() {
     assert!(app.slash(BOB, "help").await.text().contains("declare [P0-P3] <service>"));
     app.finish().await;
 }
+
+#[tokio::test]
+async fn the_war_room_link_from_config_is_in_the_declaration() {
+    let app = spawn_app_with(|s| s.file.war_room_url = Some("https://meet.example.com/inc?room=1&pin=2".into())).await;
+
+    app.slash(ALICE, "declare P0 api down").await;
+    app.drain().await;
+
+    let channel = app.slack.channel("inc-1-api").unwrap();
+    let text = channel.messages[0].blocks[0]["text"]["text"].as_str().unwrap();
+    assert!(text.contains("*War Room:* https://meet.example.com/inc?room=1&amp;pin=2"), "{text}");
+    app.finish().await;
+}

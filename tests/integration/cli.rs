@@ -1,0 +1,39 @@
+//! The binary's own commands.
+
+use std::process::Command;
+
+fn check_config(path: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .arg("check-config")
+        .env_clear()
+        .env("WARROOM_CONFIG", path)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn check_config_accepts_the_example_file() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("warroom.example.toml");
+
+    let output = check_config(&example);
+
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("configuration OK"));
+}
+
+#[test]
+fn check_config_reports_every_problem_with_file_and_line_and_fails() {
+    let dir = std::env::temp_dir().join(format!("warroom-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.toml");
+    std::fs::write(&file, "[slack]\nwar_room_url = \"zoom\"\n\n[severity.P0]\nstatus_update_every = \"soon\"\n")
+        .unwrap();
+
+    let output = check_config(&file);
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr.contains(&format!("{}:2: slack.war_room_url must be an http(s) URL", file.display())), "{stderr}");
+    assert!(stderr.contains(&format!("{}:5: `soon` is not a duration", file.display())), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -133,6 +133,9 @@ impl Application {
         for _ in 0..self.workers {
             workers.push(tokio::spawn(crate::jobs::runner::work(self.state.clone(), stop_rx.clone())));
         }
+        if self.workers > 0 {
+            workers.push(tokio::spawn(crate::jobs::wake::listen(self.state.clone(), stop_rx.clone())));
+        }
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         let _ = stop_tx.send(true);

@@ -64,7 +64,7 @@ async fn queue_channel_steps(state: &AppState, incident_id: Uuid) -> Result<(), 
         queue::enqueue(&mut *tx, Some(incident_id), step, "", json!({}), now).await?;
     }
     tx.commit().await?;
-    state.jobs_ready.notify_one();
+    crate::jobs::wake(state);
     Ok(())
 }
 
@@ -117,7 +117,7 @@ pub async fn post_declaration(state: &AppState, job: &queue::Job) -> Result<(), 
         tx.commit().await?;
     }
     queue::enqueue(&state.db, Some(incident.id), kind::PIN_DECLARATION, "", json!({}), state.clock.now()).await?;
-    state.jobs_ready.notify_one();
+    crate::jobs::wake(state);
     Ok(())
 }
 

@@ -6,6 +6,9 @@ pub mod declare_steps;
 pub mod queue;
 pub mod respond;
 pub mod runner;
+pub mod wake;
+
+pub use wake::wake;
 
 use std::time::Duration;
 

@@ -99,6 +99,6 @@ async fn give_up(state: &AppState, job: &queue::Job, error: &str) -> sqlx::Resul
         }
     }
     tx.commit().await?;
-    state.jobs_ready.notify_one();
+    crate::jobs::wake(state);
     Ok(())
 }

@@ -41,6 +41,8 @@ pub struct AppState {
     pub limiter: Arc<ChannelLimiter>,
     /// Wakes the job workers when work was queued.
     pub jobs_ready: Arc<Notify>,
+    /// Set while a cross-replica wake-up (NOTIFY) is being sent.
+    pub notify_in_flight: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Job workers per process. Jobs wait on Postgres and Slack, not on the CPU, so a few more
@@ -95,6 +97,7 @@ impl Application {
             signing_secret,
             templates,
             jobs_ready: Arc::new(Notify::new()),
+            notify_in_flight: Arc::default(),
         };
         let mut router = Router::new()
             .route("/healthz", get(|| async { "ok" }))

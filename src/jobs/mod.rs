@@ -8,7 +8,7 @@ pub mod respond;
 pub mod runner;
 pub mod wake;
 
-pub use wake::wake;
+pub use wake::{wake, wake_everywhere};
 
 use std::time::Duration;
 

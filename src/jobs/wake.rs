@@ -2,6 +2,7 @@
 //! through Postgres `LISTEN`/`NOTIFY`. Wake-ups only shorten the wait: workers also poll every
 //! second, so a lost notification delays a job by at most that.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use sqlx::postgres::PgListener;
@@ -12,12 +13,24 @@ use crate::app::AppState;
 /// The Postgres notification channel.
 pub const CHANNEL: &str = "warroom_jobs";
 
-/// Wakes a worker here at once, and the other replicas' workers through Postgres (off the
-/// caller's path: a request is answered without waiting for it).
+/// Wakes a worker in this process (for work queued by a job: this process's workers are awake).
 pub fn wake(state: &AppState) {
     state.jobs_ready.notify_one();
-    let db = state.db.clone();
+}
+
+/// Wakes a worker here and, through Postgres, on every replica (for work queued by a request,
+/// which may have reached a replica whose workers are busy or absent). Off the caller's path,
+/// and coalesced: at most one NOTIFY is in flight, because NOTIFY serialises commits and each
+/// one holds a pool connection.
+pub fn wake_everywhere(state: &AppState) {
+    state.jobs_ready.notify_one();
+    if state.notify_in_flight.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let (db, in_flight) = (state.db.clone(), state.notify_in_flight.clone());
     tokio::spawn(async move {
+        // Cleared first, so that work queued while this NOTIFY is sent gets one of its own.
+        in_flight.store(false, Ordering::Release);
         if let Err(e) = sqlx::query!("SELECT pg_notify($1, '')", CHANNEL).execute(&db).await {
             warn!("could not notify other replicas of queued work: {e}");
         }

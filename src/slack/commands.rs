@@ -43,7 +43,7 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
                                   "channel": form.channel_id, "response_url": form.response_url });
             let slot = format!("trigger:{}", form.trigger_id);
             queue::enqueue(&state.db, None, kind::OPEN_DECLARE_MODAL, &slot, payload, state.clock.now()).await?;
-            crate::jobs::wake(&state);
+            crate::jobs::wake_everywhere(&state);
             // An empty 200: the modal is the answer.
             return Ok(().into_response());
         }
@@ -67,7 +67,7 @@ async fn declare_from_text(state: &AppState, form: &SlashCommand, args: DeclareA
     };
     let key = format!("trigger:{}", form.trigger_id);
     let declared = declare::declare(&state.db, state.clock.now(), &key, "slash_command", &new).await?;
-    crate::jobs::wake(state);
+    crate::jobs::wake_everywhere(state);
     Ok(if declared.created {
         format!(
             ":rotating_light: Declared *{}* ({} {}). Opening its channel and announcing it in #{} now.",

@@ -72,7 +72,7 @@ async fn block_actions(state: &AppState, user: &str, payload: &Value) -> Result<
         respond::enqueue(&mut tx, None, &target, &text, now).await?;
         tx.commit().await?;
     }
-    crate::jobs::wake(state);
+    crate::jobs::wake_everywhere(state);
     Ok(().into_response())
 }
 
@@ -126,6 +126,6 @@ async fn declare_submission(state: &AppState, user: &str, payload: &Value) -> Re
     let view_id = payload["view"]["id"].as_str().unwrap_or_default();
     let key = format!("view:{view_id}");
     declare::declare(&state.db, state.clock.now(), &key, "modal", &new).await?;
-    crate::jobs::wake(state);
+    crate::jobs::wake_everywhere(state);
     Ok(Json(json!({ "response_action": "clear" })).into_response())
 }

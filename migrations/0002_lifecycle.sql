@@ -1,6 +1,8 @@
 -- The incident lifecycle: the current update's fields, resolution, and the scheduler's state.
 
 ALTER TABLE incidents
+    -- The status in people's words ("Still down"), beside the status page's word in `status`.
+    ADD COLUMN status_text         text,
     ADD COLUMN root_cause          text,
     ADD COLUMN current_action      text,
     ADD COLUMN eta                 text,

@@ -13,6 +13,13 @@ pub trait Clock: Send + Sync + 'static {
 /// A clock shared by the app, its jobs and (in tests) the sandbox.
 pub type SharedClock = Arc<dyn Clock>;
 
+/// `at` without its fraction of a second. Timer due times are whole seconds, so that the
+/// value planned in Rust, stored by Postgres (microseconds) and carried in a job's payload is
+/// the same instant everywhere.
+pub fn whole_seconds(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(at.timestamp(), 0).unwrap_or(at)
+}
+
 /// The wall clock.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;

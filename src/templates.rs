@@ -7,7 +7,13 @@ use handlebars::Handlebars;
 use serde::Serialize;
 
 /// The compiled-in templates: (name, source).
-const BUILT_IN: &[(&str, &str)] = &[("declare", include_str!("../templates/declare.hbs"))];
+const BUILT_IN: &[(&str, &str)] = &[
+    ("declare", include_str!("../templates/declare.hbs")),
+    ("status_update", include_str!("../templates/status_update.hbs")),
+    ("resolved", include_str!("../templates/resolved.hbs")),
+    ("summary", include_str!("../templates/summary.hbs")),
+    ("validation_checklist", include_str!("../templates/validation_checklist.hbs")),
+];
 
 /// Why a template could not be loaded or rendered.
 #[derive(Debug, thiserror::Error)]

@@ -41,6 +41,15 @@ struct RawFile {
     alerts: Option<toml::Table>,
     #[serde(default)]
     templates: RawTemplates,
+    #[serde(default)]
+    roles: RawRoles,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRoles {
+    #[serde(default)]
+    responders: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -126,6 +135,8 @@ pub struct FileConfig {
     /// gives them meaning (the contract's shape is accepted today so files need not change).
     pub approvals: Option<toml::Table>,
     pub alerts: Option<toml::Table>,
+    /// Slack user ids who may resolve any incident (besides its commander).
+    pub responders: Vec<String>,
 }
 
 impl Default for FileConfig {
@@ -150,6 +161,7 @@ impl Default for FileConfig {
             templates_dir: None,
             approvals: None,
             alerts: None,
+            responders: Vec::new(),
         }
     }
 }
@@ -248,6 +260,13 @@ impl FileConfig {
             config.services.insert(name.get_ref().clone(), service.clone());
         }
         config.templates_dir = raw.templates.dir.clone();
+        for responder in &raw.roles.responders {
+            match crate::incident::SlackUserId::parse(responder.get_ref()) {
+                Ok(id) => config.responders.push(id.as_str().to_string()),
+                Err(m) => problems
+                    .push(problem(responder.span(), format!("roles.responders: {m} (use user ids like U0123456789)"))),
+            }
+        }
         config.approvals = raw.approvals;
         config.alerts = raw.alerts;
 

@@ -28,10 +28,14 @@ pub async fn declare(
     idempotency_key: &str,
     via: &str,
     new: &NewIncident,
+    first_update: Option<DateTime<Utc>>,
 ) -> sqlx::Result<Declared> {
     let id = Uuid::new_v4();
+    let first_update = first_update.map(crate::clock::whole_seconds);
+    let first_update_slot = first_update.map(|at| at.timestamp().to_string());
     // One statement, so one round trip and one commit on the acknowledgement path: the key, the
-    // incident, its `declared` event and its first job are written together or not at all. A
+    // incident, its `declared` event, its first job and its first status update timer are
+    // written together or not at all. A
     // key seen before inserts nothing (a concurrent duplicate waits on the key's unique index,
     // then finds it taken); foreign keys are checked at the end of the statement.
     let number = sqlx::query_scalar!(
@@ -41,9 +45,13 @@ pub async fn declare(
                RETURNING key),
            incident AS (
                INSERT INTO incidents (id, title, service, severity, commander, declared_by, impact,
-                                      origin_channel, response_url, detected_at, declared_at)
-               SELECT $2, $4, $5, $6, $7, $8, $9, $10, $11, $12, $3 FROM key
+                                      origin_channel, response_url, detected_at, declared_at, next_update_at)
+               SELECT $2, $4, $5, $6, $7, $8, $9, $10, $11, $12, $3, $16 FROM key
                RETURNING id, number),
+           timer AS (
+               INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at)
+               SELECT id, $17, $18, jsonb_build_object('due', $16::timestamptz), $16, $3 FROM incident
+               WHERE $16::timestamptz IS NOT NULL),
            event AS (
                INSERT INTO timeline_events (incident_id, at, actor, kind, payload)
                SELECT id, $3, $8, $13, jsonb_build_object(
@@ -68,6 +76,9 @@ pub async fn declare(
         EventKind::Declared.as_str(),
         via,
         kind::CREATE_CHANNEL,
+        first_update,
+        kind::STATUS_UPDATE,
+        first_update_slot,
     )
     .fetch_optional(db)
     .await?;

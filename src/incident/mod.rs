@@ -2,6 +2,7 @@
 //! rule. Pure and unit-tested; persistence lives in [`store`], the declare use case in [`declare`].
 
 pub mod declare;
+pub mod lifecycle;
 pub mod store;
 
 use std::fmt;

@@ -31,6 +31,16 @@ pub struct Incident {
     pub acknowledged_by: Option<String>,
     pub mitigated_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
+    pub status_text: Option<String>,
+    pub root_cause: Option<String>,
+    pub current_action: Option<String>,
+    pub eta: Option<String>,
+    pub resolution: Option<String>,
+    pub resolved_by: Option<String>,
+    pub last_update_at: Option<DateTime<Utc>>,
+    pub last_status_post_at: Option<DateTime<Utc>>,
+    pub silent_posts: i32,
+    pub next_update_at: Option<DateTime<Utc>>,
 }
 
 impl Incident {
@@ -46,6 +56,21 @@ impl Incident {
     pub fn status(&self) -> Status {
         Status::parse(&self.status).unwrap_or(Status::Investigating)
     }
+
+    pub fn is_resolved(&self) -> bool {
+        self.resolved_at.is_some()
+    }
+}
+
+/// The fields of an update; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpdateFields {
+    pub status: Option<Status>,
+    pub status_text: Option<String>,
+    pub root_cause: Option<String>,
+    pub action: Option<String>,
+    pub eta: Option<String>,
+    pub impact: Option<String>,
 }
 
 /// What is needed to record a new incident.
@@ -75,6 +100,121 @@ pub async fn list_open(db: &PgPool) -> sqlx::Result<Vec<Incident>> {
     sqlx::query_as!(Incident, "SELECT * FROM incidents WHERE resolved_at IS NULL ORDER BY number DESC LIMIT 50")
         .fetch_all(db)
         .await
+}
+
+/// The incident whose channel this is.
+pub async fn by_channel(db: impl PgExecutor<'_>, channel_id: &str) -> sqlx::Result<Option<Incident>> {
+    sqlx::query_as!(Incident, "SELECT * FROM incidents WHERE channel_id = $1", channel_id).fetch_optional(db).await
+}
+
+/// Applies an update; `mitigated_at` is set the first time the status reaches `monitoring`.
+pub async fn record_update(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    fields: &UpdateFields,
+    at: DateTime<Utc>,
+) -> sqlx::Result<Incident> {
+    sqlx::query_as!(
+        Incident,
+        r#"UPDATE incidents SET
+               status = COALESCE($2, status),
+               status_text = COALESCE($3, status_text),
+               root_cause = COALESCE($4, root_cause),
+               current_action = COALESCE($5, current_action),
+               eta = COALESCE($6, eta),
+               impact = COALESCE($7, impact),
+               mitigated_at = CASE WHEN mitigated_at IS NULL AND $2 = 'monitoring' THEN $8 ELSE mitigated_at END,
+               last_update_at = $8
+           WHERE id = $1
+           RETURNING *"#,
+        id,
+        fields.status.map(|s| s.as_str()),
+        fields.status_text,
+        fields.root_cause,
+        fields.action,
+        fields.eta,
+        fields.impact,
+        at,
+    )
+    .fetch_one(db)
+    .await
+}
+
+pub async fn set_commander(db: impl PgExecutor<'_>, id: Uuid, commander: &str) -> sqlx::Result<()> {
+    sqlx::query!("UPDATE incidents SET commander = $2 WHERE id = $1", id, commander).execute(db).await?;
+    Ok(())
+}
+
+pub async fn set_severity(db: impl PgExecutor<'_>, id: Uuid, severity: Severity) -> sqlx::Result<()> {
+    sqlx::query!("UPDATE incidents SET severity = $2 WHERE id = $1", id, severity.as_str()).execute(db).await?;
+    Ok(())
+}
+
+pub async fn set_next_update(db: impl PgExecutor<'_>, id: Uuid, at: Option<DateTime<Utc>>) -> sqlx::Result<()> {
+    sqlx::query!("UPDATE incidents SET next_update_at = $2 WHERE id = $1", id, at).execute(db).await?;
+    Ok(())
+}
+
+/// Records a scheduled status update; returns how many in a row had nothing new.
+pub async fn record_status_post(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    at: DateTime<Utc>,
+    silent: bool,
+    next: Option<DateTime<Utc>>,
+) -> sqlx::Result<i32> {
+    sqlx::query_scalar!(
+        r#"UPDATE incidents SET last_status_post_at = $2, next_update_at = $4,
+                  silent_posts = CASE WHEN $3 THEN silent_posts + 1 ELSE 0 END
+           WHERE id = $1
+           RETURNING silent_posts"#,
+        id,
+        at,
+        silent,
+        next,
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Resolves the incident if it is open; returns it when this call resolved it.
+pub async fn resolve(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    by: &str,
+    fields: &UpdateFields,
+    resolution: Option<&str>,
+    at: DateTime<Utc>,
+) -> sqlx::Result<Option<Incident>> {
+    sqlx::query_as!(
+        Incident,
+        r#"UPDATE incidents SET status = 'resolved', resolved_at = $3, resolved_by = $2, next_update_at = NULL,
+                  root_cause = COALESCE($4, root_cause), resolution = COALESCE($5, resolution),
+                  impact = COALESCE($6, impact), mitigated_at = COALESCE(mitigated_at, $3)
+           WHERE id = $1 AND resolved_at IS NULL
+           RETURNING *"#,
+        id,
+        by,
+        at,
+        fields.root_cause,
+        resolution,
+        fields.impact,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Reopens a resolved incident; returns it when this call reopened it.
+pub async fn reopen(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Incident>> {
+    sqlx::query_as!(
+        Incident,
+        r#"UPDATE incidents SET status = 'investigating', resolved_at = NULL, resolved_by = NULL, silent_posts = 0
+           WHERE id = $1 AND resolved_at IS NOT NULL
+           RETURNING *"#,
+        id,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 pub async fn set_channel(db: impl PgExecutor<'_>, id: Uuid, channel_id: &str, name: &str) -> sqlx::Result<()> {

@@ -3,9 +3,11 @@
 //! One file per job kind; [`runner`] claims, dispatches and records outcomes.
 
 pub mod declare_steps;
+pub mod posts;
 pub mod queue;
 pub mod respond;
 pub mod runner;
+pub mod status_update;
 pub mod wake;
 
 pub use wake::{wake, wake_everywhere};
@@ -23,8 +25,15 @@ pub mod kind {
     pub const PIN_DECLARATION: &str = "incident.pin_declaration";
     pub const ANNOUNCE: &str = "incident.announce";
     pub const REFRESH_DECLARATION: &str = "incident.refresh_declaration";
-    pub const OPEN_DECLARE_MODAL: &str = "slack.open_declare_modal";
+    pub const OPEN_MODAL: &str = "slack.open_modal";
     pub const RESPOND: &str = "slack.respond";
+    pub const STATUS_UPDATE: &str = "incident.status_update";
+    pub const POST: &str = "incident.post";
+    pub const POST_UPDATE: &str = "incident.post_update";
+    pub const POST_RESOLUTION: &str = "incident.post_resolution";
+
+    /// Timers: cancelled when the incident resolves.
+    pub const TIMERS: [&str; 1] = [STATUS_UPDATE];
 }
 
 /// How a job attempt ended, when it did not succeed.

@@ -111,6 +111,31 @@ pub async fn fail(db: impl PgExecutor<'_>, id: i64, now: DateTime<Utc>, error: &
     Ok(())
 }
 
+/// Cancels the incident's queued jobs of one kind (a re-planned timer).
+pub async fn cancel(db: impl PgExecutor<'_>, incident_id: Uuid, kind: &str) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        "UPDATE jobs SET state = 'cancelled' WHERE incident_id = $1 AND kind = $2 AND state = 'queued'",
+        incident_id,
+        kind
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Cancels every queued timer of the incident (on resolve). Side effects already queued still run.
+pub async fn cancel_timers(db: impl PgExecutor<'_>, incident_id: Uuid) -> sqlx::Result<i64> {
+    let timers: Vec<String> = super::kind::TIMERS.iter().map(|k| k.to_string()).collect();
+    let done = sqlx::query!(
+        "UPDATE jobs SET state = 'cancelled' WHERE incident_id = $1 AND kind = ANY($2) AND state = 'queued'",
+        incident_id,
+        &timers
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() as i64)
+}
+
 /// Jobs not yet finished (queued or running), due or not.
 pub async fn unfinished(db: &PgPool) -> sqlx::Result<i64> {
     sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM jobs WHERE state IN ('queued', 'running')"#).fetch_one(db).await

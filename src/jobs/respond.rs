@@ -50,15 +50,29 @@ pub async fn respond(state: &AppState, job: &Job) -> Result<(), JobError> {
     }
 }
 
-/// Payload of [`kind::OPEN_DECLARE_MODAL`].
+/// Payload of [`kind::OPEN_MODAL`]: which modal, for whom, about which incident.
 #[derive(Debug, Deserialize)]
 struct OpenModal {
     trigger_id: String,
+    /// `declare`, `update` or `resolve`.
+    view: String,
+    #[serde(default)]
     channel: String,
+    incident_id: Option<Uuid>,
 }
 
-pub async fn open_declare_modal(state: &AppState, job: &Job) -> Result<(), JobError> {
+pub async fn open_modal(state: &AppState, job: &Job) -> Result<(), JobError> {
     let open: OpenModal =
         serde_json::from_value(job.payload.clone()).map_err(|e| JobError::Fatal(format!("bad modal payload: {e}")))?;
-    Ok(state.slack.open_view(&open.trigger_id, &blocks::declare_modal(&open.channel)).await?)
+    let incident = match open.incident_id {
+        Some(id) => crate::incident::store::get(&state.db, id).await?,
+        None => None,
+    };
+    let view = match (open.view.as_str(), &incident) {
+        ("declare", _) => blocks::declare_modal(&open.channel),
+        ("update", Some(incident)) => blocks::update_modal(incident),
+        ("resolve", Some(incident)) => blocks::resolve_modal(incident),
+        (other, _) => return Err(JobError::Fatal(format!("cannot open the {other} modal"))),
+    };
+    Ok(state.slack.open_view(&open.trigger_id, &view).await?)
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 use tracing::{info_span, warn, Instrument};
 
-use super::{declare_steps, kind, queue, respond, JobError};
+use super::{declare_steps, kind, posts, queue, respond, status_update, JobError};
 use crate::app::AppState;
 use crate::timeline::{self, EventKind, WARROOM};
 
@@ -63,8 +63,12 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::PIN_DECLARATION => declare_steps::pin_declaration(state, job).await,
         kind::ANNOUNCE => declare_steps::announce(state, job).await,
         kind::REFRESH_DECLARATION => declare_steps::refresh_declaration(state, job).await,
-        kind::OPEN_DECLARE_MODAL => respond::open_declare_modal(state, job).await,
+        kind::OPEN_MODAL => respond::open_modal(state, job).await,
         kind::RESPOND => respond::respond(state, job).await,
+        kind::STATUS_UPDATE => status_update::run(state, job).await,
+        kind::POST => posts::post(state, job).await,
+        kind::POST_UPDATE => posts::post_update(state, job).await,
+        kind::POST_RESOLUTION => posts::post_resolution(state, job).await,
         other => Err(JobError::Fatal(format!("unknown job kind `{other}`"))),
     }
 }

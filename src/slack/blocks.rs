@@ -11,8 +11,71 @@ use crate::templates::{TemplateError, Templates};
 
 /// `action_id` of the declaration's Acknowledge button.
 pub const ACTION_ACKNOWLEDGE: &str = "incident.acknowledge";
+/// `action_id` of the declaration's Post update button (opens the update modal).
+pub const ACTION_POST_UPDATE: &str = "incident.post_update";
+/// `action_id` of the declaration's Resolve button (opens the resolve modal).
+pub const ACTION_RESOLVE: &str = "incident.resolve";
 /// `callback_id` of the declaration modal.
 pub const VIEW_DECLARE: &str = "incident.declare";
+/// `callback_id` of the update modal (`private_metadata`: the incident id).
+pub const VIEW_UPDATE: &str = "incident.update";
+/// `callback_id` of the resolve modal (`private_metadata`: the incident id).
+pub const VIEW_RESOLVE: &str = "incident.resolve";
+
+fn input(block_id: &str, label: &str, element: Value, optional: bool) -> Value {
+    json!({ "type": "input", "block_id": block_id, "optional": optional,
+            "label": { "type": "plain_text", "text": label }, "element": element })
+}
+
+fn text_input(placeholder: &str, initial: Option<&str>, multiline: bool) -> Value {
+    let mut element = json!({ "type": "plain_text_input", "action_id": "value", "multiline": multiline,
+                              "placeholder": { "type": "plain_text", "text": placeholder } });
+    if let Some(initial) = initial {
+        element["initial_value"] = json!(initial);
+    }
+    element
+}
+
+/// The modal behind "Post update" and `/incident update`, filled with the current values.
+pub fn update_modal(incident: &Incident) -> Value {
+    let option = |s: &str| json!({ "text": { "type": "plain_text", "text": s }, "value": s });
+    let statuses = ["investigating", "identified", "monitoring"];
+    let current = statuses.iter().find(|s| **s == incident.status).copied().unwrap_or("investigating");
+    json!({
+        "type": "modal",
+        "callback_id": VIEW_UPDATE,
+        "private_metadata": incident.id.to_string(),
+        "title": { "type": "plain_text", "text": format!("Update {}", incident.number()) },
+        "submit": { "type": "plain_text", "text": "Post update" },
+        "close": { "type": "plain_text", "text": "Cancel" },
+        "blocks": [
+            input("status", "Status", json!({ "type": "static_select", "action_id": "value",
+                "initial_option": option(current), "options": statuses.iter().map(|s| option(s)).collect::<Vec<_>>() }), false),
+            input("status_text", "In words", text_input("Still down", incident.status_text.as_deref(), false), true),
+            input("cause", "Root cause", text_input("OOM kill (exit 137)", incident.root_cause.as_deref(), false), true),
+            input("action", "Action", text_input("Raising memory limit 2G to 4G", incident.current_action.as_deref(), false), true),
+            input("eta", "ETA", text_input("3 min", incident.eta.as_deref(), false), true),
+            input("impact", "Impact", text_input("All users affected", incident.impact.as_deref(), true), true),
+        ],
+    })
+}
+
+/// The modal behind "Resolve" and `/incident resolve`.
+pub fn resolve_modal(incident: &Incident) -> Value {
+    json!({
+        "type": "modal",
+        "callback_id": VIEW_RESOLVE,
+        "private_metadata": incident.id.to_string(),
+        "title": { "type": "plain_text", "text": format!("Resolve {}", incident.number()) },
+        "submit": { "type": "plain_text", "text": "Resolve" },
+        "close": { "type": "plain_text", "text": "Cancel" },
+        "blocks": [
+            input("cause", "Root cause", text_input("OOM kill due to a memory leak in v1.2.3", incident.root_cause.as_deref(), false), false),
+            input("resolution", "Resolution", text_input("Raised the memory limit to 4G and restarted", None, true), false),
+            input("impact", "Impact", text_input("~2,400 failed requests, all users", incident.impact.as_deref(), true), true),
+        ],
+    })
+}
 
 /// The declaration message: fallback text and blocks.
 pub fn declaration(
@@ -21,12 +84,11 @@ pub fn declaration(
     incident: &Incident,
 ) -> Result<(String, Value), TemplateError> {
     let severity = incident.severity();
-    let next_update = config
-        .severity
-        .get(&severity)
-        .and_then(|s| s.status_update_every)
-        .map(|every| format!("{} UTC", hhmm(incident.declared_at + every.as_chrono())))
-        .unwrap_or_else(|| "when there is news (no scheduled updates at this severity)".into());
+    let next_update = match incident.next_update_at {
+        Some(at) => format!("{} UTC", hhmm(at)),
+        None if incident.is_resolved() => "none (resolved)".into(),
+        None => "when there is news (no scheduled updates at this severity)".into(),
+    };
     let data = json!({
         "number": incident.number().to_string(),
         "title": incident.title,
@@ -37,7 +99,10 @@ pub fn declaration(
         "all_hands": severity == Severity::P0,
         "commander": incident.commander,
         "started": incident.declared_at.format("%Y-%m-%d %H:%M").to_string(),
-        "status": incident.status,
+        "status": match &incident.status_text {
+            Some(text) => format!("{} — {text}", incident.status),
+            None => incident.status.clone(),
+        },
         "impact": incident.impact,
         "war_room_url": config.war_room_url,
         "channel_id": incident.channel_id,
@@ -45,6 +110,8 @@ pub fn declaration(
         "acknowledged_by": incident.acknowledged_by,
         "acknowledged_at": incident.acknowledged_at.map(hhmm),
         "time_to_acknowledge": incident.acknowledged_at.map(|at| human_span(at - incident.declared_at)),
+        "resolved_at": incident.resolved_at.map(hhmm),
+        "resolved_by": incident.resolved_by,
     });
     let text = templates.render("declare", &data)?;
     let fallback = format!(
@@ -55,18 +122,29 @@ pub fn declaration(
         incident.service
     );
     let mut blocks = vec![json!({ "type": "section", "text": { "type": "mrkdwn", "text": text } })];
-    if incident.acknowledged_at.is_none() {
-        blocks.push(json!({
-            "type": "actions",
-            "block_id": "incident_actions",
-            "elements": [{
-                "type": "button",
-                "action_id": ACTION_ACKNOWLEDGE,
-                "text": { "type": "plain_text", "text": "Acknowledge" },
-                "style": "primary",
-                "value": incident.id.to_string(),
-            }],
-        }));
+    if !incident.is_resolved() {
+        let button = |action_id: &str, label: &str, style: Option<&str>| {
+            let mut b = json!({ "type": "button", "action_id": action_id, "value": incident.id.to_string(),
+                                "text": { "type": "plain_text", "text": label } });
+            if let Some(style) = style {
+                b["style"] = json!(style);
+            }
+            b
+        };
+        let mut buttons = Vec::new();
+        if incident.acknowledged_at.is_none() {
+            buttons.push(button(ACTION_ACKNOWLEDGE, "Acknowledge", Some("primary")));
+        }
+        buttons.push(button(ACTION_POST_UPDATE, "Post update", None));
+        let mut resolve = button(ACTION_RESOLVE, "Resolve", Some("danger"));
+        resolve["confirm"] = json!({
+            "title": { "type": "plain_text", "text": format!("Resolve {}?", incident.number()) },
+            "text": { "type": "mrkdwn", "text": "This stops the scheduled updates and posts the resolution." },
+            "confirm": { "type": "plain_text", "text": "Resolve" },
+            "deny": { "type": "plain_text", "text": "Not yet" },
+        });
+        buttons.push(resolve);
+        blocks.push(json!({ "type": "actions", "block_id": "incident_actions", "elements": buttons }));
     }
     blocks.push(json!({
         "type": "context",
@@ -77,14 +155,6 @@ pub fn declaration(
 
 /// The modal `/incident declare` opens. `private_metadata` carries the channel it came from.
 pub fn declare_modal(origin_channel: &str) -> Value {
-    let input = |block_id: &str, label: &str, element: Value, optional: bool| {
-        json!({ "type": "input", "block_id": block_id, "optional": optional,
-                "label": { "type": "plain_text", "text": label }, "element": element })
-    };
-    let text = |action_id: &str, placeholder: &str, multiline: bool| {
-        json!({ "type": "plain_text_input", "action_id": action_id, "multiline": multiline,
-                "placeholder": { "type": "plain_text", "text": placeholder } })
-    };
     let option = |s: Severity| json!({ "text": { "type": "plain_text", "text": format!("{s} ({})", s.label()) }, "value": s.as_str() });
     json!({
         "type": "modal",
@@ -94,15 +164,15 @@ pub fn declare_modal(origin_channel: &str) -> Value {
         "submit": { "type": "plain_text", "text": "Declare" },
         "close": { "type": "plain_text", "text": "Cancel" },
         "blocks": [
-            input("service", "Service", text("value", "inference-gateway", false), false),
+            input("service", "Service", text_input("inference-gateway", None, false), false),
             input("severity", "Severity", json!({
                 "type": "static_select", "action_id": "value",
                 "initial_option": option(Severity::P0),
                 "options": Severity::ALL.iter().map(|s| option(*s)).collect::<Vec<_>>(),
             }), false),
-            input("summary", "Summary", text("value", "Inference API returns 100% errors", false), false),
+            input("summary", "Summary", text_input("Inference API returns 100% errors", None, false), false),
             input("commander", "Incident Commander", json!({ "type": "users_select", "action_id": "value" }), true),
-            input("impact", "Impact", text("value", "100% of requests failing", true), true),
+            input("impact", "Impact", text_input("100% of requests failing", None, true), true),
         ],
     })
 }

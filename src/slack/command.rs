@@ -1,6 +1,7 @@
 //! `/incident` text → a typed [`Command`], or an error that says what was wrong and the usage.
 
-use crate::incident::{ServiceName, Severity, SlackUserId};
+use crate::incident::store::UpdateFields;
+use crate::incident::{IncidentNumber, ServiceName, Severity, SlackUserId, Status};
 
 /// What the user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,8 +11,27 @@ pub enum Command {
     /// `/incident declare` with no arguments: open the modal.
     DeclareModal,
     Declare(DeclareArgs),
+    /// Something done to one incident: the channel's, or the one named (`INC-42`).
+    Incident {
+        target: Option<IncidentNumber>,
+        action: IncidentAction,
+    },
     /// A subcommand of the design that this version does not do yet.
     NotYetAvailable(&'static str),
+}
+
+/// What to do to an incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IncidentAction {
+    UpdateModal,
+    Update(UpdateFields),
+    Status,
+    Commander(SlackUserId),
+    Severity(Severity),
+    Note(String),
+    Summary,
+    Resolve,
+    Reopen,
 }
 
 /// `/incident declare [P0-P3] <service> <summary...>`
@@ -33,25 +53,21 @@ pub struct CommandError {
 pub const USAGE: &str = "*Usage:* `/incident <subcommand>`\n\
 • `declare` — open the declaration form\n\
 • `declare [P0-P3] <service> <summary…> [ic=@user]` — declare directly (severity defaults to P0)\n\
+• `update` — the update form; or inline: `update status=identified cause=\"OOM kill (exit 137)\" action=\"Raising memory to 4G\" eta=\"3 min\" impact=\"All users\"`\n\
+• `status` — where the incident stands (only you see it)\n\
+• `ic @user` · `sev P1` · `note <text>` — commander, severity, a timeline note\n\
+• `summary` — the executive summary · `resolve` — the resolution form · `reopen`\n\
 • `list` — active incidents\n\
+In an incident channel the incident is implied; elsewhere name it first: `/incident status INC-42`.\n\
 • `help` — this message";
 
 /// Later subcommands from the design, answered honestly until they exist.
-const PLANNED: [&str; 13] = [
-    "update",
-    "status",
-    "ic",
-    "sev",
-    "note",
-    "run",
-    "diagnostics",
-    "escalate",
-    "resolve",
-    "summary",
-    "timeline",
-    "export",
-    "reopen",
-];
+const PLANNED: [&str; 5] = ["run", "diagnostics", "escalate", "timeline", "export"];
+
+/// The keys `/incident update` takes inline.
+pub const UPDATE_KEYS: [&str; 5] = ["status", "cause", "action", "eta", "impact"];
+
+const MAX_FIELD: usize = 500;
 
 const MAX_SUMMARY: usize = 200;
 
@@ -64,6 +80,9 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         "list" => Ok(Command::List),
         "declare" if rest.is_empty() => Ok(Command::DeclareModal),
         "declare" => parse_declare(&rest).map(Command::Declare),
+        sub @ ("update" | "status" | "ic" | "sev" | "note" | "summary" | "resolve" | "reopen") => {
+            parse_incident_command(sub, text.trim_start()[sub.len()..].trim())
+        }
         other => match PLANNED.iter().find(|p| **p == other) {
             Some(planned) => Ok(Command::NotYetAvailable(planned)),
             None => Err(CommandError { message: format!("Unknown subcommand `{}`.", truncate(sub, 40)) }),
@@ -99,6 +118,87 @@ fn parse_declare(words: &[&str]) -> Result<DeclareArgs, CommandError> {
         return Err(bad(format!("The summary is longer than {MAX_SUMMARY} characters; keep it to one line.")));
     }
     Ok(DeclareArgs { severity, service, summary, commander })
+}
+
+fn parse_incident_command(sub: &str, args: &str) -> Result<Command, CommandError> {
+    let bad = |message: String| CommandError { message };
+    let (target, args) = match args.split_whitespace().next().map(IncidentNumber::parse) {
+        Some(Ok(number)) if args.to_ascii_uppercase().starts_with("INC-") => {
+            (Some(number), args.split_once(char::is_whitespace).map_or("", |(_, rest)| rest.trim()))
+        }
+        _ => (None, args),
+    };
+    let action = match sub {
+        "update" if args.is_empty() => IncidentAction::UpdateModal,
+        "update" => IncidentAction::Update(parse_update(args)?),
+        "status" => IncidentAction::Status,
+        "summary" => IncidentAction::Summary,
+        "resolve" => IncidentAction::Resolve,
+        "reopen" => IncidentAction::Reopen,
+        "ic" => {
+            IncidentAction::Commander(SlackUserId::parse(args).map_err(|m| bad(format!("`/incident ic @user`: {m}")))?)
+        }
+        "sev" => IncidentAction::Severity(Severity::parse(args).map_err(|m| bad(format!("`/incident sev P1`: {m}")))?),
+        _ => {
+            if args.is_empty() {
+                return Err(bad("`/incident note <text>`: the note is empty.".into()));
+            }
+            if args.chars().count() > 2000 {
+                return Err(bad("A note holds at most 2000 characters.".into()));
+            }
+            IncidentAction::Note(args.to_string())
+        }
+    };
+    Ok(Command::Incident { target, action })
+}
+
+/// `status=identified cause="OOM kill (exit 137)" eta="3 min"`: keys from [`UPDATE_KEYS`],
+/// values bare or quoted (Slack's “curly” quotes too).
+pub fn parse_update(args: &str) -> Result<UpdateFields, CommandError> {
+    let bad = |message: String| CommandError { message };
+    let mut fields = UpdateFields::default();
+    let mut rest = args.trim();
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once('=').ok_or_else(|| {
+            bad(format!("Expected key=value, found `{}`. Keys: {}.", truncate(rest, 40), UPDATE_KEYS.join(", ")))
+        })?;
+        let key = key.trim();
+        if !UPDATE_KEYS.contains(&key) {
+            return Err(bad(format!("Unknown key `{}`; the keys are {}.", truncate(key, 40), UPDATE_KEYS.join(", "))));
+        }
+        let (value, remainder) = match after.chars().next() {
+            Some(open @ ('"' | '“')) => {
+                let body = &after[open.len_utf8()..];
+                let end = body
+                    .find(['"', '”'])
+                    .ok_or_else(|| bad(format!("The quoted value of `{key}` has no closing quote.")))?;
+                let close_len = body[end..].chars().next().map_or(1, char::len_utf8);
+                (&body[..end], &body[end + close_len..])
+            }
+            _ => after.split_once(char::is_whitespace).unwrap_or((after, "")),
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(bad(format!("`{key}` has no value.")));
+        }
+        if value.chars().count() > MAX_FIELD {
+            return Err(bad(format!("`{key}` is longer than {MAX_FIELD} characters.")));
+        }
+        let value = value.to_string();
+        match key {
+            "status" => match Status::parse(&value) {
+                Ok(Status::Resolved) => return Err(bad("To resolve, use `/incident resolve`.".into())),
+                Ok(status) => fields.status = Some(status),
+                Err(_) => fields.status_text = Some(value),
+            },
+            "cause" => fields.root_cause = Some(value),
+            "action" => fields.action = Some(value),
+            "eta" => fields.eta = Some(value),
+            _ => fields.impact = Some(value),
+        }
+        rest = remainder.trim_start();
+    }
+    Ok(fields)
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -141,6 +241,44 @@ mod tests {
     fn declare_alone_opens_the_modal_and_nothing_is_help() {
         assert_eq!(parse("declare").unwrap(), Command::DeclareModal);
         assert_eq!(parse("  ").unwrap(), Command::Help);
+    }
+
+    #[test]
+    fn update_takes_quoted_values_and_status_words() {
+        let fields = parse_update(
+            r#"status="Still down" cause="OOM kill (exit 137)" action="Raising memory limit 2G to 4G" eta="3 min""#,
+        )
+        .unwrap();
+        assert_eq!(fields.status, None);
+        assert_eq!(fields.status_text.as_deref(), Some("Still down"));
+        assert_eq!(fields.root_cause.as_deref(), Some("OOM kill (exit 137)"));
+        assert_eq!(fields.action.as_deref(), Some("Raising memory limit 2G to 4G"));
+        assert_eq!(fields.eta.as_deref(), Some("3 min"));
+        let fields = parse_update("status=monitoring impact=“Half the users”").unwrap();
+        assert_eq!(fields.status, Some(Status::Monitoring));
+        assert_eq!(fields.impact.as_deref(), Some("Half the users"));
+    }
+
+    #[test]
+    fn malformed_updates_are_refused_with_the_reason() {
+        assert!(parse_update("owner=bob")
+            .unwrap_err()
+            .message
+            .contains("Unknown key `owner`; the keys are status, cause"));
+        assert!(parse_update("cause=\"never closed").unwrap_err().message.contains("no closing quote"));
+        assert!(parse_update("eta=").unwrap_err().message.contains("has no value"));
+        assert!(parse_update("just words").unwrap_err().message.contains("Expected key=value"));
+        assert!(parse_update("status=resolved").unwrap_err().message.contains("/incident resolve"));
+    }
+
+    #[test]
+    fn incident_commands_take_an_optional_incident_number() {
+        let Command::Incident { target, action } = parse("status INC-42").unwrap() else { panic!() };
+        assert_eq!((target, action), (Some(IncidentNumber(42)), IncidentAction::Status));
+        let Command::Incident { target, action } = parse("note rolled back v1.2.3").unwrap() else { panic!() };
+        assert_eq!((target, action), (None, IncidentAction::Note("rolled back v1.2.3".into())));
+        assert!(parse("sev P9").unwrap_err().message.contains("P0, P1, P2 or P3"));
+        assert!(parse("ic bob").unwrap_err().message.contains("not a Slack user"));
     }
 
     #[test]

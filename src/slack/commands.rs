@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::command::{self, Command, DeclareArgs, USAGE};
+use super::incident_commands::{self, Invoker};
 use super::{ephemeral, verify_request};
 use crate::app::AppState;
 use crate::error::AppError;
@@ -39,13 +40,25 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
             ":construction: `/incident {sub}` is not available in this version of warroom yet.\n\n{USAGE}"
         )),
         Ok(Command::DeclareModal) => {
-            let payload = json!({ "trigger_id": form.trigger_id, "user": form.user_id,
+            let payload = json!({ "trigger_id": form.trigger_id, "view": "declare", "user": form.user_id,
                                   "channel": form.channel_id, "response_url": form.response_url });
             let slot = format!("trigger:{}", form.trigger_id);
-            queue::enqueue(&state.db, None, kind::OPEN_DECLARE_MODAL, &slot, payload, state.clock.now()).await?;
+            queue::enqueue(&state.db, None, kind::OPEN_MODAL, &slot, payload, state.clock.now()).await?;
             crate::jobs::wake_everywhere(&state);
             // An empty 200: the modal is the answer.
             return Ok(().into_response());
+        }
+        Ok(Command::Incident { target, action }) => {
+            let who = Invoker {
+                user: &form.user_id,
+                channel: &form.channel_id,
+                trigger_id: &form.trigger_id,
+                response_url: form.response_url.as_deref(),
+            };
+            match incident_commands::run(&state, &who, target, action).await? {
+                Some(reply) => reply,
+                None => return Ok(().into_response()),
+            }
         }
         Ok(Command::Declare(args)) => ephemeral(declare_from_text(&state, &form, args).await?),
     };
@@ -65,8 +78,10 @@ async fn declare_from_text(state: &AppState, form: &SlashCommand, args: DeclareA
         response_url: form.response_url.clone(),
         detected_at: None,
     };
+    let first_update =
+        crate::incident::lifecycle::next_update_due(&state.settings.file, new.severity, state.clock.now());
     let key = format!("trigger:{}", form.trigger_id);
-    let declared = declare::declare(&state.db, state.clock.now(), &key, "slash_command", &new).await?;
+    let declared = declare::declare(&state.db, state.clock.now(), &key, "slash_command", &new, first_update).await?;
     crate::jobs::wake_everywhere(state);
     Ok(if declared.created {
         format!(

@@ -10,13 +10,17 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::blocks::{hhmm, ACTION_ACKNOWLEDGE, VIEW_DECLARE};
+use super::blocks::{
+    hhmm, ACTION_ACKNOWLEDGE, ACTION_POST_UPDATE, ACTION_RESOLVE, VIEW_DECLARE, VIEW_RESOLVE, VIEW_UPDATE,
+};
+use super::incident_commands::{self, Invoker};
 use super::verify_request;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::incident::declare::{self, Acknowledged};
-use crate::incident::store::NewIncident;
-use crate::incident::{ServiceName, Severity, SlackUserId};
+use crate::incident::lifecycle::{self, LifecycleError};
+use crate::incident::store::{self, Incident, NewIncident, UpdateFields};
+use crate::incident::{ServiceName, Severity, SlackUserId, Status};
 use crate::jobs::respond::{self, Target};
 
 #[derive(Deserialize)]
@@ -36,9 +40,12 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
     }
     match payload["type"].as_str() {
         Some("block_actions") => block_actions(&state, user, &payload).await,
-        Some("view_submission") if payload["view"]["callback_id"] == VIEW_DECLARE => {
-            declare_submission(&state, user, &payload).await
-        }
+        Some("view_submission") => match payload["view"]["callback_id"].as_str() {
+            Some(VIEW_DECLARE) => declare_submission(&state, user, &payload).await,
+            Some(VIEW_UPDATE) => update_submission(&state, user, &payload).await,
+            Some(VIEW_RESOLVE) => resolve_submission(&state, user, &payload).await,
+            _ => Ok(().into_response()),
+        },
         // Other interaction types (view_closed, shortcuts) need no answer but a 200.
         _ => Ok(().into_response()),
     }
@@ -46,12 +53,40 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
 
 async fn block_actions(state: &AppState, user: &str, payload: &Value) -> Result<Response, AppError> {
     let action = &payload["actions"][0];
-    if action["action_id"] != ACTION_ACKNOWLEDGE {
+    let action_id = action["action_id"].as_str().unwrap_or_default();
+    if ![ACTION_ACKNOWLEDGE, ACTION_POST_UPDATE, ACTION_RESOLVE].contains(&action_id) {
         return Ok(().into_response());
     }
     let id = action["value"].as_str().and_then(|v| Uuid::parse_str(v).ok());
-    let id = id.ok_or_else(|| AppError::BadRequest("acknowledge: the button carries no incident id".into()))?;
+    let id = id.ok_or_else(|| AppError::BadRequest(format!("{action_id}: the button carries no incident id")))?;
     let now = state.clock.now();
+    let target = Target {
+        user: user.to_string(),
+        channel: payload["channel"]["id"].as_str().map(str::to_string),
+        response_url: payload["response_url"].as_str().map(str::to_string),
+    };
+    if action_id != ACTION_ACKNOWLEDGE {
+        let Some(incident) = store::get(&state.db, id).await? else {
+            return tell(state, &target, "That incident no longer exists in warroom.").await;
+        };
+        if incident.is_resolved() {
+            return tell(state, &target, &format!("{} is resolved.", incident.number())).await;
+        }
+        if action_id == ACTION_RESOLVE && !lifecycle::may_resolve(&state.settings.file, &incident, user) {
+            let refusal =
+                LifecycleError::NotAllowed { number: incident.number(), commander: incident.commander.clone() };
+            return tell(state, &target, &format!(":no_entry: {refusal}")).await;
+        }
+        let who = Invoker {
+            user,
+            channel: target.channel.as_deref().unwrap_or_default(),
+            trigger_id: payload["trigger_id"].as_str().unwrap_or_default(),
+            response_url: target.response_url.as_deref(),
+        };
+        let view = if action_id == ACTION_RESOLVE { "resolve" } else { "update" };
+        incident_commands::open_modal(state, &who, view, &incident).await?;
+        return Ok(().into_response());
+    }
     let notice = match declare::acknowledge(&state.db, now, id, user).await? {
         Acknowledged::Now(_) => None,
         Acknowledged::Already(i) => Some(format!(
@@ -62,18 +97,102 @@ async fn block_actions(state: &AppState, user: &str, payload: &Value) -> Result<
         )),
         Acknowledged::NoSuchIncident => Some("That incident no longer exists in warroom.".into()),
     };
-    if let Some(text) = notice {
-        let target = Target {
-            user: user.to_string(),
-            channel: payload["channel"]["id"].as_str().map(str::to_string),
-            response_url: payload["response_url"].as_str().map(str::to_string),
-        };
-        let mut tx = state.db.begin().await?;
-        respond::enqueue(&mut tx, None, &target, &text, now).await?;
-        tx.commit().await?;
+    match notice {
+        Some(text) => tell(state, &target, &text).await,
+        None => {
+            crate::jobs::wake_everywhere(state);
+            Ok(().into_response())
+        }
     }
+}
+
+/// Answers a click with an ephemeral message (queued: the click is acknowledged at once).
+async fn tell(state: &AppState, target: &Target, text: &str) -> Result<Response, AppError> {
+    let mut tx = state.db.begin().await?;
+    respond::enqueue(&mut tx, None, target, text, state.clock.now()).await?;
+    tx.commit().await?;
     crate::jobs::wake_everywhere(state);
     Ok(().into_response())
+}
+
+/// The incident a submitted update or resolve modal is about (its `private_metadata`).
+async fn submitted_incident(state: &AppState, payload: &Value) -> Result<Option<Incident>, AppError> {
+    let id = payload["view"]["private_metadata"].as_str().and_then(|v| Uuid::parse_str(v).ok());
+    match id {
+        Some(id) => Ok(store::get(&state.db, id).await?),
+        None => Ok(None),
+    }
+}
+
+/// Keeps the modal open with `message` under `block`.
+fn modal_error(block: &str, message: impl Into<String>) -> Response {
+    Json(json!({ "response_action": "errors", "errors": { block: message.into() } })).into_response()
+}
+
+/// A modal field that failed validation: shown under its block.
+struct FieldError(&'static str, &'static str);
+
+fn text_field(payload: &Value, block: &'static str) -> Result<Option<String>, FieldError> {
+    match field(payload, block) {
+        Some(v) if v.chars().count() > 500 => Err(FieldError(block, "at most 500 characters")),
+        other => Ok(other.map(str::to_string)),
+    }
+}
+
+async fn update_submission(state: &AppState, user: &str, payload: &Value) -> Result<Response, AppError> {
+    let Some(incident) = submitted_incident(state, payload).await? else {
+        return Ok(modal_error("status", "this incident no longer exists"));
+    };
+    let status = match field(payload, "status").map(Status::parse) {
+        Some(Ok(Status::Resolved)) => return Ok(modal_error("status", "to resolve, use Resolve")),
+        Some(Ok(status)) => Some(status),
+        Some(Err(m)) => return Ok(modal_error("status", m)),
+        None => None,
+    };
+    let fields = (|| {
+        Ok(UpdateFields {
+            status,
+            status_text: text_field(payload, "status_text")?,
+            root_cause: text_field(payload, "cause")?,
+            action: text_field(payload, "action")?,
+            eta: text_field(payload, "eta")?,
+            impact: text_field(payload, "impact")?,
+        })
+    })();
+    let fields = match fields {
+        Ok(fields) => fields,
+        Err(FieldError(block, message)) => return Ok(modal_error(block, message)),
+    };
+    match lifecycle::update(&state.db, state.clock.now(), &incident, user, &fields).await {
+        Ok(_) => {}
+        Err(LifecycleError::Database(e)) => return Err(e.into()),
+        Err(other) => return Ok(modal_error("status", other.to_string())),
+    }
+    crate::jobs::wake_everywhere(state);
+    Ok(Json(json!({ "response_action": "clear" })).into_response())
+}
+
+async fn resolve_submission(state: &AppState, user: &str, payload: &Value) -> Result<Response, AppError> {
+    let Some(incident) = submitted_incident(state, payload).await? else {
+        return Ok(modal_error("resolution", "this incident no longer exists"));
+    };
+    let parsed =
+        (|| Ok((text_field(payload, "cause")?, text_field(payload, "resolution")?, text_field(payload, "impact")?)))();
+    let (root_cause, resolution, impact) = match parsed {
+        Ok(values) => values,
+        Err(FieldError(block, message)) => return Ok(modal_error(block, message)),
+    };
+    let fields = UpdateFields { root_cause, impact, ..Default::default() };
+    let config = &state.settings.file;
+    match lifecycle::resolve(&state.db, config, state.clock.now(), &incident, user, &fields, resolution.as_deref())
+        .await
+    {
+        Ok(_) => {}
+        Err(LifecycleError::Database(e)) => return Err(e.into()),
+        Err(other) => return Ok(modal_error("resolution", other.to_string())),
+    }
+    crate::jobs::wake_everywhere(state);
+    Ok(Json(json!({ "response_action": "clear" })).into_response())
 }
 
 /// A field of the submitted modal: text input value, selected option or selected user.
@@ -124,8 +243,10 @@ async fn declare_submission(state: &AppState, user: &str, payload: &Value) -> Re
         detected_at: None,
     };
     let view_id = payload["view"]["id"].as_str().unwrap_or_default();
+    let first_update =
+        crate::incident::lifecycle::next_update_due(&state.settings.file, new.severity, state.clock.now());
     let key = format!("view:{view_id}");
-    declare::declare(&state.db, state.clock.now(), &key, "modal", &new).await?;
+    declare::declare(&state.db, state.clock.now(), &key, "modal", &new, first_update).await?;
     crate::jobs::wake_everywhere(state);
     Ok(Json(json!({ "response_action": "clear" })).into_response())
 }

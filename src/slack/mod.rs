@@ -6,8 +6,10 @@ pub mod blocks;
 pub mod command;
 mod commands;
 mod events;
+mod incident_commands;
 mod interactions;
 pub mod limiter;
+pub mod messages;
 pub mod verify;
 
 use axum::body::Bytes;

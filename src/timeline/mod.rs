@@ -17,6 +17,14 @@ pub enum EventKind {
     Pinned,
     Acknowledged,
     SlackApiFailed,
+    Updated,
+    Mitigated,
+    Note,
+    CommanderChanged,
+    SeverityChanged,
+    StatusUpdatePosted,
+    Resolved,
+    Reopened,
 }
 
 impl EventKind {
@@ -30,6 +38,14 @@ impl EventKind {
             Self::Pinned => "pinned",
             Self::Acknowledged => "acknowledged",
             Self::SlackApiFailed => "slack_api_failed",
+            Self::Updated => "updated",
+            Self::Mitigated => "mitigated",
+            Self::Note => "note",
+            Self::CommanderChanged => "commander_changed",
+            Self::SeverityChanged => "severity_changed",
+            Self::StatusUpdatePosted => "status_update_posted",
+            Self::Resolved => "resolved",
+            Self::Reopened => "reopened",
         }
     }
 }

@@ -12,7 +12,7 @@ use warroom::app::{AppState, Application};
 use warroom::clock::ManualClock;
 use warroom::config::Settings;
 use warroom::incident::store::Incident;
-use warroom::jobs::{queue, runner};
+use warroom::jobs::runner;
 use warroom::sandbox::{self, Workspace};
 use warroom::secret::Secret;
 
@@ -96,10 +96,19 @@ impl TestApp {
         panic!("the job queue did not settle after 100 rounds");
     }
 
-    /// Drains, moving the clock to each later due job, until no job is left (retries included).
+    /// Drains, moving the clock to each later due job, until only timers (the status update
+    /// cadence, which never ends while an incident is open) are left: retries included.
     pub async fn settle(&self) {
         self.drain().await;
-        while let Some(next) = queue::next_due(&self.db).await.unwrap() {
+        let timers: Vec<String> = warroom::jobs::kind::TIMERS.iter().map(|k| k.to_string()).collect();
+        loop {
+            let next: Option<DateTime<Utc>> =
+                sqlx::query_scalar("SELECT min(run_at) FROM jobs WHERE state = 'queued' AND kind <> ALL($1)")
+                    .bind(&timers)
+                    .fetch_one(&self.db)
+                    .await
+                    .unwrap();
+            let Some(next) = next else { break };
             if next > self.clock.now_utc() {
                 self.clock.set(next);
             }
@@ -127,9 +136,15 @@ impl TestApp {
         self.slack.slash(user, "incidents", text).await.unwrap()
     }
 
-    /// Fails the test if work was left in the queue, then drops the database.
+    /// Fails the test if due work was left in the queue, then drops the database. (Timers due
+    /// later, like an open incident's next status update, are not left-over work.)
     pub async fn finish(self) {
-        let left = queue::unfinished(&self.db).await.unwrap();
+        let left: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running') AND run_at <= $1")
+                .bind(self.clock.now_utc())
+                .fetch_one(&self.db)
+                .await
+                .unwrap();
         self.db.close().await;
         let mut conn = self.admin.connect().await.unwrap();
         sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.db_name)).execute(&mut conn).await.unwrap();

@@ -5,5 +5,6 @@ mod cli;
 mod declare;
 mod harness;
 mod ingress;
+mod lifecycle;
 mod slack_failures;
 mod timeline;

@@ -1,0 +1,73 @@
+//! Posting messages for the lifecycle: a queued text (to the incident channel, the announcement
+//! channel or both), a manual update, and the resolution with its checklist.
+
+use serde_json::json;
+
+use super::{kind, queue, JobError};
+use crate::app::AppState;
+use crate::incident::store::{self, Incident};
+use crate::slack::messages;
+use crate::timeline::{self, EventKind, WARROOM};
+
+async fn load(state: &AppState, job: &queue::Job) -> Result<Incident, JobError> {
+    let id = job.incident_id.ok_or_else(|| JobError::Fatal("job has no incident".into()))?;
+    store::get(&state.db, id).await?.ok_or_else(|| JobError::Fatal(format!("incident {id} is gone")))
+}
+
+/// Posts `text` where `to` says (`channel`, `announce`), recording it in the timeline.
+async fn post_text(state: &AppState, incident: &Incident, to: &str, text: &str, what: &str) -> Result<(), JobError> {
+    let target = match to {
+        "announce" => state.settings.file.announce_channel.clone(),
+        _ => incident.channel_id.clone().ok_or_else(|| JobError::Retry {
+            error: "the incident channel does not exist yet".into(),
+            after: Some(std::time::Duration::from_secs(5)),
+        })?,
+    };
+    let now = state.clock.now();
+    state.limiter.acquire(&target, now).map_err(JobError::Defer)?;
+    let blocks = json!([{ "type": "section", "text": { "type": "mrkdwn", "text": text } }]);
+    let fallback: String = text.chars().take(150).collect();
+    let (channel, ts) = state.slack.post_message(&target, &fallback, &blocks).await?;
+    let payload = json!({ "channel": channel, "ts": ts, "message": what });
+    timeline::append(&state.db, incident.id, now, WARROOM, EventKind::MessagePosted, payload).await?;
+    Ok(())
+}
+
+/// [`kind::POST`]: `{ "text": ..., "to": "channel" | "announce" }`.
+pub async fn post(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
+    let incident = load(state, job).await?;
+    let text = job.payload["text"].as_str().unwrap_or_default();
+    let to = job.payload["to"].as_str().unwrap_or("channel");
+    post_text(state, &incident, to, text, job.payload["what"].as_str().unwrap_or("notice")).await
+}
+
+/// [`kind::POST_UPDATE`]: a person's update, in the status update's words.
+pub async fn post_update(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
+    let incident = load(state, job).await?;
+    let text = messages::status_update(&state.templates, &incident, state.clock.now(), incident.next_update_at, false)?;
+    let by = job.payload["by"].as_str().unwrap_or(WARROOM);
+    post_text(state, &incident, "channel", &format!("{text}\n_posted by <@{by}>_"), "update").await
+}
+
+/// [`kind::POST_RESOLUTION`]: queues the ✅ RESOLVED post (channel and announcement channel)
+/// and the validation checklist, as separate posts so a retry repeats none of them.
+pub async fn post_resolution(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
+    let incident = load(state, job).await?;
+    let resolved = messages::resolved(&state.templates, &incident)?;
+    let checklist = messages::validation_checklist(&state.templates, &incident)?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let posts = [
+        ("channel", &resolved, "resolution"),
+        ("announce", &resolved, "resolution"),
+        ("channel", &checklist, "checklist"),
+    ];
+    for (i, (to, text, what)) in posts.into_iter().enumerate() {
+        let slot = format!("{}:{i}", job.slot);
+        let payload = json!({ "text": text, "to": to, "what": what });
+        queue::enqueue(&mut *tx, Some(incident.id), kind::POST, &slot, payload, now).await?;
+    }
+    tx.commit().await?;
+    super::wake(state);
+    Ok(())
+}

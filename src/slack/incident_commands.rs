@@ -1,0 +1,120 @@
+//! `/incident <subcommand>` for one incident: update, status, ic, sev, note, summary, resolve,
+//! reopen. The incident is the channel's, or the one named.
+
+use serde_json::{json, Value};
+
+use super::command::IncidentAction;
+use super::{ephemeral, messages};
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::incident::lifecycle::{self, LifecycleError};
+use crate::incident::store::{self, Incident};
+use crate::incident::IncidentNumber;
+use crate::jobs::{kind, queue};
+
+/// Who typed the command, where, and how to answer them.
+pub struct Invoker<'a> {
+    pub user: &'a str,
+    pub channel: &'a str,
+    pub trigger_id: &'a str,
+    pub response_url: Option<&'a str>,
+}
+
+/// Runs `action`; returns the reply body (`None`: an empty 200, a modal is the answer).
+pub async fn run(
+    state: &AppState,
+    who: &Invoker<'_>,
+    target: Option<IncidentNumber>,
+    action: IncidentAction,
+) -> Result<Option<Value>, AppError> {
+    let incident = match target {
+        Some(number) => store::by_number(&state.db, number).await?,
+        None => store::by_channel(&state.db, who.channel).await?,
+    };
+    let Some(incident) = incident else {
+        return Ok(Some(ephemeral(match target {
+            Some(number) => format!(":x: There is no incident {number}."),
+            None => ":x: This is not an incident channel: name the incident, e.g. `/incident status INC-42`.".into(),
+        })));
+    };
+    let now = state.clock.now();
+    let config = &state.settings.file;
+    let refused = |e: LifecycleError| match e {
+        LifecycleError::Database(e) => Err(AppError::Database(e)),
+        other => Ok(Some(ephemeral(format!(":no_entry: {}", capitalize(&other.to_string()))))),
+    };
+    let reply = match action {
+        IncidentAction::UpdateModal | IncidentAction::Resolve => {
+            let view = if action == IncidentAction::Resolve { "resolve" } else { "update" };
+            if incident.is_resolved() {
+                return refused(LifecycleError::Resolved(incident.number()));
+            }
+            if view == "resolve" && !lifecycle::may_resolve(config, &incident, who.user) {
+                let e = LifecycleError::NotAllowed { number: incident.number(), commander: incident.commander.clone() };
+                return refused(e);
+            }
+            open_modal(state, who, view, &incident).await?;
+            return Ok(None);
+        }
+        IncidentAction::Update(fields) => match lifecycle::update(&state.db, now, &incident, who.user, &fields).await {
+            Ok(_) => {
+                format!(":white_check_mark: Update recorded for {}; posting it in the channel.", incident.number())
+            }
+            Err(e) => return refused(e),
+        },
+        IncidentAction::Status => messages::status(&incident, now),
+        IncidentAction::Summary => {
+            let text = messages::summary(&state.templates, config, &incident, now)
+                .map_err(|e| AppError::BadRequest(format!("the summary template failed: {e}")))?;
+            return Ok(Some(json!({ "response_type": "in_channel", "text": text })));
+        }
+        IncidentAction::Commander(user) => {
+            match lifecycle::change_commander(&state.db, now, &incident, who.user, user.as_str()).await {
+                Ok(()) => format!(
+                    ":white_check_mark: <@{}> is now Incident Commander of {}.",
+                    user.as_str(),
+                    incident.number()
+                ),
+                Err(e) => return refused(e),
+            }
+        }
+        IncidentAction::Severity(severity) => {
+            match lifecycle::change_severity(&state.db, config, now, &incident, who.user, severity).await {
+                Ok(_) => format!(":white_check_mark: {} is now {severity}.", incident.number()),
+                Err(e) => return refused(e),
+            }
+        }
+        IncidentAction::Note(text) => {
+            lifecycle::note(&state.db, now, &incident, who.user, &text).await?;
+            format!(":memo: Noted in the {} timeline.", incident.number())
+        }
+        IncidentAction::Reopen => match lifecycle::reopen(&state.db, config, now, &incident, who.user).await {
+            Ok(()) => format!(":white_check_mark: {} is open again.", incident.number()),
+            Err(e) => return refused(e),
+        },
+    };
+    crate::jobs::wake_everywhere(state);
+    Ok(Some(ephemeral(reply)))
+}
+
+/// Queues `views.open` for the update or resolve modal (trigger ids live three seconds).
+pub async fn open_modal(state: &AppState, who: &Invoker<'_>, view: &str, incident: &Incident) -> Result<(), AppError> {
+    let payload = json!({ "trigger_id": who.trigger_id, "view": view, "incident_id": incident.id,
+                          "user": who.user, "channel": who.channel, "response_url": who.response_url });
+    queue::enqueue(
+        &state.db,
+        None,
+        kind::OPEN_MODAL,
+        &format!("trigger:{}", who.trigger_id),
+        payload,
+        state.clock.now(),
+    )
+    .await?;
+    crate::jobs::wake_everywhere(state);
+    Ok(())
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}

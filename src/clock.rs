@@ -54,3 +54,19 @@ impl Clock for ManualClock {
         *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// A clock read from a file holding an RFC 3339 time, for tests that drive real `warroom`
+/// processes (restart, replicas) through time without waiting. Selected by
+/// `WARROOM_FAKE_CLOCK_FILE`; never use it in production. An unreadable file reads as the
+/// system time.
+#[derive(Debug)]
+pub struct FileClock(pub std::path::PathBuf);
+
+impl Clock for FileClock {
+    fn now(&self) -> DateTime<Utc> {
+        std::fs::read_to_string(&self.0)
+            .ok()
+            .and_then(|text| DateTime::parse_from_rfc3339(text.trim()).ok())
+            .map_or_else(Utc::now, |at| at.with_timezone(&Utc))
+    }
+}

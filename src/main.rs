@@ -109,7 +109,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     if settings.sandbox_mode() {
         warn!("SLACK_BOT_TOKEN is not set: running against the in-process sandbox workspace");
     }
-    let app = Application::build(settings, pool, Arc::new(SystemClock), warroom::app::DEFAULT_WORKERS).await?;
+    let clock: warroom::clock::SharedClock = match std::env::var_os("WARROOM_FAKE_CLOCK_FILE") {
+        Some(path) => {
+            warn!("WARROOM_FAKE_CLOCK_FILE is set: time comes from {} (tests only)", path.to_string_lossy());
+            Arc::new(warroom::clock::FileClock(path.into()))
+        }
+        None => Arc::new(SystemClock),
+    };
+    let app = Application::build(settings, pool, clock, warroom::app::DEFAULT_WORKERS).await?;
     info!("warroom listening on port {}", app.port());
     if app.sandbox().is_some() {
         info!(

@@ -22,15 +22,33 @@ pub async fn run_due(state: &AppState) -> sqlx::Result<usize> {
     Ok(ran)
 }
 
-/// A worker: runs due jobs, then waits for a wake-up or a one-second tick.
+/// The longest a worker sleeps without looking at the queue (work queued by a replica whose
+/// NOTIFY was lost is picked up within this).
+const MAX_IDLE: Duration = Duration::from_secs(30);
+const MIN_IDLE: Duration = Duration::from_millis(10);
+
+/// A worker: runs due jobs, then sleeps until the next job is due, a wake-up, or `MAX_IDLE`.
+/// On `stop` it finishes the job in hand and returns (graceful shutdown).
 pub async fn work(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
-        if let Err(e) = run_due(&state).await {
-            warn!("job queue unavailable: {e}");
-        }
+        let idle = match run_due(&state).await {
+            Ok(_) => match queue::next_due(&state.db).await {
+                // At least a moment: a due job another transaction holds is not worth spinning on.
+                Ok(Some(at)) => (at - state.clock.now()).to_std().unwrap_or(Duration::ZERO).clamp(MIN_IDLE, MAX_IDLE),
+                Ok(None) => MAX_IDLE,
+                Err(e) => {
+                    warn!("job queue unavailable: {e}");
+                    Duration::from_secs(1)
+                }
+            },
+            Err(e) => {
+                warn!("job queue unavailable: {e}");
+                Duration::from_secs(1)
+            }
+        };
         tokio::select! {
             _ = state.jobs_ready.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = tokio::time::sleep(idle) => {}
             _ = stop.changed() => return,
         }
     }

@@ -127,6 +127,8 @@ pub struct Workspace {
     /// warroom's base URL (where commands and clicks go) and the sandbox's own (for response_urls).
     urls: Mutex<(String, String)>,
     http: reqwest::Client,
+    /// Signalled after every Web API call, for tests waiting on what warroom does.
+    activity: tokio::sync::Notify,
 }
 
 impl Workspace {
@@ -155,6 +157,7 @@ impl Workspace {
             signing_secret,
             urls: Mutex::new((String::new(), String::new())),
             http: reqwest::Client::new(),
+            activity: tokio::sync::Notify::new(),
         }
     }
 
@@ -166,6 +169,11 @@ impl Workspace {
 
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Resolves after the next Web API call warroom makes.
+    pub async fn activity(&self) {
+        self.activity.notified().await;
     }
 
     /// Makes the next `times` calls of `method` fail with `fault`.

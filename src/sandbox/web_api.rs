@@ -16,6 +16,12 @@ type MethodResult = Result<Value, &'static str>;
 impl Workspace {
     /// Runs one Web API call as Slack would.
     pub(super) fn call(&self, method: &str, token: Option<&str>, params: Value) -> Answer {
+        let answer = self.answer(method, token, params);
+        self.activity.notify_waiters();
+        answer
+    }
+
+    fn answer(&self, method: &str, token: Option<&str>, params: Value) -> Answer {
         let now = self.clock.now();
         self.with(|s| {
             s.calls.push((method.to_string(), params.clone()));

@@ -17,12 +17,14 @@ use warroom::sandbox::{self, Workspace};
 use warroom::secret::Secret;
 
 pub const SIGNING_SECRET: &str = "test-signing-secret";
+const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const ALICE: &str = "U0ALICE";
 pub const BOB: &str = "U0BOB";
 pub const CAROL: &str = "U0CAROL";
 
 pub struct TestApp {
     pub address: String,
+    slack_url: String,
     pub db: PgPool,
     pub state: AppState,
     pub clock: Arc<ManualClock>,
@@ -41,7 +43,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let server = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let server = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_SERVER.into());
     let admin = PgConnectOptions::from_str(&server).expect("DATABASE_URL is a Postgres URL");
     let db_name = format!("warroom_test_{}", uuid::Uuid::new_v4().simple());
     let mut conn = admin.connect().await.expect("Postgres is reachable at DATABASE_URL");
@@ -82,10 +84,27 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let state = app.state().clone();
     slack.connect(&address, &slack_url);
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    TestApp { address, db, state, clock, slack, db_name, admin }
+    TestApp { address, slack_url, db, state, clock, slack, db_name, admin }
 }
 
 impl TestApp {
+    /// The URL of this test's database, for processes the test starts.
+    pub fn database_url(&self) -> String {
+        let server = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_SERVER.into());
+        let base = server.split('?').next().unwrap_or(&server);
+        let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+        format!("{base}/{}", self.db_name)
+    }
+
+    /// The sandbox Slack's base URL and its Web API URL.
+    pub fn slack_url(&self) -> String {
+        self.slack_url.clone()
+    }
+
+    pub fn slack_api_url(&self) -> String {
+        format!("{}/api", self.slack_url)
+    }
+
     /// Runs every due job (and the jobs they queue) until nothing is due.
     pub async fn drain(&self) {
         for _ in 0..100 {

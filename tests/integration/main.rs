@@ -6,5 +6,6 @@ mod declare;
 mod harness;
 mod ingress;
 mod lifecycle;
+mod processes;
 mod slack_failures;
 mod timeline;

@@ -1,0 +1,200 @@
+//! Real `warroom serve` processes: killed with SIGKILL and restarted later, and two replicas on
+//! one database. Their time comes from a file the test writes (`WARROOM_FAKE_CLOCK_FILE`); the
+//! test waits for events (a post in the sandbox, a job's state), never through an interval.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use crate::harness::*;
+
+/// A warroom process pointed at the test's database, sandbox and clock file.
+struct Process {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Fixture {
+    dir: PathBuf,
+}
+
+impl Fixture {
+    fn new(app: &TestApp) -> Self {
+        let dir = std::env::temp_dir().join(format!("warroom-proc-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("warroom.toml"), "[slack]\nchannel_post_interval = \"0s\"\n").unwrap();
+        let fixture = Self { dir };
+        fixture.set_time(app, app.clock.now_utc());
+        fixture
+    }
+
+    /// Moves both the processes' clock (the file) and the sandbox's.
+    fn set_time(&self, app: &TestApp, at: DateTime<Utc>) {
+        std::fs::write(self.dir.join("clock"), at.to_rfc3339()).unwrap();
+        app.clock.set(at);
+    }
+
+    async fn spawn(&self, app: &TestApp) -> Process {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(env!("CARGO_BIN_EXE_warroom"))
+            .arg("serve")
+            .env_clear()
+            .env("DATABASE_URL", app.database_url())
+            .env("WARROOM_LISTEN", format!("127.0.0.1:{port}"))
+            .env("WARROOM_CONFIG", self.dir.join("warroom.toml"))
+            .env("WARROOM_FAKE_CLOCK_FILE", self.dir.join("clock"))
+            .env("SLACK_BOT_TOKEN", warroom::sandbox::BOT_TOKEN)
+            .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+            .env("SLACK_API_URL", app.slack_api_url())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        wait_for(app, "the process to be ready", || async {
+            reqwest::get(format!("{url}/readyz")).await.is_ok_and(|r| r.status() == 200)
+        })
+        .await;
+        Process { child, url }
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Waits (up to 30 s) for `condition`, looking again after each call the processes make to the
+/// sandbox Slack (or every 50 ms, for what happens elsewhere: readiness, a commit).
+async fn wait_for<F, Fut>(app: &TestApp, what: &str, condition: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !condition().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        let _ = tokio::time::timeout(Duration::from_millis(50), app.slack.activity()).await;
+    }
+}
+
+fn status_updates(app: &TestApp) -> usize {
+    app.slack
+        .channel("inc-1-api")
+        .map(|c| c.messages.iter().filter(|m| m.blocks.to_string().contains("🔄 UPDATE")).count())
+        .unwrap_or(0)
+}
+
+async fn status_jobs(app: &TestApp, state: &str) -> Vec<(String, DateTime<Utc>)> {
+    sqlx::query_as("SELECT slot, run_at FROM jobs WHERE kind = 'incident.status_update' AND state = $1 ORDER BY run_at")
+        .bind(state)
+        .fetch_all(&app.db)
+        .await
+        .unwrap()
+}
+
+/// True when no due job is waiting or running.
+async fn idle(app: &TestApp) -> bool {
+    let busy: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running') AND run_at <= $1")
+            .bind(app.clock.now_utc())
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    busy == 0
+}
+
+/// Wakes the processes' workers after the clock moved (they sleep until the next due time).
+async fn nudge(app: &TestApp) {
+    sqlx::query("SELECT pg_notify('warroom_jobs', '')").execute(&app.db).await.unwrap();
+}
+
+async fn declare_through(app: &TestApp, process: &Process) {
+    app.slack.connect(&process.url, &app.slack_url());
+    let reply = app.slash(ALICE, "declare P0 api Everything 500s").await;
+    assert_eq!(reply.status, 200);
+    wait_for(app, "the declaration to be posted", || async {
+        app.slack.channel("inc-1-api").is_some_and(|c| !c.messages.is_empty())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn after_a_sigkill_and_12_minutes_down_exactly_one_catch_up_update_is_posted() {
+    let app = spawn_app().await;
+    let fixture = Fixture::new(&app);
+    let first = fixture.spawn(&app).await;
+    declare_through(&app, &first).await;
+
+    fixture.set_time(&app, start_time() + chrono::Duration::minutes(5));
+    nudge(&app).await;
+    wait_for(&app, "the 15:05 update", || async { status_updates(&app) == 1 }).await;
+    wait_for(&app, "the 15:10 timer to be planned", || async { status_jobs(&app, "queued").await.len() == 1 }).await;
+
+    drop(first); // SIGKILL
+    fixture.set_time(&app, start_time() + chrono::Duration::minutes(17));
+    let second = fixture.spawn(&app).await;
+    wait_for(&app, "the catch-up update", || async { status_jobs(&app, "done").await.len() == 2 }).await;
+
+    assert_eq!(status_updates(&app), 2, "one catch-up, not one per missed slot");
+    let planned = status_jobs(&app, "queued").await;
+    assert_eq!(planned.len(), 1);
+    assert_eq!(planned[0].1, start_time() + chrono::Duration::minutes(22), "the cadence continues from the catch-up");
+    wait_for(&app, "the queue to be idle", || idle(&app)).await;
+    drop(second);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn two_processes_on_one_database_post_each_update_exactly_once() {
+    let app = spawn_app().await;
+    let fixture = Fixture::new(&app);
+    let one = fixture.spawn(&app).await;
+    let two = fixture.spawn(&app).await;
+    declare_through(&app, &one).await;
+
+    for round in 1..=3 {
+        fixture.set_time(&app, start_time() + chrono::Duration::minutes(5 * round));
+        nudge(&app).await;
+        wait_for(&app, "the update to be done", || async { status_jobs(&app, "done").await.len() == round as usize })
+            .await;
+        wait_for(&app, "the next one to be planned", || async { status_jobs(&app, "queued").await.len() == 1 }).await;
+        assert_eq!(status_updates(&app), round as usize, "round {round}: posted once");
+    }
+    wait_for(&app, "the queue to be idle", || idle(&app)).await;
+    drop((one, two));
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_process_cleanly() {
+    let app = spawn_app().await;
+    let fixture = Fixture::new(&app);
+    let process = fixture.spawn(&app).await;
+
+    let sent = Command::new("kill").args(["-TERM", &process.child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    // Waiting for the exit is blocking: do it off the runtime, bounded.
+    let mut process = process;
+    let waited = tokio::task::spawn_blocking(move || {
+        let status = process.child.wait();
+        (status, process)
+    });
+    let (status, _process) =
+        tokio::time::timeout(Duration::from_secs(30), waited).await.expect("warroom stopped after SIGTERM").unwrap();
+    let status = status.unwrap();
+
+    assert!(status.success(), "exit status {status}");
+    app.finish().await;
+}

@@ -74,8 +74,12 @@ pub async fn post(
     announce: bool,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    let payload = json!({ "text": text, "announce": announce });
-    queue::enqueue(&mut **tx, Some(incident.id), kind::POST, &uuid::Uuid::new_v4().to_string(), payload, now).await?;
+    let targets: &[&str] = if announce { &["channel", "announce"] } else { &["channel"] };
+    for to in targets {
+        let payload = json!({ "text": text, "to": to });
+        queue::enqueue(&mut **tx, Some(incident.id), kind::POST, &uuid::Uuid::new_v4().to_string(), payload, now)
+            .await?;
+    }
     Ok(())
 }
 

@@ -119,6 +119,14 @@ async fn give_up(state: &AppState, job: &queue::Job, error: &str) -> sqlx::Resul
         if let Some(target) = target {
             respond::enqueue(&mut tx, job.incident_id, &target, &notice, now).await?;
         }
+        // The incident channel hears of it too (unless posting there is what failed).
+        if let (Some(incident_id), false) =
+            (job.incident_id, [kind::POST, kind::CREATE_CHANNEL].contains(&job.kind.as_str()))
+        {
+            let payload = json!({ "text": notice, "to": "channel", "what": "failure" });
+            queue::enqueue(&mut *tx, Some(incident_id), kind::POST, &format!("failed:{}", job.id), payload, now)
+                .await?;
+        }
     }
     tx.commit().await?;
     crate::jobs::wake(state);

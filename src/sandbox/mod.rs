@@ -47,9 +47,11 @@ pub struct Message {
     pub blocks: Value,
     pub pinned: bool,
     pub edited: bool,
-    /// When the sandbox received it (for latency measurements).
+    /// When the sandbox received it (for latency measurements): a monotonic instant, and the
+    /// workspace clock's time.
     #[serde(skip)]
     pub received: Option<std::time::Instant>,
+    pub received_at: DateTime<Utc>,
 }
 
 /// A reply only one person sees: via `response_url` or `chat.postEphemeral`.
@@ -223,6 +225,32 @@ impl Workspace {
     pub fn first_post_received(&self, suffix: &str) -> Option<std::time::Instant> {
         self.with(|s| {
             s.channels.iter().rev().find(|c| c.name.ends_with(suffix)).and_then(|c| c.messages.first()?.received)
+        })
+    }
+
+    /// Creates a public channel the bot created and is in (benchmarks seed thousands).
+    pub fn create_bot_channel(&self, name: &str) -> String {
+        self.with(|s| {
+            let id = s.next_id("C");
+            s.channels.push(Channel {
+                id: id.clone(),
+                name: name.into(),
+                topic: String::new(),
+                creator: BOT_USER.into(),
+                members: vec![BOT_USER.into()],
+                messages: Vec::new(),
+            });
+            id
+        })
+    }
+
+    /// Every message's (channel id, ts, received_at), for latency measurements.
+    pub fn receipts(&self) -> Vec<(String, String, DateTime<Utc>)> {
+        self.with(|s| {
+            s.channels
+                .iter()
+                .flat_map(|c| c.messages.iter().map(move |m| (c.id.clone(), m.ts.clone(), m.received_at)))
+                .collect()
         })
     }
 

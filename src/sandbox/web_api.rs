@@ -191,6 +191,7 @@ fn post(s: &mut State, params: &Value, now: chrono::DateTime<chrono::Utc>) -> Me
         pinned: false,
         edited: false,
         received: Some(std::time::Instant::now()),
+        received_at: now,
     };
     let body =
         json!({ "channel": c.id, "ts": ts, "message": { "text": message.text, "ts": message.ts, "user": BOT_USER } });

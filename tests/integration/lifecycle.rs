@@ -255,3 +255,57 @@ async fn status_summary_commander_and_notes_work_from_the_channel() {
     assert!(named.text().contains("*INC-1* P1"));
     app.finish().await;
 }
+
+#[tokio::test]
+async fn the_post_update_button_opens_the_modal_and_monitoring_sets_mitigated_at() {
+    let app = spawn_app().await;
+    let channel = declare(&app, "declare P0 api Everything 500s").await;
+    let ts = app.slack.channel(&channel).unwrap().messages[0].ts.clone();
+    app.clock.advance(minutes(7));
+
+    app.slack.click(BOB, &channel, &ts, "incident.post_update").await.unwrap();
+    app.drain().await;
+    let view = app.slack.views().pop().expect("the update modal opened");
+    let values = [("status", "monitoring"), ("cause", "bad deploy"), ("action", "rolled back to v1.2.2")];
+    let reply = app.slack.submit_view(BOB, &view.id, &values).await.unwrap();
+    app.drain().await;
+
+    assert_eq!(reply.json()["response_action"], "clear", "{}", reply.body);
+    let incident = app.only_incident().await;
+    assert_eq!(incident.status, "monitoring");
+    assert_eq!(incident.mitigated_at, Some(start_time() + minutes(7)));
+    assert!(app.timeline(&incident).await.contains(&"mitigated".to_string()));
+    let posted = status_updates(&app, &channel).pop().unwrap();
+    assert!(posted.contains("*Action:* rolled back to v1.2.2") && posted.contains("posted by <@U0BOB>"), "{posted}");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_resolved_incident_can_be_reopened_and_its_updates_resume() {
+    let app = spawn_app().await;
+    let channel = declare(&app, "declare P1 api Everything 500s").await;
+    let incident = app.only_incident().await;
+    let fields = Default::default();
+    let config = app.state.settings.file.clone();
+    warroom::incident::lifecycle::resolve(
+        &app.db,
+        &config,
+        app.clock.now_utc(),
+        &incident,
+        ALICE,
+        &fields,
+        Some("fixed"),
+    )
+    .await
+    .unwrap();
+    app.drain().await;
+
+    let reply = in_channel(&app, ALICE, &channel, "reopen").await;
+
+    assert!(reply.contains("INC-1 is open again"), "{reply}");
+    let incident = app.only_incident().await;
+    assert_eq!((incident.status.as_str(), incident.resolved_at), ("investigating", None));
+    assert_eq!(incident.next_update_at, Some(start_time() + minutes(15)));
+    assert!(texts(&app, "incidents").iter().any(|t| t.contains("INC-1 was reopened by <@U0ALICE>")));
+    app.finish().await;
+}

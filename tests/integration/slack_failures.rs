@@ -65,5 +65,9 @@ async fn a_slack_outage_is_retried_with_backoff_then_recorded() {
     assert!(kinds.contains(&"slack_api_failed".to_string()));
     assert!(kinds.contains(&"pinned".to_string()), "the other steps went ahead");
     assert!(app.slack.ephemerals(ALICE)[0].text.contains("service_unavailable"));
+    let channel = app.slack.channel("inc-1-api").unwrap();
+    let told =
+        channel.messages.iter().any(|m| m.blocks.to_string().contains("could not finish a step (incident.set_topic)"));
+    assert!(told, "the incident channel hears of the failure");
     app.finish().await;
 }

@@ -42,8 +42,8 @@ fn proc_kb(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Seeds `n` open P0 incidents, each with a channel in the sandbox and one status update due
-/// at `due(i)`.
+/// Seeds `n` open P0 incidents, each with a channel in the sandbox, an update a minute before
+/// its first status update, and that status update due at `due(i)`.
 async fn seed(db: &PgPool, slack: &Workspace, n: usize, due: impl Fn(usize) -> DateTime<Utc>) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;
     for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
@@ -58,9 +58,9 @@ async fn seed(db: &PgPool, slack: &Workspace, n: usize, due: impl Fn(usize) -> D
         sqlx::query(
             r#"WITH seeded AS (
                    INSERT INTO incidents (id, title, service, severity, commander, declared_by, channel_id, channel_name,
-                                          declared_at, next_update_at)
+                                          declared_at, next_update_at, last_update_at)
                    SELECT id, 'Bench incident', 'bench-svc', 'P0', 'U0ALICE', 'U0ALICE', channel, channel,
-                          due - interval '5 minutes', due
+                          due - interval '5 minutes', due, due - interval '1 minute'
                    FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS t(id, channel, due)
                    RETURNING id, next_update_at)
                INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at)

@@ -107,7 +107,7 @@ pub async fn post_declaration(state: &AppState, job: &queue::Job) -> Result<(), 
     let incident = load(state, job).await?;
     if incident.declaration_ts.is_none() {
         let channel = channel_of(&incident)?;
-        state.limiter.acquire(channel, state.clock.now()).map_err(JobError::Defer)?;
+        state.limiter.acquire(channel, state.clock.now(), job.holds_slot).map_err(JobError::Defer)?;
         let (text, blocks) = blocks::declaration(&state.templates, &state.settings.file, &incident)?;
         let (channel, ts) = state.slack.post_message(channel, &text, &blocks).await?;
         let mut tx = state.db.begin().await?;
@@ -137,7 +137,7 @@ pub async fn announce(state: &AppState, job: &queue::Job) -> Result<(), JobError
         return Ok(());
     }
     let target = &state.settings.file.announce_channel;
-    state.limiter.acquire(target, state.clock.now()).map_err(JobError::Defer)?;
+    state.limiter.acquire(target, state.clock.now(), job.holds_slot).map_err(JobError::Defer)?;
     let (text, blocks) = blocks::declaration(&state.templates, &state.settings.file, &incident)?;
     let (channel, ts) = state.slack.post_message(target, &text, &blocks).await?;
     let mut tx = state.db.begin().await?;

@@ -15,7 +15,14 @@ async fn load(state: &AppState, job: &queue::Job) -> Result<Incident, JobError> 
 }
 
 /// Posts `text` where `to` says (`channel`, `announce`), recording it in the timeline.
-async fn post_text(state: &AppState, incident: &Incident, to: &str, text: &str, what: &str) -> Result<(), JobError> {
+async fn post_text(
+    state: &AppState,
+    job: &queue::Job,
+    incident: &Incident,
+    to: &str,
+    text: &str,
+    what: &str,
+) -> Result<(), JobError> {
     let target = match to {
         "announce" => state.settings.file.announce_channel.clone(),
         _ => incident.channel_id.clone().ok_or_else(|| JobError::Retry {
@@ -24,7 +31,7 @@ async fn post_text(state: &AppState, incident: &Incident, to: &str, text: &str, 
         })?,
     };
     let now = state.clock.now();
-    state.limiter.acquire(&target, now).map_err(JobError::Defer)?;
+    state.limiter.acquire(&target, now, job.holds_slot).map_err(JobError::Defer)?;
     let blocks = json!([{ "type": "section", "text": { "type": "mrkdwn", "text": text } }]);
     let fallback: String = text.chars().take(150).collect();
     let (channel, ts) = state.slack.post_message(&target, &fallback, &blocks).await?;
@@ -38,7 +45,7 @@ pub async fn post(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let incident = load(state, job).await?;
     let text = job.payload["text"].as_str().unwrap_or_default();
     let to = job.payload["to"].as_str().unwrap_or("channel");
-    post_text(state, &incident, to, text, job.payload["what"].as_str().unwrap_or("notice")).await
+    post_text(state, job, &incident, to, text, job.payload["what"].as_str().unwrap_or("notice")).await
 }
 
 /// [`kind::POST_UPDATE`]: a person's update, in the status update's words.
@@ -46,7 +53,7 @@ pub async fn post_update(state: &AppState, job: &queue::Job) -> Result<(), JobEr
     let incident = load(state, job).await?;
     let text = messages::status_update(&state.templates, &incident, state.clock.now(), incident.next_update_at, false)?;
     let by = job.payload["by"].as_str().unwrap_or(WARROOM);
-    post_text(state, &incident, "channel", &format!("{text}\n_posted by <@{by}>_"), "update").await
+    post_text(state, job, &incident, "channel", &format!("{text}\n_posted by <@{by}>_"), "update").await
 }
 
 /// [`kind::POST_RESOLUTION`]: queues the ✅ RESOLVED post (channel and announcement channel)

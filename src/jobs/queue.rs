@@ -18,7 +18,13 @@ pub struct Job {
     pub payload: Value,
     pub attempts: i32,
     pub max_attempts: i32,
+    /// The last attempt was deferred by the per-channel limiter, which reserved this run's
+    /// slot: the job may post without asking again.
+    pub holds_slot: bool,
 }
+
+/// `last_error` of a job the limiter deferred.
+pub const DEFERRED: &str = "deferred by rate limiter";
 
 /// Adds a job unless one with the same (incident, kind, slot) exists; returns whether it was added.
 pub async fn enqueue(
@@ -61,9 +67,11 @@ pub async fn claim(db: &PgPool, now: DateTime<Utc>) -> sqlx::Result<Option<Job>>
                ORDER BY run_at, id
                LIMIT 1
                FOR UPDATE SKIP LOCKED)
-           RETURNING id, incident_id, kind, slot, payload, attempts, max_attempts"#,
+           RETURNING id, incident_id, kind, slot, payload, attempts, max_attempts,
+                     last_error IS NOT DISTINCT FROM $3 AS "holds_slot!""#,
         now,
         LOCK_SECS,
+        DEFERRED,
     )
     .fetch_optional(&mut *tx)
     .await?;

@@ -58,7 +58,7 @@ async fn run_one(state: &AppState, job: queue::Job) -> sqlx::Result<()> {
     let now = || state.clock.now();
     match dispatch(state, &job).await {
         Ok(()) => queue::complete(&state.db, job.id, now()).await,
-        Err(JobError::Defer(at)) => queue::retry(&state.db, job.id, at, "deferred by rate limiter", false).await,
+        Err(JobError::Defer(at)) => queue::retry(&state.db, job.id, at, queue::DEFERRED, false).await,
         Err(JobError::Retry { error, after }) if job.attempts < job.max_attempts => {
             let wait = after.unwrap_or_else(|| backoff(job.attempts));
             warn!(job.error = %error, "job {} ({}) attempt {} failed, retrying in {}s: {error}", job.id, job.kind, job.attempts, wait.as_secs());

@@ -36,7 +36,7 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let previous = incident.last_status_post_at.unwrap_or(incident.declared_at);
     let silent = incident.last_update_at.is_none_or(|at| at <= previous);
 
-    state.limiter.acquire(channel, now).map_err(JobError::Defer)?;
+    state.limiter.acquire(channel, now, job.holds_slot).map_err(JobError::Defer)?;
     let text = messages::status_update(&state.templates, &incident, now, Some(next), silent)?;
     let blocks = json!([{ "type": "section", "text": { "type": "mrkdwn", "text": text } }]);
     let fallback = format!("🔄 {} update: {}", incident.number(), incident.status);

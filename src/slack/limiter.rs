@@ -1,6 +1,7 @@
 //! Slack allows about one `chat.postMessage` per second per channel. This limiter hands out
-//! per-channel slots; a job that finds its channel busy is deferred to the next slot instead of
-//! being throttled by Slack. (Per process: replicas each keep to the limit on their own.)
+//! per-channel slots: a post that finds its channel busy is given the next free slot and its job
+//! is deferred to it, so a burst of N posts to one channel is N deferrals, not N² retries.
+//! (Per process: replicas each keep to the limit on their own.)
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,18 +19,19 @@ impl ChannelLimiter {
         Self { interval: chrono::Duration::from_std(interval).unwrap_or_default(), next_free: Mutex::default() }
     }
 
-    /// Takes the channel's slot at `now`, or says when the next one is free.
-    pub fn acquire(&self, channel: &str, now: DateTime<Utc>) -> Result<(), DateTime<Utc>> {
-        if self.interval.is_zero() {
+    /// Takes the channel's slot at `now`; or reserves the next free one and says when it is.
+    /// A job that comes back at its reserved time passes `holds_slot` and goes ahead.
+    pub fn acquire(&self, channel: &str, now: DateTime<Utc>, holds_slot: bool) -> Result<(), DateTime<Utc>> {
+        if self.interval.is_zero() || holds_slot {
             return Ok(());
         }
         let mut next_free = self.next_free.lock().unwrap_or_else(|e| e.into_inner());
-        match next_free.get(channel) {
-            Some(at) if *at > now => Err(*at),
-            _ => {
-                next_free.insert(channel.to_string(), now + self.interval);
-                Ok(())
-            }
+        let slot = next_free.get(channel).copied().filter(|at| *at > now).unwrap_or(now);
+        next_free.insert(channel.to_string(), slot + self.interval);
+        if slot > now {
+            Err(slot)
+        } else {
+            Ok(())
         }
     }
 }
@@ -42,9 +44,13 @@ mod tests {
     fn one_post_per_interval_per_channel() {
         let limiter = ChannelLimiter::new(std::time::Duration::from_secs(1));
         let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        assert!(limiter.acquire("C1", t0).is_ok());
-        assert_eq!(limiter.acquire("C1", t0), Err(t0 + chrono::Duration::seconds(1)));
-        assert!(limiter.acquire("C2", t0).is_ok());
-        assert!(limiter.acquire("C1", t0 + chrono::Duration::seconds(1)).is_ok());
+        let s = |n| t0 + chrono::Duration::seconds(n);
+        assert!(limiter.acquire("C1", t0, false).is_ok());
+        assert_eq!(limiter.acquire("C1", t0, false), Err(s(1)), "the next slot is reserved");
+        assert_eq!(limiter.acquire("C1", t0, false), Err(s(2)), "and the one after");
+        assert!(limiter.acquire("C2", t0, false).is_ok(), "channels are independent");
+        assert!(limiter.acquire("C1", s(1), true).is_ok(), "a job back at its reserved slot goes ahead");
+        assert_eq!(limiter.acquire("C1", s(1), false), Err(s(3)), "a newcomer queues behind the reservations");
+        assert!(limiter.acquire("C1", s(10), false).is_ok());
     }
 }

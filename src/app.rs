@@ -37,6 +37,8 @@ pub struct AppState {
     pub signing_secret: Secret,
     /// Message templates.
     pub templates: Arc<Templates>,
+    /// The diagnostics catalog (the shipped packs).
+    pub catalog: Arc<crate::diagnostics::Catalog>,
     /// Per-channel `chat.postMessage` pacing.
     pub limiter: Arc<ChannelLimiter>,
     /// Wakes the job workers when work was queued.
@@ -96,6 +98,7 @@ impl Application {
             slack,
             signing_secret,
             templates,
+            catalog: Arc::new(crate::diagnostics::Catalog::built_in().map_err(anyhow::Error::msg)?),
             jobs_ready: Arc::new(Notify::new()),
             notify_in_flight: Arc::default(),
         };

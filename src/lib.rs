@@ -4,6 +4,7 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod diagnostics;
 pub mod duration;
 pub mod error;
 pub mod incident;

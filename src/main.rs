@@ -68,6 +68,10 @@ fn check_config(settings: &Settings) -> ExitCode {
     if let Err(e) = Templates::load(settings.file.templates_dir.as_deref()) {
         problems.push(e.to_string());
     }
+    match warroom::diagnostics::Catalog::built_in() {
+        Ok(catalog) => problems.extend(catalog.check_services(&settings.file.services)),
+        Err(e) => problems.push(e),
+    }
     if problems.is_empty() {
         let source = settings.config_path.as_ref().map_or("built-in defaults".into(), |p| p.display().to_string());
         println!("configuration OK ({source})");

@@ -35,6 +35,8 @@ pub struct Settings {
     pub slack_api_url: String,
     pub api_token: Option<Secret>,
     pub log_format: Option<LogFormat>,
+    /// `WARROOM_DIAGNOSTICS_PATH`: where diagnostics find their programs (default: warroom's PATH).
+    pub diagnostics_path: Option<String>,
 }
 
 /// Why settings could not be loaded.
@@ -108,6 +110,7 @@ impl Settings {
             slack_api_url: slack_api_url.trim_end_matches('/').to_string(),
             api_token: secret("WARROOM_API_TOKEN"),
             log_format,
+            diagnostics_path: lookup("WARROOM_DIAGNOSTICS_PATH"),
         };
         if settings.slack_bot_token.is_some() && settings.slack_signing_secret.is_none() {
             problems.push(env_problem(

@@ -31,6 +31,7 @@ pub mod kind {
     pub const POST: &str = "incident.post";
     pub const POST_UPDATE: &str = "incident.post_update";
     pub const POST_RESOLUTION: &str = "incident.post_resolution";
+    pub const RUN_DIAGNOSTIC: &str = "diagnostics.run";
 
     /// Timers: cancelled when the incident resolves.
     pub const TIMERS: [&str; 1] = [STATUS_UPDATE];

@@ -87,6 +87,7 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::POST => posts::post(state, job).await,
         kind::POST_UPDATE => posts::post_update(state, job).await,
         kind::POST_RESOLUTION => posts::post_resolution(state, job).await,
+        kind::RUN_DIAGNOSTIC => crate::diagnostics::run_job::run(state, job).await,
         other => Err(JobError::Fatal(format!("unknown job kind `{other}`"))),
     }
 }

@@ -32,6 +32,13 @@ pub enum IncidentAction {
     Summary,
     Resolve,
     Reopen,
+    /// List the diagnostics that apply to the incident's service.
+    Diagnostics,
+    /// Run one: `run docker.logs container=api`.
+    Run {
+        action: String,
+        params: std::collections::BTreeMap<String, String>,
+    },
 }
 
 /// `/incident declare [P0-P3] <service> <summary...>`
@@ -57,12 +64,13 @@ pub const USAGE: &str = "*Usage:* `/incident <subcommand>`\n\
 • `status` — where the incident stands (only you see it)\n\
 • `ic @user` · `sev P1` · `note <text>` — commander, severity, a timeline note\n\
 • `summary` — the executive summary · `resolve` — the resolution form · `reopen`\n\
+• `diagnostics` — the runbook checks for this service · `run <diagnostic> [name=value]` — run one\n\
 • `list` — active incidents\n\
 In an incident channel the incident is implied; elsewhere name it first: `/incident status INC-42`.\n\
 • `help` — this message";
 
 /// Later subcommands from the design, answered honestly until they exist.
-const PLANNED: [&str; 5] = ["run", "diagnostics", "escalate", "timeline", "export"];
+const PLANNED: [&str; 3] = ["escalate", "timeline", "export"];
 
 /// The keys `/incident update` takes inline.
 pub const UPDATE_KEYS: [&str; 5] = ["status", "cause", "action", "eta", "impact"];
@@ -80,9 +88,8 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         "list" => Ok(Command::List),
         "declare" if rest.is_empty() => Ok(Command::DeclareModal),
         "declare" => parse_declare(&rest).map(Command::Declare),
-        sub @ ("update" | "status" | "ic" | "sev" | "note" | "summary" | "resolve" | "reopen") => {
-            parse_incident_command(sub, text.trim_start()[sub.len()..].trim())
-        }
+        sub @ ("update" | "status" | "ic" | "sev" | "note" | "summary" | "resolve" | "reopen" | "diagnostics"
+        | "run") => parse_incident_command(sub, text.trim_start()[sub.len()..].trim()),
         other => match PLANNED.iter().find(|p| **p == other) {
             Some(planned) => Ok(Command::NotYetAvailable(planned)),
             None => Err(CommandError { message: format!("Unknown subcommand `{}`.", truncate(sub, 40)) }),
@@ -135,6 +142,22 @@ fn parse_incident_command(sub: &str, args: &str) -> Result<Command, CommandError
         "summary" => IncidentAction::Summary,
         "resolve" => IncidentAction::Resolve,
         "reopen" => IncidentAction::Reopen,
+        "diagnostics" => IncidentAction::Diagnostics,
+        "run" => {
+            let mut words = args.split_whitespace();
+            let action = words.next().ok_or_else(|| {
+                bad("`/incident run <diagnostic> [name=value ...]`: which diagnostic? See `/incident diagnostics`."
+                    .into())
+            })?;
+            let mut params = std::collections::BTreeMap::new();
+            for word in words {
+                let (name, value) = word
+                    .split_once('=')
+                    .ok_or_else(|| bad(format!("`{}`: parameters are name=value", truncate(word, 40))))?;
+                params.insert(name.to_string(), value.to_string());
+            }
+            IncidentAction::Run { action: truncate(action, 64), params }
+        }
         "ic" => {
             IncidentAction::Commander(SlackUserId::parse(args).map_err(|m| bad(format!("`/incident ic @user`: {m}")))?)
         }

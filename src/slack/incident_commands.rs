@@ -88,6 +88,13 @@ pub async fn run(
             lifecycle::note(&state.db, now, &incident, who.user, &text).await?;
             format!(":memo: Noted in the {} timeline.", incident.number())
         }
+        IncidentAction::Diagnostics => diagnostics_list(state, &incident),
+        IncidentAction::Run { action, params } => {
+            match request_diagnostic(state, &incident, who.user, &action, &params).await? {
+                Ok(text) => text,
+                Err(refusal) => return Ok(Some(ephemeral(format!(":no_entry: {refusal}")))),
+            }
+        }
         IncidentAction::Reopen => match lifecycle::reopen(&state.db, config, now, &incident, who.user).await {
             Ok(()) => format!(":white_check_mark: {} is open again.", incident.number()),
             Err(e) => return refused(e),
@@ -95,6 +102,67 @@ pub async fn run(
     };
     crate::jobs::wake_everywhere(state);
     Ok(Some(ephemeral(reply)))
+}
+
+/// The diagnostics of the packs the incident's service uses.
+fn diagnostics_list(state: &AppState, incident: &Incident) -> String {
+    let Some(service) = state.settings.file.services.get(&incident.service) else {
+        return format!(
+            "`{}` is not a service in warroom.toml, so warroom does not know its diagnostics. Add `[services.{}]` with its `packs` and `params`.",
+            incident.service, incident.service
+        );
+    };
+    let mut lines = vec![format!("*Diagnostics for `{}`* (packs: {}):", incident.service, service.packs.join(", "))];
+    for action in state.catalog.for_packs(&service.packs) {
+        let kind = match action.kind {
+            crate::diagnostics::Kind::Read => "read",
+            crate::diagnostics::Kind::Change => "change, needs approval",
+        };
+        lines.push(format!(
+            "• `/incident run {}` — {} ({kind})",
+            action.id,
+            crate::templates::escape_mrkdwn(&action.title)
+        ));
+    }
+    lines.join("\n")
+}
+
+/// Checks and queues a diagnostic run; `Ok(Err(..))` is a refusal to show the user.
+async fn request_diagnostic(
+    state: &AppState,
+    incident: &Incident,
+    user: &str,
+    id: &str,
+    given: &std::collections::BTreeMap<String, String>,
+) -> Result<Result<String, String>, AppError> {
+    let Some(action) = state.catalog.get(id) else {
+        return Ok(Err(format!(
+            "There is no diagnostic `{}`; `/incident diagnostics` lists them.",
+            crate::templates::escape_mrkdwn(id)
+        )));
+    };
+    let empty = Default::default();
+    let service = state.settings.file.services.get(&incident.service);
+    let service_params = service.map_or(&empty, |s| &s.params);
+    let params = match action.resolve_params(service_params, given) {
+        Ok(params) => params,
+        Err(e) => return Ok(Err(crate::templates::escape_mrkdwn(&e))),
+    };
+    if action.kind == crate::diagnostics::Kind::Change {
+        return Ok(Err(format!(
+            "`{id}` is a change: it runs only after another person approves it, and approvals are not available in this version yet. Nothing was run."
+        )));
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let payload = json!({ "action": id, "params": params, "argv": action.render(&params) });
+    crate::timeline::append(&mut *tx, incident.id, now, user, crate::timeline::EventKind::DiagnosticRequested, payload)
+        .await?;
+    let job = json!({ "action": id, "params": params, "by": user });
+    queue::enqueue(&mut *tx, Some(incident.id), kind::RUN_DIAGNOSTIC, &uuid::Uuid::new_v4().to_string(), job, now)
+        .await?;
+    tx.commit().await?;
+    Ok(Ok(format!(":mag: Running `{id}` for {}; the output will be posted here.", incident.number())))
 }
 
 /// Queues `views.open` for the update or resolve modal (trigger ids live three seconds).

@@ -25,6 +25,8 @@ pub enum EventKind {
     StatusUpdatePosted,
     Resolved,
     Reopened,
+    DiagnosticRequested,
+    DiagnosticFinished,
 }
 
 impl EventKind {
@@ -46,6 +48,8 @@ impl EventKind {
             Self::StatusUpdatePosted => "status_update_posted",
             Self::Resolved => "resolved",
             Self::Reopened => "reopened",
+            Self::DiagnosticRequested => "diagnostic_requested",
+            Self::DiagnosticFinished => "diagnostic_finished",
         }
     }
 }

@@ -3,6 +3,7 @@
 mod acknowledge;
 mod cli;
 mod declare;
+mod diagnostics;
 mod harness;
 mod ingress;
 mod lifecycle;

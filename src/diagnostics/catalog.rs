@@ -1,0 +1,287 @@
+//! The diagnostics catalog: packs of actions declared in TOML (`diagnostics/*.toml`, compiled
+//! in). An action is an argument vector template (or a built-in check) whose `{placeholders}`
+//! are typed parameters, each checked against its own anchored pattern before anything runs.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::duration::HumanDuration;
+
+/// The packs shipped with warroom: (name, TOML).
+const PACKS: &[(&str, &str)] = &[
+    ("http", include_str!("../../diagnostics/http.toml")),
+    ("systemd", include_str!("../../diagnostics/systemd.toml")),
+    ("docker", include_str!("../../diagnostics/docker.toml")),
+    ("compose", include_str!("../../diagnostics/compose.toml")),
+    ("kubernetes", include_str!("../../diagnostics/kubernetes.toml")),
+    ("host", include_str!("../../diagnostics/host.toml")),
+    ("postgres", include_str!("../../diagnostics/postgres.toml")),
+    ("redis", include_str!("../../diagnostics/redis.toml")),
+    ("celery", include_str!("../../diagnostics/celery.toml")),
+    ("prometheus", include_str!("../../diagnostics/prometheus.toml")),
+];
+
+/// Read-only, or a change that needs another person's approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Read,
+    Change,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackFile {
+    #[serde(rename = "action")]
+    actions: Vec<RawAction>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAction {
+    id: String,
+    title: String,
+    kind: Kind,
+    #[serde(default)]
+    argv: Vec<String>,
+    builtin: Option<String>,
+    timeout: Option<HumanDuration>,
+    output_cap: Option<usize>,
+    #[serde(default)]
+    params: BTreeMap<String, RawParam>,
+    explain: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParam {
+    pattern: String,
+    default: Option<String>,
+}
+
+/// One parameter: values must match `pattern` (anchored).
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub pattern: Regex,
+    pub default: Option<String>,
+}
+
+/// One action of a pack.
+#[derive(Debug, Clone)]
+pub struct Action {
+    pub id: String,
+    pub pack: String,
+    pub title: String,
+    pub kind: Kind,
+    pub argv: Vec<String>,
+    /// `http_check` or `tcp_connect` instead of a program.
+    pub builtin: Option<String>,
+    pub timeout: Duration,
+    pub output_cap: usize,
+    pub params: BTreeMap<String, Param>,
+    /// `exit_code`: explain a container exit code (137 OOM, ...).
+    pub explain: Option<String>,
+}
+
+/// Every action of every pack, by id.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    actions: BTreeMap<String, Action>,
+}
+
+impl Catalog {
+    /// The shipped packs. They are part of the binary, so a bad one is a bug caught by tests.
+    pub fn built_in() -> Result<Self, String> {
+        let mut actions = BTreeMap::new();
+        for (pack, text) in PACKS {
+            let file: PackFile = toml::from_str(text).map_err(|e| format!("diagnostics/{pack}.toml: {e}"))?;
+            for raw in file.actions {
+                let action = Action::from_raw(pack, raw).map_err(|e| format!("diagnostics/{pack}.toml: {e}"))?;
+                actions.insert(action.id.clone(), action);
+            }
+        }
+        Ok(Self { actions })
+    }
+
+    /// Every problem with the services' packs: a pack that does not exist.
+    pub fn check_services(&self, services: &BTreeMap<String, crate::config::ServiceConfig>) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (name, service) in services {
+            for pack in &service.packs {
+                if !self.actions.values().any(|a| &a.pack == pack) {
+                    let known: std::collections::BTreeSet<&str> =
+                        self.actions.values().map(|a| a.pack.as_str()).collect();
+                    let known: Vec<&str> = known.into_iter().collect();
+                    problems
+                        .push(format!("[services.{name}]: no diagnostics pack `{pack}` (packs: {})", known.join(", ")));
+                }
+            }
+        }
+        problems
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Action> {
+        self.actions.get(id)
+    }
+
+    /// The actions of these packs, in catalog order.
+    pub fn for_packs<'a>(&'a self, packs: &'a [String]) -> impl Iterator<Item = &'a Action> + 'a {
+        self.actions.values().filter(move |a| packs.contains(&a.pack))
+    }
+}
+
+impl Action {
+    fn from_raw(pack: &str, raw: RawAction) -> Result<Self, String> {
+        if raw.argv.is_empty() == raw.builtin.is_none() {
+            return Err(format!("{}: give either argv or builtin", raw.id));
+        }
+        let mut params = BTreeMap::new();
+        for (name, p) in raw.params {
+            let pattern = Regex::new(&format!("^(?:{})$", p.pattern)).map_err(|e| format!("{}.{name}: {e}", raw.id))?;
+            params.insert(name, Param { pattern, default: p.default });
+        }
+        for word in &raw.argv {
+            for name in placeholders(word) {
+                if !params.contains_key(name) {
+                    return Err(format!("{}: `{{{name}}}` is not a declared parameter", raw.id));
+                }
+            }
+        }
+        Ok(Self {
+            id: raw.id,
+            pack: pack.to_string(),
+            title: raw.title,
+            kind: raw.kind,
+            argv: raw.argv,
+            builtin: raw.builtin,
+            timeout: raw.timeout.map_or(Duration::from_secs(30), |t| t.0).min(Duration::from_secs(120)),
+            output_cap: raw.output_cap.unwrap_or(64 * 1024).min(1024 * 1024),
+            params,
+            explain: raw.explain,
+        })
+    }
+
+    /// The parameter values for a run: given ones (the user's, over the service's), defaults
+    /// for the rest; each checked against its pattern. Unknown names are refused.
+    pub fn resolve_params(
+        &self,
+        service: &BTreeMap<String, String>,
+        given: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, String> {
+        if let Some(unknown) = given.keys().find(|k| !self.params.contains_key(*k)) {
+            let known: Vec<&str> = self.params.keys().map(String::as_str).collect();
+            return Err(format!("`{}` takes no parameter `{unknown}` (it takes: {})", self.id, known.join(", ")));
+        }
+        let mut values = BTreeMap::new();
+        for (name, param) in &self.params {
+            let value = given.get(name).or_else(|| service.get(name)).or(param.default.as_ref()).ok_or_else(|| {
+                format!(
+                    "`{}` needs `{name}`: set it in the service's params in warroom.toml, or pass {name}=...",
+                    self.id
+                )
+            })?;
+            if !param.pattern.is_match(value) {
+                return Err(format!(
+                    "`{name}` = `{value}` is not allowed for `{}` (must match {})",
+                    self.id, param.pattern
+                ));
+            }
+            values.insert(name.clone(), value.clone());
+        }
+        Ok(values)
+    }
+
+    /// The argument vector with the (already checked) values in place.
+    pub fn render(&self, values: &BTreeMap<String, String>) -> Vec<String> {
+        self.argv
+            .iter()
+            .map(|word| {
+                let mut out = word.clone();
+                for (name, value) in values {
+                    out = out.replace(&format!("{{{name}}}"), value);
+                }
+                out
+            })
+            .collect()
+    }
+}
+
+/// `{name}` placeholders in an argv word; other braces (docker's `{{.State.ExitCode}}`) are text.
+fn placeholders(word: &str) -> impl Iterator<Item = &str> {
+    word.split('{').skip(1).filter_map(|rest| rest.split_once('}').map(|(name, _)| name)).filter(|name| {
+        name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    })
+}
+
+/// What a container exit code means (seed 002's table).
+pub fn explain_exit_code(code: &str) -> Option<&'static str> {
+    match code.trim() {
+        "0" => Some("exited normally"),
+        "1" => Some("general error"),
+        "137" => Some("killed by SIGKILL: usually the OOM killer (out of memory)"),
+        "139" => Some("segmentation fault (SIGSEGV)"),
+        "143" => Some("SIGTERM: graceful shutdown (stopped or restarted)"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_shipped_packs_load() {
+        let catalog = Catalog::built_in().unwrap();
+        for id in [
+            "http.health",
+            "systemd.status",
+            "docker.ps",
+            "docker.restart",
+            "kubernetes.pods",
+            "postgres.ready",
+            "redis.ping",
+        ] {
+            assert!(catalog.get(id).is_some(), "{id}");
+        }
+        assert_eq!(catalog.get("docker.restart").unwrap().kind, Kind::Change);
+    }
+
+    #[test]
+    fn parameters_are_checked_against_their_patterns() {
+        let catalog = Catalog::built_in().unwrap();
+        let logs = catalog.get("docker.logs").unwrap();
+        let ok = logs.resolve_params(&map(&[("container", "inference-gateway")]), &map(&[])).unwrap();
+        assert_eq!(logs.render(&ok), ["docker", "logs", "--tail", "100", "--timestamps", "inference-gateway"]);
+        for evil in ["x; rm -rf /", "$(reboot)", "a b", "--privileged", "../../etc", "`id`", "a\nb"] {
+            let err = logs.resolve_params(&map(&[("container", evil)]), &map(&[])).unwrap_err();
+            assert!(err.contains("is not allowed"), "{evil}: {err}");
+        }
+        assert!(logs.resolve_params(&map(&[]), &map(&[])).unwrap_err().contains("needs `container`"));
+        assert!(logs
+            .resolve_params(&map(&[("container", "c")]), &map(&[("cmd", "x")]))
+            .unwrap_err()
+            .contains("takes no parameter"));
+    }
+
+    #[test]
+    fn the_example_services_use_existing_packs() {
+        let config =
+            crate::config::FileConfig::parse(std::path::Path::new("x"), include_str!("../../warroom.example.toml"))
+                .unwrap();
+        assert_eq!(Catalog::built_in().unwrap().check_services(&config.services), Vec::<String>::new());
+    }
+
+    #[test]
+    fn exit_codes_are_explained() {
+        assert!(explain_exit_code("137").unwrap().contains("OOM"));
+        assert_eq!(explain_exit_code("42"), None);
+    }
+}

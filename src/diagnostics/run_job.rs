@@ -1,0 +1,92 @@
+//! The `diagnostics.run` job: runs a read-only action, records the (redacted, capped) output in
+//! the timeline, and queues its post to the incident channel — in one transaction, so a Slack
+//! failure retries the post, not the diagnostic.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::{builtin, catalog, exec, redact::redact, Kind};
+use crate::app::AppState;
+use crate::jobs::{kind, queue, JobError};
+use crate::templates::escape_mrkdwn;
+use crate::timeline::{self, EventKind};
+
+/// How much output fits in the channel post (the timeline keeps up to the action's cap).
+const POST_CHARS: usize = 2800;
+
+pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
+    let incident_id = job.incident_id.ok_or_else(|| JobError::Fatal("diagnostic without an incident".into()))?;
+    let id = job.payload["action"].as_str().unwrap_or_default();
+    let action = state.catalog.get(id).ok_or_else(|| JobError::Fatal(format!("unknown diagnostic `{id}`")))?;
+    // Checked when requested; checked again here, the last moment before anything runs.
+    if action.kind != Kind::Read {
+        return Err(JobError::Fatal(format!("`{id}` is a change and needs an approval")));
+    }
+    let params: BTreeMap<String, String> = serde_json::from_value(job.payload["params"].clone()).unwrap_or_default();
+    let params = action.resolve_params(&BTreeMap::new(), &params).map_err(JobError::Fatal)?;
+    let by = job.payload["by"].as_str().unwrap_or("warroom");
+
+    let argv = action.render(&params);
+    let outcome = match &action.builtin {
+        Some(name) => builtin::run(name, &params, action.timeout).await,
+        None => match exec::run(&exec::Invocation {
+            argv: argv.clone(),
+            timeout: action.timeout,
+            output_cap: action.output_cap,
+            path: state.settings.diagnostics_path.clone(),
+        })
+        .await
+        {
+            Ok(outcome) => outcome,
+            Err(e) => exec::Outcome {
+                exit_code: None,
+                timed_out: false,
+                duration: Default::default(),
+                stdout: String::new(),
+                stderr: e.to_string(),
+                truncated: false,
+            },
+        },
+    };
+    let (stdout, stderr) = (redact(&outcome.stdout), redact(&outcome.stderr));
+    let explained = match action.explain.as_deref() {
+        Some("exit_code") => catalog::explain_exit_code(&stdout).map(|m| format!("{} — {m}", stdout.trim())),
+        _ => None,
+    };
+    let verdict = match (outcome.timed_out, outcome.exit_code) {
+        (true, _) => format!("timed out after {}s and was killed", action.timeout.as_secs()),
+        (false, Some(code)) => format!("exit {code} in {} ms", outcome.duration.as_millis()),
+        (false, None) => "killed by a signal".to_string(),
+    };
+    let command = action.builtin.as_ref().map_or_else(|| argv.join(" "), |b| format!("built-in {b} {params:?}"));
+    let mut output = explained.unwrap_or_else(|| [stdout.as_str(), stderr.as_str()].concat());
+    if output.trim().is_empty() {
+        output = "(no output)".into();
+    }
+    let shown: String = output.chars().take(POST_CHARS).collect();
+    let cut = if shown.len() < output.len() || outcome.truncated {
+        "\n_(output cut here; the timeline keeps it up to the cap)_"
+    } else {
+        ""
+    };
+    let text = format!(
+        "🔎 *{id}* — {} · asked by <@{by}> · {verdict}\n`{}`\n```{}```{cut}",
+        escape_mrkdwn(&action.title),
+        escape_mrkdwn(&command),
+        escape_mrkdwn(&shown)
+    );
+
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let payload = json!({
+        "action": id, "argv": argv, "params": params, "exit_code": outcome.exit_code, "timed_out": outcome.timed_out,
+        "duration_ms": outcome.duration.as_millis() as u64, "stdout": stdout, "stderr": stderr, "truncated": outcome.truncated,
+    });
+    timeline::append(&mut *tx, incident_id, now, by, EventKind::DiagnosticFinished, payload).await?;
+    let post = json!({ "text": text, "to": "channel", "what": "diagnostic" });
+    queue::enqueue(&mut *tx, Some(incident_id), kind::POST, &format!("diag:{}", job.id), post, now).await?;
+    tx.commit().await?;
+    crate::jobs::wake(state);
+    Ok(())
+}

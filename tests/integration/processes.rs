@@ -115,7 +115,7 @@ async fn idle(app: &TestApp) -> bool {
     busy == 0
 }
 
-/// Wakes the processes' workers after the clock moved (they sleep until the next due time).
+/// Wakes the processes' workers after the clock moved (they wait for the next due time).
 async fn nudge(app: &TestApp) {
     sqlx::query("SELECT pg_notify('warroom_jobs', '')").execute(&app.db).await.unwrap();
 }

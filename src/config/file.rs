@@ -36,13 +36,42 @@ struct RawFile {
     #[serde(default)]
     services: BTreeMap<Spanned<String>, ServiceConfig>,
     #[serde(default)]
-    approvals: Option<toml::Table>,
+    approvals: RawApprovals,
     #[serde(default)]
     alerts: Option<toml::Table>,
     #[serde(default)]
     templates: RawTemplates,
     #[serde(default)]
     roles: RawRoles,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawApprovals {
+    #[serde(default)]
+    approvers: Vec<Spanned<String>>,
+    required: Option<Spanned<i64>>,
+    expires_after: Option<Spanned<String>>,
+}
+
+/// Who may approve changes, how many must, and for how long a request stands.
+#[derive(Debug, Clone)]
+pub struct ApprovalsConfig {
+    /// Slack user ids.
+    pub approvers: Vec<String>,
+    /// Approvals needed, never counting the requester.
+    pub required: u32,
+    pub expires_after: HumanDuration,
+}
+
+impl Default for ApprovalsConfig {
+    fn default() -> Self {
+        Self {
+            approvers: Vec::new(),
+            required: 1,
+            expires_after: HumanDuration(std::time::Duration::from_secs(15 * 60)),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -131,9 +160,9 @@ pub struct FileConfig {
     pub services: BTreeMap<String, ServiceConfig>,
     /// Directory whose `*.hbs` files replace the compiled-in templates.
     pub templates_dir: Option<PathBuf>,
-    /// `[approvals]` and `[alerts]`, kept as written until the diagnostics and alerting work
-    /// gives them meaning (the contract's shape is accepted today so files need not change).
-    pub approvals: Option<toml::Table>,
+    pub approvals: ApprovalsConfig,
+    /// `[alerts]`, kept as written until the alerting work gives it meaning (the contract's
+    /// shape is accepted today so files need not change).
     pub alerts: Option<toml::Table>,
     /// Slack user ids who may resolve any incident (besides its commander).
     pub responders: Vec<String>,
@@ -159,7 +188,7 @@ impl Default for FileConfig {
             escalation: BTreeMap::new(),
             services: BTreeMap::new(),
             templates_dir: None,
-            approvals: None,
+            approvals: ApprovalsConfig::default(),
             alerts: None,
             responders: Vec::new(),
         }
@@ -267,7 +296,24 @@ impl FileConfig {
                     .push(problem(responder.span(), format!("roles.responders: {m} (use user ids like U0123456789)"))),
             }
         }
-        config.approvals = raw.approvals;
+        for approver in &raw.approvals.approvers {
+            match crate::incident::SlackUserId::parse(approver.get_ref()) {
+                Ok(id) => config.approvals.approvers.push(id.as_str().to_string()),
+                Err(m) => problems.push(problem(
+                    approver.span(),
+                    format!("approvals.approvers: {m} (user ids like U0123456789; user groups are not supported yet)"),
+                )),
+            }
+        }
+        if let Some(required) = &raw.approvals.required {
+            match u32::try_from(*required.get_ref()) {
+                Ok(n) if (1..=10).contains(&n) => config.approvals.required = n,
+                _ => problems.push(problem(required.span(), "approvals.required must be between 1 and 10".into())),
+            }
+        }
+        if let Some(d) = raw.approvals.expires_after.as_ref().and_then(|v| duration(v, &mut problems)) {
+            config.approvals.expires_after = d;
+        }
         config.alerts = raw.alerts;
 
         if problems.is_empty() {

@@ -6,7 +6,7 @@ mod file;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-pub use file::{ConfigProblem, EscalationTier, FileConfig, ServiceConfig, SeverityConfig};
+pub use file::{ApprovalsConfig, ConfigProblem, EscalationTier, FileConfig, ServiceConfig, SeverityConfig};
 
 use crate::secret::Secret;
 

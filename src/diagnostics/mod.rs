@@ -1,8 +1,10 @@
 //! Diagnostics: the catalog of runbook actions ([`catalog`]), running them safely ([`exec`],
-//! [`builtin`]), and keeping secrets out of what they print ([`redact`]). Read-only actions run
-//! from the job queue when asked; changes need a second person's approval (not in this version:
-//! they are refused with that explanation and nothing runs).
+//! [`builtin`]), keeping secrets out of what they print ([`redact`]), and two-person approvals
+//! for changes ([`approvals`]). Read-only actions run from the job queue when asked; changes run
+//! only once approved.
 
+pub mod approval_message;
+pub mod approvals;
 pub mod builtin;
 pub mod catalog;
 pub mod exec;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::{builtin, catalog, exec, redact::redact, Kind};
+use super::{approvals, builtin, catalog, exec, redact::redact, Kind};
 use crate::app::AppState;
 use crate::jobs::{kind, queue, JobError};
 use crate::templates::escape_mrkdwn;
@@ -19,15 +19,25 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let incident_id = job.incident_id.ok_or_else(|| JobError::Fatal("diagnostic without an incident".into()))?;
     let id = job.payload["action"].as_str().unwrap_or_default();
     let action = state.catalog.get(id).ok_or_else(|| JobError::Fatal(format!("unknown diagnostic `{id}`")))?;
-    // Checked when requested; checked again here, the last moment before anything runs.
-    if action.kind != Kind::Read {
-        return Err(JobError::Fatal(format!("`{id}` is a change and needs an approval")));
-    }
     let params: BTreeMap<String, String> = serde_json::from_value(job.payload["params"].clone()).unwrap_or_default();
     let params = action.resolve_params(&BTreeMap::new(), &params).map_err(JobError::Fatal)?;
     let by = job.payload["by"].as_str().unwrap_or("warroom");
-
     let argv = action.render(&params);
+    // Checked when requested; checked again here, the last moment before anything runs: a change
+    // runs only for an approved request bound to this exact command.
+    if action.kind == Kind::Change {
+        let approval = job.payload["approval"].as_str().and_then(|v| uuid::Uuid::parse_str(v).ok());
+        let request = match approval {
+            Some(id) => approvals::get(&state.db, id).await?,
+            None => None,
+        };
+        let bound =
+            request.is_some_and(|r| r.state == "approved" && r.action_hash == approvals::action_hash(id, &argv));
+        if !bound {
+            return Err(JobError::Fatal(format!("`{id}` is a change and has no approval for this exact command")));
+        }
+    }
+
     let outcome = match &action.builtin {
         Some(name) => builtin::run(name, &params, action.timeout).await,
         None => match exec::run(&exec::Invocation {

@@ -32,6 +32,8 @@ pub mod kind {
     pub const POST_UPDATE: &str = "incident.post_update";
     pub const POST_RESOLUTION: &str = "incident.post_resolution";
     pub const RUN_DIAGNOSTIC: &str = "diagnostics.run";
+    pub const APPROVAL_MESSAGE: &str = "approval.message";
+    pub const APPROVAL_EXPIRE: &str = "approval.expire";
 
     /// Timers: cancelled when the incident resolves.
     pub const TIMERS: [&str; 1] = [STATUS_UPDATE];

@@ -88,6 +88,8 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::POST_UPDATE => posts::post_update(state, job).await,
         kind::POST_RESOLUTION => posts::post_resolution(state, job).await,
         kind::RUN_DIAGNOSTIC => crate::diagnostics::run_job::run(state, job).await,
+        kind::APPROVAL_MESSAGE => crate::diagnostics::approval_message::run(state, job).await,
+        kind::APPROVAL_EXPIRE => crate::diagnostics::approval_message::expire(state, job).await,
         other => Err(JobError::Fatal(format!("unknown job kind `{other}`"))),
     }
 }

@@ -148,12 +148,23 @@ async fn request_diagnostic(
         Ok(params) => params,
         Err(e) => return Ok(Err(crate::templates::escape_mrkdwn(&e))),
     };
+    let now = state.clock.now();
     if action.kind == crate::diagnostics::Kind::Change {
-        return Ok(Err(format!(
-            "`{id}` is a change: it runs only after another person approves it, and approvals are not available in this version yet. Nothing was run."
+        let config = &state.settings.file.approvals;
+        let new = crate::diagnostics::approvals::NewRequest {
+            incident_id: incident.id,
+            requested_by: user,
+            action: id,
+            params: json!(params),
+            argv: action.render(&params),
+        };
+        let request = crate::diagnostics::approvals::request(&state.db, config, now, new).await?;
+        return Ok(Ok(format!(
+            ":lock: `{id}` is a change: it runs once {} approver(s) other than you approve it, before {} UTC. The request is posted in the channel.",
+            request.required,
+            crate::slack::blocks::hhmm(request.expires_at)
         )));
     }
-    let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     let payload = json!({ "action": id, "params": params, "argv": action.render(&params) });
     crate::timeline::append(&mut *tx, incident.id, now, user, crate::timeline::EventKind::DiagnosticRequested, payload)

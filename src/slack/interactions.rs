@@ -16,6 +16,7 @@ use super::blocks::{
 use super::incident_commands::{self, Invoker};
 use super::verify_request;
 use crate::app::AppState;
+use crate::diagnostics::approvals;
 use crate::error::AppError;
 use crate::incident::declare::{self, Acknowledged};
 use crate::incident::lifecycle::{self, LifecycleError};
@@ -54,6 +55,9 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
 async fn block_actions(state: &AppState, user: &str, payload: &Value) -> Result<Response, AppError> {
     let action = &payload["actions"][0];
     let action_id = action["action_id"].as_str().unwrap_or_default();
+    if action_id == approvals::ACTION_APPROVE || action_id == approvals::ACTION_DENY {
+        return approval_click(state, user, payload, action_id == approvals::ACTION_APPROVE).await;
+    }
     if ![ACTION_ACKNOWLEDGE, ACTION_POST_UPDATE, ACTION_RESOLVE].contains(&action_id) {
         return Ok(().into_response());
     }
@@ -104,6 +108,29 @@ async fn block_actions(state: &AppState, user: &str, payload: &Value) -> Result<
             Ok(().into_response())
         }
     }
+}
+
+/// Approve or Deny on an approval message; the clicker is told what it did.
+async fn approval_click(state: &AppState, user: &str, payload: &Value, approve: bool) -> Result<Response, AppError> {
+    let value = payload["actions"][0]["value"].as_str().unwrap_or_default();
+    let (id, hash) = value.split_once(':').unwrap_or((value, ""));
+    let id =
+        Uuid::parse_str(id).map_err(|_| AppError::BadRequest("approval: the button carries no request id".into()))?;
+    let target = Target {
+        user: user.to_string(),
+        channel: payload["channel"]["id"].as_str().map(str::to_string),
+        response_url: payload["response_url"].as_str().map(str::to_string),
+    };
+    let config = &state.settings.file.approvals;
+    let text = match approvals::decide(&state.db, config, state.clock.now(), id, hash, user, approve).await? {
+        approvals::Decision::Approved => ":white_check_mark: Approved: the change runs now.".to_string(),
+        approvals::Decision::Counted { approvals, required } => {
+            format!(":white_check_mark: Your approval is counted ({approvals} of {required}).")
+        }
+        approvals::Decision::Denied => ":no_entry: Denied: the change will not run.".to_string(),
+        approvals::Decision::Refused(why) => format!(":no_entry: {why}"),
+    };
+    tell(state, &target, &text).await
 }
 
 /// Answers a click with an ephemeral message (queued: the click is acknowledged at once).

@@ -27,6 +27,10 @@ pub enum EventKind {
     Reopened,
     DiagnosticRequested,
     DiagnosticFinished,
+    ApprovalRequested,
+    ApprovalGranted,
+    ApprovalDenied,
+    ApprovalExpired,
 }
 
 impl EventKind {
@@ -50,6 +54,10 @@ impl EventKind {
             Self::Reopened => "reopened",
             Self::DiagnosticRequested => "diagnostic_requested",
             Self::DiagnosticFinished => "diagnostic_finished",
+            Self::ApprovalRequested => "approval_requested",
+            Self::ApprovalGranted => "approval_granted",
+            Self::ApprovalDenied => "approval_denied",
+            Self::ApprovalExpired => "approval_expired",
         }
     }
 }

@@ -34,7 +34,7 @@ fn shims() -> &'static PathBuf {
     })
 }
 
-fn shim_calls() -> String {
+pub fn shim_calls() -> String {
     std::fs::read_to_string(shims().join("calls")).unwrap_or_default()
 }
 
@@ -48,6 +48,15 @@ async fn health_server(status: StatusCode) -> String {
 }
 
 async fn app_with_service(params: &[(&str, &str)]) -> (TestApp, String) {
+    app_with_service_and(params, |_| {}).await
+}
+
+/// An app whose service `api` uses the http, docker, kubernetes, postgres and redis packs with
+/// `params`, with an INC-1 declared for it; returns the app and the incident channel.
+pub async fn app_with_service_and(
+    params: &[(&str, &str)],
+    configure: impl FnOnce(&mut warroom::config::Settings) + Send + 'static,
+) -> (TestApp, String) {
     shims();
     let params = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let service = ServiceConfig {
@@ -59,6 +68,7 @@ async fn app_with_service(params: &[(&str, &str)]) -> (TestApp, String) {
     let app = spawn_app_with(move |s| {
         s.file.services.insert("api".into(), service);
         s.diagnostics_path = Some(path);
+        configure(s);
     })
     .await;
     app.slash(ALICE, "declare P0 api Everything 500s").await;
@@ -67,7 +77,7 @@ async fn app_with_service(params: &[(&str, &str)]) -> (TestApp, String) {
     (app, channel)
 }
 
-async fn run(app: &TestApp, channel: &str, text: &str) -> String {
+pub async fn run(app: &TestApp, channel: &str, text: &str) -> String {
     let reply = app.slack.slash(BOB, channel, text).await.unwrap();
     app.drain().await;
     reply.text()
@@ -78,7 +88,7 @@ fn last_post(app: &TestApp, channel: &str) -> String {
     message.blocks[0]["text"]["text"].as_str().unwrap_or_default().to_string()
 }
 
-async fn finished(app: &TestApp) -> Vec<serde_json::Value> {
+pub async fn finished(app: &TestApp) -> Vec<serde_json::Value> {
     let incident = app.only_incident().await;
     let events = warroom::timeline::list(&app.db, incident.id).await.unwrap();
     events.into_iter().filter(|e| e.kind == "diagnostic_finished").map(|e| e.payload).collect()
@@ -155,13 +165,17 @@ async fn injection_attempts_are_refused_before_anything_runs() {
 }
 
 #[tokio::test]
-async fn a_change_is_refused_until_approvals_exist() {
+async fn a_change_is_only_requested_not_run() {
     let (app, channel) = app_with_service(&[("container", "restart-me")]).await;
 
     let reply = run(&app, &channel, "run docker.restart").await;
 
-    assert!(reply.contains("`docker.restart` is a change") && reply.contains("Nothing was run"), "{reply}");
+    assert!(
+        reply.contains("`docker.restart` is a change: it runs once 1 approver(s) other than you approve it"),
+        "{reply}"
+    );
     assert!(!shim_calls().contains("restart restart-me"));
+    assert!(finished(&app).await.is_empty());
     app.finish().await;
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests: the real app over HTTP, a fresh database each, the sandbox as Slack.
 
 mod acknowledge;
+mod approvals;
 mod cli;
 mod declare;
 mod diagnostics;

@@ -1,0 +1,85 @@
+//! The approval message in the incident channel: who asks, the exact command, how many approvals
+//! it needs and until when, with Approve and Deny buttons behind confirm dialogs — re-rendered
+//! as votes come in, and when it is approved, denied or expired.
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::approvals::{self, Request, ACTION_APPROVE, ACTION_DENY};
+use crate::app::AppState;
+use crate::jobs::{queue, JobError};
+use crate::slack::blocks::hhmm;
+use crate::templates::escape_mrkdwn;
+
+pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
+    let id = job.payload["request"].as_str().and_then(|v| Uuid::parse_str(v).ok());
+    let id = id.ok_or_else(|| JobError::Fatal("approval message without a request".into()))?;
+    let request =
+        approvals::get(&state.db, id).await?.ok_or_else(|| JobError::Fatal(format!("no approval request {id}")))?;
+    let votes = approvals::votes(&state.db, id).await?;
+    let blocks = render(&request, &votes);
+    let text = format!("Change requested: {}", request.action);
+    match (&request.channel_id, &request.message_ts) {
+        (Some(channel), Some(ts)) => state.slack.update_message(channel, ts, &text, &blocks).await?,
+        _ => {
+            let incident = crate::incident::store::get(&state.db, request.incident_id).await?;
+            let channel = incident.and_then(|i| i.channel_id).ok_or_else(|| JobError::Retry {
+                error: "the incident channel does not exist yet".into(),
+                after: Some(std::time::Duration::from_secs(5)),
+            })?;
+            state.limiter.acquire(&channel, state.clock.now(), job.holds_slot).map_err(JobError::Defer)?;
+            let (channel, ts) = state.slack.post_message(&channel, &text, &blocks).await?;
+            approvals::set_message(&state.db, id, &channel, &ts).await?;
+        }
+    }
+    Ok(())
+}
+
+fn render(request: &Request, votes: &[(String, String)]) -> Value {
+    let argv: Vec<String> = serde_json::from_value(request.argv.clone()).unwrap_or_default();
+    let command = escape_mrkdwn(&argv.join(" "));
+    let approved: Vec<String> = votes.iter().filter(|(_, d)| d == "approve").map(|(u, _)| format!("<@{u}>")).collect();
+    let head = format!("🔐 *Change requested* by <@{}>: `{command}` ({})", request.requested_by, request.action);
+    let status = match request.state.as_str() {
+        "approved" => format!("✅ *Approved* by {}: running it now.", approved.join(", ")),
+        "denied" => {
+            let by: Vec<String> = votes.iter().filter(|(_, d)| d == "deny").map(|(u, _)| format!("<@{u}>")).collect();
+            format!("⛔ *Denied* by {}. Nothing ran.", by.join(", "))
+        }
+        "expired" => format!("⌛ *Expired* at {} UTC. Nothing ran.", hhmm(request.expires_at)),
+        _ => format!(
+            "Needs {} approval(s) from an approver other than <@{}>{}. Expires at {} UTC.",
+            request.required,
+            request.requested_by,
+            if approved.is_empty() { String::new() } else { format!("; approved so far by {}", approved.join(", ")) },
+            hhmm(request.expires_at)
+        ),
+    };
+    let mut blocks =
+        vec![json!({ "type": "section", "text": { "type": "mrkdwn", "text": format!("{head}\n{status}") } })];
+    if request.state == "pending" {
+        let value = format!("{}:{}", request.id, request.action_hash);
+        let confirm = |verb: &str| {
+            json!({ "title": { "type": "plain_text", "text": format!("{verb} this change?") },
+                    "text": { "type": "mrkdwn", "text": format!("`{command}`") },
+                    "confirm": { "type": "plain_text", "text": verb },
+                    "deny": { "type": "plain_text", "text": "Cancel" } })
+        };
+        blocks.push(json!({ "type": "actions", "block_id": "approval", "elements": [
+            { "type": "button", "action_id": ACTION_APPROVE, "style": "primary", "value": value,
+              "text": { "type": "plain_text", "text": "Approve" }, "confirm": confirm("Approve") },
+            { "type": "button", "action_id": ACTION_DENY, "style": "danger", "value": value,
+              "text": { "type": "plain_text", "text": "Deny" }, "confirm": confirm("Deny") },
+        ]}));
+    }
+    Value::Array(blocks)
+}
+
+/// The expiry timer job.
+pub async fn expire(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
+    let id = job.payload["request"].as_str().and_then(|v| Uuid::parse_str(v).ok());
+    let id = id.ok_or_else(|| JobError::Fatal("approval expiry without a request".into()))?;
+    approvals::expire(&state.db, state.clock.now(), id).await?;
+    crate::jobs::wake(state);
+    Ok(())
+}

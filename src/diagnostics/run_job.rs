@@ -12,7 +12,7 @@ use crate::jobs::{kind, queue, JobError};
 use crate::templates::escape_mrkdwn;
 use crate::timeline::{self, EventKind};
 
-/// How much output fits in the channel post (the timeline keeps up to the action's cap).
+/// Longer output than this is uploaded as a file (the timeline keeps it up to the action's cap).
 const POST_CHARS: usize = 2800;
 
 pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
@@ -74,18 +74,18 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     if output.trim().is_empty() {
         output = "(no output)".into();
     }
-    let shown: String = output.chars().take(POST_CHARS).collect();
-    let cut = if shown.len() < output.len() || outcome.truncated {
-        "\n_(output cut here; the timeline keeps it up to the cap)_"
-    } else {
-        ""
-    };
-    let text = format!(
-        "🔎 *{id}* — {} · asked by <@{by}> · {verdict}\n`{}`\n```{}```{cut}",
+    let long = output.chars().count() > POST_CHARS;
+    let capped = if outcome.truncated { "\n_(output beyond the action's cap was dropped)_" } else { "" };
+    let head = format!(
+        "🔎 *{id}* — {} · asked by <@{by}> · {verdict}\n`{}`",
         escape_mrkdwn(&action.title),
-        escape_mrkdwn(&command),
-        escape_mrkdwn(&shown)
+        escape_mrkdwn(&command)
     );
+    let text = if long {
+        format!("{head}\n_The output is long: it follows as a file._{capped}")
+    } else {
+        format!("{head}\n```{}```{capped}", escape_mrkdwn(&output))
+    };
 
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
@@ -96,6 +96,10 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     timeline::append(&mut *tx, incident_id, now, by, EventKind::DiagnosticFinished, payload).await?;
     let post = json!({ "text": text, "to": "channel", "what": "diagnostic" });
     queue::enqueue(&mut *tx, Some(incident_id), kind::POST, &format!("diag:{}", job.id), post, now).await?;
+    if long {
+        let file = json!({ "filename": format!("{id}.txt"), "title": format!("{id} output"), "content": output });
+        queue::enqueue(&mut *tx, Some(incident_id), kind::UPLOAD, &format!("diag:{}", job.id), file, now).await?;
+    }
     tx.commit().await?;
     crate::jobs::wake(state);
     Ok(())

@@ -34,6 +34,7 @@ pub mod kind {
     pub const RUN_DIAGNOSTIC: &str = "diagnostics.run";
     pub const APPROVAL_MESSAGE: &str = "approval.message";
     pub const APPROVAL_EXPIRE: &str = "approval.expire";
+    pub const UPLOAD: &str = "incident.upload";
 
     /// Timers: cancelled when the incident resolves.
     pub const TIMERS: [&str; 1] = [STATUS_UPDATE];

@@ -78,3 +78,18 @@ pub async fn post_resolution(state: &AppState, job: &queue::Job) -> Result<(), J
     super::wake(state);
     Ok(())
 }
+
+/// [`kind::UPLOAD`]: `{ "filename", "title", "content" }` shared in the incident channel.
+pub async fn upload(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
+    let incident = load(state, job).await?;
+    let channel = incident.channel_id.as_deref().ok_or_else(|| JobError::Retry {
+        error: "the incident channel does not exist yet".into(),
+        after: Some(std::time::Duration::from_secs(5)),
+    })?;
+    let field = |key: &str| job.payload[key].as_str().unwrap_or_default().to_string();
+    let (filename, title, content) = (field("filename"), field("title"), field("content"));
+    let file_id = state.slack.upload_file(channel, &filename, &title, content.as_bytes(), "").await?;
+    let payload = json!({ "channel": channel, "file": file_id, "filename": filename, "bytes": content.len() });
+    timeline::append(&state.db, incident.id, state.clock.now(), WARROOM, EventKind::FileUploaded, payload).await?;
+    Ok(())
+}

@@ -22,6 +22,7 @@ pub fn api_router(workspace: Arc<Workspace>) -> Router {
     Router::new()
         .route("/api/{method}", post(web_api))
         .route("/response/{id}", post(response_url))
+        .route("/upload/{file_id}", post(upload))
         .with_state(workspace)
 }
 
@@ -85,6 +86,15 @@ async fn response_url(State(ws): State<Arc<Workspace>>, Path(id): Path<u64>, bod
         StatusCode::OK
     } else {
         StatusCode::NOT_FOUND
+    }
+}
+
+/// The upload URL `files.getUploadURLExternal` handed out: the file's bytes.
+async fn upload(State(ws): State<Arc<Workspace>>, Path(file_id): Path<String>, body: Bytes) -> StatusCode {
+    if ws.receive_upload(&file_id, &body) {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
     }
 }
 

@@ -39,12 +39,27 @@ pub struct Channel {
     pub messages: Vec<Message>,
 }
 
+/// A file uploaded through `files.getUploadURLExternal` and `files.completeUploadExternal`.
+#[derive(Debug, Clone, Serialize)]
+pub struct File {
+    pub id: String,
+    pub name: String,
+    pub title: String,
+    /// What was uploaded to the upload URL (empty until then).
+    pub content: Vec<u8>,
+    /// The length announced when the upload URL was asked for.
+    pub length: usize,
+    pub completed: bool,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Message {
     pub ts: String,
     pub user: String,
     pub text: String,
     pub blocks: Value,
+    /// Files shared with the message.
+    pub files: Vec<File>,
     pub pinned: bool,
     pub edited: bool,
     /// When the sandbox received it (for latency measurements): a monotonic instant, and the
@@ -104,6 +119,7 @@ struct State {
     views: Vec<View>,
     interactions: Vec<Interaction>,
     faults: Vec<InjectedFault>,
+    files: Vec<File>,
     calls: Vec<(String, Value)>,
     next_id: u64,
     last_ts: (i64, u64),
@@ -196,6 +212,17 @@ impl Workspace {
                 messages: Vec::new(),
             });
             id
+        })
+    }
+
+    /// Stores bytes sent to an upload URL; false when the URL is unknown or the size is wrong.
+    pub(super) fn receive_upload(&self, file_id: &str, bytes: &[u8]) -> bool {
+        self.with(|s| match s.files.iter_mut().find(|f| f.id == file_id && !f.completed) {
+            Some(file) if file.length == bytes.len() => {
+                file.content = bytes.to_vec();
+                true
+            }
+            _ => false,
         })
     }
 

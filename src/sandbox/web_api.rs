@@ -59,6 +59,11 @@ impl Workspace {
                 "chat.postEphemeral" => ephemeral(s, &p("channel"), &p("user"), &p("text")),
                 "pins.add" => pin(s, &p("channel"), &p("timestamp")),
                 "views.open" => open_view(s, &p("trigger_id"), &params["view"], now),
+                "files.getUploadURLExternal" => {
+                    upload_url(s, &params, &self.urls.lock().unwrap_or_else(|e| e.into_inner()).1)
+                }
+                "files.completeUploadExternal" => complete_upload(s, &params, now),
+                "files.upload" => Err("method_deprecated"),
                 "users.info" => s
                     .users
                     .iter()
@@ -188,6 +193,7 @@ fn post(s: &mut State, params: &Value, now: chrono::DateTime<chrono::Utc>) -> Me
         user: BOT_USER.into(),
         text: text.into(),
         blocks,
+        files: Vec::new(),
         pinned: false,
         edited: false,
         received: Some(std::time::Instant::now()),
@@ -255,4 +261,68 @@ fn open_view(s: &mut State, trigger_id: &str, view: &Value, now: chrono::DateTim
     stored["id"] = json!(id);
     s.views.push(View { id: id.clone(), user, view: stored.clone() });
     Ok(json!({ "view": stored }))
+}
+
+fn upload_url(s: &mut State, params: &Value, sandbox_url: &str) -> MethodResult {
+    let filename = params["filename"].as_str().filter(|f| !f.is_empty()).ok_or("invalid_arguments")?;
+    let length =
+        params["length"].as_u64().or_else(|| params["length"].as_str()?.parse().ok()).ok_or("invalid_arguments")?;
+    if length == 0 || length > 1024 * 1024 * 1024 {
+        return Err("invalid_length");
+    }
+    let id = s.next_id("F");
+    s.files.push(super::File {
+        id: id.clone(),
+        name: filename.into(),
+        title: filename.into(),
+        content: Vec::new(),
+        length: length as usize,
+        completed: false,
+    });
+    Ok(json!({ "upload_url": format!("{sandbox_url}/upload/{id}"), "file_id": id }))
+}
+
+fn complete_upload(s: &mut State, params: &Value, now: chrono::DateTime<chrono::Utc>) -> MethodResult {
+    // `files` is a JSON array (or, form-encoded, a JSON string of one).
+    let files: Vec<Value> = match &params["files"] {
+        Value::Array(files) => files.clone(),
+        Value::String(text) => serde_json::from_str(text).map_err(|_| "invalid_arguments")?,
+        _ => return Err("invalid_arguments"),
+    };
+    let mut shared = Vec::new();
+    for f in &files {
+        let id = f["id"].as_str().unwrap_or_default();
+        let file = s.files.iter_mut().find(|x| x.id == id && !x.completed).ok_or("file_not_found")?;
+        if file.content.len() != file.length {
+            return Err("file_upload_size_mismatch");
+        }
+        file.completed = true;
+        if let Some(title) = f["title"].as_str() {
+            file.title = title.into();
+        }
+        shared.push(file.clone());
+    }
+    let Some(channel) = params["channel_id"].as_str() else {
+        return Ok(
+            json!({ "files": shared.iter().map(|f| json!({ "id": f.id, "title": f.title })).collect::<Vec<_>>() }),
+        );
+    };
+    let ts = next_ts(s, now);
+    let c = s.channel_mut(channel).ok_or("channel_not_found")?;
+    if !c.members.iter().any(|m| m == BOT_USER) {
+        return Err("not_in_channel");
+    }
+    let listed: Vec<Value> = shared.iter().map(|f| json!({ "id": f.id, "title": f.title, "name": f.name })).collect();
+    c.messages.push(Message {
+        ts,
+        user: BOT_USER.into(),
+        text: params["initial_comment"].as_str().unwrap_or("").into(),
+        blocks: Value::Null,
+        files: shared,
+        pinned: false,
+        edited: false,
+        received: Some(std::time::Instant::now()),
+        received_at: now,
+    });
+    Ok(json!({ "files": listed }))
 }

@@ -78,15 +78,19 @@ impl SlackClient {
 
     /// Calls `method` with a JSON body and returns Slack's JSON answer when `ok` is true.
     pub async fn call(&self, method: &str, body: &Value) -> Result<Value, SlackError> {
+        let request = self.http.post(format!("{}/{method}", self.base_url)).bearer_auth(self.token.expose()).json(body);
+        self.send(method, request).await
+    }
+
+    /// Calls `method` form-encoded (the file upload methods take no JSON).
+    pub async fn call_form(&self, method: &str, form: &[(&str, &str)]) -> Result<Value, SlackError> {
+        let request = self.http.post(format!("{}/{method}", self.base_url)).bearer_auth(self.token.expose()).form(form);
+        self.send(method, request).await
+    }
+
+    async fn send(&self, method: &str, request: reqwest::RequestBuilder) -> Result<Value, SlackError> {
         let transport = |e: reqwest::Error| SlackError::Transport { method: method.into(), message: e.to_string() };
-        let response = self
-            .http
-            .post(format!("{}/{method}", self.base_url))
-            .bearer_auth(self.token.expose())
-            .json(body)
-            .send()
-            .await
-            .map_err(transport)?;
+        let response = request.send().await.map_err(transport)?;
         let status = response.status();
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             let retry_after = response
@@ -198,6 +202,40 @@ impl SlackClient {
             Err(e) if e.code() == Some("already_pinned") => Ok(()),
             other => other.map(drop),
         }
+    }
+
+    /// Shares a file in `channel` the current way (`files.upload` is retired): ask for an upload
+    /// URL, send the bytes there, then complete the upload into the channel.
+    pub async fn upload_file(
+        &self,
+        channel: &str,
+        filename: &str,
+        title: &str,
+        content: &[u8],
+        comment: &str,
+    ) -> Result<String, SlackError> {
+        let length = content.len().to_string();
+        let answer =
+            self.call_form("files.getUploadURLExternal", &[("filename", filename), ("length", &length)]).await?;
+        let (Some(url), Some(file_id)) = (answer["upload_url"].as_str(), answer["file_id"].as_str()) else {
+            return Err(SlackError::Api { method: "files.getUploadURLExternal".into(), error: "no upload_url".into() });
+        };
+        let method = "file upload";
+        let sent = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(content.to_vec())
+            .send()
+            .await
+            .map_err(|e| SlackError::Transport { method: method.into(), message: e.to_string() })?;
+        if !sent.status().is_success() {
+            return Err(SlackError::Http { method: method.into(), status: sent.status().as_u16() });
+        }
+        let files = json!([{ "id": file_id, "title": title }]).to_string();
+        let form = [("files", files.as_str()), ("channel_id", channel), ("initial_comment", comment)];
+        self.call_form("files.completeUploadExternal", &form).await?;
+        Ok(file_id.to_string())
     }
 
     pub async fn open_view(&self, trigger_id: &str, view: &Value) -> Result<(), SlackError> {

@@ -31,6 +31,7 @@ pub enum EventKind {
     ApprovalGranted,
     ApprovalDenied,
     ApprovalExpired,
+    FileUploaded,
 }
 
 impl EventKind {
@@ -58,6 +59,7 @@ impl EventKind {
             Self::ApprovalGranted => "approval_granted",
             Self::ApprovalDenied => "approval_denied",
             Self::ApprovalExpired => "approval_expired",
+            Self::FileUploaded => "file_uploaded",
         }
     }
 }

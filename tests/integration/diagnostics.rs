@@ -26,6 +26,7 @@ fn shims() -> &'static PathBuf {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         };
         shim("docker", "echo 137");
+        shim("journalctl", "yes 'Nov 23 15:01:07 host api[811]: error: connection to db:5432 refused' | head -n 200");
         shim(
             "kubectl",
             "echo 'connecting with token: xoxb-1234567890-secretvalue'; echo 'pod api-7d9 CrashLoopBackOff'",
@@ -51,7 +52,7 @@ async fn app_with_service(params: &[(&str, &str)]) -> (TestApp, String) {
     app_with_service_and(params, |_| {}).await
 }
 
-/// An app whose service `api` uses the http, docker, kubernetes, postgres and redis packs with
+/// An app whose service `api` uses the http, docker, kubernetes, postgres, redis and systemd packs with
 /// `params`, with an INC-1 declared for it; returns the app and the incident channel.
 pub async fn app_with_service_and(
     params: &[(&str, &str)],
@@ -60,7 +61,7 @@ pub async fn app_with_service_and(
     shims();
     let params = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let service = ServiceConfig {
-        packs: ["http", "docker", "kubernetes", "postgres", "redis"].map(String::from).to_vec(),
+        packs: ["http", "docker", "kubernetes", "postgres", "redis", "systemd"].map(String::from).to_vec(),
         params,
         ..Default::default()
     };
@@ -200,6 +201,27 @@ async fn diagnostics_lists_the_services_actions() {
 
     assert!(list.contains("`/incident run docker.logs` — Last 100 log lines (read)"), "{list}");
     assert!(list.contains("`/incident run docker.restart` — docker restart (change, needs approval)"));
-    assert!(!list.contains("systemd."), "only the service's packs");
+    assert!(!list.contains("compose.") && !list.contains("celery."), "only the service's packs");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn long_output_is_uploaded_as_a_file_in_three_steps() {
+    let (app, channel) = app_with_service(&[("unit", "api")]).await;
+
+    run(&app, &channel, "run systemd.journal minutes=15").await;
+
+    let messages = app.slack.channel(&channel).unwrap().messages;
+    let notice = messages.iter().rev().find(|m| m.blocks.to_string().contains("systemd.journal")).unwrap();
+    assert!(notice.blocks.to_string().contains("it follows as a file"));
+    let shared = messages.iter().find(|m| !m.files.is_empty()).expect("the output was shared as a file");
+    let file = &shared.files[0];
+    assert_eq!((file.name.as_str(), file.title.as_str()), ("systemd.journal.txt", "systemd.journal output"));
+    assert!(file.completed && file.content.len() > 2800, "{} bytes", file.content.len());
+    assert!(String::from_utf8_lossy(&file.content).contains("connection to db:5432 refused"));
+    assert!(shim_calls().contains("journalctl -u api --since -15min"));
+    assert_eq!(app.slack.call_count("files.getUploadURLExternal"), 1);
+    assert_eq!(app.slack.call_count("files.completeUploadExternal"), 1);
+    assert!(app.timeline(&app.only_incident().await).await.contains(&"file_uploaded".to_string()));
     app.finish().await;
 }

@@ -27,7 +27,19 @@ pub async fn enqueue(
     text: &str,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    let payload = json!({ "target": target, "text": text });
+    enqueue_blocks(tx, incident_id, target, text, serde_json::Value::Null, now).await
+}
+
+/// Queues an ephemeral message with Block Kit `blocks` (and `text` as its fallback).
+pub async fn enqueue_blocks(
+    tx: &mut Transaction<'_, Postgres>,
+    incident_id: Option<Uuid>,
+    target: &Target,
+    text: &str,
+    blocks: serde_json::Value,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let payload = json!({ "target": target, "text": text, "blocks": blocks });
     super::queue::enqueue(&mut **tx, incident_id, kind::RESPOND, &Uuid::new_v4().to_string(), payload, now).await?;
     Ok(())
 }
@@ -36,8 +48,9 @@ pub async fn respond(state: &AppState, job: &Job) -> Result<(), JobError> {
     let target: Target = serde_json::from_value(job.payload["target"].clone())
         .map_err(|e| JobError::Fatal(format!("bad respond payload: {e}")))?;
     let text = job.payload["text"].as_str().unwrap_or_default();
+    let blocks = &job.payload["blocks"];
     if let Some(url) = &target.response_url {
-        match state.slack.respond(url, text).await {
+        match state.slack.respond(url, text, blocks).await {
             Ok(()) => return Ok(()),
             // An expired response_url is final; fall through to an ephemeral message.
             Err(e) if !e.is_retryable() && target.channel.is_some() => {}
@@ -45,7 +58,7 @@ pub async fn respond(state: &AppState, job: &Job) -> Result<(), JobError> {
         }
     }
     match &target.channel {
-        Some(channel) => Ok(state.slack.post_ephemeral(channel, &target.user, text).await?),
+        Some(channel) => Ok(state.slack.post_ephemeral(channel, &target.user, text, blocks).await?),
         None => Err(JobError::Fatal(format!("no way to reach <@{}>", target.user))),
     }
 }

@@ -86,25 +86,54 @@ impl Workspace {
             .iter()
             .find(|m| m.ts == ts)
             .ok_or_else(|| ActError::NotFound(format!("no message {ts}")))?;
-        let (block_id, button) = message
-            .blocks
-            .as_array()
+        let container = json!({ "type": "message", "message_ts": ts, "channel_id": channel.id, "is_ephemeral": false });
+        let message = json!({ "type": "message", "ts": ts, "text": message.text, "blocks": message.blocks });
+        self.press(user, &channel.id, &channel.name, container, message, |_| true, action_id).await
+    }
+
+    /// Clicks the button `action_id` whose value is `value` in the newest ephemeral message
+    /// `user` was shown that has it.
+    pub async fn click_ephemeral(&self, user: &str, action_id: &str, value: &str) -> Result<Reply, ActError> {
+        let has = |b: &Value| b["action_id"] == action_id && b["value"] == value;
+        let ephemeral = self
+            .ephemerals(user)
             .into_iter()
-            .flatten()
-            .flat_map(|b| b["elements"].as_array().into_iter().flatten().map(move |e| (b["block_id"].clone(), e)))
-            .find(|(_, e)| e["type"] == "button" && e["action_id"] == action_id)
-            .ok_or_else(|| ActError::NotFound(format!("no button {action_id} on message {ts}")))?;
-        let (trigger_id, response_url) = self.begin(user, Some(&channel.id));
+            .rev()
+            .find(|e| buttons(&e.blocks).any(|(_, b)| has(b)))
+            .ok_or_else(|| ActError::NotFound(format!("no ephemeral button {action_id}={value} for {user}")))?;
+        let channel_id = ephemeral.channel.clone().unwrap_or_default();
+        let channel_name = self.channel(&channel_id).map(|c| c.name).unwrap_or_default();
+        let container = json!({ "type": "message", "message_ts": "0", "channel_id": channel_id, "is_ephemeral": true });
+        let message = json!({ "type": "message", "text": ephemeral.text, "blocks": ephemeral.blocks });
+        self.press(user, &channel_id, &channel_name, container, message, has, action_id).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn press(
+        &self,
+        user: &str,
+        channel_id: &str,
+        channel_name: &str,
+        container: Value,
+        message: Value,
+        matches: impl Fn(&Value) -> bool,
+        action_id: &str,
+    ) -> Result<Reply, ActError> {
+        let (block_id, button) = buttons(&message["blocks"])
+            .find(|(_, e)| e["action_id"] == action_id && matches(e))
+            .map(|(id, b)| (id, b.clone()))
+            .ok_or_else(|| ActError::NotFound(format!("no button {action_id}")))?;
+        let (trigger_id, response_url) = self.begin(user, Some(channel_id));
         let payload = json!({
             "type": "block_actions",
             "team": { "id": TEAM_ID, "domain": "sandbox" },
             "user": { "id": user, "username": self.user_name(user), "team_id": TEAM_ID },
             "api_app_id": "A0WARROOM",
             "token": "sandbox-verification-token",
-            "container": { "type": "message", "message_ts": ts, "channel_id": channel.id, "is_ephemeral": false },
+            "container": container,
             "trigger_id": trigger_id,
-            "channel": { "id": channel.id, "name": channel.name },
-            "message": { "type": "message", "ts": ts, "text": message.text, "blocks": message.blocks },
+            "channel": { "id": channel_id, "name": channel_name },
+            "message": message,
             "response_url": response_url,
             "actions": [{
                 "type": "button", "action_id": action_id, "block_id": block_id, "value": button["value"],
@@ -190,8 +219,18 @@ impl Workspace {
                 return false;
             };
             let text = body["text"].as_str().unwrap_or("").to_string();
-            s.ephemerals.push(Ephemeral { user: i.user, channel: i.channel, text, via: "response_url" });
+            let blocks = body["blocks"].clone();
+            s.ephemerals.push(Ephemeral { user: i.user, channel: i.channel, text, blocks, via: "response_url" });
             true
         })
     }
+}
+
+/// Every button in `blocks` (in `actions` elements and section accessories), with its block id.
+fn buttons(blocks: &Value) -> impl Iterator<Item = (Value, &Value)> {
+    blocks.as_array().into_iter().flatten().flat_map(|b| {
+        let elements = b["elements"].as_array().into_iter().flatten();
+        let accessory = std::iter::once(&b["accessory"]).filter(|a| a.is_object());
+        elements.chain(accessory).filter(|e| e["type"] == "button").map(move |e| (b["block_id"].clone(), e))
+    })
 }

@@ -75,6 +75,7 @@ pub struct Ephemeral {
     pub user: String,
     pub channel: Option<String>,
     pub text: String,
+    pub blocks: Value,
     pub via: &'static str,
 }
 

@@ -56,7 +56,7 @@ impl Workspace {
                 "conversations.setTopic" => set_topic(s, &p("channel"), &p("topic")),
                 "chat.postMessage" => post(s, &params, now),
                 "chat.update" => update(s, &params),
-                "chat.postEphemeral" => ephemeral(s, &p("channel"), &p("user"), &p("text")),
+                "chat.postEphemeral" => ephemeral(s, &p("channel"), &p("user"), &p("text"), &params["blocks"]),
                 "pins.add" => pin(s, &p("channel"), &p("timestamp")),
                 "views.open" => open_view(s, &p("trigger_id"), &params["view"], now),
                 "files.getUploadURLExternal" => {
@@ -226,13 +226,14 @@ fn update(s: &mut State, params: &Value) -> MethodResult {
     Ok(json!({ "channel": c.id, "ts": ts, "text": m.text }))
 }
 
-fn ephemeral(s: &mut State, channel: &str, user: &str, text: &str) -> MethodResult {
+fn ephemeral(s: &mut State, channel: &str, user: &str, text: &str, blocks: &Value) -> MethodResult {
     let c = s.channel_mut(channel).ok_or("channel_not_found")?;
     if !c.members.iter().any(|m| m == user) {
         return Err("user_not_in_channel");
     }
     let channel = Some(c.id.clone());
-    s.ephemerals.push(Ephemeral { user: user.into(), channel, text: text.into(), via: "chat.postEphemeral" });
+    let blocks = blocks.clone();
+    s.ephemerals.push(Ephemeral { user: user.into(), channel, text: text.into(), blocks, via: "chat.postEphemeral" });
     Ok(json!({ "message_ts": "0" }))
 }
 

@@ -192,8 +192,15 @@ impl SlackClient {
             .map(drop)
     }
 
-    pub async fn post_ephemeral(&self, channel: &str, user: &str, text: &str) -> Result<(), SlackError> {
-        self.call("chat.postEphemeral", &json!({ "channel": channel, "user": user, "text": text })).await.map(drop)
+    pub async fn post_ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        text: &str,
+        blocks: &Value,
+    ) -> Result<(), SlackError> {
+        let body = json!({ "channel": channel, "user": user, "text": text, "blocks": blocks });
+        self.call("chat.postEphemeral", &body).await.map(drop)
     }
 
     /// Pins a message; a message already pinned is not an error.
@@ -243,12 +250,12 @@ impl SlackClient {
     }
 
     /// Answers through a `response_url` (valid 30 minutes after Slack sent it).
-    pub async fn respond(&self, response_url: &str, text: &str) -> Result<(), SlackError> {
+    pub async fn respond(&self, response_url: &str, text: &str, blocks: &Value) -> Result<(), SlackError> {
         let method = "response_url";
         let response = self
             .http
             .post(response_url)
-            .json(&json!({ "response_type": "ephemeral", "replace_original": false, "text": text }))
+            .json(&json!({ "response_type": "ephemeral", "replace_original": false, "text": text, "blocks": blocks }))
             .send()
             .await
             .map_err(|e| SlackError::Transport { method: method.into(), message: e.to_string() })?;

@@ -13,6 +13,8 @@ use crate::templates::{TemplateError, Templates};
 pub const ACTION_ACKNOWLEDGE: &str = "incident.acknowledge";
 /// `action_id` of the declaration's Post update button (opens the update modal).
 pub const ACTION_POST_UPDATE: &str = "incident.post_update";
+/// `action_id` of the declaration's Run diagnostics button (lists them, as buttons).
+pub const ACTION_DIAGNOSTICS: &str = "incident.diagnostics";
 /// `action_id` of the declaration's Resolve button (opens the resolve modal).
 pub const ACTION_RESOLVE: &str = "incident.resolve";
 /// `callback_id` of the declaration modal.
@@ -136,6 +138,7 @@ pub fn declaration(
             buttons.push(button(ACTION_ACKNOWLEDGE, "Acknowledge", Some("primary")));
         }
         buttons.push(button(ACTION_POST_UPDATE, "Post update", None));
+        buttons.push(button(ACTION_DIAGNOSTICS, "Run diagnostics", None));
         let mut resolve = button(ACTION_RESOLVE, "Resolve", Some("danger"));
         resolve["confirm"] = json!({
             "title": { "type": "plain_text", "text": format!("Resolve {}?", incident.number()) },

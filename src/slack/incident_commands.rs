@@ -88,7 +88,10 @@ pub async fn run(
             lifecycle::note(&state.db, now, &incident, who.user, &text).await?;
             format!(":memo: Noted in the {} timeline.", incident.number())
         }
-        IncidentAction::Diagnostics => diagnostics_list(state, &incident),
+        IncidentAction::Diagnostics => {
+            let (text, blocks) = diagnostics_menu(state, &incident);
+            return Ok(Some(json!({ "response_type": "ephemeral", "text": text, "blocks": blocks })));
+        }
         IncidentAction::Run { action, params } => {
             match request_diagnostic(state, &incident, who.user, &action, &params).await? {
                 Ok(text) => text,
@@ -104,31 +107,43 @@ pub async fn run(
     Ok(Some(ephemeral(reply)))
 }
 
-/// The diagnostics of the packs the incident's service uses.
-fn diagnostics_list(state: &AppState, incident: &Incident) -> String {
+/// `action_id` of a diagnostic's Run button; its value is `<incident id>|<diagnostic id>`.
+pub const ACTION_RUN_DIAGNOSTIC: &str = "diagnostics.run";
+
+/// The diagnostics of the packs the incident's service uses, each with a Run (or Request, for
+/// changes) button: fallback text and blocks.
+pub fn diagnostics_menu(state: &AppState, incident: &Incident) -> (String, Value) {
+    let esc = crate::templates::escape_mrkdwn;
     let Some(service) = state.settings.file.services.get(&incident.service) else {
-        return format!(
+        let text = format!(
             "`{}` is not a service in warroom.toml, so warroom does not know its diagnostics. Add `[services.{}]` with its `packs` and `params`.",
             incident.service, incident.service
         );
+        return (text.clone(), json!([{ "type": "section", "text": { "type": "mrkdwn", "text": text } }]));
     };
-    let mut lines = vec![format!("*Diagnostics for `{}`* (packs: {}):", incident.service, service.packs.join(", "))];
-    for action in state.catalog.for_packs(&service.packs) {
-        let kind = match action.kind {
-            crate::diagnostics::Kind::Read => "read",
-            crate::diagnostics::Kind::Change => "change, needs approval",
+    let title = format!("*Diagnostics for `{}`* (packs: {}):", incident.service, service.packs.join(", "));
+    let mut lines = vec![title.clone()];
+    let mut blocks = vec![json!({ "type": "section", "text": { "type": "mrkdwn", "text": title } })];
+    // Slack allows 50 blocks in a message.
+    for action in state.catalog.for_packs(&service.packs).take(49) {
+        let (kind, label) = match action.kind {
+            crate::diagnostics::Kind::Read => ("read", "Run"),
+            crate::diagnostics::Kind::Change => ("change, needs approval", "Request"),
         };
-        lines.push(format!(
-            "• `/incident run {}` — {} ({kind})",
-            action.id,
-            crate::templates::escape_mrkdwn(&action.title)
-        ));
+        let line = format!("`{}` — {} ({kind})", action.id, esc(&action.title));
+        lines.push(format!("• `/incident run {}` — {} ({kind})", action.id, esc(&action.title)));
+        let mut button = json!({ "type": "button", "action_id": ACTION_RUN_DIAGNOSTIC, "value": format!("{}|{}", incident.id, action.id),
+                                 "text": { "type": "plain_text", "text": label } });
+        if action.kind == crate::diagnostics::Kind::Change {
+            button["style"] = json!("danger");
+        }
+        blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": line }, "accessory": button }));
     }
-    lines.join("\n")
+    (lines.join("\n"), Value::Array(blocks))
 }
 
 /// Checks and queues a diagnostic run; `Ok(Err(..))` is a refusal to show the user.
-async fn request_diagnostic(
+pub async fn request_diagnostic(
     state: &AppState,
     incident: &Incident,
     user: &str,

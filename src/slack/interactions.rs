@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::blocks::{
-    hhmm, ACTION_ACKNOWLEDGE, ACTION_POST_UPDATE, ACTION_RESOLVE, VIEW_DECLARE, VIEW_RESOLVE, VIEW_UPDATE,
+    hhmm, ACTION_ACKNOWLEDGE, ACTION_DIAGNOSTICS, ACTION_POST_UPDATE, ACTION_RESOLVE, VIEW_DECLARE, VIEW_RESOLVE,
+    VIEW_UPDATE,
 };
 use super::incident_commands::{self, Invoker};
 use super::verify_request;
@@ -58,7 +59,10 @@ async fn block_actions(state: &AppState, user: &str, payload: &Value) -> Result<
     if action_id == approvals::ACTION_APPROVE || action_id == approvals::ACTION_DENY {
         return approval_click(state, user, payload, action_id == approvals::ACTION_APPROVE).await;
     }
-    if ![ACTION_ACKNOWLEDGE, ACTION_POST_UPDATE, ACTION_RESOLVE].contains(&action_id) {
+    if action_id == incident_commands::ACTION_RUN_DIAGNOSTIC {
+        return run_click(state, user, payload).await;
+    }
+    if ![ACTION_ACKNOWLEDGE, ACTION_POST_UPDATE, ACTION_RESOLVE, ACTION_DIAGNOSTICS].contains(&action_id) {
         return Ok(().into_response());
     }
     let id = action["value"].as_str().and_then(|v| Uuid::parse_str(v).ok());
@@ -75,6 +79,14 @@ async fn block_actions(state: &AppState, user: &str, payload: &Value) -> Result<
         };
         if incident.is_resolved() {
             return tell(state, &target, &format!("{} is resolved.", incident.number())).await;
+        }
+        if action_id == ACTION_DIAGNOSTICS {
+            let (text, blocks) = incident_commands::diagnostics_menu(state, &incident);
+            let mut tx = state.db.begin().await?;
+            respond::enqueue_blocks(&mut tx, None, &target, &text, blocks, now).await?;
+            tx.commit().await?;
+            crate::jobs::wake_everywhere(state);
+            return Ok(().into_response());
         }
         if action_id == ACTION_RESOLVE && !lifecycle::may_resolve(&state.settings.file, &incident, user) {
             let refusal =
@@ -108,6 +120,30 @@ async fn block_actions(state: &AppState, user: &str, payload: &Value) -> Result<
             Ok(().into_response())
         }
     }
+}
+
+/// A diagnostic's Run (or Request) button: the same as `/incident run <id>` by the clicker.
+async fn run_click(state: &AppState, user: &str, payload: &Value) -> Result<Response, AppError> {
+    let value = payload["actions"][0]["value"].as_str().unwrap_or_default();
+    let (incident_id, action) = value.split_once('|').unwrap_or((value, ""));
+    let target = Target {
+        user: user.to_string(),
+        channel: payload["channel"]["id"].as_str().map(str::to_string),
+        response_url: payload["response_url"].as_str().map(str::to_string),
+    };
+    let incident = match Uuid::parse_str(incident_id) {
+        Ok(id) => store::get(&state.db, id).await?,
+        Err(_) => None,
+    };
+    let Some(incident) = incident else {
+        return tell(state, &target, "That incident no longer exists in warroom.").await;
+    };
+    let given = Default::default();
+    let text = match incident_commands::request_diagnostic(state, &incident, user, action, &given).await? {
+        Ok(text) => text,
+        Err(refusal) => format!(":no_entry: {refusal}"),
+    };
+    tell(state, &target, &text).await
 }
 
 /// Approve or Deny on an approval message; the clicker is told what it did.

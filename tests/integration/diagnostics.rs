@@ -225,3 +225,21 @@ async fn long_output_is_uploaded_as_a_file_in_three_steps() {
     assert!(app.timeline(&app.only_incident().await).await.contains(&"file_uploaded".to_string()));
     app.finish().await;
 }
+
+#[tokio::test]
+async fn the_run_diagnostics_button_lists_buttons_that_run_them() {
+    let (app, channel) = app_with_service(&[("container", "button-ctr")]).await;
+    let incident = app.only_incident().await;
+    let ts = app.slack.channel(&channel).unwrap().messages[0].ts.clone();
+
+    app.slack.click(BOB, &channel, &ts, "incident.diagnostics").await.unwrap();
+    app.drain().await;
+    let menu = app.slack.ephemerals(BOB).pop().expect("the menu was shown");
+    assert!(menu.blocks.to_string().contains("docker.exit_code"), "{}", menu.blocks);
+    app.slack.click_ephemeral(BOB, "diagnostics.run", &format!("{}|docker.exit_code", incident.id)).await.unwrap();
+    app.drain().await;
+
+    assert!(last_post(&app, &channel).contains("137 — killed by SIGKILL"));
+    assert!(shim_calls().contains("docker inspect button-ctr"));
+    app.finish().await;
+}

@@ -106,6 +106,7 @@ impl Application {
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
             .merge(crate::slack::router())
+            .merge(crate::diagnostics::runner_tasks::router())
             .with_state(state.clone());
         if let Some(workspace) = &sandbox {
             let sandbox_routes =

@@ -27,6 +27,21 @@ enum Cmd {
     Migrate,
     /// Validate the configuration and templates; exit non-zero with file:line errors.
     CheckConfig,
+    /// Run diagnostics on this host for a warroom server (only actions in `--catalog`).
+    Runner {
+        /// The warroom server, e.g. https://warroom.example.com
+        #[arg(long)]
+        server: String,
+        /// The server's WARROOM_RUNNER_TOKEN.
+        #[arg(long, env = "WARROOM_RUNNER_TOKEN", hide_env_values = true)]
+        token: String,
+        /// The pack file (TOML, the diagnostics/*.toml format) of what this runner may run.
+        #[arg(long)]
+        catalog: std::path::PathBuf,
+        /// This runner's name, as services' `runner = "..."` in warroom.toml call it.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[tokio::main]
@@ -40,6 +55,27 @@ async fn main() -> ExitCode {
         }
     };
     match cli.command.unwrap_or(Cmd::Serve) {
+        Cmd::Runner { server, token, catalog, name } => {
+            warroom::telemetry::init(settings.log_format);
+            let catalog = match warroom::diagnostics::Catalog::from_file(&catalog) {
+                Ok(catalog) => catalog,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let runner =
+                warroom::diagnostics::runner::Runner::new(&server, warroom::secret::Secret::new(token), &name, catalog)
+                    .with_path(settings.diagnostics_path.clone());
+            let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = stop_tx.send(true);
+            });
+            info!("runner {name} polling {server}");
+            runner.run(stop_rx).await;
+            ExitCode::SUCCESS
+        }
         Cmd::CheckConfig => check_config(&settings),
         Cmd::Migrate => {
             warroom::telemetry::init(settings.log_format);

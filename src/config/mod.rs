@@ -37,6 +37,8 @@ pub struct Settings {
     pub log_format: Option<LogFormat>,
     /// `WARROOM_DIAGNOSTICS_PATH`: where diagnostics find their programs (default: warroom's PATH).
     pub diagnostics_path: Option<String>,
+    /// `WARROOM_RUNNER_TOKEN`: what remote runners authenticate with; runners are off without it.
+    pub runner_token: Option<Secret>,
 }
 
 /// Why settings could not be loaded.
@@ -111,6 +113,7 @@ impl Settings {
             api_token: secret("WARROOM_API_TOKEN"),
             log_format,
             diagnostics_path: lookup("WARROOM_DIAGNOSTICS_PATH"),
+            runner_token: secret("WARROOM_RUNNER_TOKEN"),
         };
         if settings.slack_bot_token.is_some() && settings.slack_signing_secret.is_none() {
             problems.push(env_problem(

@@ -95,8 +95,20 @@ pub struct Catalog {
 impl Catalog {
     /// The shipped packs. They are part of the binary, so a bad one is a bug caught by tests.
     pub fn built_in() -> Result<Self, String> {
+        Self::from_packs(PACKS.iter().map(|(name, text)| (name.to_string(), text.to_string())))
+    }
+
+    /// A remote runner's own catalog: one pack file, named after the file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("runner").to_string();
+        Self::from_packs([(name, text)])
+    }
+
+    fn from_packs(packs: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
         let mut actions = BTreeMap::new();
-        for (pack, text) in PACKS {
+        for (pack, text) in packs {
+            let (pack, text) = (pack.as_str(), text.as_str());
             let file: PackFile = toml::from_str(text).map_err(|e| format!("diagnostics/{pack}.toml: {e}"))?;
             for raw in file.actions {
                 let action = Action::from_raw(pack, raw).map_err(|e| format!("diagnostics/{pack}.toml: {e}"))?;

@@ -10,5 +10,7 @@ pub mod catalog;
 pub mod exec;
 pub mod redact;
 pub mod run_job;
+pub mod runner;
+pub mod runner_tasks;
 
 pub use catalog::{Action, Catalog, Kind};

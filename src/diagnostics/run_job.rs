@@ -38,27 +38,48 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         }
     }
 
-    let outcome = match &action.builtin {
-        Some(name) => builtin::run(name, &params, action.timeout).await,
-        None => match exec::run(&exec::Invocation {
-            argv: argv.clone(),
-            timeout: action.timeout,
-            output_cap: action.output_cap,
-            path: state.settings.diagnostics_path.clone(),
-        })
-        .await
-        {
-            Ok(outcome) => outcome,
-            Err(e) => exec::Outcome {
+    // A service that lives elsewhere has its diagnostics run by its own runner.
+    let service = crate::incident::store::get(&state.db, incident_id).await?.map(|i| i.service).unwrap_or_default();
+    let runner = state.settings.file.services.get(&service).and_then(|s| s.runner.clone()).filter(|r| r != "local");
+    if let Some(runner) = runner {
+        return super::runner_tasks::hand_over(state, incident_id, &runner, id, &params, by).await;
+    }
+    let outcome = execute(action, &params, state.settings.diagnostics_path.clone()).await;
+    record(state, incident_id, action, &params, by, &outcome, &format!("diag:{}", job.id)).await
+}
+
+/// Runs `action` here: its program (argv, cleared env, time limit) or its built-in check.
+pub async fn execute(action: &super::Action, params: &BTreeMap<String, String>, path: Option<String>) -> exec::Outcome {
+    let argv = action.render(params);
+    match &action.builtin {
+        Some(name) => builtin::run(name, params, action.timeout).await,
+        None => {
+            let invocation = exec::Invocation { argv, timeout: action.timeout, output_cap: action.output_cap, path };
+            exec::run(&invocation).await.unwrap_or_else(|e| exec::Outcome {
                 exit_code: None,
                 timed_out: false,
                 duration: Default::default(),
                 stdout: String::new(),
                 stderr: e.to_string(),
                 truncated: false,
-            },
-        },
-    };
+            })
+        }
+    }
+}
+
+/// Records a finished run (redacted) in the timeline and queues its post (and file), in one
+/// transaction. `slot` keys the posts, so recording twice posts once.
+pub async fn record(
+    state: &AppState,
+    incident_id: uuid::Uuid,
+    action: &super::Action,
+    params: &BTreeMap<String, String>,
+    by: &str,
+    outcome: &exec::Outcome,
+    slot: &str,
+) -> Result<(), JobError> {
+    let id = action.id.as_str();
+    let argv = action.render(params);
     let (stdout, stderr) = (redact(&outcome.stdout), redact(&outcome.stderr));
     let explained = match action.explain.as_deref() {
         Some("exit_code") => catalog::explain_exit_code(&stdout).map(|m| format!("{} — {m}", stdout.trim())),
@@ -95,10 +116,10 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     });
     timeline::append(&mut *tx, incident_id, now, by, EventKind::DiagnosticFinished, payload).await?;
     let post = json!({ "text": text, "to": "channel", "what": "diagnostic" });
-    queue::enqueue(&mut *tx, Some(incident_id), kind::POST, &format!("diag:{}", job.id), post, now).await?;
+    queue::enqueue(&mut *tx, Some(incident_id), kind::POST, slot, post, now).await?;
     if long {
         let file = json!({ "filename": format!("{id}.txt"), "title": format!("{id} output"), "content": output });
-        queue::enqueue(&mut *tx, Some(incident_id), kind::UPLOAD, &format!("diag:{}", job.id), file, now).await?;
+        queue::enqueue(&mut *tx, Some(incident_id), kind::UPLOAD, slot, file, now).await?;
     }
     tx.commit().await?;
     crate::jobs::wake(state);

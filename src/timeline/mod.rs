@@ -32,6 +32,8 @@ pub enum EventKind {
     ApprovalDenied,
     ApprovalExpired,
     FileUploaded,
+    DiagnosticDispatched,
+    DiagnosticRefused,
 }
 
 impl EventKind {
@@ -60,6 +62,8 @@ impl EventKind {
             Self::ApprovalDenied => "approval_denied",
             Self::ApprovalExpired => "approval_expired",
             Self::FileUploaded => "file_uploaded",
+            Self::DiagnosticDispatched => "diagnostic_dispatched",
+            Self::DiagnosticRefused => "diagnostic_refused",
         }
     }
 }

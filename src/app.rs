@@ -143,6 +143,14 @@ impl Application {
         if self.workers > 0 {
             workers.push(tokio::spawn(crate::jobs::wake::listen(self.state.clone(), stop_rx.clone())));
         }
+        if self.workers > 0 && !self.state.settings.file.approvals.approver_groups.is_empty() {
+            // Read the approver groups at start (one refresh per minute, however many replicas start).
+            let now = self.state.clock.now();
+            let slot = format!("start:{}", now.timestamp() / 60);
+            if let Err(e) = crate::diagnostics::approvals::queue_group_refresh(&self.state.db, &slot, now).await {
+                tracing::warn!("could not queue the approver groups' refresh: {e}");
+            }
+        }
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         let _ = stop_tx.send(true);

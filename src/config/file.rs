@@ -59,6 +59,8 @@ struct RawApprovals {
 pub struct ApprovalsConfig {
     /// Slack user ids.
     pub approvers: Vec<String>,
+    /// Slack user group handles (without `@`), resolved through `usergroups.users.list`.
+    pub approver_groups: Vec<String>,
     /// Approvals needed, never counting the requester.
     pub required: u32,
     pub expires_after: HumanDuration,
@@ -68,6 +70,7 @@ impl Default for ApprovalsConfig {
     fn default() -> Self {
         Self {
             approvers: Vec::new(),
+            approver_groups: Vec::new(),
             required: 1,
             expires_after: HumanDuration(std::time::Duration::from_secs(15 * 60)),
         }
@@ -297,11 +300,16 @@ impl FileConfig {
             }
         }
         for approver in &raw.approvals.approvers {
-            match crate::incident::SlackUserId::parse(approver.get_ref()) {
-                Ok(id) => config.approvals.approvers.push(id.as_str().to_string()),
-                Err(m) => problems.push(problem(
+            let text = approver.get_ref();
+            let handle = text.strip_prefix('@').filter(|h| {
+                !h.is_empty() && h.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+            });
+            match (handle, crate::incident::SlackUserId::parse(text)) {
+                (Some(handle), _) => config.approvals.approver_groups.push(handle.to_string()),
+                (None, Ok(id)) => config.approvals.approvers.push(id.as_str().to_string()),
+                (None, Err(m)) => problems.push(problem(
                     approver.span(),
-                    format!("approvals.approvers: {m} (user ids like U0123456789; user groups are not supported yet)"),
+                    format!("approvals.approvers: {m} (user ids like U0123456789, or user groups like @sre-leads)"),
                 )),
             }
         }

@@ -95,6 +95,9 @@ pub async fn request(
     queue::enqueue(&mut *tx, Some(incident_id), kind::APPROVAL_MESSAGE, &slot, json!({ "request": id }), now).await?;
     queue::enqueue(&mut *tx, Some(incident_id), kind::APPROVAL_EXPIRE, &slot, json!({ "request": id }), expires_at)
         .await?;
+    if !config.approver_groups.is_empty() {
+        queue_group_refresh(&mut *tx, &format!("request:{id}"), now).await?;
+    }
     tx.commit().await?;
     Ok(request)
 }
@@ -170,7 +173,7 @@ pub async fn decide(
     if user == request.requested_by {
         return refuse("You cannot approve or deny your own request: another person must.".into());
     }
-    if !config.approvers.iter().any(|a| a == user) {
+    if !is_approver(&mut tx, config, user).await? {
         return refuse("You are not one of the configured approvers (`[approvals] approvers`).".into());
     }
     let voted = sqlx::query(
@@ -224,6 +227,51 @@ pub async fn decide(
     .await?;
     tx.commit().await?;
     Ok(decision)
+}
+
+/// A configured approver by id, or a member of a configured user group as last read from Slack.
+async fn is_approver(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    config: &ApprovalsConfig,
+    user: &str,
+) -> sqlx::Result<bool> {
+    if config.approvers.iter().any(|a| a == user) {
+        return Ok(true);
+    }
+    if config.approver_groups.is_empty() {
+        return Ok(false);
+    }
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM usergroup_members WHERE handle = ANY($1) AND user_id = $2)")
+        .bind(&config.approver_groups)
+        .bind(user)
+        .fetch_one(&mut **tx)
+        .await
+}
+
+/// Queues a refresh of the approver groups' members (a request is coming: read them fresh).
+pub async fn queue_group_refresh(db: impl sqlx::PgExecutor<'_>, slot: &str, at: DateTime<Utc>) -> sqlx::Result<()> {
+    queue::enqueue(db, None, kind::REFRESH_USERGROUPS, slot, json!({}), at).await?;
+    Ok(())
+}
+
+/// The [`kind::REFRESH_USERGROUPS`] job: reads each approver group's members from Slack.
+pub async fn refresh_groups(state: &crate::app::AppState) -> Result<(), crate::jobs::JobError> {
+    let now = state.clock.now();
+    for handle in &state.settings.file.approvals.approver_groups {
+        let members = state.slack.usergroup_members(handle).await?;
+        let mut tx = state.db.begin().await?;
+        sqlx::query("DELETE FROM usergroup_members WHERE handle = $1").bind(handle).execute(&mut *tx).await?;
+        for member in &members {
+            sqlx::query("INSERT INTO usergroup_members (handle, user_id, refreshed_at) VALUES ($1, $2, $3)")
+                .bind(handle)
+                .bind(member)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
 }
 
 /// The expiry timer: a request still pending at its expiry is expired.

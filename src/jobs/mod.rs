@@ -35,6 +35,7 @@ pub mod kind {
     pub const APPROVAL_MESSAGE: &str = "approval.message";
     pub const APPROVAL_EXPIRE: &str = "approval.expire";
     pub const UPLOAD: &str = "incident.upload";
+    pub const REFRESH_USERGROUPS: &str = "slack.refresh_usergroups";
 
     /// Timers: cancelled when the incident resolves.
     pub const TIMERS: [&str; 1] = [STATUS_UPDATE];

@@ -121,6 +121,8 @@ struct State {
     interactions: Vec<Interaction>,
     faults: Vec<InjectedFault>,
     files: Vec<File>,
+    /// User groups: (id, handle, members).
+    usergroups: Vec<(String, String, Vec<String>)>,
     calls: Vec<(String, Value)>,
     next_id: u64,
     last_ts: (i64, u64),
@@ -151,7 +153,8 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// A workspace with three people (alice, bob, carol), `#incidents` and `#general`.
+    /// A workspace with three people (alice, bob, carol), `#incidents` and `#general`, and the
+    /// user group `@sre-leads` (bob).
     pub fn new(clock: SharedClock, signing_secret: Secret) -> Self {
         let mut state = State::default();
         for name in ["alice", "bob", "carol"] {
@@ -170,6 +173,7 @@ impl Workspace {
                 messages: Vec::new(),
             });
         }
+        state.usergroups.push(("S0SRELEADS".into(), "sre-leads".into(), vec!["U0BOB".into()]));
         Self {
             state: Mutex::new(state),
             clock,

@@ -64,6 +64,13 @@ impl Workspace {
                 }
                 "files.completeUploadExternal" => complete_upload(s, &params, now),
                 "files.upload" => Err("method_deprecated"),
+                "usergroups.list" => Ok(json!({ "usergroups": s.usergroups.iter().map(|(id, handle, users)| json!({
+                    "id": id, "handle": handle, "name": handle, "user_count": users.len(),
+                    "users": if params["include_users"] == true || params["include_users"] == "true" { json!(users) } else { Value::Null },
+                })).collect::<Vec<_>>() })),
+                "usergroups.users.list" => s.usergroups.iter().find(|(id, _, _)| *id == p("usergroup"))
+                    .map(|(_, _, users)| json!({ "users": users }))
+                    .ok_or("no_such_subteam"),
                 "users.info" => s
                     .users
                     .iter()

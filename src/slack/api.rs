@@ -245,6 +245,24 @@ impl SlackClient {
         Ok(file_id.to_string())
     }
 
+    /// The members of the user group `@handle` (`usergroups.list`, then `usergroups.users.list`).
+    pub async fn usergroup_members(&self, handle: &str) -> Result<Vec<String>, SlackError> {
+        let groups = self.call("usergroups.list", &json!({})).await?;
+        let id = groups["usergroups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|g| g["handle"] == handle)
+            .and_then(|g| g["id"].as_str())
+            .ok_or_else(|| SlackError::Api {
+                method: "usergroups.list".into(),
+                error: format!("no user group @{handle}"),
+            })?
+            .to_string();
+        let members = self.call("usergroups.users.list", &json!({ "usergroup": id })).await?;
+        Ok(members["users"].as_array().into_iter().flatten().filter_map(|u| u.as_str().map(str::to_string)).collect())
+    }
+
     pub async fn open_view(&self, trigger_id: &str, view: &Value) -> Result<(), SlackError> {
         self.call("views.open", &json!({ "trigger_id": trigger_id, "view": view })).await.map(drop)
     }

@@ -9,9 +9,11 @@ use crate::harness::*;
 /// Alice asks for `docker restart <container>`; returns the app, the channel and the approval
 /// message's ts.
 async fn requested(container: &str, approvers: &[&str], required: u32) -> (TestApp, String, String) {
-    let approvers: Vec<String> = approvers.iter().map(|a| a.to_string()).collect();
+    let (groups, approvers): (Vec<String>, Vec<String>) =
+        approvers.iter().map(|a| a.to_string()).partition(|a| a.starts_with('@'));
     let (app, channel) = app_with_service_and(&[("container", container)], move |s| {
         s.file.approvals.approvers = approvers;
+        s.file.approvals.approver_groups = groups.iter().map(|g| g.trim_start_matches('@').to_string()).collect();
         s.file.approvals.required = required;
     })
     .await;
@@ -142,5 +144,20 @@ async fn two_of_two_approvals_are_needed_when_configured() {
 
     assert!(second.contains("Approved"), "{second}");
     assert_eq!(restarts("ctr-two"), 1);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn members_of_an_approver_user_group_may_approve() {
+    // The sandbox's @sre-leads has bob, read through usergroups.list and usergroups.users.list.
+    let (app, channel, ts) = requested("ctr-group", &["@sre-leads"], 1).await;
+
+    let outsider = click(&app, CAROL, &channel, &ts, "approval.approve").await;
+    let member = click(&app, BOB, &channel, &ts, "approval.approve").await;
+
+    assert!(outsider.contains("not one of the configured approvers"), "{outsider}");
+    assert!(member.contains("Approved"), "{member}");
+    assert_eq!(restarts("ctr-group"), 1);
+    assert_eq!(app.slack.call_count("usergroups.users.list"), 1);
     app.finish().await;
 }

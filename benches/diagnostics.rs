@@ -1,8 +1,8 @@
 //! Diagnostics figures, measured on this machine:
 //!
-//! 1. from an Approve click (signed, over HTTP) to the approved command starting, p50/p99, with
-//!    warroom's job workers running in-process (the `docker` it runs is a shim that notes the
-//!    time it started);
+//! 1. from an Approve click (signed, over HTTP) to the approved command starting, p50/p99, run
+//!    in-process by warroom's job workers and through a remote runner on loopback (the `docker`
+//!    it runs is a shim that notes the time it started);
 //! 2. the overhead of running a trivial diagnostic (`true`) through warroom's executor (cleared
 //!    environment, process group, capped pipes, time limit) against spawning it directly.
 //!
@@ -80,53 +80,34 @@ async fn main() -> anyhow::Result<()> {
     settings.file.channel_post_interval = warroom::duration::HumanDuration(Duration::ZERO);
     settings.file.approvals.approvers = vec!["U0BOB".into()];
     settings.file.services.insert("api".into(), ServiceConfig { packs: vec!["docker".into()], ..Default::default() });
+    let remote = ServiceConfig { packs: vec!["docker".into()], runner: Some("edge-1".into()), ..Default::default() };
+    settings.file.services.insert("edge".into(), remote);
+    settings.runner_token = Some(Secret::new("bench-runner-token"));
     settings.diagnostics_path = Some(format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default()));
     let app = Application::build(settings, db.clone(), Arc::new(SystemClock), warroom::app::DEFAULT_WORKERS).await?;
     let address = format!("http://127.0.0.1:{}", app.port());
     slack.connect(&address, &slack_url);
     tokio::spawn(app.run_until_stopped(std::future::pending()));
 
-    slack.slash("U0ALICE", "incidents", "declare P0 api Everything 500s").await?;
-    let channel = loop {
-        if let Some(c) = slack.channels().into_iter().find(|c| c.name == "inc-1-api" && !c.messages.is_empty()) {
-            break c.id;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+    // A remote runner on loopback, with the docker pack and the shim, long-polling.
+    let pack = std::fs::read_to_string(format!("{}/diagnostics/docker.toml", env!("CARGO_MANIFEST_DIR")))?;
+    std::fs::write(dir.join("docker.toml"), pack)?;
+    let runner_catalog =
+        warroom::diagnostics::Catalog::from_file(&dir.join("docker.toml")).map_err(anyhow::Error::msg)?;
+    let runner = warroom::diagnostics::runner::Runner::new(
+        &address,
+        Secret::new("bench-runner-token"),
+        "edge-1",
+        runner_catalog,
+    )
+    .with_path(Some(format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())));
+    let (_stop_runner, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move { runner.run(stop_rx).await });
 
-    // 1. Approve → command started.
-    println!("{approvals} changes requested by alice and approved by bob ...");
-    let mut latencies = Vec::new();
-    for i in 0..approvals {
-        let container = format!("ctr{i}");
-        slack.slash("U0ALICE", &channel, &format!("run docker.restart container={container}")).await?;
-        let ts = loop {
-            let found = slack.channel(&channel).and_then(|c| {
-                c.messages
-                    .iter()
-                    .rev()
-                    .find(|m| m.blocks.to_string().contains(&format!("docker restart {container}`")))
-                    .map(|m| m.ts.clone())
-            });
-            if let Some(ts) = found {
-                break ts;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        };
-        let clicked = now_ns();
-        slack.click("U0BOB", &channel, &ts, "approval.approve").await?;
-        let started_file = dir.join(format!("started-{container}"));
-        let t0 = Instant::now();
-        let started: u128 = loop {
-            if let Some(ns) = std::fs::read_to_string(&started_file).ok().and_then(|s| s.trim().parse().ok()) {
-                break ns;
-            }
-            anyhow::ensure!(t0.elapsed() < Duration::from_secs(10), "{container} never started");
-            tokio::time::sleep(Duration::from_micros(200)).await;
-        };
-        latencies.push(Duration::from_nanos(started.saturating_sub(clicked) as u64));
-    }
-    latencies.sort();
+    let mut in_process = approve_to_start(&slack, &dir, "api", "inc-1-api", "local", approvals).await?;
+    let mut remote = approve_to_start(&slack, &dir, "edge", "inc-2-edge", "edge", approvals).await?;
+    in_process.sort();
+    remote.sort();
 
     // 2. `true` through the executor against a direct spawn.
     let mut direct = Vec::new();
@@ -146,13 +127,15 @@ async fn main() -> anyhow::Result<()> {
     through.sort();
 
     println!("\n== warroom diagnostics benchmark ==");
-    println!(
-        "Approve click -> command started (in-process, {} approvals): p50 {}  p99 {}  max {}",
-        latencies.len(),
-        ms(pct(&latencies, 0.5)),
-        ms(pct(&latencies, 0.99)),
-        ms(pct(&latencies, 1.0))
-    );
+    for (how, latencies) in [("in-process", &in_process), ("remote runner", &remote)] {
+        println!(
+            "Approve click -> command started ({how}, {} approvals): p50 {}  p99 {}  max {}",
+            latencies.len(),
+            ms(pct(latencies, 0.5)),
+            ms(pct(latencies, 0.99)),
+            ms(pct(latencies, 1.0))
+        );
+    }
     println!("`true` spawned directly:         p50 {}  p99 {}", ms(pct(&direct, 0.5)), ms(pct(&direct, 0.99)));
     println!("`true` through warroom's executor: p50 {}  p99 {}", ms(pct(&through, 0.5)), ms(pct(&through, 0.99)));
     println!("executor overhead:               p50 {}", ms(pct(&through, 0.5).saturating_sub(pct(&direct, 0.5))));
@@ -161,4 +144,52 @@ async fn main() -> anyhow::Result<()> {
     sqlx::query(&format!("DROP DATABASE {db_name} WITH (FORCE)")).execute(&mut admin.connect().await?).await?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// Declares an incident for `service`, then `n` times: alice asks for `docker restart`, bob
+/// approves it; returns the times from the click to the shim starting.
+async fn approve_to_start(
+    slack: &Workspace,
+    dir: &std::path::Path,
+    service: &str,
+    channel_name: &str,
+    tag: &str,
+    n: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    slack.slash("U0ALICE", "incidents", &format!("declare P0 {service} Everything 500s")).await?;
+    let channel = loop {
+        if let Some(c) = slack.channels().into_iter().find(|c| c.name == channel_name && !c.messages.is_empty()) {
+            break c.id;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    println!("{n} changes requested by alice and approved by bob ({tag}) ...");
+    let mut latencies = Vec::new();
+    for i in 0..n {
+        let container = format!("{tag}{i}");
+        slack.slash("U0ALICE", &channel, &format!("run docker.restart container={container}")).await?;
+        let ts = loop {
+            let found = slack.channel(&channel).and_then(|c| {
+                let needle = format!("docker restart {container}`");
+                c.messages.iter().rev().find(|m| m.blocks.to_string().contains(&needle)).map(|m| m.ts.clone())
+            });
+            if let Some(ts) = found {
+                break ts;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        let clicked = now_ns();
+        slack.click("U0BOB", &channel, &ts, "approval.approve").await?;
+        let started_file = dir.join(format!("started-{container}"));
+        let t0 = Instant::now();
+        let started: u128 = loop {
+            if let Some(ns) = std::fs::read_to_string(&started_file).ok().and_then(|s| s.trim().parse().ok()) {
+                break ns;
+            }
+            anyhow::ensure!(t0.elapsed() < Duration::from_secs(10), "{container} never started");
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        };
+        latencies.push(Duration::from_nanos(started.saturating_sub(clicked) as u64));
+    }
+    Ok(latencies)
 }

@@ -9,6 +9,7 @@ CREATE TABLE approval_requests (
     argv         jsonb NOT NULL,
     action_hash  text NOT NULL,
     requested_by text NOT NULL,
+    reason       text,
     required     integer NOT NULL CHECK (required >= 1),
     state        text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'approved', 'denied', 'expired')),
     requested_at timestamptz NOT NULL,

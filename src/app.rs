@@ -43,6 +43,8 @@ pub struct AppState {
     pub limiter: Arc<ChannelLimiter>,
     /// Wakes the job workers when work was queued.
     pub jobs_ready: Arc<Notify>,
+    /// Wakes remote runners' long polls when a task for them was queued (here).
+    pub runner_tasks_ready: Arc<Notify>,
     /// Set while a cross-replica wake-up (NOTIFY) is being sent.
     pub notify_in_flight: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -101,6 +103,7 @@ impl Application {
             catalog: Arc::new(crate::diagnostics::Catalog::built_in().map_err(anyhow::Error::msg)?),
             jobs_ready: Arc::new(Notify::new()),
             notify_in_flight: Arc::default(),
+            runner_tasks_ready: Arc::new(Notify::new()),
         };
         let mut router = Router::new()
             .route("/healthz", get(|| async { "ok" }))

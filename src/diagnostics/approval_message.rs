@@ -39,7 +39,8 @@ fn render(request: &Request, votes: &[(String, String)]) -> Value {
     let argv: Vec<String> = serde_json::from_value(request.argv.clone()).unwrap_or_default();
     let command = escape_mrkdwn(&argv.join(" "));
     let approved: Vec<String> = votes.iter().filter(|(_, d)| d == "approve").map(|(u, _)| format!("<@{u}>")).collect();
-    let head = format!("🔐 *Change requested* by <@{}>: `{command}` ({})", request.requested_by, request.action);
+    let why = request.reason.as_deref().map_or_else(String::new, |r| format!("\n*Why:* {}", escape_mrkdwn(r)));
+    let head = format!("🔐 *Change requested* by <@{}>: `{command}` ({}){why}", request.requested_by, request.action);
     let status = match request.state.as_str() {
         "approved" => format!("✅ *Approved* by {}: running it now.", approved.join(", ")),
         "denied" => {

@@ -27,6 +27,7 @@ pub struct Request {
     pub argv: Value,
     pub action_hash: String,
     pub requested_by: String,
+    pub reason: Option<String>,
     pub required: i32,
     pub state: String,
     pub requested_at: DateTime<Utc>,
@@ -54,6 +55,10 @@ pub struct NewRequest<'a> {
     pub action: &'a str,
     pub params: Value,
     pub argv: Vec<String>,
+    /// Why, in the requester's words.
+    pub reason: Option<String>,
+    /// Approvals needed (the action's own policy, else `[approvals] required`).
+    pub required: u32,
 }
 
 /// Records a change request, queues its approval message and its expiry timer.
@@ -63,7 +68,7 @@ pub async fn request(
     now: DateTime<Utc>,
     new: NewRequest<'_>,
 ) -> sqlx::Result<Request> {
-    let NewRequest { incident_id, requested_by, action, params, argv } = new;
+    let NewRequest { incident_id, requested_by, action, params, argv, reason, required } = new;
     let (params, argv) = (&params, &argv[..]);
     let id = Uuid::new_v4();
     let expires_at = crate::clock::whole_seconds(now + config.expires_after.as_chrono());
@@ -71,9 +76,9 @@ pub async fn request(
     let mut tx = db.begin().await?;
     let request: Request = sqlx::query_as(
         r#"INSERT INTO approval_requests (id, incident_id, action, params, argv, action_hash, requested_by, required,
-                                          requested_at, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-           RETURNING id, incident_id, action, params, argv, action_hash, requested_by, required, state, requested_at,
+                                          requested_at, expires_at, reason)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+           RETURNING id, incident_id, action, params, argv, action_hash, requested_by, reason, required, state, requested_at,
                      expires_at, channel_id, message_ts"#,
     )
     .bind(id)
@@ -83,13 +88,14 @@ pub async fn request(
     .bind(json!(argv))
     .bind(&hash)
     .bind(requested_by)
-    .bind(config.required as i32)
+    .bind(required.max(1) as i32)
     .bind(now)
     .bind(expires_at)
+    .bind(&reason)
     .fetch_one(&mut *tx)
     .await?;
-    let payload = json!({ "request": id, "action": action, "argv": argv, "hash": hash, "required": config.required,
-                          "expires_at": expires_at });
+    let payload = json!({ "request": id, "action": action, "argv": argv, "hash": hash, "required": required,
+                          "reason": reason, "expires_at": expires_at });
     timeline::append(&mut *tx, incident_id, now, requested_by, EventKind::ApprovalRequested, payload).await?;
     let slot = id.to_string();
     queue::enqueue(&mut *tx, Some(incident_id), kind::APPROVAL_MESSAGE, &slot, json!({ "request": id }), now).await?;
@@ -104,7 +110,7 @@ pub async fn request(
 
 pub async fn get(db: &PgPool, id: Uuid) -> sqlx::Result<Option<Request>> {
     sqlx::query_as(
-        r#"SELECT id, incident_id, action, params, argv, action_hash, requested_by, required, state, requested_at,
+        r#"SELECT id, incident_id, action, params, argv, action_hash, requested_by, reason, required, state, requested_at,
                   expires_at, channel_id, message_ts
            FROM approval_requests WHERE id = $1"#,
     )
@@ -150,7 +156,7 @@ pub async fn decide(
 ) -> sqlx::Result<Decision> {
     let mut tx = db.begin().await?;
     let request: Option<Request> = sqlx::query_as(
-        r#"SELECT id, incident_id, action, params, argv, action_hash, requested_by, required, state, requested_at,
+        r#"SELECT id, incident_id, action, params, argv, action_hash, requested_by, reason, required, state, requested_at,
                   expires_at, channel_id, message_ts
            FROM approval_requests WHERE id = $1 FOR UPDATE"#,
     )
@@ -278,7 +284,7 @@ pub async fn refresh_groups(state: &crate::app::AppState) -> Result<(), crate::j
 pub async fn expire(db: &PgPool, now: DateTime<Utc>, id: Uuid) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;
     let request: Option<Request> = sqlx::query_as(
-        r#"SELECT id, incident_id, action, params, argv, action_hash, requested_by, required, state, requested_at,
+        r#"SELECT id, incident_id, action, params, argv, action_hash, requested_by, reason, required, state, requested_at,
                   expires_at, channel_id, message_ts
            FROM approval_requests WHERE id = $1 AND state = 'pending' FOR UPDATE"#,
     )

@@ -53,6 +53,8 @@ struct RawAction {
     #[serde(default)]
     params: BTreeMap<String, RawParam>,
     explain: Option<String>,
+    filter: Option<String>,
+    approvals: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -84,6 +86,10 @@ pub struct Action {
     pub params: BTreeMap<String, Param>,
     /// `exit_code`: explain a container exit code (137 OOM, ...).
     pub explain: Option<String>,
+    /// Keep only output lines matching this (e.g. the OOM killer's in the kernel log).
+    pub filter: Option<Regex>,
+    /// Approvals a change needs (its own policy; default `[approvals] required`).
+    pub approvals: Option<u32>,
 }
 
 /// Every action of every pack, by id.
@@ -173,6 +179,8 @@ impl Action {
             output_cap: raw.output_cap.unwrap_or(64 * 1024).min(1024 * 1024),
             params,
             explain: raw.explain,
+            filter: raw.filter.map(|f| Regex::new(&f)).transpose().map_err(|e| format!("filter: {e}"))?,
+            approvals: raw.approvals,
         })
     }
 
@@ -289,6 +297,21 @@ mod tests {
             crate::config::FileConfig::parse(std::path::Path::new("x"), include_str!("../../warroom.example.toml"))
                 .unwrap();
         assert_eq!(Catalog::built_in().unwrap().check_services(&config.services), Vec::<String>::new());
+    }
+
+    #[test]
+    fn no_parameter_of_any_action_accepts_an_injection() {
+        let catalog = Catalog::built_in().unwrap();
+        let evil =
+            ["x; rm -rf /", "$(id)", "`id`", "a b", "a\nb", "--help", "../../etc/passwd", "a|b", "a&&b", "'x'", ""];
+        for action in catalog.actions.values() {
+            for (name, param) in &action.params {
+                for value in evil {
+                    assert!(!param.pattern.is_match(value), "{}.{name} accepts {value:?}", action.id);
+                }
+            }
+        }
+        assert_eq!(catalog.get("kubernetes.rollout_undo").unwrap().approvals, Some(2), "a rollback needs two people");
     }
 
     #[test]

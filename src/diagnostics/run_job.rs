@@ -48,8 +48,18 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     record(state, incident_id, action, &params, by, &outcome, &format!("diag:{}", job.id)).await
 }
 
-/// Runs `action` here: its program (argv, cleared env, time limit) or its built-in check.
+/// Runs `action` here: its program (argv, cleared env, time limit) or its built-in check; the
+/// action's filter keeps only the lines that matter.
 pub async fn execute(action: &super::Action, params: &BTreeMap<String, String>, path: Option<String>) -> exec::Outcome {
+    let mut outcome = run_raw(action, params, path).await;
+    if let Some(filter) = &action.filter {
+        let kept: Vec<&str> = outcome.stdout.lines().filter(|l| filter.is_match(l)).collect();
+        outcome.stdout = if kept.is_empty() { "(no matching lines)\n".into() } else { kept.join("\n") + "\n" };
+    }
+    outcome
+}
+
+async fn run_raw(action: &super::Action, params: &BTreeMap<String, String>, path: Option<String>) -> exec::Outcome {
     let argv = action.render(params);
     match &action.builtin {
         Some(name) => builtin::run(name, params, action.timeout).await,

@@ -67,6 +67,7 @@ pub async fn hand_over(
         queue::enqueue(&mut *tx, Some(incident_id), kind::POST, &format!("offline:{task}"), post, now).await?;
     }
     tx.commit().await?;
+    state.runner_tasks_ready.notify_waiters();
     crate::jobs::wake(state);
     Ok(())
 }
@@ -97,10 +98,17 @@ async fn poll(State(state): State<AppState>, headers: HeaderMap, Json(req): Json
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(req.wait_secs.min(MAX_WAIT));
     loop {
+        // Registered before looking, so a task queued in between still wakes this poll.
+        let queued = state.runner_tasks_ready.notified();
+        tokio::pin!(queued);
+        queued.as_mut().enable();
         match claim(&state, &req.name).await {
             Ok(Some(task)) => return Json(task).into_response(),
             Ok(None) if tokio::time::Instant::now() >= deadline => return StatusCode::NO_CONTENT.into_response(),
-            Ok(None) => tokio::time::sleep(Duration::from_millis(250)).await,
+            // Woken at once for a task queued by this process; a replica's shows up within 250 ms.
+            Ok(None) => {
+                let _ = tokio::time::timeout(Duration::from_millis(250), queued).await;
+            }
             Err(e) => {
                 tracing::warn!("runner poll failed on the database: {e}");
                 return StatusCode::SERVICE_UNAVAILABLE.into_response();

@@ -38,6 +38,8 @@ pub enum IncidentAction {
     Run {
         action: String,
         params: std::collections::BTreeMap<String, String>,
+        /// Why (for a change's approval message).
+        reason: Option<String>,
     },
 }
 
@@ -64,7 +66,7 @@ pub const USAGE: &str = "*Usage:* `/incident <subcommand>`\n\
 • `status` — where the incident stands (only you see it)\n\
 • `ic @user` · `sev P1` · `note <text>` — commander, severity, a timeline note\n\
 • `summary` — the executive summary · `resolve` — the resolution form · `reopen`\n\
-• `diagnostics` — the runbook checks for this service · `run <diagnostic> [name=value]` — run one\n\
+• `diagnostics` — the runbook checks for this service · `run <diagnostic> [name=value] [reason=\"why\"]` — run one\n\
 • `list` — active incidents\n\
 In an incident channel the incident is implied; elsewhere name it first: `/incident status INC-42`.\n\
 • `help` — this message";
@@ -144,19 +146,20 @@ fn parse_incident_command(sub: &str, args: &str) -> Result<Command, CommandError
         "reopen" => IncidentAction::Reopen,
         "diagnostics" => IncidentAction::Diagnostics,
         "run" => {
-            let mut words = args.split_whitespace();
-            let action = words.next().ok_or_else(|| {
-                bad("`/incident run <diagnostic> [name=value ...]`: which diagnostic? See `/incident diagnostics`."
-                    .into())
-            })?;
-            let mut params = std::collections::BTreeMap::new();
-            for word in words {
-                let (name, value) = word
-                    .split_once('=')
-                    .ok_or_else(|| bad(format!("`{}`: parameters are name=value", truncate(word, 40))))?;
-                params.insert(name.to_string(), value.to_string());
+            let (action, rest) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+            if action.is_empty() {
+                return Err(bad("`/incident run <diagnostic> [name=value ...] [reason=\"...\"]`: which diagnostic? See `/incident diagnostics`.".into()));
             }
-            IncidentAction::Run { action: truncate(action, 64), params }
+            let mut params = std::collections::BTreeMap::new();
+            let mut reason = None;
+            for (name, value) in key_values(rest, &[])? {
+                if name == "reason" {
+                    reason = Some(value);
+                } else {
+                    params.insert(name, value);
+                }
+            }
+            IncidentAction::Run { action: truncate(action, 64), params, reason }
         }
         "ic" => {
             IncidentAction::Commander(SlackUserId::parse(args).map_err(|m| bad(format!("`/incident ic @user`: {m}")))?)
@@ -180,14 +183,34 @@ fn parse_incident_command(sub: &str, args: &str) -> Result<Command, CommandError
 pub fn parse_update(args: &str) -> Result<UpdateFields, CommandError> {
     let bad = |message: String| CommandError { message };
     let mut fields = UpdateFields::default();
+    for (key, value) in key_values(args, &UPDATE_KEYS)? {
+        match key.as_str() {
+            "status" => match Status::parse(&value) {
+                Ok(Status::Resolved) => return Err(bad("To resolve, use `/incident resolve`.".into())),
+                Ok(status) => fields.status = Some(status),
+                Err(_) => fields.status_text = Some(value),
+            },
+            "cause" => fields.root_cause = Some(value),
+            "action" => fields.action = Some(value),
+            "eta" => fields.eta = Some(value),
+            _ => fields.impact = Some(value),
+        }
+    }
+    Ok(fields)
+}
+
+/// `key=value key="quoted value"` pairs (Slack's “curly” quotes too). With `keys`, only those.
+pub fn key_values(args: &str, keys: &[&str]) -> Result<Vec<(String, String)>, CommandError> {
+    let bad = |message: String| CommandError { message };
+    let mut pairs = Vec::new();
     let mut rest = args.trim();
     while !rest.is_empty() {
         let (key, after) = rest.split_once('=').ok_or_else(|| {
-            bad(format!("Expected key=value, found `{}`. Keys: {}.", truncate(rest, 40), UPDATE_KEYS.join(", ")))
+            bad(format!("Expected key=value, found `{}`. Keys: {}.", truncate(rest, 40), keys.join(", ")))
         })?;
         let key = key.trim();
-        if !UPDATE_KEYS.contains(&key) {
-            return Err(bad(format!("Unknown key `{}`; the keys are {}.", truncate(key, 40), UPDATE_KEYS.join(", "))));
+        if key.is_empty() || key.contains(char::is_whitespace) || (!keys.is_empty() && !keys.contains(&key)) {
+            return Err(bad(format!("Unknown key `{}`; the keys are {}.", truncate(key, 40), keys.join(", "))));
         }
         let (value, remainder) = match after.chars().next() {
             Some(open @ ('"' | '“')) => {
@@ -207,21 +230,10 @@ pub fn parse_update(args: &str) -> Result<UpdateFields, CommandError> {
         if value.chars().count() > MAX_FIELD {
             return Err(bad(format!("`{key}` is longer than {MAX_FIELD} characters.")));
         }
-        let value = value.to_string();
-        match key {
-            "status" => match Status::parse(&value) {
-                Ok(Status::Resolved) => return Err(bad("To resolve, use `/incident resolve`.".into())),
-                Ok(status) => fields.status = Some(status),
-                Err(_) => fields.status_text = Some(value),
-            },
-            "cause" => fields.root_cause = Some(value),
-            "action" => fields.action = Some(value),
-            "eta" => fields.eta = Some(value),
-            _ => fields.impact = Some(value),
-        }
+        pairs.push((key.to_string(), value.to_string()));
         rest = remainder.trim_start();
     }
-    Ok(fields)
+    Ok(pairs)
 }
 
 fn truncate(s: &str, max: usize) -> String {

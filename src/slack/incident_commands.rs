@@ -92,8 +92,8 @@ pub async fn run(
             let (text, blocks) = diagnostics_menu(state, &incident);
             return Ok(Some(json!({ "response_type": "ephemeral", "text": text, "blocks": blocks })));
         }
-        IncidentAction::Run { action, params } => {
-            match request_diagnostic(state, &incident, who.user, &action, &params).await? {
+        IncidentAction::Run { action, params, reason } => {
+            match request_diagnostic(state, &incident, who.user, &action, &params, reason.as_deref()).await? {
                 Ok(text) => text,
                 Err(refusal) => return Ok(Some(ephemeral(format!(":no_entry: {refusal}")))),
             }
@@ -149,6 +149,7 @@ pub async fn request_diagnostic(
     user: &str,
     id: &str,
     given: &std::collections::BTreeMap<String, String>,
+    reason: Option<&str>,
 ) -> Result<Result<String, String>, AppError> {
     let Some(action) = state.catalog.get(id) else {
         return Ok(Err(format!(
@@ -172,6 +173,8 @@ pub async fn request_diagnostic(
             action: id,
             params: json!(params),
             argv: action.render(&params),
+            reason: reason.map(str::to_string),
+            required: action.approvals.unwrap_or(config.required),
         };
         let request = crate::diagnostics::approvals::request(&state.db, config, now, new).await?;
         return Ok(Ok(format!(
@@ -181,7 +184,7 @@ pub async fn request_diagnostic(
         )));
     }
     let mut tx = state.db.begin().await?;
-    let payload = json!({ "action": id, "params": params, "argv": action.render(&params) });
+    let payload = json!({ "action": id, "params": params, "argv": action.render(&params), "reason": reason });
     crate::timeline::append(&mut *tx, incident.id, now, user, crate::timeline::EventKind::DiagnosticRequested, payload)
         .await?;
     let job = json!({ "action": id, "params": params, "by": user });

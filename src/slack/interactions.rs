@@ -139,7 +139,7 @@ async fn run_click(state: &AppState, user: &str, payload: &Value) -> Result<Resp
         return tell(state, &target, "That incident no longer exists in warroom.").await;
     };
     let given = Default::default();
-    let text = match incident_commands::request_diagnostic(state, &incident, user, action, &given).await? {
+    let text = match incident_commands::request_diagnostic(state, &incident, user, action, &given, None).await? {
         Ok(text) => text,
         Err(refusal) => format!(":no_entry: {refusal}"),
     };

@@ -17,7 +17,8 @@ async fn requested(container: &str, approvers: &[&str], required: u32) -> (TestA
         s.file.approvals.required = required;
     })
     .await;
-    let reply = app.slack.slash(ALICE, &channel, "run docker.restart").await.unwrap().text();
+    let reply =
+        app.slack.slash(ALICE, &channel, "run docker.restart reason=\"crash loop after deploy\"").await.unwrap().text();
     assert!(reply.contains("`docker.restart` is a change"), "{reply}");
     app.drain().await;
     let message = app.slack.channel(&channel).unwrap().messages.pop().unwrap();
@@ -53,7 +54,11 @@ fn message_text(app: &TestApp, channel: &str, ts: &str) -> String {
 #[tokio::test]
 async fn an_approved_change_runs_once_however_many_clicks() {
     let (app, channel, ts) = requested("ctr-approved", &[BOB, CAROL], 1).await;
-    assert!(message_text(&app, &channel, &ts).contains("`docker restart ctr-approved`"));
+    let asked = message_text(&app, &channel, &ts);
+    assert!(
+        asked.contains("`docker restart ctr-approved`") && asked.contains("*Why:* crash loop after deploy"),
+        "{asked}"
+    );
 
     // Two approvers click at once (and Bob twice): both clicks arrive before the message changes.
     press(&app, BOB, &channel, &ts, "approval.approve").await;

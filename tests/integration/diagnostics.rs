@@ -26,6 +26,8 @@ fn shims() -> &'static PathBuf {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         };
         shim("docker", "echo 137");
+        shim("systemctl", "echo '● api.service - API'; echo '   Active: failed (Result: exit-code) since Mon 2026-11-23 14:58:01 UTC'; exit 3");
+        shim("dmesg", "echo '2026-11-23T14:57:59 eth0: link up'; echo '2026-11-23T14:58:00 Out of memory: Killed process 811 (api)'");
         shim("journalctl", "yes 'Nov 23 15:01:07 host api[811]: error: connection to db:5432 refused' | head -n 200");
         shim(
             "kubectl",
@@ -52,7 +54,7 @@ async fn app_with_service(params: &[(&str, &str)]) -> (TestApp, String) {
     app_with_service_and(params, |_| {}).await
 }
 
-/// An app whose service `api` uses the http, docker, kubernetes, postgres, redis and systemd packs with
+/// An app whose service `api` uses the http, docker, kubernetes, postgres, redis, systemd and host packs with
 /// `params`, with an INC-1 declared for it; returns the app and the incident channel.
 pub async fn app_with_service_and(
     params: &[(&str, &str)],
@@ -61,7 +63,7 @@ pub async fn app_with_service_and(
     shims();
     let params = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let service = ServiceConfig {
-        packs: ["http", "docker", "kubernetes", "postgres", "redis", "systemd"].map(String::from).to_vec(),
+        packs: ["http", "docker", "kubernetes", "postgres", "redis", "systemd", "host"].map(String::from).to_vec(),
         params,
         ..Default::default()
     };
@@ -330,4 +332,49 @@ async fn runners_need_the_runner_token() {
 
     assert_eq!((anonymous.status().as_u16(), wrong.status().as_u16()), (401, 401));
     app.finish().await;
+}
+
+#[tokio::test]
+async fn systemctl_status_runs_through_the_shim_and_reports_its_exit_code() {
+    let (app, channel) = app_with_service(&[("unit", "api.service")]).await;
+
+    run(&app, &channel, "run systemd.status").await;
+
+    let post = last_post(&app, &channel);
+    assert!(post.contains("exit 3") && post.contains("Active: failed (Result: exit-code)"), "{post}");
+    assert!(shim_calls().contains("systemctl status --no-pager --lines 20 api.service"));
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn the_oom_check_keeps_only_the_oom_killers_lines() {
+    let (app, channel) = app_with_service(&[]).await;
+
+    run(&app, &channel, "run host.oom").await;
+
+    let post = last_post(&app, &channel);
+    assert!(post.contains("Out of memory: Killed process 811 (api)"), "{post}");
+    assert!(!post.contains("eth0: link up"), "{post}");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn an_http_check_that_gets_no_answer_times_out() {
+    // A server that accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/health", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let params = [("health_url".to_string(), url)].into_iter().collect();
+
+    let outcome =
+        warroom::diagnostics::builtin::run("http_check", &params, std::time::Duration::from_millis(300)).await;
+
+    assert!(outcome.timed_out, "{outcome:?}");
+    assert_eq!(outcome.exit_code, None);
+    assert!(outcome.stderr.contains("no answer within"), "{}", outcome.stderr);
 }

@@ -70,17 +70,7 @@ fn command(trigger: &str, service: &str) -> Vec<u8> {
 /// A warroom on a random port, its Slack the shared sandbox.
 async fn start_app(db: &PgPool, slack_url: &str, workers: usize) -> anyhow::Result<String> {
     let api_url = format!("{slack_url}/api");
-    let mut settings = Settings::from_lookup(|key| {
-        match key {
-            "WARROOM_CONFIG" => Some("/dev/null"),
-            "WARROOM_LISTEN" => Some("127.0.0.1:0"),
-            "SLACK_BOT_TOKEN" => Some(sandbox::BOT_TOKEN),
-            "SLACK_SIGNING_SECRET" => Some(SECRET),
-            "SLACK_API_URL" => Some(api_url.as_str()),
-            _ => None,
-        }
-        .map(str::to_string)
-    })?;
+    let mut settings = Settings::for_slack(&api_url, SECRET);
     settings.file.channel_post_interval = warroom::duration::HumanDuration(Duration::ZERO);
     let app = Application::build(settings, db.clone(), Arc::new(SystemClock), workers).await?;
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -66,17 +66,7 @@ async fn main() -> anyhow::Result<()> {
     let sandbox_server = axum::serve(listener, sandbox::http::api_router(slack.clone()));
     tokio::spawn(async move { sandbox_server.await });
     let api_url = format!("{slack_url}/api");
-    let mut settings = Settings::from_lookup(|key| {
-        match key {
-            "WARROOM_CONFIG" => Some("/dev/null"),
-            "WARROOM_LISTEN" => Some("127.0.0.1:0"),
-            "SLACK_BOT_TOKEN" => Some(sandbox::BOT_TOKEN),
-            "SLACK_SIGNING_SECRET" => Some(SECRET),
-            "SLACK_API_URL" => Some(api_url.as_str()),
-            _ => None,
-        }
-        .map(str::to_string)
-    })?;
+    let mut settings = Settings::for_slack(&api_url, SECRET);
     settings.file.channel_post_interval = warroom::duration::HumanDuration(Duration::ZERO);
     settings.file.approvals.approvers = vec!["U0BOB".into()];
     settings.file.services.insert("api".into(), ServiceConfig { packs: vec!["docker".into()], ..Default::default() });

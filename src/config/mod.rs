@@ -129,6 +129,23 @@ impl Settings {
         }
     }
 
+    /// Built-in defaults, listening on a random loopback port and talking to the Slack (or
+    /// sandbox) at `api_url` with the sandbox's bot token: for tests and benchmarks.
+    pub fn for_slack(api_url: &str, signing_secret: &str) -> Self {
+        let settings = Self::from_lookup(|key| {
+            match key {
+                "WARROOM_CONFIG" => Some("/dev/null"),
+                "WARROOM_LISTEN" => Some("127.0.0.1:0"),
+                "SLACK_BOT_TOKEN" => Some(crate::sandbox::BOT_TOKEN),
+                "SLACK_SIGNING_SECRET" => Some(signing_secret),
+                "SLACK_API_URL" => Some(api_url),
+                _ => None,
+            }
+            .map(str::to_string)
+        });
+        settings.expect("the built-in defaults and a loopback Slack are valid settings")
+    }
+
     /// True when warroom talks to the in-process sandbox workspace instead of Slack.
     pub fn sandbox_mode(&self) -> bool {
         self.slack_bot_token.is_none()

@@ -206,14 +206,23 @@ impl Workspace {
 
     /// Creates a channel that warroom did not create (to test name collisions).
     pub fn create_foreign_channel(&self, name: &str) -> String {
+        self.add_channel(name, "U0CAROL")
+    }
+
+    /// Creates a public channel the bot created and is in (benchmarks seed thousands).
+    pub fn create_bot_channel(&self, name: &str) -> String {
+        self.add_channel(name, BOT_USER)
+    }
+
+    fn add_channel(&self, name: &str, creator: &str) -> String {
         self.with(|s| {
             let id = s.next_id("C");
             s.channels.push(Channel {
                 id: id.clone(),
                 name: name.into(),
                 topic: String::new(),
-                creator: "U0CAROL".into(),
-                members: vec!["U0CAROL".into()],
+                creator: creator.into(),
+                members: vec![creator.into()],
                 messages: Vec::new(),
             });
             id
@@ -257,22 +266,6 @@ impl Workspace {
     pub fn first_post_received(&self, suffix: &str) -> Option<std::time::Instant> {
         self.with(|s| {
             s.channels.iter().rev().find(|c| c.name.ends_with(suffix)).and_then(|c| c.messages.first()?.received)
-        })
-    }
-
-    /// Creates a public channel the bot created and is in (benchmarks seed thousands).
-    pub fn create_bot_channel(&self, name: &str) -> String {
-        self.with(|s| {
-            let id = s.next_id("C");
-            s.channels.push(Channel {
-                id: id.clone(),
-                name: name.into(),
-                topic: String::new(),
-                creator: BOT_USER.into(),
-                members: vec![BOT_USER.into()],
-                messages: Vec::new(),
-            });
-            id
         })
     }
 

@@ -63,18 +63,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     tokio::spawn(async move { sandbox_server.await });
 
     let api_url = format!("{slack_url}/api");
-    let mut settings = Settings::from_lookup(|key| {
-        match key {
-            "WARROOM_CONFIG" => Some("/dev/null"),
-            "WARROOM_LISTEN" => Some("127.0.0.1:0"),
-            "SLACK_BOT_TOKEN" => Some(sandbox::BOT_TOKEN),
-            "SLACK_SIGNING_SECRET" => Some(SIGNING_SECRET),
-            "SLACK_API_URL" => Some(api_url.as_str()),
-            _ => None,
-        }
-        .map(str::to_string)
-    })
-    .unwrap();
+    let mut settings = Settings::for_slack(&api_url, SIGNING_SECRET);
     // The per-channel pacing is unit-tested; here it would only need clock moves between posts.
     settings.file.channel_post_interval = warroom::duration::HumanDuration(std::time::Duration::ZERO);
     configure(&mut settings);

@@ -87,6 +87,7 @@ impl Application {
                 let secret = Secret::new(uuid::Uuid::new_v4().simple().to_string());
                 let workspace = Arc::new(Workspace::new(clock.clone(), secret.clone()));
                 workspace.connect(&base_url, &format!("{base_url}/sandbox"));
+                workspace.enforce_rate_limits();
                 let api = format!("{base_url}/sandbox/api");
                 (SlackClient::new(http, api, Secret::new(sandbox::BOT_TOKEN)), secret, Some(workspace))
             }

@@ -105,8 +105,14 @@ pub async fn update(
     if updated.mitigated_at == Some(now) && incident.mitigated_at.is_none() {
         timeline::append(&mut *tx, incident.id, now, actor, EventKind::Mitigated, json!({})).await?;
     }
-    let slot = format!("manual:{}", now.timestamp_micros());
-    queue::enqueue(&mut *tx, Some(incident.id), kind::POST_UPDATE, &slot, json!({ "by": actor }), now).await?;
+    let slot = uuid::Uuid::new_v4().to_string();
+    // The post shows this update as it was made, even if a later one lands before it is sent.
+    let snapshot = json!({
+        "status": updated.status, "status_text": updated.status_text, "root_cause": updated.root_cause,
+        "current_action": updated.current_action, "eta": updated.eta, "impact": updated.impact,
+    });
+    let payload = json!({ "by": actor, "snapshot": snapshot });
+    queue::enqueue(&mut *tx, Some(incident.id), kind::POST_UPDATE, &slot, payload, now).await?;
     refresh_declaration(&mut tx, incident, now).await?;
     tx.commit().await?;
     Ok(updated)

@@ -50,7 +50,17 @@ pub async fn post(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
 
 /// [`kind::POST_UPDATE`]: a person's update, in the status update's words.
 pub async fn post_update(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
-    let incident = load(state, job).await?;
+    let mut incident = load(state, job).await?;
+    let snapshot = &job.payload["snapshot"];
+    let text = |key: &str| snapshot[key].as_str().map(str::to_string);
+    if snapshot.is_object() {
+        incident.status = text("status").unwrap_or(incident.status);
+        incident.status_text = text("status_text");
+        incident.root_cause = text("root_cause");
+        incident.current_action = text("current_action");
+        incident.eta = text("eta");
+        incident.impact = text("impact");
+    }
     let text = messages::status_update(&state.templates, &incident, state.clock.now(), incident.next_update_at, false)?;
     let by = job.payload["by"].as_str().unwrap_or(WARROOM);
     post_text(state, job, &incident, "channel", &format!("{text}\n_posted by <@{by}>_"), "update").await

@@ -123,6 +123,8 @@ struct State {
     files: Vec<File>,
     /// User groups: (id, handle, members).
     usergroups: Vec<(String, String, Vec<String>)>,
+    /// Slack's per-channel posting limit, when enforced: recent post times by channel id.
+    rate_limits: Option<std::collections::HashMap<String, Vec<DateTime<Utc>>>>,
     calls: Vec<(String, Value)>,
     next_id: u64,
     last_ts: (i64, u64),
@@ -197,6 +199,12 @@ impl Workspace {
     /// Resolves after the next Web API call warroom makes.
     pub async fn activity(&self) {
         self.activity.notified().await;
+    }
+
+    /// Enforces Slack's `chat.postMessage` limit: about one message per second per channel, with
+    /// short bursts (here: a fourth post within one second is answered 429, `Retry-After: 1`).
+    pub fn enforce_rate_limits(&self) {
+        self.with(|s| s.rate_limits = Some(Default::default()));
     }
 
     /// Makes the next `times` calls of `method` fail with `fault`.

@@ -42,6 +42,9 @@ impl Workspace {
                 };
             }
             let p = |key: &str| params[key].as_str().unwrap_or("").to_string();
+            if method == "chat.postMessage" && over_post_limit(s, &p("channel"), now) {
+                return Answer { status: 429, retry_after: Some(1), body: json!({ "ok": false, "error": "ratelimited" }) };
+            }
             let result = match method {
                 "auth.test" => Ok(json!({ "url": "http://sandbox.slack.local/", "team": "warroom sandbox",
                     "user": "warroom", "team_id": TEAM_ID, "user_id": BOT_USER, "bot_id": "B0WARROOM" })),
@@ -88,6 +91,19 @@ impl Workspace {
             }
         })
     }
+}
+
+/// Slack's per-channel burst limit, when enforced; records the post when it is allowed.
+fn over_post_limit(s: &mut State, channel: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+    let Some(id) = s.channel_mut(channel).map(|c| c.id.clone()) else { return false };
+    let Some(limits) = s.rate_limits.as_mut() else { return false };
+    let recent = limits.entry(id).or_default();
+    recent.retain(|at| now - *at < chrono::Duration::seconds(1));
+    if recent.len() >= 3 {
+        return true;
+    }
+    recent.push(now);
+    false
 }
 
 fn error_answer(code: &str) -> Answer {

@@ -71,3 +71,29 @@ async fn a_slack_outage_is_retried_with_backoff_then_recorded() {
     assert!(told, "the incident channel hears of the failure");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_burst_beyond_slacks_channel_limit_is_throttled_and_every_post_lands_once() {
+    let app = spawn_app().await;
+    app.slack.enforce_rate_limits();
+    app.slash(ALICE, "declare P0 api Everything 500s").await;
+    app.drain().await;
+    let channel = app.only_incident().await.channel_id.unwrap();
+
+    // Six updates at the same instant: six posts to one channel (the declaration was the first).
+    for i in 0..6 {
+        app.slack.slash(ALICE, &channel, &format!("update eta=\"{i} min\"")).await.unwrap();
+    }
+    app.settle().await;
+
+    let posted: Vec<String> =
+        app.slack.channel(&channel).unwrap().messages.iter().map(|m| m.blocks.to_string()).collect();
+    for i in 0..6 {
+        let count = posted.iter().filter(|b| b.contains(&format!("*ETA:* {i} min"))).count();
+        assert_eq!(count, 1, "update {i} posted once");
+    }
+    assert!(app.slack.call_count("chat.postMessage") > 8, "some posts were answered 429 and retried");
+    let incident = app.only_incident().await;
+    assert!(!app.timeline(&incident).await.contains(&"slack_api_failed".to_string()));
+    app.finish().await;
+}

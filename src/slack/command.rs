@@ -32,6 +32,8 @@ pub enum IncidentAction {
     Summary,
     Resolve,
     Reopen,
+    /// The last 20 timeline entries.
+    Timeline,
     /// List the diagnostics that apply to the incident's service.
     Diagnostics,
     /// Run one: `run docker.logs container=api`.
@@ -65,14 +67,14 @@ pub const USAGE: &str = "*Usage:* `/incident <subcommand>`\n\
 • `update` — the update form; or inline: `update status=identified cause=\"OOM kill (exit 137)\" action=\"Raising memory to 4G\" eta=\"3 min\" impact=\"All users\"`\n\
 • `status` — where the incident stands (only you see it)\n\
 • `ic @user` · `sev P1` · `note <text>` — commander, severity, a timeline note\n\
-• `summary` — the executive summary · `resolve` — the resolution form · `reopen`\n\
+• `summary` — the executive summary · `timeline` — the last 20 entries · `resolve` — the resolution form · `reopen`\n\
 • `diagnostics` — the runbook checks for this service · `run <diagnostic> [name=value] [reason=\"why\"]` — run one\n\
 • `list` — active incidents\n\
 In an incident channel the incident is implied; elsewhere name it first: `/incident status INC-42`.\n\
 • `help` — this message";
 
 /// Later subcommands from the design, answered honestly until they exist.
-const PLANNED: [&str; 3] = ["escalate", "timeline", "export"];
+const PLANNED: [&str; 2] = ["escalate", "export"];
 
 /// The keys `/incident update` takes inline.
 pub const UPDATE_KEYS: [&str; 5] = ["status", "cause", "action", "eta", "impact"];
@@ -91,7 +93,7 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         "declare" if rest.is_empty() => Ok(Command::DeclareModal),
         "declare" => parse_declare(&rest).map(Command::Declare),
         sub @ ("update" | "status" | "ic" | "sev" | "note" | "summary" | "resolve" | "reopen" | "diagnostics"
-        | "run") => parse_incident_command(sub, text.trim_start()[sub.len()..].trim()),
+        | "run" | "timeline") => parse_incident_command(sub, text.trim_start()[sub.len()..].trim()),
         other => match PLANNED.iter().find(|p| **p == other) {
             Some(planned) => Ok(Command::NotYetAvailable(planned)),
             None => Err(CommandError { message: format!("Unknown subcommand `{}`.", truncate(sub, 40)) }),
@@ -145,6 +147,7 @@ fn parse_incident_command(sub: &str, args: &str) -> Result<Command, CommandError
         "resolve" => IncidentAction::Resolve,
         "reopen" => IncidentAction::Reopen,
         "diagnostics" => IncidentAction::Diagnostics,
+        "timeline" => IncidentAction::Timeline,
         "run" => {
             let (action, rest) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
             if action.is_empty() {

@@ -88,6 +88,12 @@ pub async fn run(
             lifecycle::note(&state.db, now, &incident, who.user, &text).await?;
             format!(":memo: Noted in the {} timeline.", incident.number())
         }
+        IncidentAction::Timeline => {
+            let events = crate::timeline::recent(&state.db, incident.id, 20).await?;
+            let mut lines = vec![format!("*{} timeline* (last {} entries):", incident.number(), events.len())];
+            lines.extend(events.iter().map(crate::timeline::describe::line));
+            lines.join("\n")
+        }
         IncidentAction::Diagnostics => {
             let (text, blocks) = diagnostics_menu(state, &incident);
             return Ok(Some(json!({ "response_type": "ephemeral", "text": text, "blocks": blocks })));

@@ -1,6 +1,8 @@
 //! The append-only timeline: every step of an incident as an event. The database refuses
 //! UPDATE, DELETE and TRUNCATE on `timeline_events`; this module only ever inserts and reads.
 
+pub mod describe;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgExecutor;
@@ -112,4 +114,18 @@ pub async fn list(db: impl PgExecutor<'_>, incident_id: Uuid) -> sqlx::Result<Ve
     )
     .fetch_all(db)
     .await
+}
+
+/// The incident's last `n` events, oldest first.
+pub async fn recent(db: impl PgExecutor<'_>, incident_id: Uuid, n: i64) -> sqlx::Result<Vec<Event>> {
+    let mut events = sqlx::query_as!(
+        Event,
+        "SELECT id, incident_id, at, actor, kind, payload FROM timeline_events WHERE incident_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+        incident_id,
+        n,
+    )
+    .fetch_all(db)
+    .await?;
+    events.reverse();
+    Ok(events)
 }

@@ -309,3 +309,19 @@ async fn a_resolved_incident_can_be_reopened_and_its_updates_resume() {
     assert!(texts(&app, "incidents").iter().any(|t| t.contains("INC-1 was reopened by <@U0ALICE>")));
     app.finish().await;
 }
+
+#[tokio::test]
+async fn timeline_shows_the_last_entries_in_order() {
+    let app = spawn_app().await;
+    let channel = declare(&app, "declare P0 api Everything 500s").await;
+    app.clock.advance(minutes(1));
+    in_channel(&app, BOB, &channel, "note <!channel> rolled back v1.2.3").await;
+
+    let timeline = in_channel(&app, ALICE, &channel, "timeline").await;
+
+    assert!(timeline.starts_with("*INC-1 timeline* (last 8 entries):"), "{timeline}");
+    assert!(timeline.contains("`15:00:00` · <@U0ALICE> · declared INC-1 P0 (api): Everything 500s"), "{timeline}");
+    let last = timeline.lines().last().unwrap();
+    assert_eq!(last, "`15:01:00` · <@U0BOB> · note: &lt;!channel&gt; rolled back v1.2.3");
+    app.finish().await;
+}

@@ -1,0 +1,60 @@
+//! One line of text per timeline event, for `/incident timeline` (and later the report).
+
+use serde_json::Value;
+
+use super::Event;
+
+/// `15:02 · <@U0ALICE> · declared P0 api: Everything 500s`
+pub fn line(event: &Event) -> String {
+    let p = &event.payload;
+    let s = |key: &str| p[key].as_str().unwrap_or("").to_string();
+    let esc = crate::templates::escape_mrkdwn;
+    let what = match event.kind.as_str() {
+        "declared" => format!("declared {} {} ({}): {}", s("number"), s("severity"), s("service"), esc(&s("title"))),
+        "channel_created" => format!("channel <#{}> created", s("channel")),
+        "members_invited" => format!("invited {}", mentions(&p["users"])),
+        "topic_set" => "topic set".into(),
+        "message_posted" => format!("posted the {}", s("message")),
+        "pinned" => "pinned the declaration".into(),
+        "acknowledged" => format!("acknowledged (after {}s)", p["time_to_acknowledge_secs"]),
+        "updated" => {
+            let fields: Vec<String> = ["status", "status_text", "root_cause", "action", "eta", "impact"]
+                .iter()
+                .filter_map(|k| p[*k].as_str().map(|v| format!("{k}: {}", esc(v))))
+                .collect();
+            format!("update — {}", fields.join("; "))
+        }
+        "mitigated" => "mitigated (status monitoring)".into(),
+        "note" => format!("note: {}", esc(&s("text"))),
+        "commander_changed" => format!("commander <@{}> → <@{}>", s("from"), s("to")),
+        "severity_changed" => format!("severity {} → {}", s("from"), s("to")),
+        "status_update_posted" => {
+            format!("status update posted{}", if p["silent"] == true { " (nothing new)" } else { "" })
+        }
+        "resolved" => format!("resolved: {}", esc(&s("resolution"))),
+        "reopened" => "reopened".into(),
+        "diagnostic_requested" => format!("asked for `{}`", s("action")),
+        "diagnostic_dispatched" => format!("`{}` handed to runner `{}`", s("action"), s("runner")),
+        "diagnostic_finished" => format!("`{}` finished (exit {})", s("action"), p["exit_code"]),
+        "diagnostic_refused" => format!("runner refused `{}`: {}", s("action"), esc(&s("reason"))),
+        "approval_requested" => format!("requested approval for `{}`", s("action")),
+        "approval_granted" => format!("approved `{}` ({} of {})", s("action"), p["approvals"], p["required"]),
+        "approval_denied" => format!("denied `{}`", s("action")),
+        "approval_expired" => format!("approval for `{}` expired", s("action")),
+        "file_uploaded" => format!("shared {}", s("filename")),
+        "slack_api_failed" => format!("Slack step failed: {}", esc(&s("error"))),
+        other => other.replace('_', " "),
+    };
+    let actor = if event.actor.starts_with('U') || event.actor.starts_with('W') {
+        format!("<@{}>", event.actor)
+    } else {
+        event.actor.clone()
+    };
+    format!("`{}` · {actor} · {what}", event.at.format("%H:%M:%S"))
+}
+
+fn mentions(users: &Value) -> String {
+    let ids: Vec<String> =
+        users.as_array().into_iter().flatten().filter_map(|u| u.as_str()).map(|u| format!("<@{u}>")).collect();
+    ids.join(", ")
+}

@@ -155,6 +155,11 @@ impl Application {
                 tracing::warn!("could not queue the approver groups' refresh: {e}");
             }
         }
+        if self.workers > 0 {
+            if let Err(e) = crate::jobs::purge::schedule(&self.state).await {
+                tracing::warn!("could not queue the job table's housekeeping: {e}");
+            }
+        }
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         let _ = stop_tx.send(true);

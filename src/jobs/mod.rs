@@ -4,6 +4,7 @@
 
 pub mod declare_steps;
 pub mod posts;
+pub mod purge;
 pub mod queue;
 pub mod respond;
 pub mod runner;
@@ -36,6 +37,7 @@ pub mod kind {
     pub const APPROVAL_EXPIRE: &str = "approval.expire";
     pub const UPLOAD: &str = "incident.upload";
     pub const REFRESH_USERGROUPS: &str = "slack.refresh_usergroups";
+    pub const PURGE_JOBS: &str = "jobs.purge";
 
     /// Timers: cancelled when the incident resolves.
     pub const TIMERS: [&str; 1] = [STATUS_UPDATE];

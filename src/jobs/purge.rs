@@ -1,0 +1,38 @@
+//! Housekeeping: finished jobs (done, failed, cancelled) older than a week are deleted, hourly,
+//! so the queue's table stays small. The timeline keeps the history; jobs are only the work.
+
+use chrono::Duration;
+use serde_json::json;
+
+use super::{kind, queue, JobError};
+use crate::app::AppState;
+
+/// How long finished jobs are kept (for looking into a recent failure).
+pub const KEEP_DAYS: i64 = 7;
+
+/// Queues the purge for the coming hour (one per hour, however many replicas ask).
+pub async fn schedule(state: &AppState) -> sqlx::Result<()> {
+    let now = state.clock.now();
+    let hour = now.timestamp() / 3600;
+    queue::enqueue(&state.db, None, kind::PURGE_JOBS, &format!("hour:{hour}"), json!({}), now).await?;
+    Ok(())
+}
+
+pub async fn run(state: &AppState) -> Result<(), JobError> {
+    let now = state.clock.now();
+    let before = now - Duration::days(KEEP_DAYS);
+    let purged = sqlx::query!(
+        "DELETE FROM jobs WHERE state IN ('done', 'failed', 'cancelled') AND finished_at < $1 OR (state = 'cancelled' AND created_at < $1)",
+        before
+    )
+    .execute(&state.db)
+    .await?
+    .rows_affected();
+    if purged > 0 {
+        tracing::info!(jobs.purged = purged, "purged {purged} finished jobs older than {KEEP_DAYS} days");
+    }
+    let next = now + Duration::hours(1);
+    let slot = format!("hour:{}", next.timestamp() / 3600);
+    queue::enqueue(&state.db, None, kind::PURGE_JOBS, &slot, json!({}), next).await?;
+    Ok(())
+}

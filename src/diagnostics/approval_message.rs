@@ -23,10 +23,7 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         (Some(channel), Some(ts)) => state.slack.update_message(channel, ts, &text, &blocks).await?,
         _ => {
             let incident = crate::incident::store::get(&state.db, request.incident_id).await?;
-            let channel = incident.and_then(|i| i.channel_id).ok_or_else(|| JobError::Retry {
-                error: "the incident channel does not exist yet".into(),
-                after: Some(std::time::Duration::from_secs(5)),
-            })?;
+            let channel = incident.and_then(|i| i.channel_id).ok_or_else(JobError::channel_pending)?;
             state.limiter.acquire(&channel, state.clock.now(), job.holds_slot).map_err(JobError::Defer)?;
             let (channel, ts) = state.slack.post_message(&channel, &text, &blocks).await?;
             approvals::set_message(&state.db, id, &channel, &ts).await?;

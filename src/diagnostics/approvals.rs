@@ -17,6 +17,11 @@ use crate::timeline::{self, EventKind};
 pub const ACTION_APPROVE: &str = "approval.approve";
 pub const ACTION_DENY: &str = "approval.deny";
 
+/// A request's columns, in [`Request`]'s order.
+const SELECT_REQUEST: &str =
+    "SELECT id, incident_id, action, params, argv, action_hash, requested_by, reason, required, \
+     state, requested_at, expires_at, channel_id, message_ts FROM approval_requests";
+
 /// One approval request.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Request {
@@ -109,14 +114,7 @@ pub async fn request(
 }
 
 pub async fn get(db: &PgPool, id: Uuid) -> sqlx::Result<Option<Request>> {
-    sqlx::query_as(
-        r#"SELECT id, incident_id, action, params, argv, action_hash, requested_by, reason, required, state, requested_at,
-                  expires_at, channel_id, message_ts
-           FROM approval_requests WHERE id = $1"#,
-    )
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    sqlx::query_as(&format!("{SELECT_REQUEST} WHERE id = $1")).bind(id).fetch_optional(db).await
 }
 
 pub async fn set_message(db: &PgPool, id: Uuid, channel: &str, ts: &str) -> sqlx::Result<()> {
@@ -155,14 +153,8 @@ pub async fn decide(
     approve: bool,
 ) -> sqlx::Result<Decision> {
     let mut tx = db.begin().await?;
-    let request: Option<Request> = sqlx::query_as(
-        r#"SELECT id, incident_id, action, params, argv, action_hash, requested_by, reason, required, state, requested_at,
-                  expires_at, channel_id, message_ts
-           FROM approval_requests WHERE id = $1 FOR UPDATE"#,
-    )
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let request: Option<Request> =
+        sqlx::query_as(&format!("{SELECT_REQUEST} WHERE id = $1 FOR UPDATE")).bind(id).fetch_optional(&mut *tx).await?;
     let Some(request) = request else { return Ok(Decision::Refused("That request does not exist.".into())) };
     let refuse = |why: String| Ok(Decision::Refused(why));
     if request.state != "pending" {
@@ -283,14 +275,11 @@ pub async fn refresh_groups(state: &crate::app::AppState) -> Result<(), crate::j
 /// The expiry timer: a request still pending at its expiry is expired.
 pub async fn expire(db: &PgPool, now: DateTime<Utc>, id: Uuid) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;
-    let request: Option<Request> = sqlx::query_as(
-        r#"SELECT id, incident_id, action, params, argv, action_hash, requested_by, reason, required, state, requested_at,
-                  expires_at, channel_id, message_ts
-           FROM approval_requests WHERE id = $1 AND state = 'pending' FOR UPDATE"#,
-    )
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let request: Option<Request> =
+        sqlx::query_as(&format!("{SELECT_REQUEST} WHERE id = $1 AND state = 'pending' FOR UPDATE"))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
     if let Some(request) = request.filter(|r| now >= r.expires_at) {
         expire_in(&mut tx, &request, now).await?;
     }

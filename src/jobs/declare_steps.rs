@@ -15,17 +15,12 @@ use crate::timeline::{self, EventKind, WARROOM};
 /// How many suffixed names to try when `inc-42-api` belongs to someone else.
 const NAME_ATTEMPTS: u32 = 5;
 
-async fn load(state: &AppState, job: &queue::Job) -> Result<Incident, JobError> {
-    let id = job.incident_id.ok_or_else(|| JobError::Fatal("job has no incident".into()))?;
-    store::get(&state.db, id).await?.ok_or_else(|| JobError::Fatal(format!("incident {id} is gone")))
-}
-
 fn channel_of(incident: &Incident) -> Result<&str, JobError> {
     incident.channel_id.as_deref().ok_or_else(|| JobError::Fatal("the incident has no channel".into()))
 }
 
 pub async fn create_channel(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
-    let incident = load(state, job).await?;
+    let incident = super::load_incident(state, job).await?;
     if incident.channel_id.is_some() {
         return queue_channel_steps(state, incident.id).await;
     }
@@ -69,7 +64,7 @@ async fn queue_channel_steps(state: &AppState, incident_id: Uuid) -> Result<(), 
 }
 
 pub async fn invite(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
-    let incident = load(state, job).await?;
+    let incident = super::load_incident(state, job).await?;
     let channel = channel_of(&incident)?;
     let mut users = vec![incident.declared_by.clone()];
     if incident.commander != incident.declared_by {
@@ -84,7 +79,7 @@ pub async fn invite(state: &AppState, job: &queue::Job) -> Result<(), JobError> 
 }
 
 pub async fn set_topic(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
-    let incident = load(state, job).await?;
+    let incident = super::load_incident(state, job).await?;
     let channel = channel_of(&incident)?;
     let topic: String = format!(
         "{} {} · {} · {} — {}",
@@ -104,7 +99,7 @@ pub async fn set_topic(state: &AppState, job: &queue::Job) -> Result<(), JobErro
 }
 
 pub async fn post_declaration(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
-    let incident = load(state, job).await?;
+    let incident = super::load_incident(state, job).await?;
     if incident.declaration_ts.is_none() {
         let channel = channel_of(&incident)?;
         state.limiter.acquire(channel, state.clock.now(), job.holds_slot).map_err(JobError::Defer)?;
@@ -122,7 +117,7 @@ pub async fn post_declaration(state: &AppState, job: &queue::Job) -> Result<(), 
 }
 
 pub async fn pin_declaration(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
-    let incident = load(state, job).await?;
+    let incident = super::load_incident(state, job).await?;
     let channel = channel_of(&incident)?;
     let ts = incident.declaration_ts.as_deref().ok_or_else(|| JobError::Fatal("nothing to pin yet".into()))?;
     state.slack.pin(channel, ts).await?;
@@ -132,7 +127,7 @@ pub async fn pin_declaration(state: &AppState, job: &queue::Job) -> Result<(), J
 }
 
 pub async fn announce(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
-    let incident = load(state, job).await?;
+    let incident = super::load_incident(state, job).await?;
     if incident.announce_ts.is_some() {
         return Ok(());
     }
@@ -150,7 +145,7 @@ pub async fn announce(state: &AppState, job: &queue::Job) -> Result<(), JobError
 
 /// Re-renders the declaration wherever it was posted (after an acknowledgement).
 pub async fn refresh_declaration(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
-    let incident = load(state, job).await?;
+    let incident = super::load_incident(state, job).await?;
     let (text, blocks) = blocks::declaration(&state.templates, &state.settings.file, &incident)?;
     let posted = [
         (incident.channel_id.as_deref(), incident.declaration_ts.as_deref()),

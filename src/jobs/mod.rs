@@ -57,6 +57,22 @@ pub enum JobError {
     Defer(chrono::DateTime<chrono::Utc>),
 }
 
+impl JobError {
+    /// The incident channel is still being created: try again shortly.
+    pub fn channel_pending() -> Self {
+        JobError::Retry { error: "the incident channel does not exist yet".into(), after: Some(Duration::from_secs(5)) }
+    }
+}
+
+/// The incident a job is about.
+pub async fn load_incident(
+    state: &crate::app::AppState,
+    job: &queue::Job,
+) -> Result<crate::incident::store::Incident, JobError> {
+    let id = job.incident_id.ok_or_else(|| JobError::Fatal(format!("{} job has no incident", job.kind)))?;
+    crate::incident::store::get(&state.db, id).await?.ok_or_else(|| JobError::Fatal(format!("incident {id} is gone")))
+}
+
 impl From<SlackError> for JobError {
     fn from(e: SlackError) -> Self {
         if e.is_retryable() {

@@ -5,14 +5,9 @@ use serde_json::json;
 
 use super::{kind, queue, JobError};
 use crate::app::AppState;
-use crate::incident::store::{self, Incident};
+use crate::incident::store::Incident;
 use crate::slack::messages;
 use crate::timeline::{self, EventKind, WARROOM};
-
-async fn load(state: &AppState, job: &queue::Job) -> Result<Incident, JobError> {
-    let id = job.incident_id.ok_or_else(|| JobError::Fatal("job has no incident".into()))?;
-    store::get(&state.db, id).await?.ok_or_else(|| JobError::Fatal(format!("incident {id} is gone")))
-}
 
 /// Posts `text` where `to` says (`channel`, `announce`), recording it in the timeline.
 async fn post_text(
@@ -25,10 +20,7 @@ async fn post_text(
 ) -> Result<(), JobError> {
     let target = match to {
         "announce" => state.settings.file.announce_channel.clone(),
-        _ => incident.channel_id.clone().ok_or_else(|| JobError::Retry {
-            error: "the incident channel does not exist yet".into(),
-            after: Some(std::time::Duration::from_secs(5)),
-        })?,
+        _ => incident.channel_id.clone().ok_or_else(JobError::channel_pending)?,
     };
     let now = state.clock.now();
     state.limiter.acquire(&target, now, job.holds_slot).map_err(JobError::Defer)?;
@@ -42,7 +34,7 @@ async fn post_text(
 
 /// [`kind::POST`]: `{ "text": ..., "to": "channel" | "announce" }`.
 pub async fn post(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
-    let incident = load(state, job).await?;
+    let incident = super::load_incident(state, job).await?;
     let text = job.payload["text"].as_str().unwrap_or_default();
     let to = job.payload["to"].as_str().unwrap_or("channel");
     post_text(state, job, &incident, to, text, job.payload["what"].as_str().unwrap_or("notice")).await
@@ -50,7 +42,7 @@ pub async fn post(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
 
 /// [`kind::POST_UPDATE`]: a person's update, in the status update's words.
 pub async fn post_update(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
-    let mut incident = load(state, job).await?;
+    let mut incident = super::load_incident(state, job).await?;
     let snapshot = &job.payload["snapshot"];
     let text = |key: &str| snapshot[key].as_str().map(str::to_string);
     if snapshot.is_object() {
@@ -69,7 +61,7 @@ pub async fn post_update(state: &AppState, job: &queue::Job) -> Result<(), JobEr
 /// [`kind::POST_RESOLUTION`]: queues the ✅ RESOLVED post (channel and announcement channel)
 /// and the validation checklist, as separate posts so a retry repeats none of them.
 pub async fn post_resolution(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
-    let incident = load(state, job).await?;
+    let incident = super::load_incident(state, job).await?;
     let resolved = messages::resolved(&state.templates, &incident)?;
     let checklist = messages::validation_checklist(&state.templates, &incident)?;
     let now = state.clock.now();
@@ -91,11 +83,8 @@ pub async fn post_resolution(state: &AppState, job: &queue::Job) -> Result<(), J
 
 /// [`kind::UPLOAD`]: `{ "filename", "title", "content" }` shared in the incident channel.
 pub async fn upload(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
-    let incident = load(state, job).await?;
-    let channel = incident.channel_id.as_deref().ok_or_else(|| JobError::Retry {
-        error: "the incident channel does not exist yet".into(),
-        after: Some(std::time::Duration::from_secs(5)),
-    })?;
+    let incident = super::load_incident(state, job).await?;
+    let channel = incident.channel_id.as_deref().ok_or_else(JobError::channel_pending)?;
     let field = |key: &str| job.payload[key].as_str().unwrap_or_default().to_string();
     let (filename, title, content) = (field("filename"), field("title"), field("content"));
     let file_id = state.slack.upload_file(channel, &filename, &title, content.as_bytes(), "").await?;

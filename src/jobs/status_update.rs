@@ -13,8 +13,8 @@ use crate::slack::messages;
 use crate::timeline::{self, EventKind, WARROOM};
 
 pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
-    let id = job.incident_id.ok_or_else(|| JobError::Fatal("status update without an incident".into()))?;
-    let incident = store::get(&state.db, id).await?.ok_or_else(|| JobError::Fatal(format!("incident {id} is gone")))?;
+    let incident = super::load_incident(state, job).await?;
+    let id = incident.id;
     let due: DateTime<Utc> = serde_json::from_value(job.payload["due"].clone())
         .map_err(|e| JobError::Fatal(format!("status update without a due time: {e}")))?;
     // Resolved, or re-planned (a severity change): this slot is no longer the plan.
@@ -24,10 +24,7 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let Some(every) = state.settings.file.severity.get(&incident.severity()).and_then(|s| s.status_update_every) else {
         return Ok(());
     };
-    let channel = incident.channel_id.as_deref().ok_or_else(|| JobError::Retry {
-        error: "the incident channel does not exist yet".into(),
-        after: Some(std::time::Duration::from_secs(5)),
-    })?;
+    let channel = incident.channel_id.as_deref().ok_or_else(JobError::channel_pending)?;
     let now = state.clock.now();
     let every = every.as_chrono();
     // On time: keep the grid (no drift). Late by a whole interval or more (downtime): one

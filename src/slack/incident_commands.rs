@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::command::IncidentAction;
+use super::command::{capitalize, IncidentAction};
 use super::{ephemeral, messages};
 use crate::app::AppState;
 use crate::error::AppError;
@@ -215,9 +215,4 @@ pub async fn open_modal(state: &AppState, who: &Invoker<'_>, view: &str, inciden
     .await?;
     crate::jobs::wake_everywhere(state);
     Ok(())
-}
-
-fn capitalize(s: &str) -> String {
-    let mut chars = s.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }

@@ -68,11 +68,7 @@ async fn block_actions(state: &AppState, user: &str, payload: &Value) -> Result<
     let id = action["value"].as_str().and_then(|v| Uuid::parse_str(v).ok());
     let id = id.ok_or_else(|| AppError::BadRequest(format!("{action_id}: the button carries no incident id")))?;
     let now = state.clock.now();
-    let target = Target {
-        user: user.to_string(),
-        channel: payload["channel"]["id"].as_str().map(str::to_string),
-        response_url: payload["response_url"].as_str().map(str::to_string),
-    };
+    let target = clicker(user, payload);
     if action_id != ACTION_ACKNOWLEDGE {
         let Some(incident) = store::get(&state.db, id).await? else {
             return tell(state, &target, "That incident no longer exists in warroom.").await;
@@ -126,11 +122,7 @@ async fn block_actions(state: &AppState, user: &str, payload: &Value) -> Result<
 async fn run_click(state: &AppState, user: &str, payload: &Value) -> Result<Response, AppError> {
     let value = payload["actions"][0]["value"].as_str().unwrap_or_default();
     let (incident_id, action) = value.split_once('|').unwrap_or((value, ""));
-    let target = Target {
-        user: user.to_string(),
-        channel: payload["channel"]["id"].as_str().map(str::to_string),
-        response_url: payload["response_url"].as_str().map(str::to_string),
-    };
+    let target = clicker(user, payload);
     let incident = match Uuid::parse_str(incident_id) {
         Ok(id) => store::get(&state.db, id).await?,
         Err(_) => None,
@@ -152,11 +144,7 @@ async fn approval_click(state: &AppState, user: &str, payload: &Value, approve: 
     let (id, hash) = value.split_once(':').unwrap_or((value, ""));
     let id =
         Uuid::parse_str(id).map_err(|_| AppError::BadRequest("approval: the button carries no request id".into()))?;
-    let target = Target {
-        user: user.to_string(),
-        channel: payload["channel"]["id"].as_str().map(str::to_string),
-        response_url: payload["response_url"].as_str().map(str::to_string),
-    };
+    let target = clicker(user, payload);
     let config = &state.settings.file.approvals;
     let text = match approvals::decide(&state.db, config, state.clock.now(), id, hash, user, approve).await? {
         approvals::Decision::Approved => ":white_check_mark: Approved: the change runs now.".to_string(),
@@ -167,6 +155,15 @@ async fn approval_click(state: &AppState, user: &str, payload: &Value, approve: 
         approvals::Decision::Refused(why) => format!(":no_entry: {why}"),
     };
     tell(state, &target, &text).await
+}
+
+/// Who clicked, and how to answer them (the click's `response_url`, else its channel).
+fn clicker(user: &str, payload: &Value) -> Target {
+    Target {
+        user: user.to_string(),
+        channel: payload["channel"]["id"].as_str().map(str::to_string),
+        response_url: payload["response_url"].as_str().map(str::to_string),
+    }
 }
 
 /// Answers a click with an ephemeral message (queued: the click is acknowledged at once).

@@ -10,11 +10,12 @@ use crate::app::AppState;
 /// How long finished jobs are kept (for looking into a recent failure).
 pub const KEEP_DAYS: i64 = 7;
 
-/// Queues the purge for the coming hour (one per hour, however many replicas ask).
+/// Queues the purge an hour from now (one per hour, however many replicas ask): nothing to do
+/// at start-up, and a process stopped at once leaves no due work behind.
 pub async fn schedule(state: &AppState) -> sqlx::Result<()> {
-    let now = state.clock.now();
-    let hour = now.timestamp() / 3600;
-    queue::enqueue(&state.db, None, kind::PURGE_JOBS, &format!("hour:{hour}"), json!({}), now).await?;
+    let at = state.clock.now() + Duration::hours(1);
+    let hour = at.timestamp() / 3600;
+    queue::enqueue(&state.db, None, kind::PURGE_JOBS, &format!("hour:{hour}"), json!({}), at).await?;
     Ok(())
 }
 

@@ -36,6 +36,7 @@ async fn finished_jobs_older_than_a_week_are_purged_and_the_purge_repeats_hourly
 
     app.clock.advance(chrono::Duration::days(8));
     warroom::jobs::purge::schedule(&app.state).await.unwrap();
+    app.clock.advance(chrono::Duration::hours(1));
     app.drain().await;
 
     // The declaration's jobs are gone; what ran today (status updates, the purge) stays.

@@ -18,6 +18,10 @@ RUN mkdir src \
 COPY .sqlx/ .sqlx/
 COPY migrations/ migrations/
 COPY templates/ templates/
+# Compiled into the binary with include_str!: the diagnostics packs and the status page request schemas.
+COPY diagnostics/ diagnostics/
+COPY specs/statuspage-incident-requests.json specs/
+COPY build.rs ./
 COPY src/ src/
 # COPY keeps the files' own timestamps, which can be older than the stub's: touch them so cargo
 # rebuilds the crate instead of keeping the stub binary.

@@ -16,6 +16,7 @@ use tracing::Instrument;
 
 use crate::clock::SharedClock;
 use crate::config::Settings;
+use crate::sandbox::statuspage::StatusPage;
 use crate::sandbox::{self, Workspace};
 use crate::secret::Secret;
 use crate::slack::api::SlackClient;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub runner_tasks_ready: Arc<Notify>,
     /// Set while a cross-replica wake-up (NOTIFY) is being sent.
     pub notify_in_flight: Arc<std::sync::atomic::AtomicBool>,
+    /// The status page (Statuspage, or the sandbox status page).
+    pub statuspage: crate::statuspage::StatuspageClient,
 }
 
 /// Job workers per process. Jobs wait on Postgres and Slack, not on the CPU, so a few more
@@ -59,6 +62,7 @@ pub struct Application {
     router: Router,
     state: AppState,
     sandbox: Option<Arc<Workspace>>,
+    statuspage_sandbox: Option<Arc<StatusPage>>,
     workers: usize,
 }
 
@@ -93,6 +97,8 @@ impl Application {
             }
         };
 
+        let (statuspage, statuspage_sandbox) = statuspage_client(&settings, &clock, &base_url)?;
+
         let state = AppState {
             limiter: Arc::new(ChannelLimiter::new(settings.file.channel_post_interval.0)),
             settings: Arc::new(settings),
@@ -105,6 +111,7 @@ impl Application {
             jobs_ready: Arc::new(Notify::new()),
             notify_in_flight: Arc::default(),
             runner_tasks_ready: Arc::new(Notify::new()),
+            statuspage,
         };
         let mut router = Router::new()
             .route("/healthz", get(|| async { "ok" }))
@@ -117,8 +124,11 @@ impl Application {
                 sandbox::http::api_router(workspace.clone()).merge(sandbox::http::control_router(workspace.clone()));
             router = router.nest("/sandbox", sandbox_routes);
         }
+        if let Some(page) = &statuspage_sandbox {
+            router = router.nest("/sandbox/statuspage", sandbox::statuspage::router(page.clone()));
+        }
         let router = router.layer(middleware::from_fn(trace_request));
-        Ok(Self { listener, router, state, sandbox, workers })
+        Ok(Self { listener, router, state, sandbox, statuspage_sandbox, workers })
     }
 
     pub fn port(&self) -> u16 {
@@ -132,6 +142,11 @@ impl Application {
     /// The sandbox workspace, when warroom runs without a Slack token.
     pub fn sandbox(&self) -> Option<Arc<Workspace>> {
         self.sandbox.clone()
+    }
+
+    /// The sandbox status page, when warroom runs without a status page key.
+    pub fn statuspage_sandbox(&self) -> Option<Arc<StatusPage>> {
+        self.statuspage_sandbox.clone()
     }
 
     /// Serves until `shutdown` resolves; then stops the workers after their current job.
@@ -159,6 +174,9 @@ impl Application {
             if let Err(e) = crate::jobs::purge::schedule(&self.state).await {
                 tracing::warn!("could not queue the job table's housekeeping: {e}");
             }
+            if let Err(e) = crate::statuspage::reconcile::schedule(&self.state).await {
+                tracing::warn!("could not queue the status page reconciliation: {e}");
+            }
         }
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
@@ -168,6 +186,31 @@ impl Application {
         }
         served
     }
+}
+
+/// The status page client: Statuspage with `STATUSPAGE_API_KEY`, else the in-process sandbox
+/// status page (served under `/sandbox/statuspage`) with the configured services' components.
+fn statuspage_client(
+    settings: &Settings,
+    clock: &SharedClock,
+    base_url: &str,
+) -> anyhow::Result<(crate::statuspage::StatuspageClient, Option<Arc<StatusPage>>)> {
+    let http = reqwest::Client::builder().timeout(settings.statuspage_timeout).build()?;
+    if let (Some(key), Some(page)) = (&settings.statuspage_api_key, &settings.statuspage_page_id) {
+        let client =
+            crate::statuspage::StatuspageClient::new(http, &settings.statuspage_api_url, key.clone(), page, false);
+        return Ok((client, None));
+    }
+    let key = uuid::Uuid::new_v4().simple().to_string();
+    let page = Arc::new(StatusPage::new(clock.clone(), &key, "sandbox"));
+    for (name, service) in &settings.file.services {
+        for component in &service.statuspage_components {
+            page.add_component(component, service.display_name.as_deref().unwrap_or(name));
+        }
+    }
+    let url = format!("{base_url}/sandbox/statuspage/v1");
+    let client = crate::statuspage::StatuspageClient::new(http, &url, Secret::new(key), "sandbox", true);
+    Ok((client, Some(page)))
 }
 
 /// `0.0.0.0:8080` is reached as `127.0.0.1:8080` from this machine.

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod sandbox;
 pub mod secret;
 pub mod slack;
+pub mod statuspage;
 pub mod telemetry;
 pub mod templates;
 pub mod timeline;

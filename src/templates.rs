@@ -15,6 +15,14 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("validation_checklist", include_str!("../templates/validation_checklist.hbs")),
 ];
 
+/// Plain-text templates for the status page: customers read them, Slack never does, so they
+/// are not escaped for mrkdwn and keep their paragraphs.
+const BUILT_IN_PLAIN: &[(&str, &str)] = &[
+    ("statuspage/name", include_str!("../templates/statuspage/name.hbs")),
+    ("statuspage/update", include_str!("../templates/statuspage/update.hbs")),
+    ("statuspage/resolved", include_str!("../templates/statuspage/resolved.hbs")),
+];
+
 /// Why a template could not be loaded or rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -30,25 +38,35 @@ pub enum TemplateError {
 #[derive(Debug)]
 pub struct Templates {
     registry: Handlebars<'static>,
+    plain: Handlebars<'static>,
 }
 
 impl Templates {
     /// The built-in templates, with any `<name>.hbs` in `dir` taking their place.
     pub fn load(dir: Option<&Path>) -> Result<Self, TemplateError> {
         let mut registry = Handlebars::new();
-        registry.set_strict_mode(true);
         registry.register_escape_fn(escape_mrkdwn);
-        for (name, source) in BUILT_IN {
-            let source = match dir.map(|d| d.join(format!("{name}.hbs"))).filter(|p| p.exists()) {
-                Some(path) => std::fs::read_to_string(&path)
-                    .map_err(|source| TemplateError::Read { path: path.display().to_string(), source })?,
-                None => source.to_string(),
-            };
-            registry
-                .register_template_string(name, source)
-                .map_err(|e| TemplateError::Invalid { name: name.to_string(), message: e.to_string() })?;
+        register(&mut registry, BUILT_IN, dir)?;
+        let mut plain = Handlebars::new();
+        plain.register_escape_fn(handlebars::no_escape);
+        register(&mut plain, BUILT_IN_PLAIN, dir)?;
+        Ok(Self { registry, plain })
+    }
+
+    /// Renders a plain-text (status page) template: blank-line runs become one blank line.
+    pub fn render_plain(&self, name: &str, data: &impl Serialize) -> Result<String, TemplateError> {
+        let text = self
+            .plain
+            .render(name, data)
+            .map_err(|e| TemplateError::Render { name: name.to_string(), message: e.to_string() })?;
+        let mut out = String::with_capacity(text.len());
+        for line in text.lines().map(str::trim_end) {
+            if !(line.is_empty() && (out.is_empty() || out.ends_with("\n\n"))) {
+                out.push_str(line);
+                out.push('\n');
+            }
         }
-        Ok(Self { registry })
+        Ok(out.trim_end().to_string())
     }
 
     pub fn render(&self, name: &str, data: &impl Serialize) -> Result<String, TemplateError> {
@@ -58,6 +76,26 @@ impl Templates {
             .map_err(|e| TemplateError::Render { name: name.to_string(), message: e.to_string() })?;
         Ok(collapse_blank_lines(&text))
     }
+}
+
+/// Registers `templates` in strict mode, each replaced by `<dir>/<name>.hbs` when that exists.
+fn register(
+    registry: &mut Handlebars<'static>,
+    templates: &[(&str, &str)],
+    dir: Option<&Path>,
+) -> Result<(), TemplateError> {
+    registry.set_strict_mode(true);
+    for (name, source) in templates {
+        let source = match dir.map(|d| d.join(format!("{name}.hbs"))).filter(|p| p.exists()) {
+            Some(path) => std::fs::read_to_string(&path)
+                .map_err(|source| TemplateError::Read { path: path.display().to_string(), source })?,
+            None => source.to_string(),
+        };
+        registry
+            .register_template_string(name, source)
+            .map_err(|e| TemplateError::Invalid { name: name.to_string(), message: e.to_string() })?;
+    }
+    Ok(())
 }
 
 /// Slack mrkdwn's three control characters. Escaping them keeps user text from becoming

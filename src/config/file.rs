@@ -43,6 +43,15 @@ struct RawFile {
     templates: RawTemplates,
     #[serde(default)]
     roles: RawRoles,
+    #[serde(default)]
+    statuspage: RawStatuspage,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStatuspage {
+    reconcile_every: Option<Spanned<String>>,
+    deliver_notifications: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -98,6 +107,7 @@ struct RawSlack {
 struct RawSeverity {
     status_update_every: Option<Spanned<String>>,
     statuspage: Option<Spanned<String>>,
+    statuspage_component_status: Option<Spanned<String>>,
     ack_within: Option<Spanned<String>>,
 }
 
@@ -122,6 +132,8 @@ struct RawTemplates {
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
     pub owner: Option<String>,
+    /// The service's name as customers know it ("ML Inference API"), for the status page.
+    pub display_name: Option<String>,
     #[serde(default)]
     pub packs: Vec<String>,
     #[serde(default)]
@@ -135,8 +147,78 @@ pub struct ServiceConfig {
 #[derive(Debug, Clone, Default)]
 pub struct SeverityConfig {
     pub status_update_every: Option<HumanDuration>,
-    pub statuspage: Option<String>,
+    /// Whether incidents at this severity appear on the status page, and how updates get there.
+    pub statuspage: StatuspageMode,
+    /// What the service's status page components show while the incident is open.
+    pub statuspage_component_status: ComponentStatus,
     pub ack_within: Option<HumanDuration>,
+}
+
+/// How customer updates reach the status page at a severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatuspageMode {
+    /// Every update is pushed.
+    Auto,
+    /// The incident is opened and resolved there; each update waits for a person's confirmation.
+    Manual,
+    /// Not on the status page.
+    #[default]
+    Off,
+}
+
+/// A status page component's status while an incident is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ComponentStatus {
+    #[default]
+    MajorOutage,
+    PartialOutage,
+    DegradedPerformance,
+}
+
+impl ComponentStatus {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "major_outage" => Ok(Self::MajorOutage),
+            "partial_outage" => Ok(Self::PartialOutage),
+            "degraded_performance" => Ok(Self::DegradedPerformance),
+            other => Err(format!(
+                "statuspage_component_status = \"{other}\": use major_outage, partial_outage or degraded_performance"
+            )),
+        }
+    }
+
+    /// The API's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MajorOutage => "major_outage",
+            Self::PartialOutage => "partial_outage",
+            Self::DegradedPerformance => "degraded_performance",
+        }
+    }
+
+    /// The words customers read ("Major Outage").
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::MajorOutage => "Major Outage",
+            Self::PartialOutage => "Partial Outage",
+            Self::DegradedPerformance => "Degraded Performance",
+        }
+    }
+}
+
+/// `[statuspage]`: how warroom keeps the status page in step.
+#[derive(Debug, Clone)]
+pub struct StatuspageConfig {
+    /// How often open incidents are compared with the status page's unresolved ones.
+    pub reconcile_every: HumanDuration,
+    /// Whether status page subscribers are notified of each update.
+    pub deliver_notifications: bool,
+}
+
+impl Default for StatuspageConfig {
+    fn default() -> Self {
+        Self { reconcile_every: HumanDuration(std::time::Duration::from_secs(300)), deliver_notifications: true }
+    }
 }
 
 /// One escalation tier.
@@ -169,6 +251,7 @@ pub struct FileConfig {
     pub alerts: Option<toml::Table>,
     /// Slack user ids who may resolve any incident (besides its commander).
     pub responders: Vec<String>,
+    pub statuspage: StatuspageConfig,
 }
 
 impl Default for FileConfig {
@@ -177,11 +260,32 @@ impl Default for FileConfig {
         let mut severity = BTreeMap::new();
         severity.insert(
             Severity::P0,
-            SeverityConfig { status_update_every: minutes(5), ack_within: minutes(5), statuspage: None },
+            SeverityConfig {
+                status_update_every: minutes(5),
+                ack_within: minutes(5),
+                statuspage: StatuspageMode::Auto,
+                statuspage_component_status: ComponentStatus::MajorOutage,
+            },
         );
-        severity.insert(Severity::P1, SeverityConfig { status_update_every: minutes(15), ..Default::default() });
-        severity.insert(Severity::P2, SeverityConfig { status_update_every: minutes(30), ..Default::default() });
-        severity.insert(Severity::P3, SeverityConfig::default());
+        severity.insert(
+            Severity::P1,
+            SeverityConfig {
+                status_update_every: minutes(15),
+                statuspage: StatuspageMode::Auto,
+                statuspage_component_status: ComponentStatus::PartialOutage,
+                ..Default::default()
+            },
+        );
+        let degraded = ComponentStatus::DegradedPerformance;
+        severity.insert(
+            Severity::P2,
+            SeverityConfig {
+                status_update_every: minutes(30),
+                statuspage_component_status: degraded,
+                ..Default::default()
+            },
+        );
+        severity.insert(Severity::P3, SeverityConfig { statuspage_component_status: degraded, ..Default::default() });
         Self {
             announce_channel: "incidents".into(),
             channel_prefix: "inc".into(),
@@ -194,6 +298,7 @@ impl Default for FileConfig {
             approvals: ApprovalsConfig::default(),
             alerts: None,
             responders: Vec::new(),
+            statuspage: StatuspageConfig::default(),
         }
     }
 }
@@ -259,10 +364,18 @@ impl FileConfig {
             }
             if let Some(v) = &raw_sev.statuspage {
                 match v.get_ref().as_str() {
-                    "auto" | "manual" | "off" => entry.statuspage = Some(v.get_ref().clone()),
+                    "auto" => entry.statuspage = StatuspageMode::Auto,
+                    "manual" => entry.statuspage = StatuspageMode::Manual,
+                    "off" => entry.statuspage = StatuspageMode::Off,
                     other => {
                         problems.push(problem(v.span(), format!("statuspage = \"{other}\": use auto, manual or off")))
                     }
+                }
+            }
+            if let Some(v) = &raw_sev.statuspage_component_status {
+                match ComponentStatus::parse(v.get_ref()) {
+                    Ok(status) => entry.statuspage_component_status = status,
+                    Err(m) => problems.push(problem(v.span(), m)),
                 }
             }
         }
@@ -323,6 +436,12 @@ impl FileConfig {
             config.approvals.expires_after = d;
         }
         config.alerts = raw.alerts;
+        if let Some(d) = raw.statuspage.reconcile_every.as_ref().and_then(|v| duration(v, &mut problems)) {
+            config.statuspage.reconcile_every = d;
+        }
+        if let Some(deliver) = raw.statuspage.deliver_notifications {
+            config.statuspage.deliver_notifications = deliver;
+        }
 
         if problems.is_empty() {
             Ok(config)

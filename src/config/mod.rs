@@ -6,7 +6,10 @@ mod file;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-pub use file::{ApprovalsConfig, ConfigProblem, EscalationTier, FileConfig, ServiceConfig, SeverityConfig};
+pub use file::{
+    ApprovalsConfig, ComponentStatus, ConfigProblem, EscalationTier, FileConfig, ServiceConfig, SeverityConfig,
+    StatuspageConfig, StatuspageMode,
+};
 
 use crate::secret::Secret;
 
@@ -39,6 +42,13 @@ pub struct Settings {
     pub diagnostics_path: Option<String>,
     /// `WARROOM_RUNNER_TOKEN`: what remote runners authenticate with; runners are off without it.
     pub runner_token: Option<Secret>,
+    /// `STATUSPAGE_API_KEY`; `None` pushes to the in-process sandbox status page.
+    pub statuspage_api_key: Option<Secret>,
+    pub statuspage_page_id: Option<String>,
+    pub statuspage_api_url: String,
+    /// How long a status page request may take before it counts as lost (not configurable
+    /// from the environment; tests shorten it).
+    pub statuspage_timeout: std::time::Duration,
 }
 
 /// Why settings could not be loaded.
@@ -99,6 +109,14 @@ impl Settings {
                 None
             }
         };
+        let statuspage_api_url =
+            lookup("STATUSPAGE_API_URL").unwrap_or_else(|| "https://api.statuspage.io/v1".into());
+        if !is_allowed_api_url(&statuspage_api_url) {
+            problems.push(env_problem(
+                "STATUSPAGE_API_URL",
+                format!("`{statuspage_api_url}` must be https, or plain http to a loopback address"),
+            ));
+        }
         let secret = |key: &str| lookup(key).map(Secret::new);
         let settings = Settings {
             file,
@@ -114,7 +132,18 @@ impl Settings {
             log_format,
             diagnostics_path: lookup("WARROOM_DIAGNOSTICS_PATH"),
             runner_token: secret("WARROOM_RUNNER_TOKEN"),
+            statuspage_api_key: secret("STATUSPAGE_API_KEY"),
+            statuspage_page_id: lookup("STATUSPAGE_PAGE_ID"),
+            statuspage_api_url: statuspage_api_url.trim_end_matches('/').to_string(),
+            statuspage_timeout: std::time::Duration::from_secs(10),
         };
+        if settings.statuspage_api_key.is_some() && settings.statuspage_page_id.is_none() {
+            problems.push(env_problem(
+                "STATUSPAGE_PAGE_ID",
+                "STATUSPAGE_API_KEY is set but STATUSPAGE_PAGE_ID is not: warroom would not know which page to update"
+                    .into(),
+            ));
+        }
         if settings.slack_bot_token.is_some() && settings.slack_signing_secret.is_none() {
             problems.push(env_problem(
                 "SLACK_SIGNING_SECRET",

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::store::{self, Incident, NewIncident};
 use super::IncidentNumber;
+use crate::config::FileConfig;
 use crate::jobs::{kind, queue};
 use crate::timeline::{self, EventKind};
 
@@ -21,21 +22,25 @@ pub struct Declared {
     pub created: bool,
 }
 
-/// Declares `new` once per `idempotency_key` (a Slack trigger id, a view id, an API key).
+/// Declares `new` once per `idempotency_key` (a Slack trigger id, a view id, an API key), with
+/// its first status update timer and, when its severity is shown there, the push that opens it
+/// on the status page.
 pub async fn declare(
     db: &PgPool,
+    config: &FileConfig,
     now: DateTime<Utc>,
     idempotency_key: &str,
     via: &str,
     new: &NewIncident,
-    first_update: Option<DateTime<Utc>>,
 ) -> sqlx::Result<Declared> {
     let id = Uuid::new_v4();
-    let first_update = first_update.map(crate::clock::whole_seconds);
+    let first_update = super::lifecycle::next_update_due(config, new.severity, now);
+    let opening = crate::statuspage::opening_push(config, new, now)
+        .map(|push| serde_json::to_value(push).expect("a push serializes"));
     let first_update_slot = first_update.map(|at| at.timestamp().to_string());
     // One statement, so one round trip and one commit on the acknowledgement path: the key, the
-    // incident, its `declared` event, its first job and its first status update timer are
-    // written together or not at all. A
+    // incident, its `declared` event, its first job, its first status update timer and its
+    // status page mirror with the opening push are written together or not at all. A
     // key seen before inserts nothing (a concurrent duplicate waits on the key's unique index,
     // then finds it taken); foreign keys are checked at the end of the statement.
     let number = sqlx::query_scalar!(
@@ -52,6 +57,13 @@ pub async fn declare(
                INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at)
                SELECT id, $17, $18, jsonb_build_object('due', $16::timestamptz), $16, $3 FROM incident
                WHERE $16::timestamptz IS NOT NULL),
+           mirror AS (
+               INSERT INTO statuspage_sync (incident_id, next_seq)
+               SELECT id, 2 FROM incident WHERE $19::jsonb IS NOT NULL
+               RETURNING incident_id),
+           opening AS (
+               INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at, max_attempts)
+               SELECT incident_id, $20, $21, $19, $3, $3, $22 FROM mirror),
            event AS (
                INSERT INTO timeline_events (incident_id, at, actor, kind, payload)
                SELECT id, $3, $8, $13, jsonb_build_object(
@@ -79,6 +91,10 @@ pub async fn declare(
         first_update,
         kind::STATUS_UPDATE,
         first_update_slot,
+        opening,
+        kind::STATUSPAGE_PUSH,
+        crate::statuspage::store::slot(1),
+        crate::statuspage::store::PUSH_MAX_ATTEMPTS,
     )
     .fetch_optional(db)
     .await?;

@@ -87,6 +87,7 @@ pub async fn post(
 /// scheduled status update says.
 pub async fn update(
     db: &PgPool,
+    config: &FileConfig,
     now: DateTime<Utc>,
     incident: &Incident,
     actor: &str,
@@ -114,6 +115,7 @@ pub async fn update(
     let payload = json!({ "by": actor, "snapshot": snapshot });
     queue::enqueue(&mut *tx, Some(incident.id), kind::POST_UPDATE, &slot, payload, now).await?;
     refresh_declaration(&mut tx, incident, now).await?;
+    crate::statuspage::after_update(&mut tx, config, &updated, actor, now).await?;
     tx.commit().await?;
     Ok(updated)
 }
@@ -183,6 +185,8 @@ pub async fn change_severity(
     );
     post(&mut tx, incident, &text, severity.is_major(), now).await?;
     refresh_declaration(&mut tx, incident, now).await?;
+    let changed = Incident { severity: severity.as_str().to_string(), ..incident.clone() };
+    crate::statuspage::after_severity(&mut tx, config, &changed, actor, now).await?;
     tx.commit().await?;
     Ok(next)
 }
@@ -219,6 +223,7 @@ pub async fn resolve(
     )
     .await?;
     refresh_declaration(&mut tx, incident, now).await?;
+    crate::statuspage::after_resolve(&mut tx, &resolved, actor, now).await?;
     tx.commit().await?;
     Ok(resolved)
 }
@@ -240,6 +245,7 @@ pub async fn reopen(
     let text = format!(":leftwards_arrow_with_hook: {} was reopened by <@{actor}>.", incident.number());
     post(&mut tx, incident, &text, true, now).await?;
     refresh_declaration(&mut tx, incident, now).await?;
+    crate::statuspage::after_reopen(&mut tx, config, &reopened, actor, now).await?;
     tx.commit().await?;
     Ok(())
 }

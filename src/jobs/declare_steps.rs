@@ -12,6 +12,12 @@ use crate::incident::store::{self, Incident};
 use crate::slack::blocks;
 use crate::timeline::{self, EventKind, WARROOM};
 
+/// The declaration as it stands, with the status page's sync state.
+async fn declaration(state: &AppState, incident: &Incident) -> Result<(String, serde_json::Value), JobError> {
+    let sync = crate::statuspage::line(&state.db, incident.id, state.statuspage.is_sandbox()).await?;
+    Ok(blocks::declaration(&state.templates, &state.settings.file, incident, sync.as_deref())?)
+}
+
 /// How many suffixed names to try when `inc-42-api` belongs to someone else.
 const NAME_ATTEMPTS: u32 = 5;
 
@@ -103,7 +109,7 @@ pub async fn post_declaration(state: &AppState, job: &queue::Job) -> Result<(), 
     if incident.declaration_ts.is_none() {
         let channel = channel_of(&incident)?;
         state.limiter.acquire(channel, state.clock.now(), job.holds_slot).map_err(JobError::Defer)?;
-        let (text, blocks) = blocks::declaration(&state.templates, &state.settings.file, &incident)?;
+        let (text, blocks) = declaration(state, &incident).await?;
         let (channel, ts) = state.slack.post_message(channel, &text, &blocks).await?;
         let mut tx = state.db.begin().await?;
         store::set_declaration_ts(&mut *tx, incident.id, &ts).await?;
@@ -133,7 +139,7 @@ pub async fn announce(state: &AppState, job: &queue::Job) -> Result<(), JobError
     }
     let target = &state.settings.file.announce_channel;
     state.limiter.acquire(target, state.clock.now(), job.holds_slot).map_err(JobError::Defer)?;
-    let (text, blocks) = blocks::declaration(&state.templates, &state.settings.file, &incident)?;
+    let (text, blocks) = declaration(state, &incident).await?;
     let (channel, ts) = state.slack.post_message(target, &text, &blocks).await?;
     let mut tx = state.db.begin().await?;
     store::set_announcement(&mut *tx, incident.id, &channel, &ts).await?;
@@ -146,7 +152,7 @@ pub async fn announce(state: &AppState, job: &queue::Job) -> Result<(), JobError
 /// Re-renders the declaration wherever it was posted (after an acknowledgement).
 pub async fn refresh_declaration(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let incident = super::load_incident(state, job).await?;
-    let (text, blocks) = blocks::declaration(&state.templates, &state.settings.file, &incident)?;
+    let (text, blocks) = declaration(state, &incident).await?;
     let posted = [
         (incident.channel_id.as_deref(), incident.declaration_ts.as_deref()),
         (incident.announce_channel_id.as_deref(), incident.announce_ts.as_deref()),

@@ -38,6 +38,9 @@ pub mod kind {
     pub const UPLOAD: &str = "incident.upload";
     pub const REFRESH_USERGROUPS: &str = "slack.refresh_usergroups";
     pub const PURGE_JOBS: &str = "jobs.purge";
+    pub const STATUSPAGE_PUSH: &str = "statuspage.push";
+    pub const STATUSPAGE_PREVIEW: &str = "statuspage.preview";
+    pub const STATUSPAGE_RECONCILE: &str = "statuspage.reconcile";
 
     /// Timers: cancelled when the incident resolves.
     pub const TIMERS: [&str; 1] = [STATUS_UPDATE];
@@ -55,6 +58,9 @@ pub enum JobError {
     /// Not now, and not a failure: run again at this time (rate limiting on our side).
     #[error("deferred")]
     Defer(chrono::DateTime<chrono::Utc>),
+    /// Failed for good, and the job already told the channel and the timeline.
+    #[error("{0}")]
+    Reported(String),
 }
 
 impl JobError {

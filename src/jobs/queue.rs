@@ -51,6 +51,33 @@ pub async fn enqueue(
     Ok(added == 1)
 }
 
+/// [`enqueue`] with its own number of attempts (instead of the default 6).
+pub async fn enqueue_with_attempts(
+    db: impl PgExecutor<'_>,
+    incident_id: Option<Uuid>,
+    kind: &str,
+    slot: &str,
+    payload: Value,
+    run_at: DateTime<Utc>,
+    max_attempts: i32,
+) -> sqlx::Result<bool> {
+    let added = sqlx::query!(
+        r#"INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at, max_attempts)
+           VALUES ($1, $2, $3, $4, $5, $5, $6)
+           ON CONFLICT ON CONSTRAINT jobs_once DO NOTHING"#,
+        incident_id,
+        kind,
+        slot,
+        payload,
+        run_at,
+        max_attempts,
+    )
+    .execute(db)
+    .await?
+    .rows_affected();
+    Ok(added == 1)
+}
+
 /// Claims the next due job, or one whose worker's lock ran out.
 pub async fn claim(db: &PgPool, now: DateTime<Utc>) -> sqlx::Result<Option<Job>> {
     let mut tx = db.begin().await?;

@@ -67,8 +67,10 @@ pub async fn respond(state: &AppState, job: &Job) -> Result<(), JobError> {
 #[derive(Debug, Deserialize)]
 struct OpenModal {
     trigger_id: String,
-    /// `declare`, `update` or `resolve`.
+    /// `declare`, `update`, `resolve`, or `custom` (the view is in `custom`).
     view: String,
+    #[serde(default)]
+    custom: Option<serde_json::Value>,
     #[serde(default)]
     channel: String,
     incident_id: Option<Uuid>,
@@ -85,6 +87,7 @@ pub async fn open_modal(state: &AppState, job: &Job) -> Result<(), JobError> {
         ("declare", _) => blocks::declare_modal(&open.channel),
         ("update", Some(incident)) => blocks::update_modal(incident),
         ("resolve", Some(incident)) => blocks::resolve_modal(incident),
+        ("custom", _) if open.custom.is_some() => open.custom.unwrap_or_default(),
         (other, _) => return Err(JobError::Fatal(format!("cannot open the {other} modal"))),
     };
     Ok(state.slack.open_view(&open.trigger_id, &view).await?)

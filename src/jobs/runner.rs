@@ -60,11 +60,12 @@ async fn run_one(state: &AppState, job: queue::Job) -> sqlx::Result<()> {
         Ok(()) => queue::complete(&state.db, job.id, now()).await,
         Err(JobError::Defer(at)) => queue::retry(&state.db, job.id, at, queue::DEFERRED, false).await,
         Err(JobError::Retry { error, after }) if job.attempts < job.max_attempts => {
-            let wait = after.unwrap_or_else(|| backoff(job.attempts));
+            let wait = after.unwrap_or_else(|| backoff(&job.kind, job.attempts));
             warn!(job.error = %error, "job {} ({}) attempt {} failed, retrying in {}s: {error}", job.id, job.kind, job.attempts, wait.as_secs());
             let at = now() + chrono::Duration::from_std(wait).unwrap_or_default();
             queue::retry(&state.db, job.id, at, &error, true).await
         }
+        Err(JobError::Reported(error)) => queue::fail(&state.db, job.id, now(), &error).await,
         Err(JobError::Retry { error, .. } | JobError::Fatal(error)) => {
             warn!(job.error = %error, "job {} ({}) failed for good: {error}", job.id, job.kind);
             give_up(state, &job, &error).await
@@ -93,13 +94,18 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::RUN_DIAGNOSTIC => crate::diagnostics::run_job::run(state, job).await,
         kind::APPROVAL_MESSAGE => crate::diagnostics::approval_message::run(state, job).await,
         kind::APPROVAL_EXPIRE => crate::diagnostics::approval_message::expire(state, job).await,
+        kind::STATUSPAGE_PUSH => crate::statuspage::push::run(state, job).await,
+        kind::STATUSPAGE_PREVIEW => crate::statuspage::manual::preview(state, job).await,
+        kind::STATUSPAGE_RECONCILE => crate::statuspage::reconcile::run(state, job).await,
         other => Err(JobError::Fatal(format!("unknown job kind `{other}`"))),
     }
 }
 
-/// Exponential backoff: 2s, 4s, 8s ... capped at five minutes.
-fn backoff(attempt: i32) -> Duration {
-    Duration::from_secs(2u64.saturating_pow(attempt.clamp(1, 16) as u32).min(300))
+/// Exponential backoff: 2s, 4s, 8s ... capped at five minutes; at one minute for status page
+/// pushes, which never give up, so that customers hear soon after the status page recovers.
+fn backoff(kind: &str, attempt: i32) -> Duration {
+    let cap = if kind == kind::STATUSPAGE_PUSH { 60 } else { 300 };
+    Duration::from_secs(2u64.saturating_pow(attempt.clamp(1, 16) as u32).min(cap))
 }
 
 /// Marks the job failed; records the failure in the timeline and tells the declarer, in one

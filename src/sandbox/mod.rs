@@ -6,6 +6,7 @@
 
 pub mod actor;
 pub mod http;
+pub mod statuspage;
 mod web_api;
 
 use std::sync::Mutex;

@@ -24,12 +24,12 @@ pub const VIEW_UPDATE: &str = "incident.update";
 /// `callback_id` of the resolve modal (`private_metadata`: the incident id).
 pub const VIEW_RESOLVE: &str = "incident.resolve";
 
-fn input(block_id: &str, label: &str, element: Value, optional: bool) -> Value {
+pub(crate) fn input(block_id: &str, label: &str, element: Value, optional: bool) -> Value {
     json!({ "type": "input", "block_id": block_id, "optional": optional,
             "label": { "type": "plain_text", "text": label }, "element": element })
 }
 
-fn text_input(placeholder: &str, initial: Option<&str>, multiline: bool) -> Value {
+pub(crate) fn text_input(placeholder: &str, initial: Option<&str>, multiline: bool) -> Value {
     let mut element = json!({ "type": "plain_text_input", "action_id": "value", "multiline": multiline,
                               "placeholder": { "type": "plain_text", "text": placeholder } });
     if let Some(initial) = initial {
@@ -84,6 +84,7 @@ pub fn declaration(
     templates: &Templates,
     config: &FileConfig,
     incident: &Incident,
+    statuspage: Option<&str>,
 ) -> Result<(String, Value), TemplateError> {
     let severity = incident.severity();
     let next_update = match incident.next_update_at {
@@ -114,6 +115,7 @@ pub fn declaration(
         "time_to_acknowledge": incident.acknowledged_at.map(|at| human_span(at - incident.declared_at)),
         "resolved_at": incident.resolved_at.map(hhmm),
         "resolved_by": incident.resolved_by,
+        "statuspage": statuspage,
     });
     let text = templates.render("declare", &data)?;
     let fallback = format!(

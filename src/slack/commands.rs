@@ -78,10 +78,9 @@ async fn declare_from_text(state: &AppState, form: &SlashCommand, args: DeclareA
         response_url: form.response_url.clone(),
         detected_at: None,
     };
-    let first_update =
-        crate::incident::lifecycle::next_update_due(&state.settings.file, new.severity, state.clock.now());
     let key = format!("trigger:{}", form.trigger_id);
-    let declared = declare::declare(&state.db, state.clock.now(), &key, "slash_command", &new, first_update).await?;
+    let declared =
+        declare::declare(&state.db, &state.settings.file, state.clock.now(), &key, "slash_command", &new).await?;
     crate::jobs::wake_everywhere(state);
     Ok(if declared.created {
         format!(

@@ -56,13 +56,16 @@ pub async fn run(
             open_modal(state, who, view, &incident).await?;
             return Ok(None);
         }
-        IncidentAction::Update(fields) => match lifecycle::update(&state.db, now, &incident, who.user, &fields).await {
+        IncidentAction::Update(fields) => match lifecycle::update(&state.db, config, now, &incident, who.user, &fields).await {
             Ok(_) => {
                 format!(":white_check_mark: Update recorded for {}; posting it in the channel.", incident.number())
             }
             Err(e) => return refused(e),
         },
-        IncidentAction::Status => messages::status(&incident, now),
+        IncidentAction::Status => {
+            let sync = crate::statuspage::line(&state.db, incident.id, state.statuspage.is_sandbox()).await?;
+            messages::status(&incident, sync.as_deref(), now)
+        }
         IncidentAction::Summary => {
             let text = messages::summary(&state.templates, config, &incident, now)
                 .map_err(|e| AppError::BadRequest(format!("the summary template failed: {e}")))?;

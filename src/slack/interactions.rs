@@ -24,6 +24,7 @@ use crate::incident::lifecycle::{self, LifecycleError};
 use crate::incident::store::{self, Incident, NewIncident, UpdateFields};
 use crate::incident::{ServiceName, Severity, SlackUserId, Status};
 use crate::jobs::respond::{self, Target};
+use crate::statuspage::manual;
 
 #[derive(Deserialize)]
 struct Form {
@@ -46,6 +47,7 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
             Some(VIEW_DECLARE) => declare_submission(&state, user, &payload).await,
             Some(VIEW_UPDATE) => update_submission(&state, user, &payload).await,
             Some(VIEW_RESOLVE) => resolve_submission(&state, user, &payload).await,
+            Some(manual::VIEW_EDIT) => manual::edit_submission(&state, user, &payload).await,
             _ => Ok(().into_response()),
         },
         // Other interaction types (view_closed, shortcuts) need no answer but a 200.
@@ -61,6 +63,9 @@ async fn block_actions(state: &AppState, user: &str, payload: &Value) -> Result<
     }
     if action_id == incident_commands::ACTION_RUN_DIAGNOSTIC {
         return run_click(state, user, payload).await;
+    }
+    if [manual::ACTION_POST, manual::ACTION_EDIT].contains(&action_id) {
+        return manual::click(state, user, payload, &clicker(user, payload)).await;
     }
     if ![ACTION_ACKNOWLEDGE, ACTION_POST_UPDATE, ACTION_RESOLVE, ACTION_DIAGNOSTICS].contains(&action_id) {
         return Ok(().into_response());
@@ -223,7 +228,7 @@ async fn update_submission(state: &AppState, user: &str, payload: &Value) -> Res
         Ok(fields) => fields,
         Err(FieldError(block, message)) => return Ok(modal_error(block, message)),
     };
-    match lifecycle::update(&state.db, state.clock.now(), &incident, user, &fields).await {
+    match lifecycle::update(&state.db, &state.settings.file, state.clock.now(), &incident, user, &fields).await {
         Ok(_) => {}
         Err(LifecycleError::Database(e)) => return Err(e.into()),
         Err(other) => return Ok(modal_error("status", other.to_string())),
@@ -303,10 +308,8 @@ async fn declare_submission(state: &AppState, user: &str, payload: &Value) -> Re
         detected_at: None,
     };
     let view_id = payload["view"]["id"].as_str().unwrap_or_default();
-    let first_update =
-        crate::incident::lifecycle::next_update_due(&state.settings.file, new.severity, state.clock.now());
     let key = format!("view:{view_id}");
-    declare::declare(&state.db, state.clock.now(), &key, "modal", &new, first_update).await?;
+    declare::declare(&state.db, &state.settings.file, state.clock.now(), &key, "modal", &new).await?;
     crate::jobs::wake_everywhere(state);
     Ok(Json(json!({ "response_action": "clear" })).into_response())
 }

@@ -96,7 +96,7 @@ pub fn validation_checklist(templates: &Templates, incident: &Incident) -> Resul
 }
 
 /// `/incident status`: the current state at a glance.
-pub fn status(incident: &Incident, now: DateTime<Utc>) -> String {
+pub fn status(incident: &Incident, statuspage: Option<&str>, now: DateTime<Utc>) -> String {
     let esc = crate::templates::escape_mrkdwn;
     let mut lines = vec![format!(
         "*{}* {} `{}` — {}",
@@ -132,5 +132,8 @@ pub fn status(incident: &Incident, now: DateTime<Utc>) -> String {
         (None, Some(next)) => format!("*Next update:* {} UTC", hhmm(next)),
         (None, None) => "*Next update:* none scheduled".to_string(),
     });
+    if let Some(line) = statuspage {
+        lines.push(format!("*Status page:* {line}"));
+    }
     lines.join("\n")
 }

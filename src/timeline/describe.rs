@@ -42,6 +42,16 @@ pub fn line(event: &Event) -> String {
         "approval_denied" => format!("denied `{}`", s("action")),
         "approval_expired" => format!("approval for `{}` expired", s("action")),
         "file_uploaded" => format!("shared {}", s("filename")),
+        "statuspage_pushed" => format!(
+            "status page {}: {}{}",
+            s("action"),
+            s("status"),
+            if p["sandbox"] == true { " (sandbox status page)" } else { "" }
+        ),
+        "statuspage_failing" => format!("status page failing ({}), retrying", esc(&s("error"))),
+        "statuspage_failed" => format!("status page refused the {}: {}", s("action"), esc(&s("error"))),
+        "statuspage_drift" => format!("status page drift repaired: {}", esc(&s("drift"))),
+        "statuspage_draft" => "status page update drafted, waiting for confirmation".into(),
         "slack_api_failed" => format!("Slack step failed: {}", esc(&s("error"))),
         other => other.replace('_', " "),
     };

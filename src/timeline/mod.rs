@@ -36,6 +36,11 @@ pub enum EventKind {
     FileUploaded,
     DiagnosticDispatched,
     DiagnosticRefused,
+    StatuspagePushed,
+    StatuspageFailing,
+    StatuspageFailed,
+    StatuspageDrift,
+    StatuspageDraft,
 }
 
 impl EventKind {
@@ -66,6 +71,11 @@ impl EventKind {
             Self::FileUploaded => "file_uploaded",
             Self::DiagnosticDispatched => "diagnostic_dispatched",
             Self::DiagnosticRefused => "diagnostic_refused",
+            Self::StatuspagePushed => "statuspage_pushed",
+            Self::StatuspageFailing => "statuspage_failing",
+            Self::StatuspageFailed => "statuspage_failed",
+            Self::StatuspageDrift => "statuspage_drift",
+            Self::StatuspageDraft => "statuspage_draft",
         }
     }
 }

@@ -54,7 +54,16 @@ async fn declaring_by_text_opens_a_channel_posts_pins_and_announces() {
     kinds.sort();
     assert_eq!(
         kinds,
-        ["channel_created", "declared", "members_invited", "message_posted", "message_posted", "pinned", "topic_set"]
+        [
+            "channel_created",
+            "declared",
+            "members_invited",
+            "message_posted",
+            "message_posted",
+            "pinned",
+            "statuspage_pushed",
+            "topic_set"
+        ]
     );
     app.finish().await;
 }

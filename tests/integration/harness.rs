@@ -13,6 +13,7 @@ use warroom::clock::ManualClock;
 use warroom::config::Settings;
 use warroom::incident::store::Incident;
 use warroom::jobs::runner;
+use warroom::sandbox::statuspage::StatusPage;
 use warroom::sandbox::{self, Workspace};
 use warroom::secret::Secret;
 
@@ -21,6 +22,10 @@ const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const ALICE: &str = "U0ALICE";
 pub const BOB: &str = "U0BOB";
 pub const CAROL: &str = "U0CAROL";
+pub const STATUSPAGE_KEY: &str = "test-statuspage-key";
+pub const STATUSPAGE_PAGE: &str = "pg0test";
+/// The sandbox status page's component for `inference-gateway` (configure it per test).
+pub const GATEWAY_COMPONENT: &str = "cmp0gateway";
 
 pub struct TestApp {
     pub address: String,
@@ -29,6 +34,9 @@ pub struct TestApp {
     pub state: AppState,
     pub clock: Arc<ManualClock>,
     pub slack: Arc<Workspace>,
+    /// The sandbox status page warroom pushes to (over HTTP, with an API key).
+    pub statuspage: Arc<StatusPage>,
+    pub statuspage_url: String,
     db_name: String,
     admin: PgConnectOptions,
 }
@@ -62,8 +70,18 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let sandbox_server = axum::serve(slack_listener, sandbox::http::api_router(slack.clone()));
     tokio::spawn(async move { sandbox_server.await });
 
+    let statuspage = Arc::new(StatusPage::new(clock.clone(), STATUSPAGE_KEY, STATUSPAGE_PAGE));
+    statuspage.add_component(GATEWAY_COMPONENT, "ML Inference API");
+    let statuspage_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let statuspage_url = format!("http://{}/v1", statuspage_listener.local_addr().unwrap());
+    let statuspage_server = axum::serve(statuspage_listener, sandbox::statuspage::router(statuspage.clone()));
+    tokio::spawn(async move { statuspage_server.await });
+
     let api_url = format!("{slack_url}/api");
     let mut settings = Settings::for_slack(&api_url, SIGNING_SECRET);
+    settings.statuspage_api_key = Some(Secret::new(STATUSPAGE_KEY));
+    settings.statuspage_page_id = Some(STATUSPAGE_PAGE.into());
+    settings.statuspage_api_url = statuspage_url.clone();
     // The per-channel pacing is unit-tested; here it would only need clock moves between posts.
     settings.file.channel_post_interval = warroom::duration::HumanDuration(std::time::Duration::ZERO);
     configure(&mut settings);
@@ -73,7 +91,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let state = app.state().clone();
     slack.connect(&address, &slack_url);
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    TestApp { address, slack_url, db, state, clock, slack, db_name, admin }
+    TestApp { address, slack_url, db, state, clock, slack, statuspage, statuspage_url, db_name, admin }
 }
 
 impl TestApp {

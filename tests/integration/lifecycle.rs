@@ -319,7 +319,8 @@ async fn timeline_shows_the_last_entries_in_order() {
 
     let timeline = in_channel(&app, ALICE, &channel, "timeline").await;
 
-    assert!(timeline.starts_with("*INC-1 timeline* (last 8 entries):"), "{timeline}");
+    assert!(timeline.starts_with("*INC-1 timeline* (last 9 entries):"), "{timeline}");
+    assert!(timeline.contains("`15:00:00` · warroom · status page open: investigating"), "{timeline}");
     assert!(timeline.contains("`15:00:00` · <@U0ALICE> · declared INC-1 P0 (api): Everything 500s"), "{timeline}");
     let last = timeline.lines().last().unwrap();
     assert_eq!(last, "`15:01:00` · <@U0BOB> · note: &lt;!channel&gt; rolled back v1.2.3");

@@ -16,7 +16,7 @@ async fn timeline_rows_cannot_be_updated_or_deleted() {
     }
     let incident = app.only_incident().await;
     let events = warroom::timeline::list(&app.db, incident.id).await.unwrap();
-    assert_eq!(events.len(), 7);
+    assert_eq!(events.len(), 8);
     assert!(events.iter().all(|e| e.actor != "mallory"));
     app.finish().await;
 }

@@ -1,0 +1,221 @@
+//! Manual mode: each update's customer text is drafted and shown in the incident channel with
+//! "Post to status page" (behind a confirm dialog) and "Edit…" (a modal with the text); nothing
+//! reaches customers until a person confirms it, once.
+
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::push::{Action, Push};
+use super::text::{self, Snapshot};
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::incident::store::Incident;
+use crate::jobs::respond::{self, Target};
+use crate::jobs::{kind, queue, JobError};
+use crate::timeline::{self, EventKind, WARROOM};
+
+pub const ACTION_POST: &str = "statuspage_post";
+pub const ACTION_EDIT: &str = "statuspage_edit";
+pub const VIEW_EDIT: &str = "statuspage_edit";
+
+/// Slack's limit on a text input's value.
+const INPUT_LIMIT: usize = 3000;
+
+/// Queues the preview of `incident`'s customer text as it is now.
+pub async fn enqueue_preview(
+    tx: &mut Transaction<'_, Postgres>,
+    incident: &Incident,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let draft = Uuid::new_v4();
+    let push = Push::new(Action::Update, incident, actor, now);
+    let payload = json!({ "draft": draft, "push": push });
+    queue::enqueue(&mut **tx, Some(incident.id), kind::STATUSPAGE_PREVIEW, &draft.to_string(), payload, now).await?;
+    Ok(())
+}
+
+/// The preview job: stores the draft and shows it with its buttons.
+pub async fn preview(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
+    let bad = |e: serde_json::Error| JobError::Fatal(format!("unreadable preview: {e}"));
+    let draft: Uuid = serde_json::from_value(job.payload["draft"].clone()).map_err(bad)?;
+    let push: Push = serde_json::from_value(job.payload["push"].clone()).map_err(bad)?;
+    let incident = crate::jobs::load_incident(state, job).await?;
+    let channel = incident.channel_id.clone().ok_or_else(JobError::channel_pending)?;
+    let request = text::request(&state.templates, &state.settings.file, &push.snapshot, None, push.at)?;
+    let body = request.body.unwrap_or_default();
+    let now = state.clock.now();
+    let snapshot = serde_json::to_value(&push.snapshot).expect("a snapshot serializes");
+    sqlx::query!(
+        r#"INSERT INTO statuspage_drafts (id, incident_id, snapshot, body, created_by, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING"#,
+        draft,
+        incident.id,
+        snapshot,
+        body,
+        push.by,
+        now
+    )
+    .execute(&state.db)
+    .await?;
+    state.limiter.acquire(&channel, now, job.holds_slot).map_err(JobError::Defer)?;
+    let (fallback, blocks) = preview_blocks(&incident, draft, &body);
+    state.slack.post_message(&channel, &fallback, &blocks).await?;
+    let payload = json!({ "draft": draft, "body": body });
+    timeline::append(&state.db, incident.id, now, WARROOM, EventKind::StatuspageDraft, payload).await?;
+    Ok(())
+}
+
+fn preview_blocks(incident: &Incident, draft: Uuid, body: &str) -> (String, Value) {
+    let quoted: String =
+        crate::templates::escape_mrkdwn(body).lines().map(|l| format!(">{l}\n")).collect::<String>().chars().take(2900).collect();
+    let fallback = format!("Status page update for {} waiting for confirmation", incident.number());
+    let blocks = json!([
+        { "type": "section", "text": { "type": "mrkdwn", "text": format!(
+            ":memo: *Status page update waiting for confirmation* ({} is in manual mode). Customers will read:",
+            incident.severity()) } },
+        { "type": "section", "text": { "type": "mrkdwn", "text": quoted } },
+        { "type": "actions", "elements": [
+            { "type": "button", "action_id": ACTION_POST, "style": "primary", "value": draft.to_string(),
+              "text": { "type": "plain_text", "text": "Post to status page" },
+              "confirm": {
+                  "title": { "type": "plain_text", "text": "Post to the status page?" },
+                  "text": { "type": "mrkdwn", "text": "Customers will see this text, and subscribers will be notified." },
+                  "confirm": { "type": "plain_text", "text": "Post" },
+                  "deny": { "type": "plain_text", "text": "Cancel" } } },
+            { "type": "button", "action_id": ACTION_EDIT, "value": draft.to_string(),
+              "text": { "type": "plain_text", "text": "Edit…" } },
+        ] },
+    ]);
+    (fallback, blocks)
+}
+
+/// A draft as stored.
+struct Draft {
+    incident_id: Uuid,
+    body: String,
+    posted_by: Option<String>,
+    posted_at: Option<DateTime<Utc>>,
+}
+
+async fn load(state: &AppState, id: Uuid) -> sqlx::Result<Option<Draft>> {
+    sqlx::query_as!(
+        Draft,
+        "SELECT incident_id, body, posted_by, posted_at FROM statuspage_drafts WHERE id = $1",
+        id
+    )
+    .fetch_optional(&state.db)
+    .await
+}
+
+/// "Post to status page" and "Edit…".
+pub async fn click(state: &AppState, user: &str, payload: &Value, target: &Target) -> Result<Response, AppError> {
+    let action = &payload["actions"][0];
+    let draft_id = action["value"].as_str().and_then(|v| Uuid::parse_str(v).ok());
+    let draft = match draft_id {
+        Some(id) => load(state, id).await?.map(|d| (id, d)),
+        None => None,
+    };
+    let Some((id, draft)) = draft else {
+        return tell(state, target, "That status page draft no longer exists.").await;
+    };
+    if let (Some(by), Some(at)) = (&draft.posted_by, draft.posted_at) {
+        return tell(state, target, &format!("<@{by}> already posted this update at {} UTC.", at.format("%H:%M"))).await;
+    }
+    if action["action_id"].as_str() == Some(ACTION_EDIT) {
+        let trigger = payload["trigger_id"].as_str().unwrap_or_default();
+        let view = edit_modal(id, &draft.body);
+        queue::enqueue(&state.db, None, kind::OPEN_MODAL, &format!("trigger:{trigger}"), json!({
+            "trigger_id": trigger, "view": "custom", "custom": view }), state.clock.now())
+        .await?;
+        crate::jobs::wake_everywhere(state);
+        return Ok(().into_response());
+    }
+    let text = match confirm(state, id, &draft, user, None).await? {
+        Ok(()) => ":white_check_mark: Sent to the status page.".to_string(),
+        Err(refusal) => format!(":no_entry: {refusal}"),
+    };
+    tell(state, target, &text).await
+}
+
+fn edit_modal(draft: Uuid, body: &str) -> Value {
+    let initial: String = body.chars().take(INPUT_LIMIT).collect();
+    let mut element = crate::slack::blocks::text_input("What customers read", Some(&initial), true);
+    element["max_length"] = json!(INPUT_LIMIT);
+    json!({
+        "type": "modal",
+        "callback_id": VIEW_EDIT,
+        "private_metadata": draft.to_string(),
+        "title": { "type": "plain_text", "text": "Status page update" },
+        "submit": { "type": "plain_text", "text": "Post" },
+        "close": { "type": "plain_text", "text": "Cancel" },
+        "blocks": [crate::slack::blocks::input("body", "Customer text", element, false)],
+    })
+}
+
+/// The edit modal was submitted: post the edited text.
+pub async fn edit_submission(state: &AppState, user: &str, payload: &Value) -> Result<Response, AppError> {
+    let errors = |message: &str| Ok(axum::Json(json!({ "response_action": "errors", "errors": { "body": message } })).into_response());
+    let id = payload["view"]["private_metadata"].as_str().and_then(|v| Uuid::parse_str(v).ok());
+    let draft = match id {
+        Some(id) => load(state, id).await?.map(|d| (id, d)),
+        None => None,
+    };
+    let Some((id, draft)) = draft else { return errors("this draft no longer exists") };
+    let body = payload["view"]["state"]["values"]["body"]["value"]["value"].as_str().unwrap_or("").trim();
+    if body.is_empty() {
+        return errors("write what customers should read");
+    }
+    match confirm(state, id, &draft, user, Some(body)).await? {
+        Ok(()) => Ok(axum::Json(json!({ "response_action": "clear" })).into_response()),
+        Err(refusal) => errors(&refusal),
+    }
+}
+
+/// Marks the draft posted (once) and queues its push, in one transaction.
+async fn confirm(
+    state: &AppState,
+    id: Uuid,
+    draft: &Draft,
+    user: &str,
+    edited: Option<&str>,
+) -> Result<Result<(), String>, AppError> {
+    let now = state.clock.now();
+    let Some(incident) = crate::incident::store::get(&state.db, draft.incident_id).await? else {
+        return Ok(Err("that incident no longer exists".into()));
+    };
+    if incident.is_resolved() {
+        return Ok(Err(format!("{} is resolved; the status page says so already", incident.number())));
+    }
+    let mut tx = state.db.begin().await?;
+    let posted = sqlx::query!(
+        r#"UPDATE statuspage_drafts SET posted_by = $2, posted_at = $3, body = coalesce($4, body)
+           WHERE id = $1 AND posted_at IS NULL RETURNING snapshot, body"#,
+        id,
+        user,
+        now,
+        edited
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(posted) = posted else { return Ok(Err("someone posted this update already".into())) };
+    let Ok(snapshot) = serde_json::from_value::<Snapshot>(posted.snapshot) else {
+        return Ok(Err("this draft is unreadable; post a new update".into()));
+    };
+    let mut push = Push { seq: 0, action: Action::Update, at: now, by: user.into(), snapshot, body: Some(posted.body) };
+    super::store::enqueue_push(&mut tx, incident.id, &mut push, true, now).await?;
+    tx.commit().await?;
+    crate::jobs::wake_everywhere(state);
+    Ok(Ok(()))
+}
+
+async fn tell(state: &AppState, target: &Target, text: &str) -> Result<Response, AppError> {
+    let mut tx = state.db.begin().await?;
+    respond::enqueue(&mut tx, None, target, text, state.clock.now()).await?;
+    tx.commit().await?;
+    crate::jobs::wake_everywhere(state);
+    Ok(().into_response())
+}

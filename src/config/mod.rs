@@ -109,8 +109,7 @@ impl Settings {
                 None
             }
         };
-        let statuspage_api_url =
-            lookup("STATUSPAGE_API_URL").unwrap_or_else(|| "https://api.statuspage.io/v1".into());
+        let statuspage_api_url = lookup("STATUSPAGE_API_URL").unwrap_or_else(|| "https://api.statuspage.io/v1".into());
         if !is_allowed_api_url(&statuspage_api_url) {
             problems.push(env_problem(
                 "STATUSPAGE_API_URL",

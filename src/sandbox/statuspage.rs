@@ -134,6 +134,21 @@ impl StatusPage {
         self.lock().faults.push(Injected { fault, remaining: 0, until: Some(until) });
     }
 
+    /// A person changes an incident's status on the status page itself (not through the API).
+    pub fn set_status_by_hand(&self, id: &str, status: &str) {
+        let now = self.clock.now();
+        let mut state = self.lock();
+        let Some(index) = state.incidents.iter().position(|i| i.id == id) else { return };
+        let mut incident = state.incidents[index].clone();
+        apply(
+            &mut state,
+            &mut incident,
+            &json!({ "status": status, "body": "Changed by hand on the status page." }),
+            now,
+        );
+        state.incidents[index] = incident;
+    }
+
     pub fn incidents(&self) -> Vec<Incident> {
         self.lock().incidents.clone()
     }
@@ -146,7 +161,8 @@ impl StatusPage {
     pub fn handle(&self, method: &str, path: &str, authorization: Option<&str>, body: &[u8]) -> Answer {
         let now = self.clock.now();
         let mut state = self.lock();
-        let body: Value = if body.is_empty() { Value::Null } else { serde_json::from_slice(body).unwrap_or(Value::Null) };
+        let body: Value =
+            if body.is_empty() { Value::Null } else { serde_json::from_slice(body).unwrap_or(Value::Null) };
         let mut record = Recorded {
             method: method.into(),
             path: path.into(),

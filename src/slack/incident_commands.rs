@@ -56,12 +56,14 @@ pub async fn run(
             open_modal(state, who, view, &incident).await?;
             return Ok(None);
         }
-        IncidentAction::Update(fields) => match lifecycle::update(&state.db, config, now, &incident, who.user, &fields).await {
-            Ok(_) => {
-                format!(":white_check_mark: Update recorded for {}; posting it in the channel.", incident.number())
+        IncidentAction::Update(fields) => {
+            match lifecycle::update(&state.db, config, now, &incident, who.user, &fields).await {
+                Ok(_) => {
+                    format!(":white_check_mark: Update recorded for {}; posting it in the channel.", incident.number())
+                }
+                Err(e) => return refused(e),
             }
-            Err(e) => return refused(e),
-        },
+        }
         IncidentAction::Status => {
             let sync = crate::statuspage::line(&state.db, incident.id, state.statuspage.is_sandbox()).await?;
             messages::status(&incident, sync.as_deref(), now)

@@ -177,7 +177,10 @@ impl StatuspageClient {
         self.send(self.http.get(url)).await
     }
 
-    async fn send<T: serde::de::DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, StatuspageError> {
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, StatuspageError> {
         let response = request
             .header(reqwest::header::AUTHORIZATION, format!("OAuth {}", self.key.expose()))
             .send()

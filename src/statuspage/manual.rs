@@ -70,8 +70,13 @@ pub async fn preview(state: &AppState, job: &queue::Job) -> Result<(), JobError>
 }
 
 fn preview_blocks(incident: &Incident, draft: Uuid, body: &str) -> (String, Value) {
-    let quoted: String =
-        crate::templates::escape_mrkdwn(body).lines().map(|l| format!(">{l}\n")).collect::<String>().chars().take(2900).collect();
+    let quoted: String = crate::templates::escape_mrkdwn(body)
+        .lines()
+        .map(|l| format!(">{l}\n"))
+        .collect::<String>()
+        .chars()
+        .take(2900)
+        .collect();
     let fallback = format!("Status page update for {} waiting for confirmation", incident.number());
     let blocks = json!([
         { "type": "section", "text": { "type": "mrkdwn", "text": format!(
@@ -102,13 +107,9 @@ struct Draft {
 }
 
 async fn load(state: &AppState, id: Uuid) -> sqlx::Result<Option<Draft>> {
-    sqlx::query_as!(
-        Draft,
-        "SELECT incident_id, body, posted_by, posted_at FROM statuspage_drafts WHERE id = $1",
-        id
-    )
-    .fetch_optional(&state.db)
-    .await
+    sqlx::query_as!(Draft, "SELECT incident_id, body, posted_by, posted_at FROM statuspage_drafts WHERE id = $1", id)
+        .fetch_optional(&state.db)
+        .await
 }
 
 /// "Post to status page" and "Edit…".
@@ -123,13 +124,21 @@ pub async fn click(state: &AppState, user: &str, payload: &Value, target: &Targe
         return tell(state, target, "That status page draft no longer exists.").await;
     };
     if let (Some(by), Some(at)) = (&draft.posted_by, draft.posted_at) {
-        return tell(state, target, &format!("<@{by}> already posted this update at {} UTC.", at.format("%H:%M"))).await;
+        return tell(state, target, &format!("<@{by}> already posted this update at {} UTC.", at.format("%H:%M")))
+            .await;
     }
     if action["action_id"].as_str() == Some(ACTION_EDIT) {
         let trigger = payload["trigger_id"].as_str().unwrap_or_default();
         let view = edit_modal(id, &draft.body);
-        queue::enqueue(&state.db, None, kind::OPEN_MODAL, &format!("trigger:{trigger}"), json!({
-            "trigger_id": trigger, "view": "custom", "custom": view }), state.clock.now())
+        queue::enqueue(
+            &state.db,
+            None,
+            kind::OPEN_MODAL,
+            &format!("trigger:{trigger}"),
+            json!({
+            "trigger_id": trigger, "view": "custom", "custom": view }),
+            state.clock.now(),
+        )
         .await?;
         crate::jobs::wake_everywhere(state);
         return Ok(().into_response());
@@ -158,7 +167,9 @@ fn edit_modal(draft: Uuid, body: &str) -> Value {
 
 /// The edit modal was submitted: post the edited text.
 pub async fn edit_submission(state: &AppState, user: &str, payload: &Value) -> Result<Response, AppError> {
-    let errors = |message: &str| Ok(axum::Json(json!({ "response_action": "errors", "errors": { "body": message } })).into_response());
+    let errors = |message: &str| {
+        Ok(axum::Json(json!({ "response_action": "errors", "errors": { "body": message } })).into_response())
+    };
     let id = payload["view"]["private_metadata"].as_str().and_then(|v| Uuid::parse_str(v).ok());
     let draft = match id {
         Some(id) => load(state, id).await?.map(|d| (id, d)),

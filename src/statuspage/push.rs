@@ -84,7 +84,8 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let sync = store::get(&state.db, incident.id)
         .await?
         .ok_or_else(|| JobError::Fatal(format!("{} has no status page mirror", incident.number())))?;
-    let mut request = text::request(&state.templates, &state.settings.file, &push.snapshot, push.body.as_deref(), push.at)?;
+    let mut request =
+        text::request(&state.templates, &state.settings.file, &push.snapshot, push.body.as_deref(), push.at)?;
     if push.action == Action::Repair {
         request.body = None;
     }
@@ -126,7 +127,10 @@ struct Delivery<'a> {
 
 /// Sends what is left of the push; returns the status page incident and what it was sent, or
 /// `None` when there is nothing to do.
-async fn deliver(d: &Delivery<'_>, request: IncidentRequest) -> Result<Option<(RemoteIncident, IncidentRequest)>, Step> {
+async fn deliver(
+    d: &Delivery<'_>,
+    request: IncidentRequest,
+) -> Result<Option<(RemoteIncident, IncidentRequest)>, Step> {
     let client = &d.state.statuspage;
     let id = d.incident.id;
     let remote_id = match &d.sync.statuspage_id {
@@ -159,7 +163,8 @@ async fn deliver(d: &Delivery<'_>, request: IncidentRequest) -> Result<Option<(R
         budget(d.state).await?;
         let remote = client.get(&remote_id).await.map_err(Step::Failed)?;
         let latest = remote.latest_update();
-        if remote.status == request.status && latest.map(|u| u.body.as_str()) == Some(request.body.as_deref().unwrap_or(""))
+        if remote.status == request.status
+            && latest.map(|u| u.body.as_str()) == Some(request.body.as_deref().unwrap_or(""))
         {
             return Ok(Some((remote, request)));
         }
@@ -183,7 +188,8 @@ async fn create(
     mut request: IncidentRequest,
 ) -> Result<Option<(RemoteIncident, IncidentRequest)>, Step> {
     budget(d.state).await?;
-    request.metadata = Some(json!({ "warroom": { "incident_id": d.incident.id, "number": d.incident.number().to_string() } }));
+    request.metadata =
+        Some(json!({ "warroom": { "incident_id": d.incident.id, "number": d.incident.number().to_string() } }));
     match d.state.statuspage.create(&request).await {
         Ok(created) => {
             store::set_remote(&d.state.db, d.incident.id, &created.id, created.shortlink.as_deref()).await?;

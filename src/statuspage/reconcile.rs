@@ -59,7 +59,9 @@ pub async fn run(state: &AppState, _job: &queue::Job) -> Result<(), JobError> {
             continue;
         }
         let drift = match (theirs.get(&mirror.incident_id), mirror.resolved, &mirror.statuspage_id) {
-            (Some(_), true, _) => Some((Action::Resolve, "open on the status page but resolved in warroom".to_string())),
+            (Some(_), true, _) => {
+                Some((Action::Resolve, "open on the status page but resolved in warroom".to_string()))
+            }
             (Some(remote), false, _) if Some(&remote.status) != mirror.pushed_status.as_ref() => Some((
                 Action::Repair,
                 format!(
@@ -102,7 +104,10 @@ async fn repair(
     store::enqueue_push(&mut tx, incident_id, &mut push, false, now).await?;
     let payload = json!({ "drift": drift, "repair": action.as_str() });
     timeline::append(&mut *tx, incident_id, now, WARROOM, EventKind::StatuspageDrift, payload).await?;
-    let text = format!(":arrows_counterclockwise: Status page drift on {}: {drift}. warroom is setting it right.", incident.number());
+    let text = format!(
+        ":arrows_counterclockwise: Status page drift on {}: {drift}. warroom is setting it right.",
+        incident.number()
+    );
     crate::incident::lifecycle::post(&mut tx, &incident, &text, false, now).await?;
     tx.commit().await?;
     Ok(())

@@ -62,8 +62,16 @@ pub async fn enqueue_push(
     let Some(seq) = seq else { return Ok(None) };
     push.seq = seq;
     let payload = serde_json::to_value(&*push).expect("a push serializes");
-    queue::enqueue_with_attempts(&mut **tx, Some(incident_id), kind::STATUSPAGE_PUSH, &slot(seq), payload, now, PUSH_MAX_ATTEMPTS)
-        .await?;
+    queue::enqueue_with_attempts(
+        &mut **tx,
+        Some(incident_id),
+        kind::STATUSPAGE_PUSH,
+        &slot(seq),
+        payload,
+        now,
+        PUSH_MAX_ATTEMPTS,
+    )
+    .await?;
     Ok(Some(seq))
 }
 
@@ -98,7 +106,12 @@ pub async fn hurry_next(db: &PgPool, incident_id: Uuid, seq: i32, now: DateTime<
 }
 
 /// The status page incident that mirrors ours was created (or found).
-pub async fn set_remote(db: impl PgExecutor<'_>, incident_id: Uuid, id: &str, shortlink: Option<&str>) -> sqlx::Result<()> {
+pub async fn set_remote(
+    db: impl PgExecutor<'_>,
+    incident_id: Uuid,
+    id: &str,
+    shortlink: Option<&str>,
+) -> sqlx::Result<()> {
     sqlx::query!(
         "UPDATE statuspage_sync SET statuspage_id = $2, shortlink = $3, looked_up = false WHERE incident_id = $1",
         incident_id,

@@ -147,6 +147,8 @@ pub fn body(
             "impact": snapshot.impact,
             "status_label": capitalize(status.as_str()),
             "status_text": snapshot.status_text,
+            // Seed 002 says what was identified: "Status: Identified - Memory exhaustion".
+            "identified_cause": if status == Status::Identified { snapshot.root_cause.clone() } else { None },
             "eta": snapshot.eta,
             "cadence": cadence,
             "now": hhmm(at),
@@ -209,7 +211,9 @@ mod tests {
         let templates = Templates::load(None).unwrap();
         let at = Utc.with_ymd_and_hms(2026, 11, 23, 15, 55, 0).unwrap();
         let text = body(&templates, &FileConfig::default(), &snapshot("resolved"), "ML Inference API", at).unwrap();
-        assert!(text.starts_with("Resolved - ML Inference API Restored\n\nThe ML Inference API has been fully restored"));
+        assert!(
+            text.starts_with("Resolved - ML Inference API Restored\n\nThe ML Inference API has been fully restored")
+        );
         assert!(text.contains("Root Cause: Memory resource exhaustion\nResolution: Increased memory allocation\n"));
         assert!(text.contains("Duration: 8 minutes (15:45-15:53 UTC)"), "{text}");
         assert!(text.ends_with("Status: Resolved\nLast Updated: 15:55 UTC"));

@@ -36,7 +36,7 @@ pub struct TestApp {
     pub slack: Arc<Workspace>,
     /// The sandbox status page warroom pushes to (over HTTP, with an API key).
     pub statuspage: Arc<StatusPage>,
-    pub statuspage_url: String,
+    settings: Settings,
     db_name: String,
     admin: PgConnectOptions,
 }
@@ -81,17 +81,17 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::for_slack(&api_url, SIGNING_SECRET);
     settings.statuspage_api_key = Some(Secret::new(STATUSPAGE_KEY));
     settings.statuspage_page_id = Some(STATUSPAGE_PAGE.into());
-    settings.statuspage_api_url = statuspage_url.clone();
+    settings.statuspage_api_url = statuspage_url;
     // The per-channel pacing is unit-tested; here it would only need clock moves between posts.
     settings.file.channel_post_interval = warroom::duration::HumanDuration(std::time::Duration::ZERO);
     configure(&mut settings);
 
-    let app = Application::build(settings, db.clone(), clock.clone(), 0).await.unwrap();
+    let app = Application::build(settings.clone(), db.clone(), clock.clone(), 0).await.unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
     slack.connect(&address, &slack_url);
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    TestApp { address, slack_url, db, state, clock, slack, statuspage, statuspage_url, db_name, admin }
+    TestApp { address, slack_url, db, state, clock, slack, statuspage, settings, db_name, admin }
 }
 
 impl TestApp {
@@ -110,6 +110,15 @@ impl TestApp {
 
     pub fn slack_api_url(&self) -> String {
         format!("{}/api", self.slack_url)
+    }
+
+    /// A second warroom on the same database, Slack and status page (another replica, or this
+    /// one after a restart): its state, to run jobs with.
+    pub async fn replica(&self) -> AppState {
+        let mut settings = self.settings.clone();
+        settings.listen = "127.0.0.1:0".parse().unwrap();
+        let app = Application::build(settings, self.db.clone(), self.clock.clone(), 0).await.unwrap();
+        app.state().clone()
     }
 
     /// Runs every due job (and the jobs they queue) until nothing is due.

@@ -10,4 +10,6 @@ mod ingress;
 mod lifecycle;
 mod processes;
 mod slack_failures;
+mod statuspage;
+mod statuspage_failures;
 mod timeline;

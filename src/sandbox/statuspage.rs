@@ -33,7 +33,8 @@ struct Injected {
     fault: Fault,
     /// Applies to this many requests...
     remaining: u32,
-    /// ...or to every request until this moment of the workspace clock.
+    /// ...or to every request from `from` until `until` on the workspace clock.
+    from: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
 }
 
@@ -126,12 +127,17 @@ impl StatusPage {
 
     /// The next `count` requests fail with `fault`.
     pub fn fail_next(&self, count: u32, fault: Fault) {
-        self.lock().faults.push(Injected { fault, remaining: count, until: None });
+        self.lock().faults.push(Injected { fault, remaining: count, from: None, until: None });
     }
 
     /// Every request fails with `fault` until `until` on the workspace clock.
     pub fn fail_until(&self, until: DateTime<Utc>, fault: Fault) {
-        self.lock().faults.push(Injected { fault, remaining: 0, until: Some(until) });
+        self.lock().faults.push(Injected { fault, remaining: 0, from: None, until: Some(until) });
+    }
+
+    /// Every request from `from` until `until` (an outage planned ahead) fails with `fault`.
+    pub fn fail_between(&self, from: DateTime<Utc>, until: DateTime<Utc>, fault: Fault) {
+        self.lock().faults.push(Injected { fault, remaining: 0, from: Some(from), until: Some(until) });
     }
 
     /// A person changes an incident's status on the status page itself (not through the API).
@@ -371,7 +377,7 @@ fn apply(state: &mut State, incident: &mut Incident, fields: &Value, now: DateTi
 
 fn take_fault(faults: &mut Vec<Injected>, now: DateTime<Utc>) -> Option<Fault> {
     faults.retain(|f| f.remaining > 0 || f.until.is_some_and(|until| now < until));
-    let injected = faults.first_mut()?;
+    let injected = faults.iter_mut().find(|f| f.from.is_none_or(|from| from <= now))?;
     if injected.until.is_none() {
         injected.remaining -= 1;
     }

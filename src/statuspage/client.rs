@@ -45,9 +45,10 @@ impl StatuspageError {
     }
 
     /// The request may have been applied although it did not succeed: check before repeating it.
+    /// (503 says the server did not take the request; 500, 502 and 504 leave it open.)
     pub fn maybe_applied(&self) -> bool {
         match self {
-            Self::Status { status, .. } => *status >= 500,
+            Self::Status { status, .. } => *status >= 500 && *status != 503,
             Self::Transport { maybe_sent, .. } => *maybe_sent,
             Self::Decode(_) => true,
         }
@@ -267,7 +268,8 @@ mod tests {
     fn only_throttling_server_errors_and_network_failures_are_retried() {
         let status = |status| StatuspageError::Status { status, message: String::new(), retry_after: None };
         assert!(status(429).is_retryable() && !status(429).maybe_applied());
-        assert!(status(503).is_retryable() && status(503).maybe_applied());
+        assert!(status(503).is_retryable() && !status(503).maybe_applied());
+        assert!(status(504).is_retryable() && status(504).maybe_applied());
         assert!(!status(422).is_retryable());
         let refused = StatuspageError::Transport { message: String::new(), maybe_sent: false };
         assert!(refused.is_retryable() && !refused.maybe_applied());

@@ -93,7 +93,8 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     // lookup needed. (A deferred run sends nothing and gives its attempt back; a run that dies
     // after sending is claimed again as a second attempt.)
     let first_ever = push.seq == 1 && job.attempts == 1;
-    let delivery = Delivery { state, incident: &incident, push: &push, sync: &sync, first_ever };
+    let retried = job.attempts > 1;
+    let delivery = Delivery { state, incident: &incident, push: &push, sync: &sync, first_ever, retried };
     match deliver(&delivery, request).await {
         Ok(Some((remote, sent))) => delivery.delivered(&remote, &sent).await,
         Ok(None) => Ok(()),
@@ -123,6 +124,8 @@ struct Delivery<'a> {
     push: &'a Push,
     sync: &'a Sync,
     first_ever: bool,
+    /// An earlier attempt failed: this success may mean the status page recovered.
+    retried: bool,
 }
 
 /// Sends what is left of the push; returns the status page incident and what it was sent, or
@@ -262,6 +265,9 @@ impl Delivery<'_> {
         refresh_declaration(&mut tx, incident, &format!("sp:{}", push.seq), now).await?;
         tx.commit().await?;
         store::hurry_next(&state.db, incident.id, push.seq, now).await?;
+        if self.retried {
+            store::hurry_retries(&state.db, now).await?;
+        }
         crate::jobs::wake(state);
         Ok(())
     }

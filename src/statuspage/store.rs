@@ -105,6 +105,20 @@ pub async fn hurry_next(db: &PgPool, incident_id: Uuid, seq: i32, now: DateTime<
     Ok(())
 }
 
+/// The status page answers again: every push waiting out a backoff after a failure (of any
+/// incident) is brought forward to `now`, instead of sleeping up to a minute more.
+pub async fn hurry_retries(db: &PgPool, now: DateTime<Utc>) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"UPDATE jobs SET run_at = $2
+           WHERE kind = $1 AND state = 'queued' AND run_at > $2 AND attempts > 0 AND last_error LIKE 'status page:%'"#,
+        kind::STATUSPAGE_PUSH,
+        now,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// The status page incident that mirrors ours was created (or found).
 pub async fn set_remote(
     db: impl PgExecutor<'_>,

@@ -36,6 +36,8 @@ pub struct TestApp {
     pub slack: Arc<Workspace>,
     /// The sandbox status page warroom pushes to (over HTTP, with an API key).
     pub statuspage: Arc<StatusPage>,
+    /// Its API base URL (`http://127.0.0.1:port/v1`).
+    pub statuspage_url: String,
     settings: Settings,
     db_name: String,
     admin: PgConnectOptions,
@@ -81,7 +83,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::for_slack(&api_url, SIGNING_SECRET);
     settings.statuspage_api_key = Some(Secret::new(STATUSPAGE_KEY));
     settings.statuspage_page_id = Some(STATUSPAGE_PAGE.into());
-    settings.statuspage_api_url = statuspage_url;
+    settings.statuspage_api_url = statuspage_url.clone();
     // The per-channel pacing is unit-tested; here it would only need clock moves between posts.
     settings.file.channel_post_interval = warroom::duration::HumanDuration(std::time::Duration::ZERO);
     configure(&mut settings);
@@ -91,7 +93,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let state = app.state().clone();
     slack.connect(&address, &slack_url);
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    TestApp { address, slack_url, db, state, clock, slack, statuspage, settings, db_name, admin }
+    TestApp { address, slack_url, db, state, clock, slack, statuspage, statuspage_url, settings, db_name, admin }
 }
 
 impl TestApp {

@@ -44,6 +44,11 @@ impl Fixture {
     }
 
     async fn spawn(&self, app: &TestApp) -> Process {
+        self.spawn_with(app, &app.statuspage_url).await
+    }
+
+    /// A process whose status page is at `statuspage_url` (the test's sandbox status page's key).
+    async fn spawn_with(&self, app: &TestApp, statuspage_url: &str) -> Process {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(env!("CARGO_BIN_EXE_warroom"))
             .arg("serve")
@@ -55,6 +60,9 @@ impl Fixture {
             .env("SLACK_BOT_TOKEN", warroom::sandbox::BOT_TOKEN)
             .env("SLACK_SIGNING_SECRET", SIGNING_SECRET)
             .env("SLACK_API_URL", app.slack_api_url())
+            .env("STATUSPAGE_API_KEY", STATUSPAGE_KEY)
+            .env("STATUSPAGE_PAGE_ID", STATUSPAGE_PAGE)
+            .env("STATUSPAGE_API_URL", statuspage_url)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -196,5 +204,51 @@ async fn sigterm_stops_the_process_cleanly() {
     let status = status.unwrap();
 
     assert!(status.success(), "exit status {status}");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_push_left_by_a_killed_process_is_delivered_once_after_the_restart() {
+    let app = spawn_app().await;
+    let fixture = Fixture::new(&app);
+    // The first process cannot reach the status page (nothing listens there).
+    let unreachable =
+        format!("http://{}/v1", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap());
+    let first = fixture.spawn_with(&app, &unreachable).await;
+    declare_through(&app, &first).await;
+    let push_failed = || async {
+        let failed: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM jobs WHERE kind = 'statuspage.push' AND state = 'queued' AND attempts = 1",
+        )
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        failed == 1
+    };
+    wait_for(&app, "the push to be waiting for a retry", push_failed).await;
+
+    drop(first); // SIGKILL
+                 // Restarted after the dead process's claims ran out. The status page takes a request a
+                 // second: time moves a second after each request until the incident is there.
+    let mut now = start_time() + chrono::Duration::minutes(6);
+    fixture.set_time(&app, now);
+    let second = fixture.spawn(&app).await;
+    for _ in 0..10 {
+        let seen = app.statuspage.requests().len();
+        nudge(&app).await;
+        wait_for(&app, "a request to the status page", || async { app.statuspage.requests().len() > seen }).await;
+        if !app.statuspage.incidents().is_empty() {
+            break;
+        }
+        now += chrono::Duration::seconds(1);
+        fixture.set_time(&app, now);
+    }
+    wait_for(&app, "the queue to be idle", || idle(&app)).await;
+
+    assert_eq!(app.statuspage.incidents().len(), 1, "created once");
+    let calls: Vec<(String, u16)> = app.statuspage.requests().into_iter().map(|r| (r.method, r.status)).collect();
+    assert_eq!(calls.last().unwrap(), &("POST".to_string(), 201));
+    assert!(calls.iter().all(|(method, status)| method != "POST" || *status == 201), "{calls:?}");
+    drop(second);
     app.finish().await;
 }

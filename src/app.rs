@@ -50,6 +50,8 @@ pub struct AppState {
     pub notify_in_flight: Arc<std::sync::atomic::AtomicBool>,
     /// The status page (Statuspage, or the sandbox status page).
     pub statuspage: crate::statuspage::StatuspageClient,
+    /// PagerDuty's Events API, when `PAGERDUTY_ROUTING_KEY` is set.
+    pub pagerduty: Option<crate::escalation::pagerduty::PagerDuty>,
 }
 
 /// Job workers per process. Jobs wait on Postgres and Slack, not on the CPU, so a few more
@@ -85,7 +87,7 @@ impl Application {
         let (slack, signing_secret, sandbox) = match &settings.slack_bot_token {
             Some(token) => {
                 let secret = settings.slack_signing_secret.clone().unwrap_or_else(|| Secret::new(""));
-                (SlackClient::new(http, settings.slack_api_url.clone(), token.clone()), secret, None)
+                (SlackClient::new(http.clone(), settings.slack_api_url.clone(), token.clone()), secret, None)
             }
             None => {
                 let secret = Secret::new(uuid::Uuid::new_v4().simple().to_string());
@@ -93,11 +95,14 @@ impl Application {
                 workspace.connect(&base_url, &format!("{base_url}/sandbox"));
                 workspace.enforce_rate_limits();
                 let api = format!("{base_url}/sandbox/api");
-                (SlackClient::new(http, api, Secret::new(sandbox::BOT_TOKEN)), secret, Some(workspace))
+                (SlackClient::new(http.clone(), api, Secret::new(sandbox::BOT_TOKEN)), secret, Some(workspace))
             }
         };
 
         let (statuspage, statuspage_sandbox) = statuspage_client(&settings, &clock, &base_url)?;
+        let pagerduty = settings.pagerduty_routing_key.as_ref().map(|key| {
+            crate::escalation::pagerduty::PagerDuty::new(http.clone(), &settings.pagerduty_events_url, key.clone())
+        });
 
         let state = AppState {
             limiter: Arc::new(ChannelLimiter::new(settings.file.channel_post_interval.0)),
@@ -112,6 +117,7 @@ impl Application {
             notify_in_flight: Arc::default(),
             runner_tasks_ready: Arc::new(Notify::new()),
             statuspage,
+            pagerduty,
         };
         let mut router = Router::new()
             .route("/healthz", get(|| async { "ok" }))

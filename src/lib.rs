@@ -7,6 +7,7 @@ pub mod db;
 pub mod diagnostics;
 pub mod duration;
 pub mod error;
+pub mod escalation;
 pub mod incident;
 pub mod jobs;
 pub mod sandbox;

@@ -13,6 +13,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("resolved", include_str!("../templates/resolved.hbs")),
     ("summary", include_str!("../templates/summary.hbs")),
     ("validation_checklist", include_str!("../templates/validation_checklist.hbs")),
+    ("escalation", include_str!("../templates/escalation.hbs")),
 ];
 
 /// Plain-text templates for the status page: customers read them, Slack never does, so they

@@ -116,7 +116,7 @@ struct RawSeverity {
 struct RawTier {
     after: Spanned<String>,
     #[serde(default)]
-    notify: Vec<String>,
+    notify: Vec<Spanned<String>>,
     #[serde(default)]
     pagerduty: bool,
 }
@@ -292,7 +292,7 @@ impl Default for FileConfig {
             war_room_url: None,
             channel_post_interval: HumanDuration(std::time::Duration::from_secs(1)),
             severity,
-            escalation: BTreeMap::new(),
+            escalation: default_escalation(),
             services: BTreeMap::new(),
             templates_dir: None,
             approvals: ApprovalsConfig::default(),
@@ -301,6 +301,22 @@ impl Default for FileConfig {
             statuspage: StatuspageConfig::default(),
         }
     }
+}
+
+/// Seed 002's escalation path for P0: the service owner and the SRE lead at 15 minutes, the
+/// engineering manager and the platform lead at 30, the VP Engineering and the CTO at 60.
+fn default_escalation() -> BTreeMap<Severity, Vec<EscalationTier>> {
+    let tier = |minutes: u64, notify: &[&str], pagerduty: bool| EscalationTier {
+        after: HumanDuration(std::time::Duration::from_secs(minutes * 60)),
+        notify: notify.iter().map(|t| t.to_string()).collect(),
+        pagerduty,
+    };
+    let p0 = vec![
+        tier(15, &["owner", "@sre-leads"], false),
+        tier(30, &["@eng-managers", "@platform-lead"], true),
+        tier(60, &["@vp-engineering", "@cto"], true),
+    ];
+    BTreeMap::from([(Severity::P0, p0)])
 }
 
 impl FileConfig {
@@ -388,11 +404,21 @@ impl FileConfig {
                 ));
                 continue;
             };
-            let mut parsed = Vec::new();
+            let mut parsed: Vec<EscalationTier> = Vec::new();
             for tier in tiers {
-                if let Some(after) = duration(&tier.after, &mut problems) {
-                    parsed.push(EscalationTier { after, notify: tier.notify.clone(), pagerduty: tier.pagerduty });
+                for target in &tier.notify {
+                    if let Err(m) = crate::escalation::Target::parse(target.get_ref()) {
+                        problems.push(problem(target.span(), format!("[[escalation.{sev}]] notify: {m}")));
+                    }
                 }
+                let Some(after) = duration(&tier.after, &mut problems) else { continue };
+                if parsed.last().is_some_and(|last| last.after >= after) {
+                    let m =
+                        format!("[[escalation.{sev}]]: tiers must come later and later (`{}`)", tier.after.get_ref());
+                    problems.push(problem(tier.after.span(), m));
+                }
+                let notify = tier.notify.iter().map(|t| t.get_ref().clone()).collect();
+                parsed.push(EscalationTier { after, notify, pagerduty: tier.pagerduty });
             }
             config.escalation.insert(sev, parsed);
         }

@@ -46,6 +46,9 @@ pub struct Settings {
     pub statuspage_api_key: Option<Secret>,
     pub statuspage_page_id: Option<String>,
     pub statuspage_api_url: String,
+    /// `PAGERDUTY_ROUTING_KEY`: PagerDuty Events API v2 integration key; paging is off without it.
+    pub pagerduty_routing_key: Option<Secret>,
+    pub pagerduty_events_url: String,
     /// How long a status page request may take before it counts as lost (not configurable
     /// from the environment; tests shorten it).
     pub statuspage_timeout: std::time::Duration,
@@ -116,6 +119,14 @@ impl Settings {
                 format!("`{statuspage_api_url}` must be https, or plain http to a loopback address"),
             ));
         }
+        let pagerduty_events_url =
+            lookup("PAGERDUTY_EVENTS_URL").unwrap_or_else(|| "https://events.pagerduty.com/v2/enqueue".into());
+        if !is_allowed_api_url(&pagerduty_events_url) {
+            problems.push(env_problem(
+                "PAGERDUTY_EVENTS_URL",
+                format!("`{pagerduty_events_url}` must be https, or plain http to a loopback address"),
+            ));
+        }
         let secret = |key: &str| lookup(key).map(Secret::new);
         let settings = Settings {
             file,
@@ -135,6 +146,8 @@ impl Settings {
             statuspage_page_id: lookup("STATUSPAGE_PAGE_ID"),
             statuspage_api_url: statuspage_api_url.trim_end_matches('/').to_string(),
             statuspage_timeout: std::time::Duration::from_secs(10),
+            pagerduty_routing_key: secret("PAGERDUTY_ROUTING_KEY"),
+            pagerduty_events_url: pagerduty_events_url.clone(),
         };
         if settings.statuspage_api_key.is_some() && settings.statuspage_page_id.is_none() {
             problems.push(env_problem(

@@ -37,10 +37,13 @@ pub async fn declare(
     let first_update = super::lifecycle::next_update_due(config, new.severity, now);
     let opening = crate::statuspage::opening_push(config, new, now)
         .map(|push| serde_json::to_value(push).expect("a push serializes"));
+    let tiers = crate::escalation::tier_times(config, new.severity, now);
+    let ack_check = crate::escalation::ack_check_time(config, new.severity, now)
+        .filter(|_| !crate::escalation::ladder(config, new.severity).is_empty());
     let first_update_slot = first_update.map(|at| at.timestamp().to_string());
     // One statement, so one round trip and one commit on the acknowledgement path: the key, the
     // incident, its `declared` event, its first job, its first status update timer and its
-    // status page mirror with the opening push are written together or not at all. A
+    // status page mirror with the opening push, and the escalation timers are written together or not at all. A
     // key seen before inserts nothing (a concurrent duplicate waits on the key's unique index,
     // then finds it taken); foreign keys are checked at the end of the statement.
     let number = sqlx::query_scalar!(
@@ -64,6 +67,13 @@ pub async fn declare(
            opening AS (
                INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at, max_attempts)
                SELECT incident_id, $20, $21, $19, $3, $3, $22 FROM mirror),
+           tiers AS (
+               INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at)
+               SELECT i.id, $23, t.n::text, jsonb_build_object('tier', t.n), t.at, $3
+               FROM incident i, unnest($24::timestamptz[]) WITH ORDINALITY AS t(at, n)),
+           ack AS (
+               INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at)
+               SELECT id, $25, 'ack', '{}'::jsonb, $26, $3 FROM incident WHERE $26::timestamptz IS NOT NULL),
            event AS (
                INSERT INTO timeline_events (incident_id, at, actor, kind, payload)
                SELECT id, $3, $8, $13, jsonb_build_object(
@@ -95,6 +105,10 @@ pub async fn declare(
         kind::STATUSPAGE_PUSH,
         crate::statuspage::store::slot(1),
         crate::statuspage::store::PUSH_MAX_ATTEMPTS,
+        kind::ESCALATION_TIER,
+        &tiers,
+        kind::ESCALATION_ACK_CHECK,
+        ack_check,
     )
     .fetch_optional(db)
     .await?;

@@ -187,6 +187,7 @@ pub async fn change_severity(
     refresh_declaration(&mut tx, incident, now).await?;
     let changed = Incident { severity: severity.as_str().to_string(), ..incident.clone() };
     crate::statuspage::after_severity(&mut tx, config, &changed, actor, now).await?;
+    crate::escalation::after_severity(&mut tx, config, &changed, severity, now).await?;
     tx.commit().await?;
     Ok(next)
 }
@@ -224,6 +225,7 @@ pub async fn resolve(
     .await?;
     refresh_declaration(&mut tx, incident, now).await?;
     crate::statuspage::after_resolve(&mut tx, &resolved, actor, now).await?;
+    crate::escalation::after_resolve(&mut tx, &resolved, now).await?;
     tx.commit().await?;
     Ok(resolved)
 }

@@ -72,10 +72,15 @@ async fn queue_channel_steps(state: &AppState, incident_id: Uuid) -> Result<(), 
 pub async fn invite(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let incident = super::load_incident(state, job).await?;
     let channel = channel_of(&incident)?;
-    let mut users = vec![incident.declared_by.clone()];
-    if incident.commander != incident.declared_by {
-        users.push(incident.commander.clone());
-    }
+    // The declarer and the commander, unless the job names whom (a new commander, a tier).
+    let named: Option<Vec<String>> = serde_json::from_value(job.payload["users"].clone()).ok();
+    let users = named.unwrap_or_else(|| {
+        let mut users = vec![incident.declared_by.clone()];
+        if incident.commander != incident.declared_by {
+            users.push(incident.commander.clone());
+        }
+        users
+    });
     for user in &users {
         state.slack.invite(channel, user).await?;
     }

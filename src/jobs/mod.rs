@@ -41,9 +41,14 @@ pub mod kind {
     pub const STATUSPAGE_PUSH: &str = "statuspage.push";
     pub const STATUSPAGE_PREVIEW: &str = "statuspage.preview";
     pub const STATUSPAGE_RECONCILE: &str = "statuspage.reconcile";
+    pub const ESCALATION_TIER: &str = "escalation.tier";
+    pub const ESCALATION_ACK_CHECK: &str = "escalation.ack_check";
+    pub const ESCALATION_NOTIFY: &str = "escalation.notify";
+    pub const ESCALATION_DM: &str = "escalation.dm";
+    pub const ESCALATION_PAGE: &str = "escalation.page";
 
     /// Timers: cancelled when the incident resolves.
-    pub const TIMERS: [&str; 1] = [STATUS_UPDATE];
+    pub const TIMERS: [&str; 3] = [STATUS_UPDATE, ESCALATION_TIER, ESCALATION_ACK_CHECK];
 }
 
 /// How a job attempt ended, when it did not succeed.

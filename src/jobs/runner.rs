@@ -97,6 +97,11 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::STATUSPAGE_PUSH => crate::statuspage::push::run(state, job).await,
         kind::STATUSPAGE_PREVIEW => crate::statuspage::manual::preview(state, job).await,
         kind::STATUSPAGE_RECONCILE => crate::statuspage::reconcile::run(state, job).await,
+        kind::ESCALATION_TIER => crate::escalation::fire::tier(state, job).await,
+        kind::ESCALATION_ACK_CHECK => crate::escalation::fire::ack_check(state, job).await,
+        kind::ESCALATION_NOTIFY => crate::escalation::notify::run(state, job).await,
+        kind::ESCALATION_DM => crate::escalation::notify::direct_message(state, job).await,
+        kind::ESCALATION_PAGE => crate::escalation::pagerduty::run(state, job).await,
         other => Err(JobError::Fatal(format!("unknown job kind `{other}`"))),
     }
 }

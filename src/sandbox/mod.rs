@@ -6,6 +6,7 @@
 
 pub mod actor;
 pub mod http;
+pub mod pagerduty;
 pub mod statuspage;
 mod web_api;
 

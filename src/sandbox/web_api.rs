@@ -56,6 +56,7 @@ impl Workspace {
                     .ok_or("channel_not_found"),
                 "conversations.invite" => invite(s, &p("channel"), &p("users")),
                 "conversations.join" => join(s, &p("channel")),
+                "conversations.open" => open_dm(s, &p("users")),
                 "conversations.setTopic" => set_topic(s, &p("channel"), &p("topic")),
                 "chat.postMessage" => post(s, &params, now),
                 "chat.update" => update(s, &params),
@@ -175,6 +176,31 @@ fn invite(s: &mut State, channel: &str, users: &str) -> MethodResult {
         }
     }
     Ok(json!({ "channel": channel_json(c) }))
+}
+
+/// A direct message channel between the bot and one person (`dm-<user id>`).
+fn open_dm(s: &mut State, users: &str) -> MethodResult {
+    let user = users.trim();
+    if user.is_empty() || user.contains(',') {
+        return Err(if user.is_empty() { "users_list_not_supplied" } else { "not_supported" });
+    }
+    if !s.users.iter().any(|u| u.id == user) {
+        return Err("user_not_found");
+    }
+    let name = format!("dm-{}", user.to_lowercase());
+    if let Some(existing) = s.channels.iter().find(|c| c.name == name) {
+        return Ok(json!({ "channel": { "id": existing.id } }));
+    }
+    let id = s.next_id("D");
+    s.channels.push(Channel {
+        id: id.clone(),
+        name,
+        topic: String::new(),
+        creator: BOT_USER.into(),
+        members: vec![BOT_USER.into(), user.into()],
+        messages: Vec::new(),
+    });
+    Ok(json!({ "channel": { "id": id } }))
 }
 
 fn join(s: &mut State, channel: &str) -> MethodResult {

@@ -263,6 +263,26 @@ impl SlackClient {
         Ok(members["users"].as_array().into_iter().flatten().filter_map(|u| u.as_str().map(str::to_string)).collect())
     }
 
+    /// A user group by handle: its id (for `<!subteam^ID>` mentions) and members; `None` when
+    /// the workspace has no such group.
+    pub async fn usergroup(&self, handle: &str) -> Result<Option<(String, Vec<String>)>, SlackError> {
+        let groups = self.call("usergroups.list", &json!({})).await?;
+        let found = groups["usergroups"].as_array().into_iter().flatten().find(|g| g["handle"] == handle);
+        let Some(id) = found.and_then(|g| g["id"].as_str()).map(str::to_string) else { return Ok(None) };
+        let members = self.call("usergroups.users.list", &json!({ "usergroup": id })).await?;
+        let users = members["users"].as_array().into_iter().flatten().filter_map(|u| u.as_str().map(str::to_string));
+        Ok(Some((id, users.collect())))
+    }
+
+    /// The direct message channel with `user` (opened if need be).
+    pub async fn open_dm(&self, user: &str) -> Result<String, SlackError> {
+        let answer = self.call("conversations.open", &json!({ "users": user })).await?;
+        answer["channel"]["id"].as_str().map(str::to_string).ok_or_else(|| SlackError::Api {
+            method: "conversations.open".into(),
+            error: "no channel in the answer".into(),
+        })
+    }
+
     pub async fn open_view(&self, trigger_id: &str, view: &Value) -> Result<(), SlackError> {
         self.call("views.open", &json!({ "trigger_id": trigger_id, "view": view })).await.map(drop)
     }

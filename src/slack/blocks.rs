@@ -17,6 +17,7 @@ pub const ACTION_POST_UPDATE: &str = "incident.post_update";
 pub const ACTION_DIAGNOSTICS: &str = "incident.diagnostics";
 /// `action_id` of the declaration's Resolve button (opens the resolve modal).
 pub const ACTION_RESOLVE: &str = "incident.resolve";
+pub const ACTION_ESCALATE: &str = "incident.escalate";
 /// `callback_id` of the declaration modal.
 pub const VIEW_DECLARE: &str = "incident.declare";
 /// `callback_id` of the update modal (`private_metadata`: the incident id).
@@ -141,6 +142,16 @@ pub fn declaration(
         }
         buttons.push(button(ACTION_POST_UPDATE, "Post update", None));
         buttons.push(button(ACTION_DIAGNOSTICS, "Run diagnostics", None));
+        if !crate::escalation::ladder(config, severity).is_empty() {
+            let mut escalate = button(ACTION_ESCALATE, "Escalate now", None);
+            escalate["confirm"] = json!({
+                "title": { "type": "plain_text", "text": "Escalate now?" },
+                "text": { "type": "mrkdwn", "text": "This pages the next escalation tier at once." },
+                "confirm": { "type": "plain_text", "text": "Escalate" },
+                "deny": { "type": "plain_text", "text": "Not yet" },
+            });
+            buttons.push(escalate);
+        }
         let mut resolve = button(ACTION_RESOLVE, "Resolve", Some("danger"));
         resolve["confirm"] = json!({
             "title": { "type": "plain_text", "text": format!("Resolve {}?", incident.number()) },

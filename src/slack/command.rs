@@ -43,6 +43,8 @@ pub enum IncidentAction {
         /// Why (for a change's approval message).
         reason: Option<String>,
     },
+    /// Fire the next escalation tier now, and why.
+    Escalate(String),
 }
 
 /// `/incident declare [P0-P3] <service> <summary...>`
@@ -69,12 +71,13 @@ pub const USAGE: &str = "*Usage:* `/incident <subcommand>`\n\
 • `ic @user` · `sev P1` · `note <text>` — commander, severity, a timeline note\n\
 • `summary` — the executive summary · `timeline` — the last 20 entries · `resolve` — the resolution form · `reopen`\n\
 • `diagnostics` — the runbook checks for this service · `run <diagnostic> [name=value] [reason=\"why\"]` — run one\n\
+• `escalate [why]` — page the next escalation tier now\n\
 • `list` — active incidents\n\
 In an incident channel the incident is implied; elsewhere name it first: `/incident status INC-42`.\n\
 • `help` — this message";
 
 /// Later subcommands from the design, answered honestly until they exist.
-const PLANNED: [&str; 2] = ["escalate", "export"];
+const PLANNED: [&str; 1] = ["export"];
 
 /// The keys `/incident update` takes inline.
 pub const UPDATE_KEYS: [&str; 5] = ["status", "cause", "action", "eta", "impact"];
@@ -93,7 +96,7 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         "declare" if rest.is_empty() => Ok(Command::DeclareModal),
         "declare" => parse_declare(&rest).map(Command::Declare),
         sub @ ("update" | "status" | "ic" | "sev" | "note" | "summary" | "resolve" | "reopen" | "diagnostics"
-        | "run" | "timeline") => parse_incident_command(sub, text.trim_start()[sub.len()..].trim()),
+        | "run" | "timeline" | "escalate") => parse_incident_command(sub, text.trim_start()[sub.len()..].trim()),
         other => match PLANNED.iter().find(|p| **p == other) {
             Some(planned) => Ok(Command::NotYetAvailable(planned)),
             None => Err(CommandError { message: format!("Unknown subcommand `{}`.", truncate(sub, 40)) }),
@@ -148,6 +151,10 @@ fn parse_incident_command(sub: &str, args: &str) -> Result<Command, CommandError
         "reopen" => IncidentAction::Reopen,
         "diagnostics" => IncidentAction::Diagnostics,
         "timeline" => IncidentAction::Timeline,
+        "escalate" if args.chars().count() > MAX_FIELD => {
+            return Err(bad(format!("The reason holds at most {MAX_FIELD} characters.")))
+        }
+        "escalate" => IncidentAction::Escalate(args.to_string()),
         "run" => {
             let (action, rest) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
             if action.is_empty() {

@@ -109,6 +109,14 @@ pub async fn run(
                 Err(refusal) => return Ok(Some(ephemeral(format!(":no_entry: {refusal}")))),
             }
         }
+        IncidentAction::Escalate(reason) => {
+            let reason = if reason.is_empty() { "asked with /incident escalate".to_string() } else { reason };
+            match crate::escalation::escalate_now(&state.db, config, now, &incident, who.user, &reason).await {
+                Ok(tier) => format!(":sos: Escalating {} to tier {tier} now.", incident.number()),
+                Err(crate::escalation::EscalateError::Database(e)) => return Err(e.into()),
+                Err(refusal) => return Ok(Some(ephemeral(format!(":no_entry: {}", capitalize(&refusal.to_string()))))),
+            }
+        }
         IncidentAction::Reopen => match lifecycle::reopen(&state.db, config, now, &incident, who.user).await {
             Ok(()) => format!(":white_check_mark: {} is open again.", incident.number()),
             Err(e) => return refused(e),

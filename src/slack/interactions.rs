@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::blocks::{
-    hhmm, ACTION_ACKNOWLEDGE, ACTION_DIAGNOSTICS, ACTION_POST_UPDATE, ACTION_RESOLVE, VIEW_DECLARE, VIEW_RESOLVE,
-    VIEW_UPDATE,
+    hhmm, ACTION_ACKNOWLEDGE, ACTION_DIAGNOSTICS, ACTION_ESCALATE, ACTION_POST_UPDATE, ACTION_RESOLVE, VIEW_DECLARE,
+    VIEW_RESOLVE, VIEW_UPDATE,
 };
 use super::incident_commands::{self, Invoker};
 use super::verify_request;
@@ -63,6 +63,9 @@ async fn block_actions(state: &AppState, user: &str, payload: &Value) -> Result<
     }
     if action_id == incident_commands::ACTION_RUN_DIAGNOSTIC {
         return run_click(state, user, payload).await;
+    }
+    if action_id == ACTION_ESCALATE {
+        return escalate_click(state, user, payload).await;
     }
     if [manual::ACTION_POST, manual::ACTION_EDIT].contains(&action_id) {
         return manual::click(state, user, payload, &clicker(user, payload)).await;
@@ -140,6 +143,28 @@ async fn run_click(state: &AppState, user: &str, payload: &Value) -> Result<Resp
         Ok(text) => text,
         Err(refusal) => format!(":no_entry: {refusal}"),
     };
+    tell(state, &target, &text).await
+}
+
+/// "Escalate now" on the declaration: the next tier, fired by the clicker.
+async fn escalate_click(state: &AppState, user: &str, payload: &Value) -> Result<Response, AppError> {
+    let target = clicker(user, payload);
+    let id = payload["actions"][0]["value"].as_str().and_then(|v| Uuid::parse_str(v).ok());
+    let incident = match id {
+        Some(id) => store::get(&state.db, id).await?,
+        None => None,
+    };
+    let Some(incident) = incident else {
+        return tell(state, &target, "That incident no longer exists in warroom.").await;
+    };
+    let config = &state.settings.file;
+    let reason = "the Escalate now button";
+    let text =
+        match crate::escalation::escalate_now(&state.db, config, state.clock.now(), &incident, user, reason).await {
+            Ok(tier) => format!(":sos: Escalating {} to tier {tier} now.", incident.number()),
+            Err(crate::escalation::EscalateError::Database(e)) => return Err(e.into()),
+            Err(refusal) => format!(":no_entry: {refusal}"),
+        };
     tell(state, &target, &text).await
 }
 

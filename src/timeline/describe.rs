@@ -52,6 +52,13 @@ pub fn line(event: &Event) -> String {
         "statuspage_failed" => format!("status page refused the {}: {}", s("action"), esc(&s("error"))),
         "statuspage_drift" => format!("status page drift repaired: {}", esc(&s("drift"))),
         "statuspage_draft" => "status page update drafted, waiting for confirmation".into(),
+        "escalated" => format!("escalated to tier {} of {} ({})", p["tier"], p["of"], esc(&s("reason"))),
+        "escalate_now" => format!("asked to escalate now: {}", esc(&s("reason"))),
+        "escalation_silence" => "nobody acknowledged in time: pinging tier 1".into(),
+        "escalation_notified" => format!("escalation tier {} notified {}", p["tier"], mentions(&p["users"])),
+        "paged" if p["skipped"].is_string() => format!("PagerDuty not paged for tier {}: {}", p["tier"], s("skipped")),
+        "paged" => format!("PagerDuty {} for tier {}", s("action"), p["tier"]),
+        "page_failed" => format!("PagerDuty refused the {} for tier {}: {}", s("action"), p["tier"], esc(&s("error"))),
         "slack_api_failed" => format!("Slack step failed: {}", esc(&s("error"))),
         other => other.replace('_', " "),
     };

@@ -41,6 +41,12 @@ pub enum EventKind {
     StatuspageFailed,
     StatuspageDrift,
     StatuspageDraft,
+    Escalated,
+    EscalateNow,
+    EscalationSilence,
+    EscalationNotified,
+    Paged,
+    PageFailed,
 }
 
 impl EventKind {
@@ -76,6 +82,12 @@ impl EventKind {
             Self::StatuspageFailed => "statuspage_failed",
             Self::StatuspageDrift => "statuspage_drift",
             Self::StatuspageDraft => "statuspage_draft",
+            Self::Escalated => "escalated",
+            Self::EscalateNow => "escalate_now",
+            Self::EscalationSilence => "escalation_silence",
+            Self::EscalationNotified => "escalation_notified",
+            Self::Paged => "paged",
+            Self::PageFailed => "page_failed",
         }
     }
 }

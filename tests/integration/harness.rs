@@ -13,6 +13,7 @@ use warroom::clock::ManualClock;
 use warroom::config::Settings;
 use warroom::incident::store::Incident;
 use warroom::jobs::runner;
+use warroom::sandbox::pagerduty::PagerDutySandbox;
 use warroom::sandbox::statuspage::StatusPage;
 use warroom::sandbox::{self, Workspace};
 use warroom::secret::Secret;
@@ -24,6 +25,7 @@ pub const BOB: &str = "U0BOB";
 pub const CAROL: &str = "U0CAROL";
 pub const STATUSPAGE_KEY: &str = "test-statuspage-key";
 pub const STATUSPAGE_PAGE: &str = "pg0test";
+pub const PAGERDUTY_KEY: &str = "R0TESTROUTINGKEY0000000000000000";
 /// The sandbox status page's component for `inference-gateway` (configure it per test).
 pub const GATEWAY_COMPONENT: &str = "cmp0gateway";
 
@@ -38,6 +40,8 @@ pub struct TestApp {
     pub statuspage: Arc<StatusPage>,
     /// Its API base URL (`http://127.0.0.1:port/v1`).
     pub statuspage_url: String,
+    /// The sandbox PagerDuty (Events API v2) warroom pages through.
+    pub pagerduty: Arc<PagerDutySandbox>,
     settings: Settings,
     db_name: String,
     admin: PgConnectOptions,
@@ -79,11 +83,19 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let statuspage_server = axum::serve(statuspage_listener, sandbox::statuspage::router(statuspage.clone()));
     tokio::spawn(async move { statuspage_server.await });
 
+    let pagerduty = Arc::new(PagerDutySandbox::new(clock.clone(), PAGERDUTY_KEY));
+    let pagerduty_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let pagerduty_url = format!("http://{}/v2/enqueue", pagerduty_listener.local_addr().unwrap());
+    let pagerduty_server = axum::serve(pagerduty_listener, sandbox::pagerduty::router(pagerduty.clone()));
+    tokio::spawn(async move { pagerduty_server.await });
+
     let api_url = format!("{slack_url}/api");
     let mut settings = Settings::for_slack(&api_url, SIGNING_SECRET);
     settings.statuspage_api_key = Some(Secret::new(STATUSPAGE_KEY));
     settings.statuspage_page_id = Some(STATUSPAGE_PAGE.into());
     settings.statuspage_api_url = statuspage_url.clone();
+    settings.pagerduty_routing_key = Some(Secret::new(PAGERDUTY_KEY));
+    settings.pagerduty_events_url = pagerduty_url;
     // The per-channel pacing is unit-tested; here it would only need clock moves between posts.
     settings.file.channel_post_interval = warroom::duration::HumanDuration(std::time::Duration::ZERO);
     configure(&mut settings);
@@ -93,7 +105,20 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let state = app.state().clone();
     slack.connect(&address, &slack_url);
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    TestApp { address, slack_url, db, state, clock, slack, statuspage, statuspage_url, settings, db_name, admin }
+    TestApp {
+        address,
+        slack_url,
+        db,
+        state,
+        clock,
+        slack,
+        statuspage,
+        statuspage_url,
+        pagerduty,
+        settings,
+        db_name,
+        admin,
+    }
 }
 
 impl TestApp {

@@ -69,7 +69,7 @@ async fn actions_taken(state: &AppState, incident: &Incident) -> sqlx::Result<Ve
                     Some(format!("Ran `{}` (exit {})", esc(p["action"].as_str()?), p["exit_code"]))
                 }
                 "approval_granted" => Some(format!("Approved `{}`", esc(p["action"].as_str()?))),
-                "updated" => p["action"].as_str().map(|a| esc(a)),
+                "updated" => p["action"].as_str().map(esc),
                 _ => None,
             }
         })

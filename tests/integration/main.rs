@@ -5,6 +5,7 @@ mod approvals;
 mod cli;
 mod declare;
 mod diagnostics;
+mod escalation;
 mod harness;
 mod ingress;
 mod lifecycle;

@@ -39,7 +39,11 @@ impl Fixture {
 
     /// Moves both the processes' clock (the file) and the sandbox's.
     fn set_time(&self, app: &TestApp, at: DateTime<Utc>) {
-        std::fs::write(self.dir.join("clock"), at.to_rfc3339()).unwrap();
+        // Written aside and renamed, so a process never reads a half-written file (which would
+        // read as the system clock).
+        let next = self.dir.join("clock.next");
+        std::fs::write(&next, at.to_rfc3339()).unwrap();
+        std::fs::rename(&next, self.dir.join("clock")).unwrap();
         app.clock.set(at);
     }
 

@@ -27,6 +27,14 @@ enum Cmd {
     Migrate,
     /// Validate the configuration and templates; exit non-zero with file:line errors.
     CheckConfig,
+    /// Write one incident's post-incident report to standard output.
+    Export {
+        /// The incident: INC-42 (or 42).
+        incident: String,
+        /// md, json or csv.
+        #[arg(long, default_value = "md")]
+        format: String,
+    },
     /// Run diagnostics on this host for a warroom server (only actions in `--catalog`).
     Runner {
         /// The warroom server, e.g. https://warroom.example.com
@@ -77,6 +85,8 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Cmd::CheckConfig => check_config(&settings),
+        // No logging: standard output is the report.
+        Cmd::Export { incident, format } => exit_on(export(settings, &incident, &format).await),
         Cmd::Migrate => {
             warroom::telemetry::init(settings.log_format);
             exit_on(migrate_only(settings).await)
@@ -140,6 +150,31 @@ async fn migrate_only(settings: Settings) -> anyhow::Result<()> {
         e.stop().await;
     }
     Ok(())
+}
+
+/// `warroom export INC-42 --format md`: the same bytes as `/incident export` and the API.
+async fn export(settings: Settings, incident: &str, format: &str) -> anyhow::Result<()> {
+    use warroom::timeline::export::{self, Format, Source};
+    let number = warroom::incident::IncidentNumber::parse(incident).map_err(anyhow::Error::msg)?;
+    let format = Format::parse(format).map_err(anyhow::Error::msg)?;
+    let templates = Templates::load(settings.file.templates_dir.as_deref())?;
+    let (url, embedded) = database(&settings).await?;
+    let pool = db::connect(&url).await?;
+    let result = async {
+        let incident = warroom::incident::store::by_number(&pool, number)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("there is no incident {number}"))?;
+        let statuspage = export::statuspage_link(&pool, incident.id).await?;
+        let source =
+            Source { db: &pool, templates: &templates, config: &settings.file, incident: &incident, statuspage };
+        export::write(&source, format, &mut tokio::io::stdout()).await?;
+        anyhow::Ok(())
+    }
+    .await;
+    if let Some(e) = embedded {
+        e.stop().await;
+    }
+    result
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -22,6 +22,7 @@ const BUILT_IN_PLAIN: &[(&str, &str)] = &[
     ("statuspage/name", include_str!("../templates/statuspage/name.hbs")),
     ("statuspage/update", include_str!("../templates/statuspage/update.hbs")),
     ("statuspage/resolved", include_str!("../templates/statuspage/resolved.hbs")),
+    ("postmortem.md", include_str!("../templates/postmortem.md.hbs")),
 ];
 
 /// Why a template could not be loaded or rendered.

@@ -3,6 +3,7 @@
 //! One file per job kind; [`runner`] claims, dispatches and records outcomes.
 
 pub mod declare_steps;
+pub mod export;
 pub mod posts;
 pub mod purge;
 pub mod queue;
@@ -46,6 +47,8 @@ pub mod kind {
     pub const ESCALATION_NOTIFY: &str = "escalation.notify";
     pub const ESCALATION_DM: &str = "escalation.dm";
     pub const ESCALATION_PAGE: &str = "escalation.page";
+    pub const EXPORT: &str = "incident.export";
+    pub const CAPTURE: &str = "timeline.capture";
 
     /// Timers: cancelled when the incident resolves.
     pub const TIMERS: [&str; 3] = [STATUS_UPDATE, ESCALATION_TIER, ESCALATION_ACK_CHECK];

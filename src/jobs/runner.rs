@@ -102,6 +102,8 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::ESCALATION_NOTIFY => crate::escalation::notify::run(state, job).await,
         kind::ESCALATION_DM => crate::escalation::notify::direct_message(state, job).await,
         kind::ESCALATION_PAGE => crate::escalation::pagerduty::run(state, job).await,
+        kind::EXPORT => super::export::run(state, job).await,
+        kind::CAPTURE => crate::slack::capture::run(state, job).await,
         other => Err(JobError::Fatal(format!("unknown job kind `{other}`"))),
     }
 }

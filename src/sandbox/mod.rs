@@ -5,6 +5,7 @@
 //! Slack does and sends them to warroom's real endpoints.
 
 pub mod actor;
+mod events;
 pub mod http;
 pub mod pagerduty;
 pub mod statuspage;

@@ -57,6 +57,10 @@ impl Workspace {
                 "conversations.invite" => invite(s, &p("channel"), &p("users")),
                 "conversations.join" => join(s, &p("channel")),
                 "conversations.open" => open_dm(s, &p("users")),
+                "conversations.history" => {
+                    let inclusive = params["inclusive"] == true || params["inclusive"] == "true";
+                    history(s, &p("channel"), &p("latest"), inclusive)
+                }
                 "conversations.setTopic" => set_topic(s, &p("channel"), &p("topic")),
                 "chat.postMessage" => post(s, &params, now),
                 "chat.update" => update(s, &params),
@@ -252,6 +256,47 @@ fn post(s: &mut State, params: &Value, now: chrono::DateTime<chrono::Utc>) -> Me
         json!({ "channel": c.id, "ts": ts, "message": { "text": message.text, "ts": message.ts, "user": BOT_USER } });
     c.messages.push(message);
     Ok(body)
+}
+
+/// `conversations.history` as warroom asks it: the message at `latest` (inclusive, limit 1).
+fn history(s: &mut State, channel: &str, latest: &str, inclusive: bool) -> MethodResult {
+    let c = s.channel_mut(channel).ok_or("channel_not_found")?;
+    if !c.members.iter().any(|m| m == BOT_USER) {
+        return Err("not_in_channel");
+    }
+    let found: Vec<Value> = c
+        .messages
+        .iter()
+        .rev()
+        .filter(|m| latest.is_empty() || m.ts.as_str() < latest || (inclusive && m.ts == latest))
+        .take(1)
+        .map(|m| json!({ "type": "message", "ts": m.ts, "user": m.user, "text": m.text }))
+        .collect();
+    Ok(json!({ "messages": found, "has_more": false }))
+}
+
+/// A person posts in a channel (the sandbox acting as them). Returns the message's ts.
+pub(super) fn say(
+    s: &mut State,
+    user: &str,
+    channel: &str,
+    text: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<String> {
+    let ts = next_ts(s, now);
+    let c = s.channel_mut(channel)?;
+    c.messages.push(Message {
+        ts: ts.clone(),
+        user: user.into(),
+        text: text.into(),
+        blocks: Value::Null,
+        files: Vec::new(),
+        pinned: false,
+        edited: false,
+        received: Some(std::time::Instant::now()),
+        received_at: now,
+    });
+    Some(ts)
 }
 
 /// Slack's message timestamps: seconds and a unique six-digit suffix.

@@ -274,6 +274,13 @@ impl SlackClient {
         Ok(Some((id, users.collect())))
     }
 
+    /// The message `ts` of `channel` (`conversations.history`), if it is still there.
+    pub async fn message(&self, channel: &str, ts: &str) -> Result<Option<Value>, SlackError> {
+        let params = json!({ "channel": channel, "latest": ts, "oldest": ts, "inclusive": true, "limit": 1 });
+        let answer = self.call("conversations.history", &params).await?;
+        Ok(answer["messages"].as_array().and_then(|m| m.first()).filter(|m| m["ts"] == ts).cloned())
+    }
+
     /// The direct message channel with `user` (opened if need be).
     pub async fn open_dm(&self, user: &str) -> Result<String, SlackError> {
         let answer = self.call("conversations.open", &json!({ "users": user })).await?;

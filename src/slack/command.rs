@@ -45,6 +45,14 @@ pub enum IncidentAction {
     },
     /// Fire the next escalation tier now, and why.
     Escalate(String),
+    /// An action item for the report: `followup <text> [@owner] [immediate|short|long]`.
+    Followup {
+        text: String,
+        owner: Option<SlackUserId>,
+        horizon: &'static str,
+    },
+    /// Upload the report to the channel.
+    Export(crate::timeline::export::Format),
 }
 
 /// `/incident declare [P0-P3] <service> <summary...>`
@@ -72,12 +80,13 @@ pub const USAGE: &str = "*Usage:* `/incident <subcommand>`\n\
 • `summary` — the executive summary · `timeline` — the last 20 entries · `resolve` — the resolution form · `reopen`\n\
 • `diagnostics` — the runbook checks for this service · `run <diagnostic> [name=value] [reason=\"why\"]` — run one\n\
 • `escalate [why]` — page the next escalation tier now\n\
+• `followup <text> [@owner] [immediate|short|long]` — an action item for the report · `export [md|json|csv]` — upload the post-incident report\n\
 • `list` — active incidents\n\
 In an incident channel the incident is implied; elsewhere name it first: `/incident status INC-42`.\n\
 • `help` — this message";
 
 /// Later subcommands from the design, answered honestly until they exist.
-const PLANNED: [&str; 1] = ["export"];
+const PLANNED: [&str; 0] = [];
 
 /// The keys `/incident update` takes inline.
 pub const UPDATE_KEYS: [&str; 5] = ["status", "cause", "action", "eta", "impact"];
@@ -96,7 +105,9 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         "declare" if rest.is_empty() => Ok(Command::DeclareModal),
         "declare" => parse_declare(&rest).map(Command::Declare),
         sub @ ("update" | "status" | "ic" | "sev" | "note" | "summary" | "resolve" | "reopen" | "diagnostics"
-        | "run" | "timeline" | "escalate") => parse_incident_command(sub, text.trim_start()[sub.len()..].trim()),
+        | "run" | "timeline" | "escalate" | "followup" | "export") => {
+            parse_incident_command(sub, text.trim_start()[sub.len()..].trim())
+        }
         other => match PLANNED.iter().find(|p| **p == other) {
             Some(planned) => Ok(Command::NotYetAvailable(planned)),
             None => Err(CommandError { message: format!("Unknown subcommand `{}`.", truncate(sub, 40)) }),
@@ -155,6 +166,11 @@ fn parse_incident_command(sub: &str, args: &str) -> Result<Command, CommandError
             return Err(bad(format!("The reason holds at most {MAX_FIELD} characters.")))
         }
         "escalate" => IncidentAction::Escalate(args.to_string()),
+        "export" => IncidentAction::Export(
+            crate::timeline::export::Format::parse(args)
+                .map_err(|m| bad(format!("`/incident export [md|json|csv]`: {m}")))?,
+        ),
+        "followup" => parse_followup(args)?,
         "run" => {
             let (action, rest) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
             if action.is_empty() {
@@ -207,6 +223,35 @@ pub fn parse_update(args: &str) -> Result<UpdateFields, CommandError> {
         }
     }
     Ok(fields)
+}
+
+/// `followup <text> [@owner] [immediate|short|long]` (short-term by default).
+fn parse_followup(args: &str) -> Result<IncidentAction, CommandError> {
+    let bad = |message: &str| CommandError { message: message.to_string() };
+    let mut words: Vec<&str> = args.split_whitespace().collect();
+    let horizon = match words.last().map(|w| w.to_ascii_lowercase()) {
+        Some(w) if w == "immediate" => "immediate",
+        Some(w) if w == "long" || w == "long-term" => "long",
+        Some(w) if w == "short" || w == "short-term" => "short",
+        _ => "",
+    };
+    if !horizon.is_empty() {
+        words.pop();
+    }
+    let mut owner = None;
+    if let Some(last) = words.last().filter(|w| w.starts_with("<@") || w.starts_with('@')) {
+        let raw = if last.starts_with("<@") { last } else { last.trim_start_matches('@') };
+        owner = Some(SlackUserId::parse(raw).map_err(|m| bad(&format!("`/incident followup`: the owner: {m}")))?);
+        words.pop();
+    }
+    let text = words.join(" ");
+    if text.is_empty() {
+        return Err(bad("`/incident followup <text> [@owner] [immediate|short|long]`: what needs doing?"));
+    }
+    if text.chars().count() > MAX_FIELD {
+        return Err(bad(&format!("An action item holds at most {MAX_FIELD} characters.")));
+    }
+    Ok(IncidentAction::Followup { text, owner, horizon: if horizon.is_empty() { "short" } else { horizon } })
 }
 
 /// `key=value key="quoted value"` pairs (Slack's “curly” quotes too). With `keys`, only those.

@@ -27,9 +27,8 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
                 .ok_or_else(|| AppError::BadRequest("malformed event: no event_id".into()))?;
             let first = first_delivery(&state, event_id).await?;
             if first {
-                // Events warroom reacts to (pins, reactions) arrive with the timeline capture work;
-                // until then a delivery is recorded so its retries are recognised.
                 tracing::debug!(event.id = event_id, event.kind = ?event["event"]["type"], "event received");
+                super::capture::on_event(&state, &event["event"]).await?;
             }
             Ok(().into_response())
         }

@@ -117,6 +117,34 @@ pub async fn run(
                 Err(refusal) => return Ok(Some(ephemeral(format!(":no_entry: {}", capitalize(&refusal.to_string()))))),
             }
         }
+        IncidentAction::Followup { text, owner, horizon } => {
+            let owner = owner.map(|o| o.as_str().to_string());
+            let payload = json!({ "text": text, "owner": owner, "horizon": horizon });
+            crate::timeline::append(
+                &state.db,
+                incident.id,
+                now,
+                who.user,
+                crate::timeline::EventKind::FollowupAdded,
+                payload,
+            )
+            .await?;
+            let owner = owner.map_or_else(|| "no owner yet".to_string(), |o| format!("owner <@{o}>"));
+            format!(":memo: Action item added to the {} report ({horizon}-term, {owner}).", incident.number())
+                .replace("immediate-term", "immediate")
+        }
+        IncidentAction::Export(format) => {
+            let payload = json!({ "format": format.extension(), "by": who.user });
+            let slot = format!("{}:{}", format.extension(), uuid::Uuid::new_v4());
+            crate::jobs::queue::enqueue(&state.db, Some(incident.id), crate::jobs::kind::EXPORT, &slot, payload, now)
+                .await?;
+            format!(
+                ":page_facing_up: Writing the {} report of {}; it will be shared in <#{}>.",
+                format.extension(),
+                incident.number(),
+                incident.channel_id.as_deref().unwrap_or(who.channel)
+            )
+        }
         IncidentAction::Reopen => match lifecycle::reopen(&state.db, config, now, &incident, who.user).await {
             Ok(()) => format!(":white_check_mark: {} is open again.", incident.number()),
             Err(e) => return refused(e),

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod blocks;
+pub mod capture;
 pub mod command;
 mod commands;
 mod events;

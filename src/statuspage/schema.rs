@@ -65,17 +65,32 @@ pub fn check(request: Request, body: &Value) -> Result<(), Vec<String>> {
     }
 }
 
+/// Checks `value` against any `schema` written in the same JSON-schema subset (warroom's own
+/// report schema uses it too; `type` may also be a list, for nullable fields).
+pub fn check_against(schema: &Value, value: &Value) -> Result<(), Vec<String>> {
+    let mut errors = Vec::new();
+    validate(schema, value, "", &mut errors);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
 /// Appends to `errors` every way `value` (found at `path`, "" for the body itself) violates
 /// `schema`. Supports exactly `type`, `properties`, `required`, `additionalProperties` (false or a
 /// schema), `enum` (of strings) and `items`; `tests::only_supported_keywords` fails if the
 /// extracted file uses anything else.
 fn validate(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
     let here = if path.is_empty() { "(body)" } else { path };
-    if let Some(expected) = schema.get("type").and_then(Value::as_str) {
-        if !has_type(value, expected) {
-            errors.push(format!("{here}: expected {expected}, got {}", type_name(value)));
-            return;
-        }
+    let expected: Vec<&str> = match schema.get("type") {
+        Some(Value::String(one)) => vec![one.as_str()],
+        Some(Value::Array(any)) => any.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if !expected.is_empty() && !expected.iter().any(|t| has_type(value, t)) {
+        errors.push(format!("{here}: expected {}, got {}", expected.join(" or "), type_name(value)));
+        return;
     }
     if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
         if !allowed.contains(value) {
@@ -124,6 +139,7 @@ fn has_type(value: &Value, expected: &str) -> bool {
         "boolean" => value.is_boolean(),
         "integer" => value.is_i64() || value.is_u64(),
         "number" => value.is_number(),
+        "null" => value.is_null(),
         _ => false,
     }
 }

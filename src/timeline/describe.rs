@@ -6,6 +6,20 @@ use super::Event;
 
 /// `15:02 · <@U0ALICE> · declared P0 api: Everything 500s`
 pub fn line(event: &Event) -> String {
+    format!("`{}` · {} · {}", event.at.format("%H:%M:%S"), actor(&event.actor), what(event))
+}
+
+/// Who did it: a mention for people, the name for warroom and alert sources.
+pub fn actor(actor: &str) -> String {
+    if actor.starts_with('U') || actor.starts_with('W') {
+        format!("<@{actor}>")
+    } else {
+        actor.to_string()
+    }
+}
+
+/// What happened, in Slack mrkdwn (user text escaped).
+pub fn what(event: &Event) -> String {
     let p = &event.payload;
     let s = |key: &str| p[key].as_str().unwrap_or("").to_string();
     let esc = crate::templates::escape_mrkdwn;
@@ -59,15 +73,51 @@ pub fn line(event: &Event) -> String {
         "paged" if p["skipped"].is_string() => format!("PagerDuty not paged for tier {}: {}", p["tier"], s("skipped")),
         "paged" => format!("PagerDuty {} for tier {}", s("action"), p["tier"]),
         "page_failed" => format!("PagerDuty refused the {} for tier {}: {}", s("action"), p["tier"], esc(&s("error"))),
+        "message_captured" => format!(
+            "{} by <@{}> ({}): {}",
+            if s("via") == "pin" { "pinned message" } else { "📌 message" },
+            s("author"),
+            if s("via") == "pin" { "pinned".to_string() } else { format!("marked by <@{}>", s("by")) },
+            esc(&s("text"))
+        ),
+        "followup_added" => format!(
+            "action item ({}{}): {}",
+            s("horizon"),
+            p["owner"].as_str().map(|o| format!(", <@{o}>")).unwrap_or_default(),
+            esc(&s("text"))
+        ),
+        "report_exported" => format!("report exported as {}", s("format")),
         "slack_api_failed" => format!("Slack step failed: {}", esc(&s("error"))),
         other => other.replace('_', " "),
     };
-    let actor = if event.actor.starts_with('U') || event.actor.starts_with('W') {
-        format!("<@{}>", event.actor)
-    } else {
-        event.actor.clone()
-    };
-    format!("`{}` · {actor} · {what}", event.at.format("%H:%M:%S"))
+    what
+}
+
+/// Slack mrkdwn as plain text: `<@U1>` → `@U1`, `<#C1>` → `#C1`, `<url|text>` → `text (url)`,
+/// and the escaped `&`, `<`, `>` back.
+pub fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('>') else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        let inner = &rest[start + 1..start + end];
+        match inner.chars().next() {
+            Some('@') | Some('#') => out.push_str(inner.split('|').next().unwrap_or(inner)),
+            Some('!') => out.push_str(&format!("@{}", inner.trim_start_matches('!').split('^').next().unwrap_or(""))),
+            _ => match inner.split_once('|') {
+                Some((url, label)) => out.push_str(&format!("{label} ({url})")),
+                None => out.push_str(inner),
+            },
+        }
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    out.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 }
 
 fn mentions(users: &Value) -> String {

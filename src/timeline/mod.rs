@@ -2,6 +2,7 @@
 //! UPDATE, DELETE and TRUNCATE on `timeline_events`; this module only ever inserts and reads.
 
 pub mod describe;
+pub mod export;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -47,6 +48,9 @@ pub enum EventKind {
     EscalationNotified,
     Paged,
     PageFailed,
+    MessageCaptured,
+    FollowupAdded,
+    ReportExported,
 }
 
 impl EventKind {
@@ -88,6 +92,9 @@ impl EventKind {
             Self::EscalationNotified => "escalation_notified",
             Self::Paged => "paged",
             Self::PageFailed => "page_failed",
+            Self::MessageCaptured => "message_captured",
+            Self::FollowupAdded => "followup_added",
+            Self::ReportExported => "report_exported",
         }
     }
 }

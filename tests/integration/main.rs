@@ -6,6 +6,7 @@ mod cli;
 mod declare;
 mod diagnostics;
 mod escalation;
+mod export;
 mod harness;
 mod ingress;
 mod lifecycle;

@@ -1,0 +1,58 @@
+//! The CSV report: the timeline alone, one event a row, RFC 4180 (CRLF line ends; a field with a
+//! comma, quote or line break is quoted, quotes doubled).
+
+use tokio::io::AsyncWrite;
+
+use super::{minutes_since, put, Events, ExportError, Source};
+use crate::timeline::describe;
+
+const HEADER: &str = "time_utc,minutes_since_declared,actor,kind,description,details\r\n";
+
+pub async fn write<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut W) -> Result<(), ExportError> {
+    put(out, HEADER).await?;
+    let mut events = Events::of(source, &[]);
+    let mut row = String::new();
+    while let Some(event) = events.next().await? {
+        row.clear();
+        let fields = [
+            event.at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            minutes_since(source.incident, event.at).to_string(),
+            event.actor.clone(),
+            event.kind.clone(),
+            describe::plain(&describe::what(&event)),
+            event.payload.to_string(),
+        ];
+        for (i, field) in fields.iter().enumerate() {
+            if i > 0 {
+                row.push(',');
+            }
+            push_field(&mut row, field);
+        }
+        row.push_str("\r\n");
+        put(out, &row).await?;
+    }
+    Ok(())
+}
+
+/// One field, quoted when it must be.
+fn push_field(row: &mut String, field: &str) {
+    if field.contains([',', '"', '\n', '\r']) {
+        row.push('"');
+        row.push_str(&field.replace('"', "\"\""));
+        row.push('"');
+    } else {
+        row.push_str(field);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fields_with_commas_quotes_and_line_breaks_are_quoted() {
+        let mut row = String::new();
+        super::push_field(&mut row, "plain");
+        row.push(',');
+        super::push_field(&mut row, "a, \"b\"\nc");
+        assert_eq!(row, "plain,\"a, \"\"b\"\"\nc\"");
+    }
+}

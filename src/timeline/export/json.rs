@@ -1,0 +1,48 @@
+//! The JSON report: the complete machine-readable record, versioned (`"schema":
+//! "warroom.incident-report/v1"`, described by `specs/incident-report.v1.schema.json`). The
+//! events are written one at a time inside the `timeline` array.
+
+use serde_json::json;
+use tokio::io::AsyncWrite;
+
+use super::{durations, minutes_since, put, Events, ExportError, Source, JSON_SCHEMA};
+use crate::timeline::describe;
+
+pub async fn write<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut W) -> Result<(), ExportError> {
+    let i = source.incident;
+    let [tta, ttm, ttr] = durations(i);
+    let head = json!({
+        "schema": JSON_SCHEMA,
+        "incident": {
+            "id": i.id, "number": i.number().to_string(), "title": i.title, "service": i.service,
+            "severity": i.severity, "status": i.status, "in_progress": !i.is_resolved(),
+            "commander": i.commander, "declared_by": i.declared_by, "impact": i.impact,
+            "root_cause": i.root_cause, "resolution": i.resolution, "resolved_by": i.resolved_by,
+            "channel": { "id": i.channel_id, "name": i.channel_name }, "statuspage": source.statuspage,
+            "detected_at": i.detected_at, "declared_at": i.declared_at, "acknowledged_at": i.acknowledged_at,
+            "acknowledged_by": i.acknowledged_by, "mitigated_at": i.mitigated_at, "resolved_at": i.resolved_at,
+        },
+        "metrics": {
+            "time_to_acknowledge_secs": tta, "time_to_mitigate_secs": ttm, "time_to_resolve_secs": ttr,
+        },
+    });
+    // The head object, reopened to append the timeline array.
+    let head = head.to_string();
+    put(out, &head[..head.len() - 1]).await?;
+    put(out, ",\"timeline\":[").await?;
+    let mut events = Events::of(source, &[]);
+    let mut first = true;
+    while let Some(event) = events.next().await? {
+        let row = json!({
+            "id": event.id, "at": event.at, "minutes_since_declared": minutes_since(i, event.at),
+            "actor": event.actor, "kind": event.kind, "description": describe::plain(&describe::what(&event)),
+            "payload": event.payload,
+        });
+        if !first {
+            put(out, ",").await?;
+        }
+        first = false;
+        put(out, &row.to_string()).await?;
+    }
+    put(out, "]}\n").await
+}

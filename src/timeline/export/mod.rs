@@ -1,0 +1,162 @@
+//! The post-incident report: Markdown (seed 002's post-incident sections), JSON (the complete
+//! record, schema `warroom.incident-report/v1`) and CSV (the timeline, RFC 4180). Each is written
+//! to an async sink while the events stream from Postgres, so memory does not grow with the
+//! timeline; the same incident gives the same bytes wherever it is exported (Slack, API, CLI).
+
+mod csv;
+mod json;
+mod markdown;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use super::Event;
+use crate::config::FileConfig;
+use crate::incident::store::Incident;
+use crate::templates::{TemplateError, Templates};
+
+/// The JSON report's schema id (see `specs/incident-report.v1.schema.json`).
+pub const JSON_SCHEMA: &str = "warroom.incident-report/v1";
+
+/// A report format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Markdown,
+    Json,
+    Csv,
+}
+
+impl Format {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "" | "md" | "markdown" => Ok(Self::Markdown),
+            "json" => Ok(Self::Json),
+            "csv" => Ok(Self::Csv),
+            other => Err(format!("unknown format `{other}`: use md, json or csv")),
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Markdown => "md",
+            Self::Json => "json",
+            Self::Csv => "csv",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Markdown => "text/markdown; charset=utf-8",
+            Self::Json => "application/json",
+            Self::Csv => "text/csv; charset=utf-8",
+        }
+    }
+}
+
+/// `INC-42-inference-gateway-postmortem.md`
+pub fn filename(incident: &Incident, format: Format) -> String {
+    format!("{}-{}-postmortem.{}", incident.number(), incident.service, format.extension())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("writing the report: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+}
+
+/// What a report is written from.
+pub struct Source<'a> {
+    pub db: &'a PgPool,
+    pub templates: &'a Templates,
+    pub config: &'a FileConfig,
+    pub incident: &'a Incident,
+    /// The status page link, when the incident is on the status page.
+    pub statuspage: Option<String>,
+}
+
+/// The status page link of the incident, when it is on the status page.
+pub async fn statuspage_link(db: &PgPool, incident_id: uuid::Uuid) -> sqlx::Result<Option<String>> {
+    Ok(crate::statuspage::store::get(db, incident_id).await?.and_then(|s| s.shortlink))
+}
+
+/// Writes the report of `source.incident` in `format` to `out`.
+pub async fn write<W: AsyncWrite + Unpin + Send>(
+    source: &Source<'_>,
+    format: Format,
+    out: &mut W,
+) -> Result<(), ExportError> {
+    let mut out = tokio::io::BufWriter::with_capacity(64 * 1024, out);
+    match format {
+        Format::Markdown => markdown::write(source, &mut out).await?,
+        Format::Json => json::write(source, &mut out).await?,
+        Format::Csv => csv::write(source, &mut out).await?,
+    }
+    out.flush().await?;
+    Ok(())
+}
+
+/// The incident's events of some kinds (all when none are named), in order, read a page at a
+/// time so that memory stays flat however long the timeline is.
+struct Events<'a> {
+    source: &'a Source<'a>,
+    kinds: Vec<String>,
+    after: Option<(DateTime<Utc>, i64)>,
+    page: std::collections::VecDeque<Event>,
+    done: bool,
+}
+
+/// Events read per query.
+const PAGE: i64 = 1000;
+
+impl<'a> Events<'a> {
+    fn of(source: &'a Source<'a>, kinds: &[&str]) -> Self {
+        let kinds = kinds.iter().map(|k| k.to_string()).collect();
+        Self { source, kinds, after: None, page: Default::default(), done: false }
+    }
+
+    async fn next(&mut self) -> Result<Option<Event>, ExportError> {
+        if self.page.is_empty() && !self.done {
+            let (at, id) = (self.after.map(|a| a.0), self.after.map_or(0, |a| a.1));
+            let page = sqlx::query_as!(
+                Event,
+                r#"SELECT id, incident_id, at, actor, kind, payload FROM timeline_events
+                   WHERE incident_id = $1 AND (cardinality($2::text[]) = 0 OR kind = ANY($2))
+                     AND ($3::timestamptz IS NULL OR (at, id) > ($3, $4))
+                   ORDER BY at, id LIMIT $5"#,
+                self.source.incident.id,
+                &self.kinds,
+                at,
+                id,
+                PAGE,
+            )
+            .fetch_all(self.source.db)
+            .await?;
+            self.done = (page.len() as i64) < PAGE;
+            self.after = page.last().map(|e| (e.at, e.id));
+            self.page.extend(page);
+        }
+        Ok(self.page.pop_front())
+    }
+}
+
+/// Whole minutes from the declaration (negative before it, e.g. alert-detected).
+fn minutes_since(incident: &Incident, at: DateTime<Utc>) -> i64 {
+    (at - incident.declared_at).num_minutes()
+}
+
+/// The time to acknowledge, mitigate and resolve, in seconds.
+fn durations(incident: &Incident) -> [Option<i64>; 3] {
+    let since = |t: Option<DateTime<Utc>>| t.map(|t| (t - incident.declared_at).num_seconds());
+    [since(incident.acknowledged_at), since(incident.mitigated_at), since(incident.resolved_at)]
+}
+
+/// Writes `text` and maps the error.
+async fn put<W: AsyncWrite + Unpin + Send>(out: &mut W, text: &str) -> Result<(), ExportError> {
+    out.write_all(text.as_bytes()).await?;
+    Ok(())
+}

@@ -117,7 +117,10 @@ pub fn plain(text: &str) -> String {
         rest = &rest[start + end + 1..];
     }
     out.push_str(rest);
-    out.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    if out.contains('&') {
+        out = out.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
+    }
+    out
 }
 
 fn mentions(users: &Value) -> String {

@@ -100,47 +100,78 @@ pub async fn write<W: AsyncWrite + Unpin + Send>(
     Ok(())
 }
 
-/// The incident's events of some kinds (all when none are named), in order, read a page at a
-/// time so that memory stays flat however long the timeline is.
-struct Events<'a> {
-    source: &'a Source<'a>,
-    kinds: Vec<String>,
-    after: Option<(DateTime<Utc>, i64)>,
-    page: std::collections::VecDeque<Event>,
-    done: bool,
+/// The incident's events of some kinds (all when none are named), in order. A reader task
+/// fetches them a page at a time (keyset pagination) a page or two ahead of the writer, so the
+/// database and the formatting overlap and memory stays flat however long the timeline is.
+struct Events {
+    pages: tokio::sync::mpsc::Receiver<Result<Vec<Event>, sqlx::Error>>,
+    page: std::vec::IntoIter<Event>,
 }
 
 /// Events read per query.
 const PAGE: i64 = 1000;
 
-impl<'a> Events<'a> {
-    fn of(source: &'a Source<'a>, kinds: &[&str]) -> Self {
-        let kinds = kinds.iter().map(|k| k.to_string()).collect();
-        Self { source, kinds, after: None, page: Default::default(), done: false }
+impl Events {
+    fn of(source: &Source<'_>, kinds: &[&str]) -> Self {
+        let (tx, pages) = tokio::sync::mpsc::channel(1);
+        let db = source.db.clone();
+        let incident_id = source.incident.id;
+        let kinds: Vec<String> = kinds.iter().map(|k| k.to_string()).collect();
+        tokio::spawn(async move {
+            let mut after: Option<(DateTime<Utc>, i64)> = None;
+            loop {
+                let (at, id) = (after.map(|a| a.0), after.map_or(0, |a| a.1));
+                // Two statements, so that a section's kinds can use the (incident, kind) index.
+                let page = if kinds.is_empty() {
+                    sqlx::query_as!(
+                        Event,
+                        r#"SELECT id, incident_id, at, actor, kind, payload FROM timeline_events
+                           WHERE incident_id = $1 AND ($2::timestamptz IS NULL OR (at, id) > ($2, $3))
+                           ORDER BY at, id LIMIT $4"#,
+                        incident_id,
+                        at,
+                        id,
+                        PAGE,
+                    )
+                    .fetch_all(&db)
+                    .await
+                } else {
+                    sqlx::query_as!(
+                        Event,
+                        r#"SELECT id, incident_id, at, actor, kind, payload FROM timeline_events
+                           WHERE incident_id = $1 AND kind = ANY($2)
+                             AND ($3::timestamptz IS NULL OR (at, id) > ($3, $4))
+                           ORDER BY at, id LIMIT $5"#,
+                        incident_id,
+                        &kinds,
+                        at,
+                        id,
+                        PAGE,
+                    )
+                    .fetch_all(&db)
+                    .await
+                };
+                let last = matches!(&page, Ok(p) if (p.len() as i64) < PAGE) || page.is_err();
+                after = page.as_ref().ok().and_then(|p| p.last()).map(|e| (e.at, e.id));
+                // The writer went away (an error, a closed connection): stop reading.
+                if tx.send(page).await.is_err() || last {
+                    return;
+                }
+            }
+        });
+        Self { pages, page: Vec::new().into_iter() }
     }
 
     async fn next(&mut self) -> Result<Option<Event>, ExportError> {
-        if self.page.is_empty() && !self.done {
-            let (at, id) = (self.after.map(|a| a.0), self.after.map_or(0, |a| a.1));
-            let page = sqlx::query_as!(
-                Event,
-                r#"SELECT id, incident_id, at, actor, kind, payload FROM timeline_events
-                   WHERE incident_id = $1 AND (cardinality($2::text[]) = 0 OR kind = ANY($2))
-                     AND ($3::timestamptz IS NULL OR (at, id) > ($3, $4))
-                   ORDER BY at, id LIMIT $5"#,
-                self.source.incident.id,
-                &self.kinds,
-                at,
-                id,
-                PAGE,
-            )
-            .fetch_all(self.source.db)
-            .await?;
-            self.done = (page.len() as i64) < PAGE;
-            self.after = page.last().map(|e| (e.at, e.id));
-            self.page.extend(page);
+        loop {
+            if let Some(event) = self.page.next() {
+                return Ok(Some(event));
+            }
+            match self.pages.recv().await {
+                Some(page) => self.page = page?.into_iter(),
+                None => return Ok(None),
+            }
         }
-        Ok(self.page.pop_front())
     }
 }
 

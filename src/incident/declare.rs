@@ -50,8 +50,9 @@ pub async fn declare(
                RETURNING key),
            incident AS (
                INSERT INTO incidents (id, title, service, severity, commander, declared_by, impact,
-                                      origin_channel, response_url, detected_at, declared_at, next_update_at)
-               SELECT $2, $4, $5, $6, $7, $8, $9, $10, $11, $12, $3, $16 FROM key
+                                      origin_channel, response_url, detected_at, declared_at, next_update_at,
+                                      runbook_url)
+               SELECT $2, $4, $5, $6, $7, $8, $9, $10, $11, $12, $3, $16, $23 FROM key
                RETURNING id, number),
            timer AS (
                INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at)
@@ -95,6 +96,7 @@ pub async fn declare(
         kind::STATUSPAGE_PUSH,
         crate::statuspage::store::slot(1),
         crate::statuspage::store::PUSH_MAX_ATTEMPTS,
+        new.runbook_url,
     )
     .fetch_optional(db)
     .await?;

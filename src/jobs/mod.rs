@@ -41,6 +41,7 @@ pub mod kind {
     pub const STATUSPAGE_PUSH: &str = "statuspage.push";
     pub const STATUSPAGE_PREVIEW: &str = "statuspage.preview";
     pub const STATUSPAGE_RECONCILE: &str = "statuspage.reconcile";
+    pub const ALERT_RESOLVED_PROMPT: &str = "alerts.resolved_prompt";
 
     /// Timers: cancelled when the incident resolves.
     pub const TIMERS: [&str; 1] = [STATUS_UPDATE];

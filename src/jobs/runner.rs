@@ -97,6 +97,7 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::STATUSPAGE_PUSH => crate::statuspage::push::run(state, job).await,
         kind::STATUSPAGE_PREVIEW => crate::statuspage::manual::preview(state, job).await,
         kind::STATUSPAGE_RECONCILE => crate::statuspage::reconcile::run(state, job).await,
+        kind::ALERT_RESOLVED_PROMPT => crate::alerts::prompt::run(state, job).await,
         other => Err(JobError::Fatal(format!("unknown job kind `{other}`"))),
     }
 }

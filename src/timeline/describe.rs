@@ -52,6 +52,8 @@ pub fn line(event: &Event) -> String {
         "statuspage_failed" => format!("status page refused the {}: {}", s("action"), esc(&s("error"))),
         "statuspage_drift" => format!("status page drift repaired: {}", esc(&s("drift"))),
         "statuspage_draft" => "status page update drafted, waiting for confirmation".into(),
+        "alert_received" => format!("alert firing: {}", crate::alerts::describe_alert(p)),
+        "alert_resolved" => format!("alert resolved: {}", crate::alerts::describe_alert(p)),
         "slack_api_failed" => format!("Slack step failed: {}", esc(&s("error"))),
         other => other.replace('_', " "),
     };

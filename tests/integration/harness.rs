@@ -26,6 +26,8 @@ pub const STATUSPAGE_KEY: &str = "test-statuspage-key";
 pub const STATUSPAGE_PAGE: &str = "pg0test";
 /// The sandbox status page's component for `inference-gateway` (configure it per test).
 pub const GATEWAY_COMPONENT: &str = "cmp0gateway";
+/// `WARROOM_API_TOKEN` of the test app (the API and the alert webhooks).
+pub const API_TOKEN: &str = "test-api-token";
 
 pub struct TestApp {
     pub address: String,
@@ -84,6 +86,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     settings.statuspage_api_key = Some(Secret::new(STATUSPAGE_KEY));
     settings.statuspage_page_id = Some(STATUSPAGE_PAGE.into());
     settings.statuspage_api_url = statuspage_url.clone();
+    settings.api_token = Some(Secret::new(API_TOKEN));
     // The per-channel pacing is unit-tested; here it would only need clock moves between posts.
     settings.file.channel_post_interval = warroom::duration::HumanDuration(std::time::Duration::ZERO);
     configure(&mut settings);

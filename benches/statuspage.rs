@@ -200,6 +200,7 @@ async fn outage_catch_up(admin: &PgConnectOptions, server: &str, n: usize) -> an
             origin_channel: None,
             response_url: None,
             detected_at: None,
+            runbook_url: None,
         };
         let config = &state.settings.file;
         ids.push(warroom::incident::declare::declare(&db, config, t0, &format!("bench:{i}"), "bench", &new).await?.id);

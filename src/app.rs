@@ -124,6 +124,8 @@ impl Application {
             .route("/readyz", get(readyz))
             .merge(crate::slack::router())
             .merge(crate::diagnostics::runner_tasks::router())
+            .merge(crate::api::router())
+            .merge(crate::alerts::router())
             .with_state(state.clone());
         if let Some(workspace) = &sandbox {
             let sandbox_routes =

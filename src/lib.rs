@@ -1,5 +1,7 @@
 //! warroom: a Slack incident-response bot. See the README for the architecture.
 
+pub mod alerts;
+pub mod api;
 pub mod app;
 pub mod clock;
 pub mod config;

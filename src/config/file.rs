@@ -38,7 +38,7 @@ struct RawFile {
     #[serde(default)]
     approvals: RawApprovals,
     #[serde(default)]
-    alerts: Option<toml::Table>,
+    alerts: super::alerts::RawAlerts,
     #[serde(default)]
     templates: RawTemplates,
     #[serde(default)]
@@ -246,9 +246,8 @@ pub struct FileConfig {
     /// Directory whose `*.hbs` files replace the compiled-in templates.
     pub templates_dir: Option<PathBuf>,
     pub approvals: ApprovalsConfig,
-    /// `[alerts]`, kept as written until the alerting work gives it meaning (the contract's
-    /// shape is accepted today so files need not change).
-    pub alerts: Option<toml::Table>,
+    /// `[alerts]`: which alerts declare incidents.
+    pub alerts: super::AlertsConfig,
     /// Slack user ids who may resolve any incident (besides its commander).
     pub responders: Vec<String>,
     pub statuspage: StatuspageConfig,
@@ -296,7 +295,7 @@ impl Default for FileConfig {
             services: BTreeMap::new(),
             templates_dir: None,
             approvals: ApprovalsConfig::default(),
-            alerts: None,
+            alerts: super::AlertsConfig::default(),
             responders: Vec::new(),
             statuspage: StatuspageConfig::default(),
         }
@@ -461,7 +460,7 @@ impl FileConfig {
         if let Some(d) = raw.approvals.expires_after.as_ref().and_then(|v| duration(v, &mut problems)) {
             config.approvals.expires_after = d;
         }
-        config.alerts = raw.alerts;
+        config.alerts = super::alerts::validate(&raw.alerts, &problem, &mut problems);
         if let Some(d) = raw.statuspage.reconcile_every.as_ref().and_then(|v| duration(v, &mut problems)) {
             config.statuspage.reconcile_every = d;
         }
@@ -516,6 +515,7 @@ mod tests {
         );
         assert_eq!(config.escalation[&Severity::P0].len(), 3);
         assert_eq!(config.war_room_url.as_deref(), Some("https://meet.example.com/incident"));
+        assert_eq!(config.alerts.rules.len(), 2);
     }
 
     #[test]

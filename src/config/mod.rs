@@ -1,11 +1,13 @@
 //! Settings: `warroom.toml` (see [`file`]) plus the environment, validated once at start.
 //! Secrets come only from the environment and are held as [`Secret`]s.
 
+mod alerts;
 mod file;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub use alerts::{AlertRule, AlertsConfig};
 pub use file::{
     ApprovalsConfig, ComponentStatus, ConfigProblem, EscalationTier, FileConfig, ServiceConfig, SeverityConfig,
     StatuspageConfig, StatuspageMode,

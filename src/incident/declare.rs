@@ -43,7 +43,8 @@ pub async fn declare(
     let first_update_slot = first_update.map(|at| at.timestamp().to_string());
     // One statement, so one round trip and one commit on the acknowledgement path: the key, the
     // incident, its `declared` event, its first job, its first status update timer and its
-    // status page mirror with the opening push, and the escalation timers are written together or not at all. A
+    // status page mirror with the opening push, and the escalation timers are written together or not
+    // at all. A
     // key seen before inserts nothing (a concurrent duplicate waits on the key's unique index,
     // then finds it taken); foreign keys are checked at the end of the statement.
     let number = sqlx::query_scalar!(
@@ -53,8 +54,9 @@ pub async fn declare(
                RETURNING key),
            incident AS (
                INSERT INTO incidents (id, title, service, severity, commander, declared_by, impact,
-                                      origin_channel, response_url, detected_at, declared_at, next_update_at)
-               SELECT $2, $4, $5, $6, $7, $8, $9, $10, $11, $12, $3, $16 FROM key
+                                      origin_channel, response_url, detected_at, declared_at, next_update_at,
+                                      runbook_url)
+               SELECT $2, $4, $5, $6, $7, $8, $9, $10, $11, $12, $3, $16, $27 FROM key
                RETURNING id, number),
            timer AS (
                INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at)
@@ -109,6 +111,7 @@ pub async fn declare(
         &tiers,
         kind::ESCALATION_ACK_CHECK,
         ack_check,
+        new.runbook_url,
     )
     .fetch_optional(db)
     .await?;

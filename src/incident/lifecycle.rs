@@ -207,15 +207,43 @@ pub async fn resolve(
         return Err(LifecycleError::NotAllowed { number: incident.number(), commander: incident.commander.clone() });
     }
     let mut tx = db.begin().await?;
-    let Some(resolved) = store::resolve(&mut *tx, incident.id, actor, fields, resolution, now).await? else {
+    let resolved = resolve_in(&mut tx, now, incident, actor, fields, resolution).await?;
+    tx.commit().await?;
+    Ok(resolved)
+}
+
+/// Resolves on behalf of the alert source whose alert group declared the incident, when that
+/// group resolved and `[alerts] auto_resolve` is on (`source` is the actor: `alertmanager`,
+/// `grafana`). This is the one way past [`may_resolve`], and it is not a person's: callers
+/// pass only an incident the source's own group declared, inside the transaction that records
+/// the group's resolution.
+pub async fn resolve_for_alert_source(
+    tx: &mut Transaction<'_, Postgres>,
+    now: DateTime<Utc>,
+    incident: &Incident,
+    source: &str,
+    resolution: &str,
+) -> Result<Incident, LifecycleError> {
+    resolve_in(tx, now, incident, source, &UpdateFields::default(), Some(resolution)).await
+}
+
+async fn resolve_in(
+    tx: &mut Transaction<'_, Postgres>,
+    now: DateTime<Utc>,
+    incident: &Incident,
+    actor: &str,
+    fields: &UpdateFields,
+    resolution: Option<&str>,
+) -> Result<Incident, LifecycleError> {
+    let Some(resolved) = store::resolve(&mut **tx, incident.id, actor, fields, resolution, now).await? else {
         return Err(LifecycleError::Resolved(incident.number()));
     };
-    let cancelled = queue::cancel_timers(&mut *tx, incident.id).await?;
+    let cancelled = queue::cancel_timers(&mut **tx, incident.id).await?;
     let payload = json!({ "root_cause": resolved.root_cause, "resolution": resolved.resolution, "impact": resolved.impact,
                           "duration_secs": (now - incident.declared_at).num_seconds(), "timers_cancelled": cancelled });
-    timeline::append(&mut *tx, incident.id, now, actor, EventKind::Resolved, payload).await?;
+    timeline::append(&mut **tx, incident.id, now, actor, EventKind::Resolved, payload).await?;
     queue::enqueue(
-        &mut *tx,
+        &mut **tx,
         Some(incident.id),
         kind::POST_RESOLUTION,
         &format!("at:{}", now.timestamp()),
@@ -223,10 +251,9 @@ pub async fn resolve(
         now,
     )
     .await?;
-    refresh_declaration(&mut tx, incident, now).await?;
-    crate::statuspage::after_resolve(&mut tx, &resolved, actor, now).await?;
-    crate::escalation::after_resolve(&mut tx, &resolved, now).await?;
-    tx.commit().await?;
+    refresh_declaration(tx, incident, now).await?;
+    crate::statuspage::after_resolve(tx, &resolved, actor, now).await?;
+    crate::escalation::after_resolve(tx, &resolved, now).await?;
     Ok(resolved)
 }
 

@@ -41,6 +41,8 @@ pub struct Incident {
     pub last_status_post_at: Option<DateTime<Utc>>,
     pub silent_posts: i32,
     pub next_update_at: Option<DateTime<Utc>>,
+    /// The runbook the declaring alert linked (`runbook_url` annotation), http(s) only.
+    pub runbook_url: Option<String>,
 }
 
 impl Incident {
@@ -85,6 +87,8 @@ pub struct NewIncident {
     pub origin_channel: Option<String>,
     pub response_url: Option<String>,
     pub detected_at: Option<DateTime<Utc>>,
+    /// An http(s) link to the runbook, shown in the declaration.
+    pub runbook_url: Option<String>,
 }
 
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Incident>> {
@@ -100,6 +104,18 @@ pub async fn list_open(db: &PgPool) -> sqlx::Result<Vec<Incident>> {
     sqlx::query_as!(Incident, "SELECT * FROM incidents WHERE resolved_at IS NULL ORDER BY number DESC LIMIT 50")
         .fetch_all(db)
         .await
+}
+
+/// The newest incidents first, open ones only unless `include_resolved`: at most `limit`.
+pub async fn list_recent(db: &PgPool, include_resolved: bool, limit: i64) -> sqlx::Result<Vec<Incident>> {
+    sqlx::query_as!(
+        Incident,
+        "SELECT * FROM incidents WHERE $1 OR resolved_at IS NULL ORDER BY number DESC LIMIT $2",
+        include_resolved,
+        limit
+    )
+    .fetch_all(db)
+    .await
 }
 
 /// The incident whose channel this is.

@@ -15,7 +15,9 @@ use crate::timeline::{self, EventKind, WARROOM};
 /// The declaration as it stands, with the status page's sync state.
 async fn declaration(state: &AppState, incident: &Incident) -> Result<(String, serde_json::Value), JobError> {
     let sync = crate::statuspage::line(&state.db, incident.id, state.statuspage.is_sandbox()).await?;
-    Ok(blocks::declaration(&state.templates, &state.settings.file, incident, sync.as_deref())?)
+    // Known from creating the channel; a failure here only means the commander shows as a mention.
+    let bot = state.slack.bot_user_id().await.ok();
+    Ok(blocks::declaration(&state.templates, &state.settings.file, incident, sync.as_deref(), bot.as_deref())?)
 }
 
 /// How many suffixed names to try when `inc-42-api` belongs to someone else.
@@ -72,15 +74,15 @@ async fn queue_channel_steps(state: &AppState, incident_id: Uuid) -> Result<(), 
 pub async fn invite(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let incident = super::load_incident(state, job).await?;
     let channel = channel_of(&incident)?;
-    // The declarer and the commander, unless the job names whom (a new commander, a tier).
+    // The declarer and the commander, unless the job names whom (a new commander, a tier). Only
+    // people: an alert source or the API declares without being anyone to invite, and warroom's
+    // own user (the commander of an unassigned incident) is in the channel already.
+    let bot = state.slack.bot_user_id().await?;
     let named: Option<Vec<String>> = serde_json::from_value(job.payload["users"].clone()).ok();
-    let users = named.unwrap_or_else(|| {
-        let mut users = vec![incident.declared_by.clone()];
-        if incident.commander != incident.declared_by {
-            users.push(incident.commander.clone());
-        }
-        users
-    });
+    let mut users: Vec<String> =
+        named.unwrap_or_else(|| vec![incident.declared_by.clone(), incident.commander.clone()]);
+    users.retain(|u| blocks::is_person(u) && *u != bot);
+    users.dedup();
     for user in &users {
         state.slack.invite(channel, user).await?;
     }

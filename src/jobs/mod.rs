@@ -49,6 +49,7 @@ pub mod kind {
     pub const ESCALATION_PAGE: &str = "escalation.page";
     pub const EXPORT: &str = "incident.export";
     pub const CAPTURE: &str = "timeline.capture";
+    pub const ALERT_RESOLVED_PROMPT: &str = "alerts.resolved_prompt";
 
     /// Timers: cancelled when the incident resolves.
     pub const TIMERS: [&str; 3] = [STATUS_UPDATE, ESCALATION_TIER, ESCALATION_ACK_CHECK];

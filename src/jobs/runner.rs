@@ -104,6 +104,7 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::ESCALATION_PAGE => crate::escalation::pagerduty::run(state, job).await,
         kind::EXPORT => super::export::run(state, job).await,
         kind::CAPTURE => crate::slack::capture::run(state, job).await,
+        kind::ALERT_RESOLVED_PROMPT => crate::alerts::prompt::run(state, job).await,
         other => Err(JobError::Fatal(format!("unknown job kind `{other}`"))),
     }
 }
@@ -135,7 +136,8 @@ async fn give_up(state: &AppState, job: &queue::Job, error: &str) -> sqlx::Resul
             }
             None => serde_json::from_value(job.payload.clone()).ok(),
         };
-        if let Some(target) = target {
+        // Declared by an alert source or the API: nobody to tell but the channel.
+        if let Some(target) = target.filter(|t| crate::slack::blocks::is_person(&t.user)) {
             respond::enqueue(&mut tx, job.incident_id, &target, &notice, now).await?;
         }
         // The incident channel hears of it too (unless posting there is what failed).

@@ -80,12 +80,15 @@ pub fn resolve_modal(incident: &Incident) -> Value {
     })
 }
 
-/// The declaration message: fallback text and blocks.
+/// The declaration message: fallback text and blocks. `bot_user` is warroom's own Slack user:
+/// an incident whose commander it is (declared by an alert or the API with no commander
+/// configured) reads "unassigned".
 pub fn declaration(
     templates: &Templates,
     config: &FileConfig,
     incident: &Incident,
     statuspage: Option<&str>,
+    bot_user: Option<&str>,
 ) -> Result<(String, Value), TemplateError> {
     let severity = incident.severity();
     let next_update = match incident.next_update_at {
@@ -102,6 +105,7 @@ pub fn declaration(
         "major": severity.is_major(),
         "all_hands": severity == Severity::P0,
         "commander": incident.commander,
+        "unassigned": Some(incident.commander.as_str()) == bot_user,
         "started": incident.declared_at.format("%Y-%m-%d %H:%M").to_string(),
         "status": match &incident.status_text {
             Some(text) => format!("{} — {text}", incident.status),
@@ -116,7 +120,9 @@ pub fn declaration(
         "time_to_acknowledge": incident.acknowledged_at.map(|at| human_span(at - incident.declared_at)),
         "resolved_at": incident.resolved_at.map(hhmm),
         "resolved_by": incident.resolved_by,
+        "resolved_by_person": incident.resolved_by.as_deref().is_some_and(is_person),
         "statuspage": statuspage,
+        "runbook_url": incident.runbook_url,
     });
     let text = templates.render("declare", &data)?;
     let fallback = format!(
@@ -152,21 +158,29 @@ pub fn declaration(
             });
             buttons.push(escalate);
         }
-        let mut resolve = button(ACTION_RESOLVE, "Resolve", Some("danger"));
-        resolve["confirm"] = json!({
-            "title": { "type": "plain_text", "text": format!("Resolve {}?", incident.number()) },
-            "text": { "type": "mrkdwn", "text": "This stops the scheduled updates and posts the resolution." },
-            "confirm": { "type": "plain_text", "text": "Resolve" },
-            "deny": { "type": "plain_text", "text": "Not yet" },
-        });
-        buttons.push(resolve);
+        buttons.push(resolve_button(incident, "Resolve"));
         blocks.push(json!({ "type": "actions", "block_id": "incident_actions", "elements": buttons }));
     }
     blocks.push(json!({
         "type": "context",
-        "elements": [{ "type": "mrkdwn", "text": format!("{} · declared by <@{}>", incident.number(), incident.declared_by) }],
+        "elements": [{ "type": "mrkdwn", "text": format!("{} · declared by {}", incident.number(), who(&incident.declared_by)) }],
     }));
     Ok((fallback, Value::Array(blocks)))
+}
+
+/// The Resolve button (opens the resolve modal), behind a confirm dialog: on the declaration,
+/// and on the "alert resolved" prompt.
+pub fn resolve_button(incident: &Incident, label: &str) -> Value {
+    json!({
+        "type": "button", "action_id": ACTION_RESOLVE, "value": incident.id.to_string(), "style": "danger",
+        "text": { "type": "plain_text", "text": label },
+        "confirm": {
+            "title": { "type": "plain_text", "text": format!("Resolve {}?", incident.number()) },
+            "text": { "type": "mrkdwn", "text": "This stops the scheduled updates and posts the resolution." },
+            "confirm": { "type": "plain_text", "text": "Resolve" },
+            "deny": { "type": "plain_text", "text": "Not yet" },
+        },
+    })
 }
 
 /// The modal `/incident declare` opens. `private_metadata` carries the channel it came from.
@@ -191,6 +205,20 @@ pub fn declare_modal(origin_channel: &str) -> Value {
             input("impact", "Impact", text_input("100% of requests failing", None, true), true),
         ],
     })
+}
+
+/// A Slack user (rather than `alertmanager`, `grafana`, `api`: sources that act by themselves).
+pub fn is_person(actor: &str) -> bool {
+    crate::incident::SlackUserId::parse(actor).is_ok_and(|id| id.as_str() == actor)
+}
+
+/// A mention for a person, the source's name for anything else.
+pub fn who(actor: &str) -> String {
+    if is_person(actor) {
+        format!("<@{actor}>")
+    } else {
+        crate::templates::escape_mrkdwn(actor)
+    }
 }
 
 /// `15:50`.

@@ -77,6 +77,7 @@ async fn declare_from_text(state: &AppState, form: &SlashCommand, args: DeclareA
         origin_channel: Some(form.channel_id.clone()),
         response_url: form.response_url.clone(),
         detected_at: None,
+        runbook_url: None,
     };
     let key = format!("trigger:{}", form.trigger_id);
     let declared =

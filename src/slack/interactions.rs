@@ -331,6 +331,7 @@ async fn declare_submission(state: &AppState, user: &str, payload: &Value) -> Re
         origin_channel: origin.map(str::to_string),
         response_url: None,
         detected_at: None,
+        runbook_url: None,
     };
     let view_id = payload["view"]["id"].as_str().unwrap_or_default();
     let key = format!("view:{view_id}");

@@ -56,6 +56,7 @@ pub fn resolved(templates: &Templates, incident: &Incident) -> Result<String, Te
             "resolution": incident.resolution,
             "impact": incident.impact,
             "resolved_by": incident.resolved_by.as_deref().unwrap_or(&incident.commander),
+            "resolved_by_person": super::blocks::is_person(incident.resolved_by.as_deref().unwrap_or(&incident.commander)),
             "commander": incident.commander,
         }),
     )

@@ -87,6 +87,8 @@ pub fn what(event: &Event) -> String {
             esc(&s("text"))
         ),
         "report_exported" => format!("report exported as {}", s("format")),
+        "alert_received" => format!("alert firing: {}", crate::alerts::describe_alert(p)),
+        "alert_resolved" => format!("alert resolved: {}", crate::alerts::describe_alert(p)),
         "slack_api_failed" => format!("Slack step failed: {}", esc(&s("error"))),
         other => other.replace('_', " "),
     };

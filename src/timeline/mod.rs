@@ -51,6 +51,8 @@ pub enum EventKind {
     MessageCaptured,
     FollowupAdded,
     ReportExported,
+    AlertReceived,
+    AlertResolved,
 }
 
 impl EventKind {
@@ -95,6 +97,8 @@ impl EventKind {
             Self::MessageCaptured => "message_captured",
             Self::FollowupAdded => "followup_added",
             Self::ReportExported => "report_exported",
+            Self::AlertReceived => "alert_received",
+            Self::AlertResolved => "alert_resolved",
         }
     }
 }
@@ -128,6 +132,33 @@ pub async fn append(
         actor,
         kind.as_str(),
         payload,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Appends one event per payload, in their order, in one statement (an alert group can bring
+/// hundreds of alerts in one notification).
+pub async fn append_many(
+    db: impl PgExecutor<'_>,
+    incident_id: Uuid,
+    at: DateTime<Utc>,
+    actor: &str,
+    kind: EventKind,
+    payloads: &[Value],
+) -> sqlx::Result<()> {
+    if payloads.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        r#"INSERT INTO timeline_events (incident_id, at, actor, kind, payload)
+           SELECT $1, $2, $3, $4, p.payload FROM unnest($5::jsonb[]) WITH ORDINALITY AS p(payload, n) ORDER BY p.n"#,
+        incident_id,
+        at,
+        actor,
+        kind.as_str(),
+        payloads,
     )
     .execute(db)
     .await?;

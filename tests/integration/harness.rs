@@ -28,6 +28,8 @@ pub const STATUSPAGE_PAGE: &str = "pg0test";
 pub const PAGERDUTY_KEY: &str = "R0TESTROUTINGKEY0000000000000000";
 /// The sandbox status page's component for `inference-gateway` (configure it per test).
 pub const GATEWAY_COMPONENT: &str = "cmp0gateway";
+/// `WARROOM_API_TOKEN` of the test app (the API and the alert webhooks).
+pub const API_TOKEN: &str = "test-api-token";
 
 pub struct TestApp {
     pub address: String,
@@ -96,6 +98,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     settings.statuspage_api_url = statuspage_url.clone();
     settings.pagerduty_routing_key = Some(Secret::new(PAGERDUTY_KEY));
     settings.pagerduty_events_url = pagerduty_url;
+    settings.api_token = Some(Secret::new(API_TOKEN));
     // The per-channel pacing is unit-tested; here it would only need clock moves between posts.
     settings.file.channel_post_interval = warroom::duration::HumanDuration(std::time::Duration::ZERO);
     configure(&mut settings);

@@ -1,6 +1,8 @@
 //! Integration tests: the real app over HTTP, a fresh database each, the sandbox as Slack.
 
 mod acknowledge;
+mod alerts;
+mod api;
 mod approvals;
 mod cli;
 mod declare;

@@ -1,0 +1,24 @@
+//! The HTTP API (`/api/v1/incidents`: declare, list, show) and what it shares with the alert
+//! webhooks: the bearer token check and the JSON error type.
+
+mod auth;
+mod error;
+mod incidents;
+
+pub use auth::{bearer, ApiToken};
+pub use error::ApiError;
+pub use incidents::view;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::Router;
+
+use crate::app::AppState;
+
+/// `GET/POST /api/v1/incidents`, `GET /api/v1/incidents/{number}`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/incidents", get(incidents::list).post(incidents::declare))
+        .route("/api/v1/incidents/{number}", get(incidents::show))
+        .layer(DefaultBodyLimit::max(crate::slack::MAX_BODY))
+}

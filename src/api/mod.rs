@@ -4,6 +4,7 @@
 mod auth;
 mod error;
 mod incidents;
+mod reports;
 
 pub use auth::{bearer, ApiToken};
 pub use error::ApiError;
@@ -15,10 +16,12 @@ use axum::Router;
 
 use crate::app::AppState;
 
-/// `GET/POST /api/v1/incidents`, `GET /api/v1/incidents/{number}`.
+/// `GET/POST /api/v1/incidents`, `GET /api/v1/incidents/{number}` and its `/timeline` and `/export`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/incidents", get(incidents::list).post(incidents::declare))
         .route("/api/v1/incidents/{number}", get(incidents::show))
+        .route("/api/v1/incidents/{number}/timeline", get(reports::timeline))
+        .route("/api/v1/incidents/{number}/export", get(reports::report))
         .layer(DefaultBodyLimit::max(crate::slack::MAX_BODY))
 }

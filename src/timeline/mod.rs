@@ -176,6 +176,19 @@ pub async fn list(db: impl PgExecutor<'_>, incident_id: Uuid) -> sqlx::Result<Ve
     .await
 }
 
+/// `limit` of the incident's events from `offset`, in order.
+pub async fn page(db: impl PgExecutor<'_>, incident_id: Uuid, offset: i64, limit: i64) -> sqlx::Result<Vec<Event>> {
+    sqlx::query_as!(
+        Event,
+        "SELECT id, incident_id, at, actor, kind, payload FROM timeline_events WHERE incident_id = $1 ORDER BY at, id OFFSET $2 LIMIT $3",
+        incident_id,
+        offset,
+        limit,
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// The incident's last `n` events, oldest first.
 pub async fn recent(db: impl PgExecutor<'_>, incident_id: Uuid, n: i64) -> sqlx::Result<Vec<Event>> {
     let mut events = sqlx::query_as!(

@@ -266,3 +266,26 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
     }
     rows
 }
+
+#[tokio::test]
+async fn the_api_serves_the_same_report_and_the_timeline() {
+    let (app, _) = whole_incident().await;
+    let client = reqwest::Client::new();
+    let get = |path: &str| client.get(format!("{}{path}", app.address)).bearer_auth(API_TOKEN).send();
+
+    for format in [Format::Markdown, Format::Json, Format::Csv] {
+        let answer = get(&format!("/api/v1/incidents/INC-1/export?format={}", format.extension())).await.unwrap();
+        assert_eq!(answer.status(), 200);
+        assert_eq!(answer.headers()["content-type"], format.content_type());
+        assert_eq!(answer.bytes().await.unwrap().to_vec(), report(&app, format).await, "{format:?}: the same bytes");
+    }
+    let timeline: serde_json::Value = get("/api/v1/incidents/1/timeline?limit=3").await.unwrap().json().await.unwrap();
+    assert_eq!(timeline["count"], 3);
+    assert_eq!(timeline["events"][0]["kind"], "declared");
+
+    assert_eq!(get("/api/v1/incidents/INC-1/export?format=pdf").await.unwrap().status(), 422);
+    assert_eq!(get("/api/v1/incidents/INC-9/export").await.unwrap().status(), 404);
+    let anonymous = client.get(format!("{}/api/v1/incidents/INC-1/export", app.address)).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    app.finish().await;
+}

@@ -1,0 +1,110 @@
+//! `GET /api/v1/incidents/{number}/timeline` and `.../export?format=md|json|csv`: the timeline
+//! as JSON, and the post-incident report — the same bytes as `/incident export` and `warroom
+//! export`, streamed as they are written.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use tokio::io::AsyncReadExt;
+
+use super::{ApiError, ApiToken};
+use crate::app::AppState;
+use crate::incident::store::{self, Incident};
+use crate::incident::IncidentNumber;
+use crate::timeline::export::{self, Format, Source};
+
+/// How many events one timeline request returns at most.
+const MAX_EVENTS: i64 = 5000;
+
+async fn incident(state: &AppState, number: &str) -> Result<Incident, ApiError> {
+    let number = IncidentNumber::parse(number).map_err(ApiError::NotFound)?;
+    store::by_number(&state.db, number).await?.ok_or_else(|| ApiError::NotFound(format!("no incident {number}")))
+}
+
+/// `name=value` from a raw query string.
+fn param<'a>(query: &'a Option<String>, name: &str) -> Option<&'a str> {
+    query.as_deref()?.split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+}
+
+/// The timeline: `?offset=` and `?limit=` (1 to 5000, default 1000) page through long ones.
+pub async fn timeline(
+    _: ApiToken,
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let incident = incident(&state, &number).await?;
+    let number_param = |name: &str, default: i64, max: i64| match param(&query, name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (0..=max).contains(n))
+            .ok_or_else(|| ApiError::Invalid(format!("{name}=`{v}`: use a number from 0 to {max}"))),
+    };
+    let limit = number_param("limit", 1000, MAX_EVENTS)?;
+    let offset = number_param("offset", 0, i64::MAX)?;
+    let events = crate::timeline::page(&state.db, incident.id, offset, limit).await?;
+    let events: Vec<_> = events
+        .iter()
+        .map(|e| {
+            json!({ "id": e.id, "at": e.at, "actor": e.actor, "kind": e.kind,
+                    "description": crate::timeline::describe::plain(&crate::timeline::describe::what(e)),
+                    "payload": e.payload })
+        })
+        .collect();
+    Ok(Json(
+        json!({ "incident": incident.number().to_string(), "offset": offset, "count": events.len(), "events": events }),
+    )
+    .into_response())
+}
+
+/// The report, streamed: written by a task into a pipe whose other end is the response body.
+pub async fn report(
+    _: ApiToken,
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let format = Format::parse(param(&query, "format").unwrap_or("md")).map_err(ApiError::Invalid)?;
+    let incident = incident(&state, &number).await?;
+    let filename = export::filename(&incident, format);
+    let (mut writer, reader) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        let statuspage = match export::statuspage_link(&state.db, incident.id).await {
+            Ok(link) => link,
+            Err(e) => return tracing::warn!("report of {} not written: {e}", incident.number()),
+        };
+        let source = Source {
+            db: &state.db,
+            templates: &state.templates,
+            config: &state.settings.file,
+            incident: &incident,
+            statuspage,
+        };
+        // A failure mid-way ends the body early; the client sees a short read.
+        if let Err(e) = export::write(&source, format, &mut writer).await {
+            tracing::warn!("report of {} cut short: {e}", incident.number());
+        }
+    });
+    let chunks = futures_util::stream::unfold(reader, |mut reader| async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        match reader.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), reader))
+            }
+            Err(e) => Some((Err(e), reader)),
+        }
+    });
+    let disposition = format!("attachment; filename=\"{filename}\"");
+    Ok((
+        [(header::CONTENT_TYPE, format.content_type().to_string()), (header::CONTENT_DISPOSITION, disposition)],
+        Body::from_stream(chunks),
+    )
+        .into_response())
+}

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod file;
+mod statuspage;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

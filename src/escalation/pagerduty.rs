@@ -37,6 +37,14 @@ impl PageError {
             Self::Transport(_) => true,
         }
     }
+
+    /// The failure's class as a metric label.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Status { status, .. } => crate::metrics::status_outcome(*status),
+            Self::Transport(_) => "transport",
+        }
+    }
 }
 
 impl PagerDuty {
@@ -58,11 +66,7 @@ impl PagerDuty {
         links: Value,
     ) -> Result<(), PageError> {
         let result = self.send_uncounted(action, dedup_key, payload, links).await;
-        let outcome = match &result {
-            Ok(()) => "ok",
-            Err(PageError::Status { status, .. }) => crate::metrics::status_outcome(*status),
-            Err(PageError::Transport(_)) => "transport",
-        };
+        let outcome = result.as_ref().map_or_else(PageError::outcome, |()| "ok");
         self.metrics.pagerduty_request(if action == "resolve" { "resolve" } else { "trigger" }, outcome);
         result
     }

@@ -7,7 +7,7 @@ use warroom::sandbox::Fault;
 use crate::harness::*;
 
 /// The exposition, as Prometheus would scrape it.
-async fn scrape(app: &TestApp) -> String {
+pub async fn scrape(app: &TestApp) -> String {
     let response = reqwest::get(format!("{}/metrics", app.address)).await.unwrap();
     assert_eq!(response.status(), 200);
     let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
@@ -16,7 +16,7 @@ async fn scrape(app: &TestApp) -> String {
 }
 
 /// Asserts that `sample` (name, labels and value) is one line of `exposition`.
-fn assert_sample(exposition: &str, sample: &str) {
+pub fn assert_sample(exposition: &str, sample: &str) {
     assert!(exposition.lines().any(|l| l == sample), "no `{sample}` in:\n{exposition}");
 }
 
@@ -96,5 +96,20 @@ async fn unmatched_paths_share_one_route_label() {
     let line = "warroom_http_request_duration_seconds_count{method=\"GET\",route=\"unmatched\",status=\"4xx\"} 2";
     assert_sample(&exposition, line);
     assert!(!exposition.contains("/no/such/page"));
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_throttled_status_page_push_is_counted_then_its_retry() {
+    let app = crate::statuspage::gateway_app(|_| {}).await;
+    app.statuspage.fail_next(1, warroom::sandbox::statuspage::Fault::RateLimited { retry_after_secs: 5 });
+
+    crate::statuspage::declared(&app).await;
+    app.settle().await;
+    let exposition = scrape(&app).await;
+
+    assert_sample(&exposition, "warroom_statuspage_requests_total{operation=\"create\",outcome=\"ratelimited\"} 1");
+    assert_sample(&exposition, "warroom_statuspage_requests_total{operation=\"create\",outcome=\"ok\"} 1");
+    assert_sample(&exposition, "warroom_declarations_total{severity=\"P0\",via=\"slash_command\"} 1");
     app.finish().await;
 }

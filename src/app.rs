@@ -52,6 +52,8 @@ pub struct AppState {
     pub statuspage: crate::statuspage::StatuspageClient,
     /// PagerDuty's Events API, when `PAGERDUTY_ROUTING_KEY` is set.
     pub pagerduty: Option<crate::escalation::pagerduty::PagerDuty>,
+    /// This process's counters and histograms for `GET /metrics` (the clients above share it).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Job workers per process. Jobs wait on Postgres and Slack, not on the CPU, so a few more
@@ -103,6 +105,10 @@ impl Application {
         let pagerduty = settings.pagerduty_routing_key.as_ref().map(|key| {
             crate::escalation::pagerduty::PagerDuty::new(http.clone(), &settings.pagerduty_events_url, key.clone())
         });
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let slack = slack.with_metrics(metrics.clone());
+        let statuspage = statuspage.with_metrics(metrics.clone());
+        let pagerduty = pagerduty.map(|p| p.with_metrics(metrics.clone()));
 
         let state = AppState {
             limiter: Arc::new(ChannelLimiter::new(settings.file.channel_post_interval.0)),
@@ -118,10 +124,12 @@ impl Application {
             runner_tasks_ready: Arc::new(Notify::new()),
             statuspage,
             pagerduty,
+            metrics: metrics.clone(),
         };
         let mut router = Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
+            .route("/metrics", get(crate::metrics::scrape::metrics))
             .merge(crate::slack::router())
             .merge(crate::diagnostics::runner_tasks::router())
             .merge(crate::api::router())
@@ -135,7 +143,7 @@ impl Application {
         if let Some(page) = &statuspage_sandbox {
             router = router.nest("/sandbox/statuspage", sandbox::statuspage::router(page.clone()));
         }
-        let router = router.layer(middleware::from_fn(trace_request));
+        let router = router.layer(middleware::from_fn_with_state(metrics, trace_request));
         Ok(Self { listener, router, state, sandbox, statuspage_sandbox, workers })
     }
 
@@ -240,19 +248,35 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// One span per request (method, route), and one line when it ends with status and latency.
-async fn trace_request(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| request.uri().path().to_string(), |p| p.as_str().to_string());
+/// One span per request (method, route), and one line when it ends with status and latency;
+/// the latency is also counted by route template (unmatched paths share one label value).
+async fn trace_request(State(metrics): State<Arc<crate::metrics::Metrics>>, request: Request, next: Next) -> Response {
+    let matched = request.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_string());
+    let route = matched.clone().unwrap_or_else(|| request.uri().path().to_string());
     let span = tracing::info_span!("request", method = %request.method(), route = %route);
+    let method = known_method(request.method());
     let started = std::time::Instant::now();
     async move {
         let response = next.run(request).await;
-        tracing::debug!(status = response.status().as_u16(), latency_us = started.elapsed().as_micros() as u64, "done");
+        let status = response.status().as_u16();
+        tracing::debug!(status, latency_us = started.elapsed().as_micros() as u64, "done");
+        metrics.http_request(method, matched.as_deref().unwrap_or("unmatched"), status, started.elapsed());
         response
     }
     .instrument(span)
     .await
+}
+
+/// The method as a metric label: the standard ones, anything else as `other`.
+fn known_method(method: &axum::http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    }
 }

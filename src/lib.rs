@@ -12,6 +12,7 @@ pub mod error;
 pub mod escalation;
 pub mod incident;
 pub mod jobs;
+pub mod metrics;
 pub mod sandbox;
 pub mod secret;
 pub mod slack;

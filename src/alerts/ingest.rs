@@ -106,6 +106,9 @@ pub async fn ingest(state: &AppState, n: &Notification) -> Result<Outcome, Inges
             };
             let key = format!("alert:{source}:{}", n.group_key);
             let declared = declare::declare(&state.db, config, now, &key, source, &new).await?;
+            if declared.created {
+                state.metrics.declared(new.severity.as_str(), source);
+            }
             (declared.id, declared.created)
         }
     };
@@ -151,7 +154,8 @@ pub async fn ingest(state: &AppState, n: &Notification) -> Result<Outcome, Inges
         } else if config.alerts.auto_resolve {
             let why = format!("{} reported the alert group resolved (auto-resolve)", n.source.label());
             match lifecycle::resolve_for_alert_source(&mut tx, now, &incident, source, &why).await {
-                Ok(_) => {
+                Ok(resolved) => {
+                    state.metrics.resolved(&resolved);
                     queued = true;
                     Resolution::AutoResolved
                 }

@@ -54,6 +54,7 @@ pub async fn declare(
     let config = &state.settings.file;
     let declared = declare::declare(&state.db, config, state.clock.now(), &key, ACTOR, &new).await?;
     if declared.created {
+        state.metrics.declared(new.severity.as_str(), ACTOR);
         crate::jobs::wake_everywhere(&state);
         tracing::info!(incident.number = %declared.number, "declared {} through the API", declared.number);
     }

@@ -77,7 +77,9 @@ fn render(request: &Request, votes: &[(String, String)]) -> Value {
 pub async fn expire(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let id = job.payload["request"].as_str().and_then(|v| Uuid::parse_str(v).ok());
     let id = id.ok_or_else(|| JobError::Fatal("approval expiry without a request".into()))?;
-    approvals::expire(&state.db, state.clock.now(), id).await?;
+    if approvals::expire(&state.db, state.clock.now(), id).await? {
+        state.metrics.approval("expired");
+    }
     crate::jobs::wake(state);
     Ok(())
 }

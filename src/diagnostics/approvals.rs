@@ -138,6 +138,8 @@ pub enum Decision {
     /// Enough approvals: the change is queued to run.
     Approved,
     Denied,
+    /// It had expired unnoticed: this click expired it, and nothing runs.
+    Expired,
     /// Nothing changed, for this reason (told to the clicker).
     Refused(String),
 }
@@ -163,7 +165,7 @@ pub async fn decide(
     if now >= request.expires_at {
         expire_in(&mut tx, &request, now).await?;
         tx.commit().await?;
-        return refuse("This request expired; nothing runs. Ask again with `/incident run`.".into());
+        return Ok(Decision::Expired);
     }
     if clicked_hash != request.action_hash {
         return refuse("This button does not match the request's exact command; nothing changed.".into());
@@ -272,18 +274,18 @@ pub async fn refresh_groups(state: &crate::app::AppState) -> Result<(), crate::j
     Ok(())
 }
 
-/// The expiry timer: a request still pending at its expiry is expired.
-pub async fn expire(db: &PgPool, now: DateTime<Utc>, id: Uuid) -> sqlx::Result<()> {
+/// The expiry timer: a request still pending at its expiry is expired; returns whether it was.
+pub async fn expire(db: &PgPool, now: DateTime<Utc>, id: Uuid) -> sqlx::Result<bool> {
     let mut tx = db.begin().await?;
     let request: Option<Request> =
         sqlx::query_as(&format!("{SELECT_REQUEST} WHERE id = $1 AND state = 'pending' FOR UPDATE"))
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
-    if let Some(request) = request.filter(|r| now >= r.expires_at) {
-        expire_in(&mut tx, &request, now).await?;
-    }
-    tx.commit().await
+    let Some(request) = request.filter(|r| now >= r.expires_at) else { return Ok(false) };
+    expire_in(&mut tx, &request, now).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 async fn expire_in(

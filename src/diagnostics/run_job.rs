@@ -34,6 +34,7 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         let bound =
             request.is_some_and(|r| r.state == "approved" && r.action_hash == approvals::action_hash(id, &argv));
         if !bound {
+            state.metrics.diagnostic("refused");
             return Err(JobError::Fatal(format!("`{id}` is a change and has no approval for this exact command")));
         }
     }
@@ -95,6 +96,12 @@ pub async fn record(
         Some("exit_code") => catalog::explain_exit_code(&stdout).map(|m| format!("{} — {m}", stdout.trim())),
         _ => None,
     };
+    state.metrics.diagnostic(match (outcome.timed_out, outcome.exit_code) {
+        (true, _) => "timed_out",
+        (false, Some(0)) => "success",
+        (false, Some(_)) => "failure",
+        (false, None) => "killed",
+    });
     let verdict = match (outcome.timed_out, outcome.exit_code) {
         (true, _) => format!("timed out after {}s and was killed", action.timeout.as_secs()),
         (false, Some(code)) => format!("exit {code} in {} ms", outcome.duration.as_millis()),

@@ -16,6 +16,8 @@ pub struct PagerDuty {
     http: reqwest::Client,
     url: String,
     routing_key: Secret,
+    /// Counts events sent by action and outcome (a private registry until [`Self::with_metrics`]).
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// Why an event was not accepted.
@@ -35,15 +37,41 @@ impl PageError {
             Self::Transport(_) => true,
         }
     }
+
+    /// The failure's class as a metric label.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Status { status, .. } => crate::metrics::status_outcome(*status),
+            Self::Transport(_) => "transport",
+        }
+    }
 }
 
 impl PagerDuty {
     pub fn new(http: reqwest::Client, url: &str, routing_key: Secret) -> Self {
-        Self { http, url: url.into(), routing_key }
+        Self { http, url: url.into(), routing_key, metrics: Default::default() }
+    }
+
+    /// Counts this client's events in `metrics`.
+    pub fn with_metrics(self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        Self { metrics, ..self }
     }
 
     /// Sends one event (`trigger` with a payload, or `resolve`).
     pub async fn send(
+        &self,
+        action: &str,
+        dedup_key: &str,
+        payload: Option<Value>,
+        links: Value,
+    ) -> Result<(), PageError> {
+        let result = self.send_uncounted(action, dedup_key, payload, links).await;
+        let outcome = result.as_ref().map_or_else(PageError::outcome, |()| "ok");
+        self.metrics.pagerduty_request(if action == "resolve" { "resolve" } else { "trigger" }, outcome);
+        result
+    }
+
+    async fn send_uncounted(
         &self,
         action: &str,
         dedup_key: &str,

@@ -56,17 +56,29 @@ pub async fn work(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>)
 
 async fn run_one(state: &AppState, job: queue::Job) -> sqlx::Result<()> {
     let now = || state.clock.now();
+    let count = |outcome| state.metrics.job(&job.kind, outcome);
     match dispatch(state, &job).await {
-        Ok(()) => queue::complete(&state.db, job.id, now()).await,
-        Err(JobError::Defer(at)) => queue::retry(&state.db, job.id, at, queue::DEFERRED, false).await,
+        Ok(()) => {
+            count("done");
+            queue::complete(&state.db, job.id, now()).await
+        }
+        Err(JobError::Defer(at)) => {
+            count("deferred");
+            queue::retry(&state.db, job.id, at, queue::DEFERRED, false).await
+        }
         Err(JobError::Retry { error, after }) if job.attempts < job.max_attempts => {
+            count("retried");
             let wait = after.unwrap_or_else(|| backoff(&job.kind, job.attempts));
             warn!(job.error = %error, "job {} ({}) attempt {} failed, retrying in {}s: {error}", job.id, job.kind, job.attempts, wait.as_secs());
             let at = now() + chrono::Duration::from_std(wait).unwrap_or_default();
             queue::retry(&state.db, job.id, at, &error, true).await
         }
-        Err(JobError::Reported(error)) => queue::fail(&state.db, job.id, now(), &error).await,
+        Err(JobError::Reported(error)) => {
+            count("failed");
+            queue::fail(&state.db, job.id, now(), &error).await
+        }
         Err(JobError::Retry { error, .. } | JobError::Fatal(error)) => {
+            count("failed");
             warn!(job.error = %error, "job {} ({}) failed for good: {error}", job.id, job.kind);
             give_up(state, &job, &error).await
         }

@@ -52,6 +52,16 @@ impl SlackError {
             _ => None,
         }
     }
+
+    /// The failure's class as a metric label (Slack's own error codes are too many to label by).
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::RateLimited { .. } => "ratelimited",
+            Self::Api { .. } => "error",
+            Self::Http { status, .. } => crate::metrics::status_outcome(*status),
+            Self::Transport { .. } => "transport",
+        }
+    }
 }
 
 /// A channel as the Web API describes it.
@@ -69,11 +79,18 @@ pub struct SlackClient {
     base_url: String,
     token: Secret,
     bot_user: std::sync::Arc<OnceCell<String>>,
+    /// Counts calls by method and outcome (a private registry until [`Self::with_metrics`]).
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl SlackClient {
     pub fn new(http: reqwest::Client, base_url: impl Into<String>, token: Secret) -> Self {
-        Self { http, base_url: base_url.into(), token, bot_user: Default::default() }
+        Self { http, base_url: base_url.into(), token, bot_user: Default::default(), metrics: Default::default() }
+    }
+
+    /// Counts this client's calls in `metrics`.
+    pub fn with_metrics(self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        Self { metrics, ..self }
     }
 
     /// Calls `method` with a JSON body and returns Slack's JSON answer when `ok` is true.
@@ -89,6 +106,12 @@ impl SlackClient {
     }
 
     async fn send(&self, method: &str, request: reqwest::RequestBuilder) -> Result<Value, SlackError> {
+        let result = self.send_uncounted(method, request).await;
+        self.metrics.slack_call(method, result.as_ref().map_or_else(SlackError::outcome, |_| "ok"));
+        result
+    }
+
+    async fn send_uncounted(&self, method: &str, request: reqwest::RequestBuilder) -> Result<Value, SlackError> {
         let transport = |e: reqwest::Error| SlackError::Transport { method: method.into(), message: e.to_string() };
         let response = request.send().await.map_err(transport)?;
         let status = response.status();
@@ -296,6 +319,13 @@ impl SlackClient {
 
     /// Answers through a `response_url` (valid 30 minutes after Slack sent it).
     pub async fn respond(&self, response_url: &str, text: &str, blocks: &Value) -> Result<(), SlackError> {
+        let method = "response_url";
+        let result = self.respond_uncounted(response_url, text, blocks).await;
+        self.metrics.slack_call(method, result.as_ref().map_or_else(SlackError::outcome, |_| "ok"));
+        result
+    }
+
+    async fn respond_uncounted(&self, response_url: &str, text: &str, blocks: &Value) -> Result<(), SlackError> {
         let method = "response_url";
         let response = self
             .http

@@ -82,6 +82,9 @@ async fn declare_from_text(state: &AppState, form: &SlashCommand, args: DeclareA
     let key = format!("trigger:{}", form.trigger_id);
     let declared =
         declare::declare(&state.db, &state.settings.file, state.clock.now(), &key, "slash_command", &new).await?;
+    if declared.created {
+        state.metrics.declared(new.severity.as_str(), "slash_command");
+    }
     crate::jobs::wake_everywhere(state);
     Ok(if declared.created {
         format!(

@@ -108,7 +108,10 @@ async fn block_actions(state: &AppState, user: &str, payload: &Value) -> Result<
         return Ok(().into_response());
     }
     let notice = match declare::acknowledge(&state.db, now, id, user).await? {
-        Acknowledged::Now(_) => None,
+        Acknowledged::Now(incident) => {
+            state.metrics.acknowledged(&incident);
+            None
+        }
         Acknowledged::Already(i) => Some(format!(
             "{} was already acknowledged by <@{}> at {} UTC; nothing changed.",
             i.number(),
@@ -177,11 +180,21 @@ async fn approval_click(state: &AppState, user: &str, payload: &Value, approve: 
     let target = clicker(user, payload);
     let config = &state.settings.file.approvals;
     let text = match approvals::decide(&state.db, config, state.clock.now(), id, hash, user, approve).await? {
-        approvals::Decision::Approved => ":white_check_mark: Approved: the change runs now.".to_string(),
+        approvals::Decision::Approved => {
+            state.metrics.approval("approved");
+            ":white_check_mark: Approved: the change runs now.".to_string()
+        }
         approvals::Decision::Counted { approvals, required } => {
             format!(":white_check_mark: Your approval is counted ({approvals} of {required}).")
         }
-        approvals::Decision::Denied => ":no_entry: Denied: the change will not run.".to_string(),
+        approvals::Decision::Denied => {
+            state.metrics.approval("denied");
+            ":no_entry: Denied: the change will not run.".to_string()
+        }
+        approvals::Decision::Expired => {
+            state.metrics.approval("expired");
+            ":no_entry: This request expired; nothing runs. Ask again with `/incident run`.".to_string()
+        }
         approvals::Decision::Refused(why) => format!(":no_entry: {why}"),
     };
     tell(state, &target, &text).await
@@ -277,7 +290,7 @@ async fn resolve_submission(state: &AppState, user: &str, payload: &Value) -> Re
     match lifecycle::resolve(&state.db, config, state.clock.now(), &incident, user, &fields, resolution.as_deref())
         .await
     {
-        Ok(_) => {}
+        Ok(resolved) => state.metrics.resolved(&resolved),
         Err(LifecycleError::Database(e)) => return Err(e.into()),
         Err(other) => return Ok(modal_error("resolution", other.to_string())),
     }
@@ -335,7 +348,10 @@ async fn declare_submission(state: &AppState, user: &str, payload: &Value) -> Re
     };
     let view_id = payload["view"]["id"].as_str().unwrap_or_default();
     let key = format!("view:{view_id}");
-    declare::declare(&state.db, &state.settings.file, state.clock.now(), &key, "modal", &new).await?;
+    let declared = declare::declare(&state.db, &state.settings.file, state.clock.now(), &key, "modal", &new).await?;
+    if declared.created {
+        state.metrics.declared(new.severity.as_str(), "modal");
+    }
     crate::jobs::wake_everywhere(state);
     Ok(Json(json!({ "response_action": "clear" })).into_response())
 }

@@ -61,6 +61,15 @@ impl StatuspageError {
         }
     }
 
+    /// The failure's class as a metric label.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Status { status, .. } => crate::metrics::status_outcome(*status),
+            Self::Transport { .. } => "transport",
+            Self::Decode(_) => "decode",
+        }
+    }
+
     /// The HTTP status, when there was one.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -134,11 +143,19 @@ pub struct StatuspageClient {
     page_id: String,
     /// Pushes go to the in-process sandbox status page.
     sandbox: bool,
+    /// Counts requests by operation and outcome (a private registry until [`Self::with_metrics`]).
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl StatuspageClient {
     pub fn new(http: reqwest::Client, base_url: &str, key: Secret, page_id: &str, sandbox: bool) -> Self {
-        Self { http, base_url: base_url.trim_end_matches('/').to_string(), key, page_id: page_id.to_string(), sandbox }
+        let base_url = base_url.trim_end_matches('/').to_string();
+        Self { http, base_url, key, page_id: page_id.to_string(), sandbox, metrics: Default::default() }
+    }
+
+    /// Counts this client's requests in `metrics`.
+    pub fn with_metrics(self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        Self { metrics, ..self }
     }
 
     pub fn is_sandbox(&self) -> bool {
@@ -158,27 +175,37 @@ impl StatuspageClient {
 
     pub async fn create(&self, incident: &IncidentRequest) -> Result<RemoteIncident, StatuspageError> {
         let url = format!("{}/pages/{}/incidents", self.base_url, self.page_id);
-        self.send(self.http.post(url).json(&serde_json::json!({ "incident": incident }))).await
+        self.send("create", self.http.post(url).json(&serde_json::json!({ "incident": incident }))).await
     }
 
     pub async fn update(&self, id: &str, incident: &IncidentRequest) -> Result<RemoteIncident, StatuspageError> {
         let url = format!("{}/pages/{}/incidents/{}", self.base_url, self.page_id, id);
-        self.send(self.http.patch(url).json(&serde_json::json!({ "incident": incident }))).await
+        self.send("update", self.http.patch(url).json(&serde_json::json!({ "incident": incident }))).await
     }
 
     pub async fn get(&self, id: &str) -> Result<RemoteIncident, StatuspageError> {
         let url = format!("{}/pages/{}/incidents/{}", self.base_url, self.page_id, id);
-        self.send(self.http.get(url)).await
+        self.send("get", self.http.get(url)).await
     }
 
     /// One page ([`PER_PAGE`] incidents) of the page's unresolved incidents.
     pub async fn unresolved(&self, page: u32) -> Result<Vec<RemoteIncident>, StatuspageError> {
         let url =
             format!("{}/pages/{}/incidents/unresolved?page={page}&per_page={PER_PAGE}", self.base_url, self.page_id);
-        self.send(self.http.get(url)).await
+        self.send("unresolved", self.http.get(url)).await
     }
 
     async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        operation: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, StatuspageError> {
+        let result = self.send_uncounted(request).await;
+        self.metrics.statuspage_request(operation, result.as_ref().map_or_else(StatuspageError::outcome, |_| "ok"));
+        result
+    }
+
+    async fn send_uncounted<T: serde::de::DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<T, StatuspageError> {

@@ -166,3 +166,29 @@ async fn members_of_an_approver_user_group_may_approve() {
     assert_eq!(app.slack.call_count("usergroups.users.list"), 1);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn approvals_and_the_changes_they_run_are_counted() {
+    let (app, channel, ts) = requested("ctr-counted", &[BOB], 1).await;
+
+    click(&app, BOB, &channel, &ts, "approval.approve").await;
+    let exposition = crate::metrics::scrape(&app).await;
+
+    assert_eq!(restarts("ctr-counted"), 1);
+    crate::metrics::assert_sample(&exposition, "warroom_approvals_total{outcome=\"approved\"} 1");
+    crate::metrics::assert_sample(&exposition, "warroom_diagnostic_runs_total{outcome=\"success\"} 1");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_request_a_click_finds_expired_is_counted_as_expired() {
+    let (app, channel, ts) = requested("ctr-expired-counted", &[BOB], 1).await;
+    app.clock.advance(Duration::minutes(15));
+
+    click(&app, BOB, &channel, &ts, "approval.approve").await;
+    let exposition = crate::metrics::scrape(&app).await;
+
+    crate::metrics::assert_sample(&exposition, "warroom_approvals_total{outcome=\"expired\"} 1");
+    assert!(!exposition.contains("outcome=\"approved\""), "{exposition}");
+    app.finish().await;
+}

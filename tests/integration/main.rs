@@ -12,6 +12,7 @@ mod export;
 mod harness;
 mod ingress;
 mod lifecycle;
+mod metrics;
 mod processes;
 mod slack_failures;
 mod statuspage;

@@ -136,8 +136,8 @@ impl Application {
             .merge(crate::alerts::router())
             .with_state(state.clone());
         if let Some(workspace) = &sandbox {
-            let sandbox_routes =
-                sandbox::http::api_router(workspace.clone()).merge(sandbox::http::control_router(workspace.clone()));
+            let sandbox_routes = sandbox::http::api_router(workspace.clone())
+                .merge(sandbox::http::control_router(workspace.clone(), state.settings.sandbox_public));
             router = router.nest("/sandbox", sandbox_routes);
         }
         if let Some(page) = &statuspage_sandbox {

@@ -39,6 +39,9 @@ pub struct Settings {
     pub slack_signing_secret: Option<Secret>,
     pub slack_app_token: Option<Secret>,
     pub slack_api_url: String,
+    /// `WARROOM_SANDBOX_PUBLIC=1`: serve the sandbox page and its controls to any address, not
+    /// only loopback (whoever reaches them acts as any sandbox user).
+    pub sandbox_public: bool,
     pub api_token: Option<Secret>,
     pub log_format: Option<LogFormat>,
     /// `WARROOM_DIAGNOSTICS_PATH`: where diagnostics find their programs (default: warroom's PATH).
@@ -141,6 +144,7 @@ impl Settings {
             slack_signing_secret: secret("SLACK_SIGNING_SECRET"),
             slack_app_token: secret("SLACK_APP_TOKEN"),
             slack_api_url: slack_api_url.trim_end_matches('/').to_string(),
+            sandbox_public: lookup("WARROOM_SANDBOX_PUBLIC").is_some_and(|v| matches!(v.as_str(), "1" | "true")),
             api_token: secret("WARROOM_API_TOKEN"),
             log_format,
             diagnostics_path: lookup("WARROOM_DIAGNOSTICS_PATH"),

@@ -212,6 +212,19 @@ impl Workspace {
         Ok(Reply { status, body })
     }
 
+    /// Keeps warroom's immediate answer to a command or click (when it has text or blocks) as
+    /// the ephemeral message Slack would show `user` in `channel` (id or name).
+    pub fn record_reply(&self, user: &str, channel: &str, reply: &Reply) {
+        let body = reply.json();
+        let text = body["text"].as_str().unwrap_or("").to_string();
+        let blocks = body["blocks"].clone();
+        if text.is_empty() && !blocks.is_array() {
+            return;
+        }
+        let channel = self.channel(channel).map(|c| c.id);
+        self.with(|s| s.ephemerals.push(Ephemeral { user: user.into(), channel, text, blocks, via: "reply" }));
+    }
+
     /// A POST to a response_url the sandbox handed out.
     pub(super) fn record_response(&self, id: u64, body: &Value) -> bool {
         self.with(|s| {

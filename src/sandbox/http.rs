@@ -1,6 +1,6 @@
 //! The sandbox over HTTP: its Web API (`/api/{method}`) and response URLs for warroom to call,
-//! and a small control surface for a person at the keyboard (`/command`, `/click`, `/submit`,
-//! `/state`), served on loopback only.
+//! and a small control surface for a person at the keyboard (the page at `/sandbox`, `/command`,
+//! `/click`, `/submit`, `/state`, `/files/{id}`), served on loopback only unless made public.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -26,15 +26,36 @@ pub fn api_router(workspace: Arc<Workspace>) -> Router {
         .with_state(workspace)
 }
 
-/// The person's side: type a command, click a button, submit a modal, look at the workspace.
-pub fn control_router(workspace: Arc<Workspace>) -> Router {
-    Router::new()
+/// The person's side: the page, and what it calls to type a command, click a button, submit a
+/// modal, download a file and look at the workspace. `public` (`WARROOM_SANDBOX_PUBLIC=1`)
+/// serves it to any address, not only this machine's.
+pub fn control_router(workspace: Arc<Workspace>, public: bool) -> Router {
+    let router = Router::new()
+        .route("/", get(page))
         .route("/state", get(state))
+        .route("/files/{id}", get(file))
         .route("/command", post(command))
         .route("/click", post(click))
-        .route("/submit", post(submit))
-        .layer(axum::middleware::from_fn(loopback_only))
-        .with_state(workspace)
+        .route("/submit", post(submit));
+    let router = if public { router } else { router.layer(axum::middleware::from_fn(loopback_only)) };
+    router.with_state(workspace)
+}
+
+/// The sandbox workspace as a web page: one file, no build step, compiled in.
+async fn page() -> Response {
+    let headers = [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")];
+    (headers, include_str!("page.html")).into_response()
+}
+
+/// An uploaded file's content, as a download under its own name.
+async fn file(State(ws): State<Arc<Workspace>>, Path(id): Path<String>) -> Response {
+    let Some(file) = ws.file(&id) else { return (StatusCode::NOT_FOUND, "no such file").into_response() };
+    let name: String =
+        file.name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).collect();
+    let disposition = format!("attachment; filename=\"{name}\"");
+    let headers =
+        [(header::CONTENT_TYPE, "application/octet-stream".to_string()), (header::CONTENT_DISPOSITION, disposition)];
+    (headers, file.content).into_response()
 }
 
 async fn web_api(
@@ -110,7 +131,14 @@ async fn loopback_only(request: axum::extract::Request, next: axum::middleware::
 
 async fn state(State(ws): State<Arc<Workspace>>) -> Response {
     let ephemerals: Vec<_> = ws.users().iter().flat_map(|u| ws.ephemerals(&u.id)).collect();
-    Json(json!({ "users": ws.users(), "channels": ws.channels(), "ephemerals": ephemerals, "views": ws.views() }))
+    let mut channels = serde_json::to_value(ws.channels()).unwrap_or_default();
+    // Files are listed, not inlined: the page links to `/files/{id}`.
+    for message in channels.as_array_mut().into_iter().flatten().flat_map(|c| c["messages"].as_array_mut()).flatten() {
+        for f in message["files"].as_array_mut().into_iter().flatten() {
+            f["content"] = Value::Null;
+        }
+    }
+    Json(json!({ "users": ws.users(), "channels": channels, "ephemerals": ephemerals, "views": ws.views() }))
         .into_response()
 }
 
@@ -131,8 +159,14 @@ fn default_channel() -> String {
     "incidents".into()
 }
 
+/// Slack shows a slash command's immediate reply to the person who typed it: kept as an
+/// ephemeral message so the page shows it too.
 async fn command(State(ws): State<Arc<Workspace>>, Json(req): Json<CommandRequest>) -> Response {
-    relay(ws.slash(&req.user, &req.channel, &req.text).await)
+    let result = ws.slash(&req.user, &req.channel, &req.text).await;
+    if let Ok(reply) = &result {
+        ws.record_reply(&req.user, &req.channel, reply);
+    }
+    relay(result)
 }
 
 #[derive(Deserialize)]
@@ -140,12 +174,23 @@ struct ClickRequest {
     #[serde(default = "default_user")]
     user: String,
     channel: String,
-    ts: String,
+    /// The message's ts; absent for a button on an ephemeral message (found by its value).
+    #[serde(default)]
+    ts: Option<String>,
     action_id: String,
+    #[serde(default)]
+    value: String,
 }
 
 async fn click(State(ws): State<Arc<Workspace>>, Json(req): Json<ClickRequest>) -> Response {
-    relay(ws.click(&req.user, &req.channel, &req.ts, &req.action_id).await)
+    let result = match &req.ts {
+        Some(ts) => ws.click(&req.user, &req.channel, ts, &req.action_id).await,
+        None => ws.click_ephemeral(&req.user, &req.action_id, &req.value).await,
+    };
+    if let Ok(reply) = &result {
+        ws.record_reply(&req.user, &req.channel, reply);
+    }
+    relay(result)
 }
 
 #[derive(Deserialize)]

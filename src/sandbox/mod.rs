@@ -268,6 +268,11 @@ impl Workspace {
         self.with(|s| s.ephemerals.iter().filter(|e| e.user == user).cloned().collect())
     }
 
+    /// An uploaded file, by id.
+    pub fn file(&self, id: &str) -> Option<File> {
+        self.with(|s| s.files.iter().find(|f| f.id == id && f.completed).cloned())
+    }
+
     pub fn views(&self) -> Vec<View> {
         self.with(|s| s.views.clone())
     }

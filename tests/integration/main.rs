@@ -4,6 +4,7 @@ mod acknowledge;
 mod alerts;
 mod api;
 mod approvals;
+mod browser;
 mod cli;
 mod declare;
 mod diagnostics;

@@ -95,6 +95,9 @@ impl Application {
                 let secret = Secret::new(uuid::Uuid::new_v4().simple().to_string());
                 let workspace = Arc::new(Workspace::new(clock.clone(), secret.clone()));
                 workspace.connect(&base_url, &format!("{base_url}/sandbox"));
+                if let Some(app_token) = &settings.slack_app_token {
+                    workspace.enable_socket_mode(app_token.expose());
+                }
                 workspace.enforce_rate_limits();
                 let api = format!("{base_url}/sandbox/api");
                 (SlackClient::new(http.clone(), api, Secret::new(sandbox::BOT_TOKEN)), secret, Some(workspace))
@@ -129,8 +132,12 @@ impl Application {
         let mut router = Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
-            .route("/metrics", get(crate::metrics::scrape::metrics))
-            .merge(crate::slack::router())
+            .route("/metrics", get(crate::metrics::scrape::metrics));
+        // In Socket Mode Slack reaches warroom over its WebSockets only: no public Slack endpoints.
+        if state.settings.slack_app_token.is_none() {
+            router = router.merge(crate::slack::router());
+        }
+        let mut router = router
             .merge(crate::diagnostics::runner_tasks::router())
             .merge(crate::api::router())
             .merge(crate::alerts::router())
@@ -193,6 +200,9 @@ impl Application {
             if let Err(e) = crate::statuspage::reconcile::schedule(&self.state).await {
                 tracing::warn!("could not queue the status page reconciliation: {e}");
             }
+        }
+        if let Some(app_token) = self.state.settings.slack_app_token.clone() {
+            workers.push(tokio::spawn(crate::slack::socket::listen(self.state.clone(), app_token, stop_rx.clone())));
         }
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;

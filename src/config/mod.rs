@@ -163,11 +163,22 @@ impl Settings {
                     .into(),
             ));
         }
-        if settings.slack_bot_token.is_some() && settings.slack_signing_secret.is_none() {
+        // Socket Mode needs no signing secret: Slack's envelopes arrive over the connection the
+        // app token opened, not as requests anyone could send.
+        if settings.slack_bot_token.is_some()
+            && settings.slack_app_token.is_none()
+            && settings.slack_signing_secret.is_none()
+        {
             problems.push(env_problem(
                 "SLACK_SIGNING_SECRET",
                 "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: requests from Slack could not be verified"
                     .into(),
+            ));
+        }
+        if settings.slack_app_token.as_ref().is_some_and(|t| !t.expose().starts_with("xapp-")) {
+            problems.push(env_problem(
+                "SLACK_APP_TOKEN",
+                "SLACK_APP_TOKEN must be an app-level token (`xapp-…`, with the connections:write scope)".into(),
             ));
         }
         if problems.is_empty() {
@@ -250,5 +261,16 @@ mod tests {
         let err = settings(&[("WARROOM_CONFIG", "/dev/null"), ("SLACK_BOT_TOKEN", "xoxb-1")]).unwrap_err();
         assert!(err.to_string().contains("SLACK_SIGNING_SECRET"));
         assert!(!err.to_string().contains("xoxb-1"));
+    }
+
+    #[test]
+    fn socket_mode_needs_no_signing_secret_but_an_app_level_token() {
+        let base = [("WARROOM_CONFIG", "/dev/null"), ("SLACK_BOT_TOKEN", "xoxb-1")];
+        let ok = settings(&[base.as_slice(), &[("SLACK_APP_TOKEN", "xapp-1-A1-2-abc")]].concat()).unwrap();
+        assert!(ok.slack_app_token.is_some() && ok.slack_signing_secret.is_none());
+        let err =
+            settings(&[base.as_slice(), &[("SLACK_APP_TOKEN", "xoxb-2-pasted-by-mistake")]].concat()).unwrap_err();
+        assert!(err.to_string().contains("SLACK_APP_TOKEN"), "{err}");
+        assert!(!err.to_string().contains("pasted-by-mistake"), "the token is not echoed: {err}");
     }
 }

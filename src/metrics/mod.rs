@@ -89,6 +89,21 @@ pub const HTTP_REQUESTS: Family = Family {
     buckets: HTTP_BUCKETS,
 };
 
+pub const SOCKET_ENVELOPES: Family = Family {
+    name: "warroom_slack_socket_envelopes_total",
+    help: "Socket Mode envelopes by type and outcome (acknowledged, failed: left for Slack to repeat).",
+    kind: Kind::Counter,
+    labels: &["type", "outcome"],
+    buckets: &[],
+};
+pub const SOCKET_CONNECTIONS: Family = Family {
+    name: "warroom_slack_socket_connections",
+    help: "Socket Mode connections this process holds open.",
+    kind: Kind::Gauge,
+    labels: &[],
+    buckets: &[],
+};
+
 /// The families this process counts, in exposition order.
 const PROCESS_FAMILIES: &[&Family] = &[
     &DECLARATIONS,
@@ -101,6 +116,8 @@ const PROCESS_FAMILIES: &[&Family] = &[
     &DIAGNOSTICS,
     &APPROVALS,
     &HTTP_REQUESTS,
+    &SOCKET_ENVELOPES,
+    &SOCKET_CONNECTIONS,
 ];
 
 /// The process's counters and histograms; one per [`crate::app::AppState`].
@@ -153,6 +170,16 @@ impl Metrics {
 
     pub fn approval(&self, outcome: &str) {
         self.registry.add(&APPROVALS, &[outcome], 1.0);
+    }
+
+    /// One Socket Mode envelope handled.
+    pub fn socket_envelope(&self, kind: &str, outcome: &str) {
+        self.registry.add(&SOCKET_ENVELOPES, &[kind, outcome], 1.0);
+    }
+
+    /// A Socket Mode connection opened (`1`) or ended (`-1`).
+    pub fn socket_connection(&self, change: f64) {
+        self.registry.add(&SOCKET_CONNECTIONS, &[], change);
     }
 
     /// One answered HTTP request; `route` is the matched route template, never the raw path.

@@ -74,6 +74,10 @@ impl Workspace {
             ("response_url", &response_url),
             ("trigger_id", &trigger_id),
         ];
+        if self.socket_mode() {
+            let payload: Map<String, Value> = form.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+            return self.deliver_envelope("slash_commands", Value::Object(payload)).await;
+        }
         let body = serde_urlencoded::to_string(form).unwrap_or_default();
         self.send_signed("/slack/commands", "application/x-www-form-urlencoded", body.into_bytes()).await
     }
@@ -181,6 +185,9 @@ impl Workspace {
     }
 
     async fn send_interaction(&self, payload: &Value) -> Result<Reply, ActError> {
+        if self.socket_mode() {
+            return self.deliver_envelope("interactive", payload.clone()).await;
+        }
         let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap_or_default();
         self.send_signed("/slack/interactions", "application/x-www-form-urlencoded", body.into_bytes()).await
     }

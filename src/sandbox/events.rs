@@ -59,6 +59,9 @@ impl Workspace {
             "token": "sandbox-verification-token", "team_id": TEAM_ID, "api_app_id": "A0WARROOM",
             "type": "event_callback", "event_id": event_id, "event_time": self.clock.now().timestamp(), "event": event,
         });
+        if self.socket_mode() {
+            return self.deliver_envelope("events_api", envelope).await;
+        }
         self.send_signed("/slack/events", "application/json", envelope.to_string().into_bytes()).await
     }
 

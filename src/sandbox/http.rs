@@ -23,6 +23,7 @@ pub fn api_router(workspace: Arc<Workspace>) -> Router {
         .route("/api/{method}", post(web_api))
         .route("/response/{id}", post(response_url))
         .route("/upload/{file_id}", post(upload))
+        .route("/socket", get(super::socket::connect))
         .with_state(workspace)
 }
 

@@ -2,12 +2,14 @@
 //! (with Slack's response shapes and error codes), keeps channels, messages, pins, modals and
 //! ephemeral replies in memory, can fail on purpose (`ratelimited` with HTTP 429, any error code),
 //! and acts as a person: it signs slash commands, button clicks and modal submissions exactly as
-//! Slack does and sends them to warroom's real endpoints.
+//! Slack does and sends them to warroom's real endpoints (or, in Socket Mode, sends them as
+//! envelopes over warroom's WebSocket connections).
 
 pub mod actor;
 mod events;
 pub mod http;
 pub mod pagerduty;
+pub mod socket;
 pub mod statuspage;
 mod web_api;
 
@@ -155,6 +157,9 @@ pub struct Workspace {
     http: reqwest::Client,
     /// Signalled after every Web API call, for tests waiting on what warroom does.
     activity: tokio::sync::Notify,
+    /// Socket Mode: its connections and the envelopes in flight (see [`socket`]).
+    sockets: Mutex<socket::Sockets>,
+    sockets_changed: tokio::sync::Notify,
 }
 
 impl Workspace {
@@ -186,6 +191,8 @@ impl Workspace {
             urls: Mutex::new((String::new(), String::new())),
             http: reqwest::Client::new(),
             activity: tokio::sync::Notify::new(),
+            sockets: Mutex::default(),
+            sockets_changed: tokio::sync::Notify::new(),
         }
     }
 

@@ -140,6 +140,19 @@ impl SlackClient {
         }
     }
 
+    /// A Socket Mode WebSocket URL (`apps.connections.open`, authorised by the app-level
+    /// `xapp-` token, not the bot token). Each URL is good for one connection.
+    pub async fn open_connection(&self, app_token: &Secret) -> Result<String, SlackError> {
+        let method = "apps.connections.open";
+        let request =
+            self.http.post(format!("{}/{method}", self.base_url)).bearer_auth(app_token.expose()).form(&[("", ""); 0]);
+        let answer = self.send(method, request).await?;
+        answer["url"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| SlackError::Api { method: method.into(), error: "no url in the answer".into() })
+    }
+
     /// The bot's own user id (`auth.test`), asked once.
     pub async fn bot_user_id(&self) -> Result<String, SlackError> {
         self.bot_user

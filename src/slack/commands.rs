@@ -17,9 +17,10 @@ use crate::incident::declare;
 use crate::incident::store::{self, NewIncident};
 use crate::jobs::{kind, queue};
 
-/// The fields of Slack's slash command payload that warroom reads.
+/// The fields of Slack's slash command payload that warroom reads (form-encoded over HTTP, a
+/// JSON object over Socket Mode).
 #[derive(Debug, Deserialize)]
-struct SlashCommand {
+pub(super) struct SlashCommand {
     user_id: String,
     channel_id: String,
     #[serde(default)]
@@ -28,14 +29,20 @@ struct SlashCommand {
     response_url: Option<String>,
 }
 
+/// `POST /slack/commands`.
 pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
     verify_request(&state, &headers, &body)?;
     let form: SlashCommand = serde_urlencoded::from_bytes(&body)
         .map_err(|e| AppError::BadRequest(format!("malformed slash command payload: {e}")))?;
+    dispatch(&state, form).await
+}
+
+/// Acts on a slash command however it arrived; the response is the immediate reply.
+pub(super) async fn dispatch(state: &AppState, form: SlashCommand) -> Result<Response, AppError> {
     let reply = match command::parse(&form.text) {
         Err(e) => ephemeral(format!(":x: {}\n\n{USAGE}", e.message)),
         Ok(Command::Help) => ephemeral(USAGE),
-        Ok(Command::List) => ephemeral(list(&state).await?),
+        Ok(Command::List) => ephemeral(list(state).await?),
         Ok(Command::NotYetAvailable(sub)) => ephemeral(format!(
             ":construction: `/incident {sub}` is not available in this version of warroom yet.\n\n{USAGE}"
         )),
@@ -44,7 +51,7 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
                                   "channel": form.channel_id, "response_url": form.response_url });
             let slot = format!("trigger:{}", form.trigger_id);
             queue::enqueue(&state.db, None, kind::OPEN_MODAL, &slot, payload, state.clock.now()).await?;
-            crate::jobs::wake_everywhere(&state);
+            crate::jobs::wake_everywhere(state);
             // An empty 200: the modal is the answer.
             return Ok(().into_response());
         }
@@ -55,12 +62,12 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
                 trigger_id: &form.trigger_id,
                 response_url: form.response_url.as_deref(),
             };
-            match incident_commands::run(&state, &who, target, action).await? {
+            match incident_commands::run(state, &who, target, action).await? {
                 Some(reply) => reply,
                 None => return Ok(().into_response()),
             }
         }
-        Ok(Command::Declare(args)) => ephemeral(declare_from_text(&state, &form, args).await?),
+        Ok(Command::Declare(args)) => ephemeral(declare_from_text(state, &form, args).await?),
     };
     Ok(Json(reply).into_response())
 }

@@ -16,6 +16,11 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
     verify_request(&state, &headers, &body)?;
     let event: Value =
         serde_json::from_slice(&body).map_err(|e| AppError::BadRequest(format!("malformed event: {e}")))?;
+    dispatch(&state, &event).await
+}
+
+/// Acts on an Events API envelope however it arrived (an HTTP body, or a Socket Mode payload).
+pub(super) async fn dispatch(state: &AppState, event: &Value) -> Result<Response, AppError> {
     match event["type"].as_str() {
         Some("url_verification") => {
             let challenge = event["challenge"].as_str().unwrap_or_default();
@@ -25,10 +30,10 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
             let event_id = event["event_id"]
                 .as_str()
                 .ok_or_else(|| AppError::BadRequest("malformed event: no event_id".into()))?;
-            let first = first_delivery(&state, event_id).await?;
+            let first = first_delivery(state, event_id).await?;
             if first {
                 tracing::debug!(event.id = event_id, event.kind = ?event["event"]["type"], "event received");
-                super::capture::on_event(&state, &event["event"]).await?;
+                super::capture::on_event(state, &event["event"]).await?;
             }
             Ok(().into_response())
         }

@@ -37,17 +37,23 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
         serde_urlencoded::from_bytes(&body).map_err(|e| AppError::BadRequest(format!("malformed interaction: {e}")))?;
     let payload: Value = serde_json::from_str(&form.payload)
         .map_err(|e| AppError::BadRequest(format!("malformed interaction payload: {e}")))?;
+    dispatch(&state, &payload).await
+}
+
+/// Acts on an interaction payload however it arrived; the response is what Slack is answered
+/// (a modal's `response_action`, or nothing).
+pub(super) async fn dispatch(state: &AppState, payload: &Value) -> Result<Response, AppError> {
     let user = payload["user"]["id"].as_str().unwrap_or_default();
     if user.is_empty() {
         return Err(AppError::BadRequest("malformed interaction payload: no user".into()));
     }
     match payload["type"].as_str() {
-        Some("block_actions") => block_actions(&state, user, &payload).await,
+        Some("block_actions") => block_actions(state, user, payload).await,
         Some("view_submission") => match payload["view"]["callback_id"].as_str() {
-            Some(VIEW_DECLARE) => declare_submission(&state, user, &payload).await,
-            Some(VIEW_UPDATE) => update_submission(&state, user, &payload).await,
-            Some(VIEW_RESOLVE) => resolve_submission(&state, user, &payload).await,
-            Some(manual::VIEW_EDIT) => manual::edit_submission(&state, user, &payload).await,
+            Some(VIEW_DECLARE) => declare_submission(state, user, payload).await,
+            Some(VIEW_UPDATE) => update_submission(state, user, payload).await,
+            Some(VIEW_RESOLVE) => resolve_submission(state, user, payload).await,
+            Some(manual::VIEW_EDIT) => manual::edit_submission(state, user, payload).await,
             _ => Ok(().into_response()),
         },
         // Other interaction types (view_closed, shortcuts) need no answer but a 200.

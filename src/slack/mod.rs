@@ -1,5 +1,5 @@
-//! Slack: ingress (signature verification, slash commands, interactions, events), Block Kit
-//! rendering, and the Web API client.
+//! Slack: ingress (signed HTTP requests, or Socket Mode: slash commands, interactions, events),
+//! Block Kit rendering, and the Web API client.
 
 pub mod api;
 pub mod blocks;
@@ -11,6 +11,7 @@ mod incident_commands;
 mod interactions;
 pub mod limiter;
 pub mod messages;
+pub mod socket;
 pub mod verify;
 
 use axum::body::Bytes;

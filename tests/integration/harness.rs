@@ -107,6 +107,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
     slack.connect(&address, &slack_url);
+    if let Some(app_token) = &settings.slack_app_token {
+        // Socket Mode: the sandbox accepts the token and talks to warroom over its connections.
+        slack.enable_socket_mode(app_token.expose());
+    }
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     TestApp {
         address,
@@ -149,6 +153,17 @@ impl TestApp {
         settings.listen = "127.0.0.1:0".parse().unwrap();
         let app = Application::build(settings, self.db.clone(), self.clock.clone(), 0).await.unwrap();
         app.state().clone()
+    }
+
+    /// Another replica on the same database, Slack and status page, running (its Slack
+    /// ingress, and in Socket Mode its connections; no job workers): its state.
+    pub async fn running_replica(&self) -> AppState {
+        let mut settings = self.settings.clone();
+        settings.listen = "127.0.0.1:0".parse().unwrap();
+        let app = Application::build(settings, self.db.clone(), self.clock.clone(), 0).await.unwrap();
+        let state = app.state().clone();
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        state
     }
 
     /// Runs every due job (and the jobs they queue) until nothing is due.

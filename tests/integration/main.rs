@@ -16,6 +16,7 @@ mod lifecycle;
 mod metrics;
 mod processes;
 mod slack_failures;
+mod socket_mode;
 mod statuspage;
 mod statuspage_failures;
 mod timeline;

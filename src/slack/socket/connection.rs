@@ -1,0 +1,140 @@
+//! One Socket Mode WebSocket: read envelopes, hand each to its own task, write the
+//! acknowledgements back; keep the connection honest with pings.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::envelope::{self, Outcome};
+use crate::app::AppState;
+
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How often warroom pings Slack; a connection silent for [`SILENT_LIMIT`] is taken for dead
+/// (a half-open TCP connection never reports an error by itself).
+const PING_EVERY: Duration = Duration::from_secs(10);
+const SILENT_LIMIT: Duration = Duration::from_secs(30);
+/// After Slack's `disconnect`, the old connection keeps answering what it already received
+/// while its successor connects, for at most this long.
+const RETIRE_WITHIN: Duration = Duration::from_secs(10);
+
+/// How a connection ended.
+#[derive(Debug, Default)]
+pub struct Served {
+    /// Slack said `hello` (the connection was accepted).
+    pub greeted: bool,
+    /// Envelopes received.
+    pub envelopes: u64,
+}
+
+/// Serves `socket` until Slack closes it, it drops, it falls silent or warroom stops. On
+/// Slack's `disconnect` message `successor` is told at once, so that a new connection opens
+/// while this one finishes.
+pub async fn serve(
+    state: AppState,
+    socket: Socket,
+    successor: oneshot::Sender<()>,
+    mut stop: watch::Receiver<bool>,
+) -> Served {
+    let (mut sink, mut stream) = socket.split();
+    let (acks, mut outgoing) = mpsc::unbounded_channel::<Message>();
+    let mut successor = Some(successor);
+    let mut served = Served::default();
+    let mut heard = Instant::now();
+    let mut retire_by: Option<Instant> = None;
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        let retire = async {
+            match retire_by {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            frame = stream.next() => {
+                heard = Instant::now();
+                match frame {
+                    Some(Ok(Message::Text(text))) => {
+                        let Ok(message) = serde_json::from_str::<Value>(&text) else {
+                            tracing::warn!("Socket Mode sent a frame that is not JSON; ignored");
+                            continue;
+                        };
+                        match message["type"].as_str() {
+                            Some("hello") => {
+                                served.greeted = true;
+                                tracing::info!(connections = %message["num_connections"], "Socket Mode connection open");
+                            }
+                            Some("disconnect") => {
+                                tracing::info!(reason = %message["reason"], "Slack asked for a new Socket Mode connection");
+                                if let Some(tx) = successor.take() {
+                                    let _ = tx.send(());
+                                }
+                                retire_by.get_or_insert(Instant::now() + RETIRE_WITHIN);
+                            }
+                            _ => {
+                                served.envelopes += 1;
+                                tokio::spawn(answer(state.clone(), message, acks.clone()));
+                            }
+                        }
+                    }
+                    Some(Ok(Message::Close(frame))) => {
+                        tracing::info!(close = ?frame, "Slack closed the Socket Mode connection");
+                        break;
+                    }
+                    // Pings are answered by the WebSocket layer itself; pongs only prove life.
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        tracing::warn!("Socket Mode connection lost: {e}");
+                        break;
+                    }
+                    None => {
+                        tracing::warn!("Socket Mode connection ended without a close");
+                        break;
+                    }
+                }
+            }
+            Some(message) = outgoing.recv() => {
+                if let Err(e) = sink.send(message).await {
+                    tracing::warn!("Socket Mode connection lost while acknowledging: {e}");
+                    break;
+                }
+            }
+            _ = ping.tick() => {
+                if heard.elapsed() > SILENT_LIMIT {
+                    tracing::warn!("Socket Mode connection silent for {}s; reconnecting", SILENT_LIMIT.as_secs());
+                    break;
+                }
+                if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    break;
+                }
+            }
+            _ = retire => {
+                tracing::info!("closing the Socket Mode connection Slack asked to replace");
+                let _ = sink.close().await;
+                break;
+            }
+            _ = stop.changed() => {
+                // Envelopes not yet acknowledged are delivered again, to another connection.
+                let _ = sink.close().await;
+                break;
+            }
+        }
+    }
+    served
+}
+
+/// Handles one envelope and queues its acknowledgement for the writer.
+async fn answer(state: AppState, envelope: Value, acks: mpsc::UnboundedSender<Message>) {
+    if let Outcome::Ack(ack) = envelope::handle(&state, &envelope).await {
+        // If the connection is gone the acknowledgement is lost with it; Slack repeats the
+        // envelope on another connection and the repeat is recognised.
+        let _ = acks.send(Message::Text(ack.to_string().into()));
+    }
+}

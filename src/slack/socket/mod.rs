@@ -1,0 +1,117 @@
+//! Socket Mode (`SLACK_APP_TOKEN`): instead of Slack POSTing to `/slack/*`, warroom opens
+//! WebSocket connections to Slack (`apps.connections.open`) and receives the same slash
+//! commands, interactions and events over them as envelopes, which it acknowledges within
+//! Slack's 3 s with the same answers the HTTP endpoints give.
+//!
+//! Every replica holds its own connection(s); Slack spreads envelopes over all of them. A
+//! connection Slack asks to refresh (`disconnect`) is replaced before it is closed; one that
+//! drops or falls silent is reopened at once, then with a capped, jittered backoff while Slack
+//! cannot be reached. An envelope whose acknowledgement was lost is delivered again by Slack
+//! and recognised (see [`envelope`]).
+//!
+//! Why not slack-morphism's listener: warroom's Web API client, Block Kit and handlers are its
+//! own, and slack-morphism's interaction callback cannot answer an envelope with a payload, so
+//! a modal's `response_action` (warroom's form validation) could not be sent back.
+
+mod connection;
+pub mod envelope;
+
+use std::time::Duration;
+
+use tokio::sync::{oneshot, watch};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::app::AppState;
+use crate::secret::Secret;
+
+/// Connections each replica holds: two, so that one dropping never leaves the replica deaf.
+pub const CONNECTIONS_PER_REPLICA: usize = 2;
+const BACKOFF_FIRST: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// Holds [`CONNECTIONS_PER_REPLICA`] connections until `stop` is set.
+pub async fn listen(state: AppState, app_token: Secret, stop: watch::Receiver<bool>) {
+    let holders: Vec<_> = (0..CONNECTIONS_PER_REPLICA)
+        .map(|slot| tokio::spawn(hold(state.clone(), app_token.clone(), slot, stop.clone())))
+        .collect();
+    for holder in holders {
+        let _ = holder.await;
+    }
+}
+
+/// Keeps one connection open: connect, serve, and connect again when it ends.
+async fn hold(state: AppState, app_token: Secret, slot: usize, mut stop: watch::Receiver<bool>) {
+    let mut failures: u32 = 0;
+    while !*stop.borrow() {
+        let socket = match connect(&state, &app_token).await {
+            Ok(socket) => socket,
+            Err(e) => {
+                failures += 1;
+                let wait = backoff(failures, slot);
+                tracing::warn!(slot, "could not open a Socket Mode connection (retrying in {wait:?}): {e}");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => continue,
+                    _ = stop.changed() => break,
+                }
+            }
+        };
+        state.metrics.socket_connection(1.0);
+        let (successor, replace) = oneshot::channel();
+        let (conn_state, conn_stop) = (state.clone(), stop.clone());
+        let served = tokio::spawn(async move {
+            let served = connection::serve(conn_state.clone(), socket, successor, conn_stop).await;
+            conn_state.metrics.socket_connection(-1.0);
+            served
+        });
+        // Connect again when Slack asks for a replacement (the old connection finishes on its
+        // own) or when the connection ends.
+        let replaced = replace.await.is_ok();
+        if !replaced {
+            let greeted = served.await.map(|s| s.greeted).unwrap_or(false);
+            if !greeted {
+                // Accepted and dropped before Slack said hello: do not hammer Slack.
+                failures += 1;
+                let wait = backoff(failures, slot);
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => break,
+                }
+                continue;
+            }
+        }
+        failures = 0;
+    }
+}
+
+/// Asks Slack for a WebSocket URL and connects to it.
+async fn connect(state: &AppState, app_token: &Secret) -> anyhow::Result<connection::Socket> {
+    let url = state.slack.open_connection(app_token).await?;
+    let request = url.as_str().into_client_request()?;
+    // The URL carries a one-use ticket: log only where it goes.
+    tracing::debug!(host = request.uri().host().unwrap_or_default(), "opening a Socket Mode connection");
+    let (socket, _) = tokio::time::timeout(Duration::from_secs(10), tokio_tungstenite::connect_async(request))
+        .await
+        .map_err(|_| anyhow::anyhow!("the WebSocket handshake took longer than 10 s"))??;
+    Ok(socket)
+}
+
+/// 0.5 s, 1 s, 2 s, … up to 30 s, with up to a quarter added so replicas do not reconnect in
+/// step.
+fn backoff(failures: u32, slot: usize) -> Duration {
+    let base = BACKOFF_FIRST.saturating_mul(1 << failures.saturating_sub(1).min(10)).min(BACKOFF_MAX);
+    let jitter = (uuid::Uuid::new_v4().as_u128() as u64 ^ slot as u64) % (base.as_millis() as u64 / 4 + 1);
+    base + Duration::from_millis(jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_with_bounded_jitter() {
+        for (failures, base) in [(1, 500), (2, 1000), (3, 2000), (7, 30_000), (40, 30_000)] {
+            let wait = backoff(failures, 0).as_millis() as u64;
+            assert!((base..=base + base / 4).contains(&wait), "{failures} failures waited {wait} ms");
+        }
+    }
+}

@@ -199,7 +199,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             app.port()
         );
     }
-    app.run_until_stopped(shutdown_signal()).await?;
+    let sandbox = app.sandbox();
+    let stopping = async move {
+        shutdown_signal().await;
+        // The sandbox page's long-poll would hold up the graceful shutdown for its 25 s.
+        if let Some(workspace) = sandbox {
+            workspace.release_waiters();
+        }
+    };
+    app.run_until_stopped(stopping).await?;
     if let Some(e) = embedded {
         e.stop().await;
     }

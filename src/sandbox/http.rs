@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -130,8 +131,25 @@ async fn loopback_only(request: axum::extract::Request, next: axum::middleware::
     }
 }
 
-async fn state(State(ws): State<Arc<Workspace>>) -> Response {
-    let ephemerals: Vec<_> = ws.users().iter().flat_map(|u| ws.ephemerals(&u.id)).collect();
+/// How long `/state?since=N` waits for a change before it answers with the same state (under
+/// the usual 30 s proxy and browser idle timeouts).
+const LONG_POLL: Duration = Duration::from_secs(25);
+
+#[derive(Deserialize)]
+struct StateQuery {
+    /// The version the caller has: wait for a newer one (a long-poll).
+    since: Option<u64>,
+}
+
+/// The whole workspace and its version; with `since`, once the version is newer (or the wait is
+/// over). The version is read before the state, so a change in between is only shown early.
+async fn state(State(ws): State<Arc<Workspace>>, Query(query): Query<StateQuery>) -> Response {
+    let version = match query.since {
+        Some(since) => ws.changed_since(since, LONG_POLL).await,
+        None => ws.version(),
+    };
+    let users = ws.users();
+    let ephemerals: Vec<_> = users.iter().flat_map(|u| ws.ephemerals(&u.id)).collect();
     let mut channels = serde_json::to_value(ws.channels()).unwrap_or_default();
     // Files are listed, not inlined: the page links to `/files/{id}`.
     for message in channels.as_array_mut().into_iter().flatten().flat_map(|c| c["messages"].as_array_mut()).flatten() {
@@ -139,7 +157,7 @@ async fn state(State(ws): State<Arc<Workspace>>) -> Response {
             f["content"] = Value::Null;
         }
     }
-    Json(json!({ "users": ws.users(), "channels": channels, "ephemerals": ephemerals, "views": ws.views() }))
+    Json(json!({ "version": version, "users": users, "channels": channels, "ephemerals": ephemerals, "views": ws.views() }))
         .into_response()
 }
 

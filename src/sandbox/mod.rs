@@ -6,6 +6,7 @@
 //! envelopes over warroom's WebSocket connections).
 
 pub mod actor;
+mod changes;
 mod events;
 pub mod http;
 pub mod pagerduty;
@@ -145,6 +146,11 @@ impl State {
         let key = id_or_name.trim_start_matches('#');
         self.channels.iter_mut().find(|c| c.id == key || c.name == key)
     }
+
+    fn channel(&self, id_or_name: &str) -> Option<&Channel> {
+        let key = id_or_name.trim_start_matches('#');
+        self.channels.iter().find(|c| c.id == key || c.name == key)
+    }
 }
 
 /// The sandbox workspace. Cheap to share: wrap it in an `Arc`.
@@ -160,6 +166,8 @@ pub struct Workspace {
     /// Socket Mode: its connections and the envelopes in flight (see [`socket`]).
     sockets: Mutex<socket::Sockets>,
     sockets_changed: tokio::sync::Notify,
+    /// The state's version, for the page's long-poll of `/sandbox/state`.
+    changes: changes::Changes,
 }
 
 impl Workspace {
@@ -193,6 +201,7 @@ impl Workspace {
             activity: tokio::sync::Notify::new(),
             sockets: Mutex::default(),
             sockets_changed: tokio::sync::Notify::new(),
+            changes: changes::Changes::default(),
         }
     }
 
@@ -202,8 +211,18 @@ impl Workspace {
             (warroom_url.trim_end_matches('/').into(), sandbox_url.trim_end_matches('/').into());
     }
 
+    /// Runs `f` on the state and counts it as a change (waking the page's long-polls). Every
+    /// Web API call goes through here, the reading ones too: a spare wake costs one refresh.
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()))
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let out = f(&mut state);
+        self.changes.bump();
+        out
+    }
+
+    /// Looks at the state without counting a change (so that answering a long-poll never wakes it).
+    fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        f(&self.state.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Resolves after the next Web API call warroom makes.
@@ -259,42 +278,42 @@ impl Workspace {
     }
 
     pub fn users(&self) -> Vec<User> {
-        self.with(|s| s.users.clone())
+        self.read(|s| s.users.clone())
     }
 
     pub fn channels(&self) -> Vec<Channel> {
-        self.with(|s| s.channels.clone())
+        self.read(|s| s.channels.clone())
     }
 
     pub fn channel(&self, id_or_name: &str) -> Option<Channel> {
-        self.with(|s| s.channel_mut(id_or_name).map(|c| c.clone()))
+        self.read(|s| s.channel(id_or_name).cloned())
     }
 
     /// Ephemeral replies `user` has seen, oldest first.
     pub fn ephemerals(&self, user: &str) -> Vec<Ephemeral> {
-        self.with(|s| s.ephemerals.iter().filter(|e| e.user == user).cloned().collect())
+        self.read(|s| s.ephemerals.iter().filter(|e| e.user == user).cloned().collect())
     }
 
     /// An uploaded file, by id.
     pub fn file(&self, id: &str) -> Option<File> {
-        self.with(|s| s.files.iter().find(|f| f.id == id && f.completed).cloned())
+        self.read(|s| s.files.iter().find(|f| f.id == id && f.completed).cloned())
     }
 
     pub fn views(&self) -> Vec<View> {
-        self.with(|s| s.views.clone())
+        self.read(|s| s.views.clone())
     }
 
     /// When the first message arrived in the newest channel whose name ends with `suffix`
     /// (for latency measurements; cheaper than copying every channel).
     pub fn first_post_received(&self, suffix: &str) -> Option<std::time::Instant> {
-        self.with(|s| {
+        self.read(|s| {
             s.channels.iter().rev().find(|c| c.name.ends_with(suffix)).and_then(|c| c.messages.first()?.received)
         })
     }
 
     /// Every message's (channel id, ts, received_at), for latency measurements.
     pub fn receipts(&self) -> Vec<(String, String, DateTime<Utc>)> {
-        self.with(|s| {
+        self.read(|s| {
             s.channels
                 .iter()
                 .flat_map(|c| c.messages.iter().map(move |m| (c.id.clone(), m.ts.clone(), m.received_at)))
@@ -304,6 +323,6 @@ impl Workspace {
 
     /// How many times warroom called `method` (including failed calls).
     pub fn call_count(&self, method: &str) -> usize {
-        self.with(|s| s.calls.iter().filter(|(m, _)| m == method).count())
+        self.read(|s| s.calls.iter().filter(|(m, _)| m == method).count())
     }
 }

@@ -141,6 +141,11 @@ async fn a_newcomer_walks_a_whole_incident_in_the_sandbox_page() {
     act_as(&browser, "U0ALICE").await;
     command(&browser, "/incident update status=identified cause=\"OOM kill (exit 137)\"").await;
     browser.wait_for_text("#messages", "the status update", |t| t.contains("UPDATE") && t.contains("OOM kill")).await;
+    let replies =
+        browser.wait_for_text(".ephemeral", "the update's reply", |t| t.contains("✅ Update recorded for INC-1")).await;
+    assert!(!replies.contains(":white_check_mark:"), "shortcodes render as emoji: {replies}");
+    let code = browser.run("return mrkdwn(arguments[0])", serde_json::json!(["`:x:` :x: :no_such_emoji:"])).await;
+    assert_eq!(code, "<code>:x:</code> ❌ :no_such_emoji:", "not in code, and not unknown ones");
     command(&browser, "/incident run http.health").await;
     let diagnosed = browser
         .wait_for_text("#messages", "the health check's output", |t| t.contains("HTTP 503 Service Unavailable"))

@@ -15,6 +15,7 @@ mod ingress;
 mod lifecycle;
 mod metrics;
 mod processes;
+mod sandbox_page;
 mod slack_failures;
 mod socket_mode;
 mod statuspage;

@@ -65,8 +65,9 @@ impl Browser {
         let session =
             answer["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {answer}")).to_string();
         let browser = Self { http, session: format!("{base}/session/{session}"), _driver: driver };
-        // Finding an element waits up to 10 s for it to appear; scripts may wait up to 10 s.
-        browser.command("POST", "/timeouts", json!({ "implicit": 10_000, "script": 10_000 })).await;
+        // Finding an element waits up to 10 s for it to appear; scripts may wait up to 30 s (the
+        // page's long-poll is answered within 25 s, so a wait for its next look always ends).
+        browser.command("POST", "/timeouts", json!({ "implicit": 10_000, "script": 30_000 })).await;
         browser
     }
 
@@ -116,11 +117,16 @@ impl Browser {
     }
 
     /// Waits (up to 60 s) until `condition` holds for the text of `css`, re-reading after each of
-    /// the page's own looks at the workspace (it announces them with a `sandbox:polled` event).
+    /// the page's own looks at the workspace (it counts them in `window.sandboxPolls` and
+    /// announces them with a `sandbox:polled` event). The text and the count are read together,
+    /// so a look that lands in between is not waited for again.
     pub async fn wait_for_text(&self, css: &str, what: &str, condition: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(60);
+        let read = "return [window.sandboxPolls, \
+                    [...document.querySelectorAll(arguments[0])].map(e => e.innerText).join('\\n')]";
         loop {
-            let text = self.text(css).await;
+            let seen = self.run(read, json!([css])).await;
+            let (polls, text) = (seen[0].clone(), seen[1].as_str().unwrap_or("").to_string());
             if condition(&text) {
                 return text;
             }
@@ -129,8 +135,9 @@ impl Browser {
                 panic!("timed out waiting for {what}; `{css}` shows:\n{text}\nreplies and notices:\n{replies}");
             }
             let next_poll = "const done = arguments[arguments.length - 1]; \
-                             window.addEventListener('sandbox:polled', () => done(true), { once: true });";
-            self.command("POST", "/execute/async", json!({ "script": next_poll, "args": [] })).await;
+                             if (window.sandboxPolls > arguments[0]) done(true); \
+                             else window.addEventListener('sandbox:polled', () => done(true), { once: true });";
+            self.command("POST", "/execute/async", json!({ "script": next_poll, "args": [polls] })).await;
         }
     }
 

@@ -184,6 +184,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     if settings.sandbox_mode() {
         warn!("SLACK_BOT_TOKEN is not set: running against the in-process sandbox workspace");
     }
+    if settings.slack_app_token.is_some() {
+        info!("SLACK_APP_TOKEN is set: Slack reaches warroom over Socket Mode; /slack/* is not served");
+    }
     let clock: warroom::clock::SharedClock = match std::env::var_os("WARROOM_FAKE_CLOCK_FILE") {
         Some(path) => {
             warn!("WARROOM_FAKE_CLOCK_FILE is set: time comes from {} (tests only)", path.to_string_lossy());

@@ -281,13 +281,16 @@ pub(super) async fn connect(
 
 async fn serve(ws: Arc<Workspace>, mut socket: WebSocket) {
     let (frames, mut outgoing) = mpsc::unbounded_channel();
-    let hello = json!({ "type": "hello", "num_connections": ws.socket_connections() + 1,
+    // Registered before the hello is sent: envelopes queued for it meanwhile wait in `outgoing`
+    // and follow the hello.
+    let id = ws.connected(frames);
+    let hello = json!({ "type": "hello", "num_connections": ws.socket_connections(),
         "debug_info": { "host": "sandbox", "approximate_connection_time": 18060 },
         "connection_info": { "app_id": "A0WARROOM" } });
     if socket.send(Message::Text(hello.to_string().into())).await.is_err() {
+        ws.disconnected(id);
         return;
     }
-    let id = ws.connected(frames);
     loop {
         tokio::select! {
             frame = outgoing.recv() => match frame {

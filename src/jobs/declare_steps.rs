@@ -94,7 +94,12 @@ pub async fn invite(state: &AppState, job: &queue::Job) -> Result<(), JobError> 
 pub async fn set_topic(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let incident = super::load_incident(state, job).await?;
     let channel = channel_of(&incident)?;
-    let topic: String = format!(
+    put_topic(state, &incident, channel).await
+}
+
+/// The channel topic: number, severity, service, status and title (Slack keeps 250 characters).
+fn topic(incident: &Incident) -> String {
+    format!(
         "{} {} · {} · {} — {}",
         incident.number(),
         incident.severity(),
@@ -104,11 +109,33 @@ pub async fn set_topic(state: &AppState, job: &queue::Job) -> Result<(), JobErro
     )
     .chars()
     .take(250)
-    .collect();
+    .collect()
+}
+
+async fn put_topic(state: &AppState, incident: &Incident, channel: &str) -> Result<(), JobError> {
+    let topic = topic(incident);
     state.slack.set_topic(channel, &topic).await?;
     let payload = json!({ "channel": channel, "topic": topic });
     timeline::append(&state.db, incident.id, state.clock.now(), WARROOM, EventKind::TopicSet, payload).await?;
     Ok(())
+}
+
+/// Sets the topic again when what it shows (status, severity, title) changed since it was last
+/// set; not before the declaration's own step set it the first time.
+async fn refresh_topic(state: &AppState, incident: &Incident) -> Result<(), JobError> {
+    let Some(channel) = incident.channel_id.as_deref() else { return Ok(()) };
+    let last: Option<serde_json::Value> = sqlx::query_scalar!(
+        "SELECT payload FROM timeline_events WHERE incident_id = $1 AND kind = 'topic_set' ORDER BY at DESC, id DESC LIMIT 1",
+        incident.id
+    )
+    .fetch_optional(&state.db)
+    .await?;
+    match last {
+        Some(last) if last["topic"].as_str() != Some(topic(incident).as_str()) => {
+            put_topic(state, incident, channel).await
+        }
+        _ => Ok(()),
+    }
 }
 
 pub async fn post_declaration(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
@@ -156,7 +183,8 @@ pub async fn announce(state: &AppState, job: &queue::Job) -> Result<(), JobError
     Ok(())
 }
 
-/// Re-renders the declaration wherever it was posted (after an acknowledgement).
+/// Re-renders the declaration wherever it was posted (after an acknowledgement, an update, a
+/// change of commander or severity, the resolution), and the channel topic if it went stale.
 pub async fn refresh_declaration(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let incident = super::load_incident(state, job).await?;
     let (text, blocks) = declaration(state, &incident).await?;
@@ -169,5 +197,5 @@ pub async fn refresh_declaration(state: &AppState, job: &queue::Job) -> Result<(
             state.slack.update_message(channel, ts, &text, &blocks).await?;
         }
     }
-    Ok(())
+    refresh_topic(state, &incident).await
 }

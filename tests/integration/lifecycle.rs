@@ -326,3 +326,34 @@ async fn timeline_shows_the_last_entries_in_order() {
     assert_eq!(last, "`15:01:00` · <@U0BOB> · note: &lt;!channel&gt; rolled back v1.2.3");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn the_channel_topic_follows_status_and_severity() {
+    let app = spawn_app().await;
+    let channel = declare(&app, "declare P1 api Everything 500s").await;
+    let topic = || app.slack.channel(&channel).unwrap().topic;
+    assert_eq!(topic(), "INC-1 P1 · api · investigating — Everything 500s");
+
+    app.clock.advance(minutes(1));
+    in_channel(&app, ALICE, &channel, "update status=identified cause=\"bad deploy\"").await;
+    assert_eq!(topic(), "INC-1 P1 · api · identified — Everything 500s");
+    app.clock.advance(minutes(1));
+    in_channel(&app, ALICE, &channel, "sev P0").await;
+    assert_eq!(topic(), "INC-1 P0 · api · identified — Everything 500s");
+    // A new commander changes nothing the topic shows: it is not set again.
+    app.clock.advance(minutes(1));
+    in_channel(&app, ALICE, &channel, "ic <@U0BOB|bob>").await;
+    let incident = app.only_incident().await;
+    let topics = app.timeline(&incident).await.iter().filter(|k| *k == "topic_set").count();
+    assert_eq!(topics, 3, "set at declaration, then once per change");
+
+    app.clock.advance(minutes(1));
+    let ts = app.slack.channel(&channel).unwrap().messages[0].ts.clone();
+    app.slack.click(BOB, &channel, &ts, "incident.resolve").await.unwrap();
+    app.drain().await;
+    let view = app.slack.views().pop().expect("the resolve modal opened");
+    app.slack.submit_view(BOB, &view.id, &[("cause", "bad deploy"), ("resolution", "rolled back")]).await.unwrap();
+    app.drain().await;
+    assert_eq!(topic(), "INC-1 P0 · api · resolved — Everything 500s");
+    app.finish().await;
+}

@@ -22,21 +22,11 @@ impl Workspace {
     }
 
     fn answer(&self, method: &str, token: Option<&str>, params: Value) -> Answer {
-        if method == "apps.connections.open" {
-            // Authorised by the app-level token, not the bot token.
-            self.with(|s| s.calls.push((method.to_string(), Value::Null)));
-            return match self.open_socket_url(token) {
-                Ok(mut body) => {
-                    body["ok"] = json!(true);
-                    Answer { status: 200, retry_after: None, body }
-                }
-                Err(code) => error_answer(code),
-            };
-        }
         let now = self.clock.now();
         self.with(|s| {
             s.calls.push((method.to_string(), params.clone()));
-            if token != Some(BOT_TOKEN) {
+            // `apps.connections.open` is authorised by the app-level token (checked below).
+            if token != Some(BOT_TOKEN) && method != "apps.connections.open" {
                 return error_answer(if token.is_none() { "not_authed" } else { "invalid_auth" });
             }
             if let Some(pos) = s.faults.iter().position(|f| f.method == method && f.remaining > 0) {
@@ -57,6 +47,7 @@ impl Workspace {
                 return Answer { status: 429, retry_after: Some(1), body: json!({ "ok": false, "error": "ratelimited" }) };
             }
             let result = match method {
+                "apps.connections.open" => self.open_socket_url(token),
                 "auth.test" => Ok(json!({ "url": "http://sandbox.slack.local/", "team": "warroom sandbox",
                     "user": "warroom", "team_id": TEAM_ID, "user_id": BOT_USER, "bot_id": "B0WARROOM" })),
                 "conversations.create" => create(s, &p("name")),

@@ -4,6 +4,7 @@
 
 use serde_json::json;
 use warroom::sandbox::socket::APP_TOKEN;
+use warroom::sandbox::Fault;
 use warroom::secret::Secret;
 
 use crate::harness::*;
@@ -115,5 +116,20 @@ async fn a_malformed_envelope_is_acknowledged_and_changes_nothing() {
     assert!(app.incidents().await.is_empty());
     // The connection survived: the next command is answered.
     assert!(app.slash(ALICE, "list").await.text().contains("No active incidents"));
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_rate_limited_reconnection_waits_and_gets_through() {
+    let app = spawn_socket_app().await;
+    let opened = app.slack.call_count("apps.connections.open");
+    app.slack.inject("apps.connections.open", Fault::RateLimited { retry_after_secs: 1 }, 2);
+    app.slack.drop_sockets();
+
+    // Both connections are refused once with 429 and `Retry-After: 1`, then come back.
+    let reply = app.slash(ALICE, "list").await;
+    assert!(reply.text().contains("No active incidents"), "{}", reply.body);
+    app.slack.await_socket_connections(2).await.expect("warroom reconnected after the wait");
+    assert_eq!(app.slack.call_count("apps.connections.open") - opened, 4, "two refused, two accepted");
     app.finish().await;
 }

@@ -47,7 +47,9 @@ async fn hold(state: AppState, app_token: Secret, slot: usize, mut stop: watch::
             Ok(socket) => socket,
             Err(e) => {
                 failures += 1;
-                let wait = backoff(failures, slot);
+                // Slack's `Retry-After` (a 429 from apps.connections.open) when it is longer.
+                let asked = e.downcast_ref::<crate::slack::api::SlackError>().and_then(|e| e.retry_after());
+                let wait = backoff(failures, slot).max(asked.unwrap_or_default());
                 tracing::warn!(slot, "could not open a Socket Mode connection (retrying in {wait:?}): {e}");
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => continue,

@@ -1,12 +1,13 @@
 //! One Socket Mode WebSocket: read envelopes, hand each to its own task, write the
 //! acknowledgements back; keep the connection honest with pings.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -40,6 +41,7 @@ pub async fn serve(
     state: AppState,
     socket: Socket,
     successor: oneshot::Sender<()>,
+    permits: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) -> Served {
     let (mut sink, mut stream) = socket.split();
@@ -80,7 +82,7 @@ pub async fn serve(
                             }
                             _ => {
                                 served.envelopes += 1;
-                                tokio::spawn(answer(state.clone(), message, acks.clone()));
+                                tokio::spawn(answer(state.clone(), message, permits.clone(), acks.clone()));
                             }
                         }
                     }
@@ -131,7 +133,9 @@ pub async fn serve(
 }
 
 /// Handles one envelope and queues its acknowledgement for the writer.
-async fn answer(state: AppState, envelope: Value, acks: mpsc::UnboundedSender<Message>) {
+async fn answer(state: AppState, envelope: Value, permits: Arc<Semaphore>, acks: mpsc::UnboundedSender<Message>) {
+    // The semaphore is never closed; without a permit the envelope is simply left unacknowledged.
+    let Ok(_permit) = permits.acquire().await else { return };
     if let Outcome::Ack(ack) = envelope::handle(&state, &envelope).await {
         // If the connection is gone the acknowledgement is lost with it; Slack repeats the
         // envelope on another connection and the repeat is recognised.

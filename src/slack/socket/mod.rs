@@ -16,9 +16,10 @@
 mod connection;
 pub mod envelope;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{oneshot, watch, Semaphore};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::app::AppState;
@@ -29,10 +30,17 @@ pub const CONNECTIONS_PER_REPLICA: usize = 2;
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
+/// Envelopes handled at once per replica. Each holds two database connections while it runs
+/// (the delivery guard's transaction and the handler's), so this keeps a burst of clicks from
+/// taking the whole pool from the job workers; an envelope takes a few milliseconds, so the
+/// rest wait for far less than Slack's 3 s.
+const CONCURRENT_ENVELOPES: usize = 4;
+
 /// Holds [`CONNECTIONS_PER_REPLICA`] connections until `stop` is set.
 pub async fn listen(state: AppState, app_token: Secret, stop: watch::Receiver<bool>) {
+    let permits = Arc::new(Semaphore::new(CONCURRENT_ENVELOPES));
     let holders: Vec<_> = (0..CONNECTIONS_PER_REPLICA)
-        .map(|slot| tokio::spawn(hold(state.clone(), app_token.clone(), slot, stop.clone())))
+        .map(|slot| tokio::spawn(hold(state.clone(), app_token.clone(), slot, permits.clone(), stop.clone())))
         .collect();
     for holder in holders {
         let _ = holder.await;
@@ -40,7 +48,13 @@ pub async fn listen(state: AppState, app_token: Secret, stop: watch::Receiver<bo
 }
 
 /// Keeps one connection open: connect, serve, and connect again when it ends.
-async fn hold(state: AppState, app_token: Secret, slot: usize, mut stop: watch::Receiver<bool>) {
+async fn hold(
+    state: AppState,
+    app_token: Secret,
+    slot: usize,
+    permits: Arc<Semaphore>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut failures: u32 = 0;
     while !*stop.borrow() {
         let socket = match connect(&state, &app_token).await {
@@ -59,9 +73,9 @@ async fn hold(state: AppState, app_token: Secret, slot: usize, mut stop: watch::
         };
         state.metrics.socket_connection(1.0);
         let (successor, replace) = oneshot::channel();
-        let (conn_state, conn_stop) = (state.clone(), stop.clone());
+        let (conn_state, conn_stop, conn_permits) = (state.clone(), stop.clone(), permits.clone());
         let served = tokio::spawn(async move {
-            let served = connection::serve(conn_state.clone(), socket, successor, conn_stop).await;
+            let served = connection::serve(conn_state.clone(), socket, successor, conn_permits, conn_stop).await;
             conn_state.metrics.socket_connection(-1.0);
             served
         });

@@ -42,7 +42,7 @@ async fn health_server() -> String {
 /// Starts warroom with no Slack token (so the sandbox and its page are served), the test's
 /// database, `inference-gateway` with the http and docker packs (`docker` is a shim), and bob as
 /// the approver. Returns once it logs that it listens.
-async fn start_warroom(app: &TestApp) -> Warroom {
+async fn start_warroom(app: &TestApp, ingress: Ingress) -> Warroom {
     let dir = std::env::temp_dir().join(format!("warroom-browser-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let docker = dir.join("docker");
@@ -69,6 +69,10 @@ async fn start_warroom(app: &TestApp) -> Warroom {
         .env("WARROOM_DIAGNOSTICS_PATH", format!("{}:/usr/bin:/bin", dir.display()))
         .env("WARROOM_LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
+        .envs(match ingress {
+            Ingress::Http => vec![],
+            Ingress::SocketMode => vec![("SLACK_APP_TOKEN", warroom::sandbox::socket::APP_TOKEN)],
+        })
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -88,8 +92,20 @@ async fn start_warroom(app: &TestApp) -> Warroom {
     Warroom { _child: child, url: format!("http://127.0.0.1:{port}"), dir }
 }
 
-/// Saves what the browser shows as `docs/screenshots/<name>.png` when `UPDATE_SCREENSHOTS=1`.
-async fn screenshot(browser: &Browser, name: &str) {
+/// How the sandbox's Slack reaches warroom: signed HTTP requests, or Socket Mode envelopes over
+/// warroom's WebSockets (`SLACK_APP_TOKEN`).
+#[derive(Clone, Copy, PartialEq)]
+enum Ingress {
+    Http,
+    SocketMode,
+}
+
+/// Saves what the browser shows as `docs/screenshots/<name>.png` when `UPDATE_SCREENSHOTS=1`
+/// (from the HTTP walk only).
+async fn screenshot(browser: &Browser, ingress: Ingress, name: &str) {
+    if ingress != Ingress::Http {
+        return;
+    }
     let png = browser.screenshot().await;
     assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
     if std::env::var("UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
@@ -109,8 +125,17 @@ async fn command(browser: &Browser, text: &str) {
 
 #[tokio::test]
 async fn a_newcomer_walks_a_whole_incident_in_the_sandbox_page() {
+    walk(Ingress::Http).await;
+}
+
+#[tokio::test]
+async fn the_same_walk_works_over_socket_mode() {
+    walk(Ingress::SocketMode).await;
+}
+
+async fn walk(ingress: Ingress) {
     let app = spawn_app().await;
-    let warroom = start_warroom(&app).await;
+    let warroom = start_warroom(&app, ingress).await;
     let browser = Browser::start().await;
     browser.goto(&format!("{}/sandbox", warroom.url)).await;
     browser.wait_for_text("#channels", "the channel list", |t| t.contains("incidents")).await;
@@ -126,7 +151,7 @@ async fn a_newcomer_walks_a_whole_incident_in_the_sandbox_page() {
     assert_eq!(browser.text("#channel-name").await, "#inc-1-inference-gateway");
     browser.find("button.primary[data-action-id=\"incident.acknowledge\"]").await;
     browser.find("button.danger[data-action-id=\"incident.resolve\"]").await;
-    screenshot(&browser, "declared").await;
+    screenshot(&browser, ingress, "declared").await;
 
     // Bob acknowledges with the button.
     act_as(&browser, "U0BOB").await;
@@ -135,7 +160,7 @@ async fn a_newcomer_walks_a_whole_incident_in_the_sandbox_page() {
         browser.wait_for_text("#messages", "the acknowledgement", |t| t.contains("Acknowledged by @bob")).await;
     assert_eq!(browser.text("[data-action-id=\"incident.acknowledge\"]").await, "", "no Acknowledge once done");
     assert!(acknowledged.contains("(edited)"), "the declaration was updated in place");
-    screenshot(&browser, "acknowledged").await;
+    screenshot(&browser, ingress, "acknowledged").await;
 
     // Alice posts an update inline, then runs a health check.
     act_as(&browser, "U0ALICE").await;
@@ -152,7 +177,7 @@ async fn a_newcomer_walks_a_whole_incident_in_the_sandbox_page() {
         .await;
     assert!(diagnosed.contains("http.health") && diagnosed.contains("oom-killed"), "{diagnosed}");
     assert!(browser.text(".ephemeral").await.contains("Running http.health for INC-1"), "the reply shows to alice");
-    screenshot(&browser, "diagnostic").await;
+    screenshot(&browser, ingress, "diagnostic").await;
 
     // Alice asks for a restart; bob approves it.
     command(&browser, "/incident run docker.restart reason=\"OOM loop\"").await;
@@ -164,7 +189,7 @@ async fn a_newcomer_walks_a_whole_incident_in_the_sandbox_page() {
         .wait_for_text("#confirm", "the approval's confirm dialog", |t| t.contains("Approve this change?"))
         .await;
     assert!(asked.contains("docker restart inference-gateway"), "{asked}");
-    screenshot(&browser, "approval").await;
+    screenshot(&browser, ingress, "approval").await;
     browser.click("#confirm-yes").await;
     browser.wait_for_text("#messages", "the approval", |t| t.contains("Approved by @bob")).await;
     browser.wait_for_text("#messages", "the restart's output", |t| t.contains("🔎 docker.restart")).await;
@@ -183,7 +208,7 @@ async fn a_newcomer_walks_a_whole_incident_in_the_sandbox_page() {
     let resolved = browser.wait_for_text("#messages", "the resolution", |t| t.contains("RESOLVED")).await;
     assert!(resolved.contains("Raised the memory limit to 4G"), "{resolved}");
     assert!(browser.run("return document.getElementById('modal').hidden", serde_json::json!([])).await == true);
-    screenshot(&browser, "resolved").await;
+    screenshot(&browser, ingress, "resolved").await;
 
     // The report, as a download.
     command(&browser, "/incident export md").await;
@@ -197,6 +222,13 @@ async fn a_newcomer_walks_a_whole_incident_in_the_sandbox_page() {
     assert_eq!(report.status(), 200, "{link}");
     let report = report.text().await.unwrap();
     assert!(report.contains("INC-1") && report.contains("OOM kill (exit 137)"), "{report}");
+
+    // Everything above went the way the ingress says.
+    let metrics = reqwest::get(format!("{}/metrics", warroom.url)).await.unwrap().text().await.unwrap();
+    let over_sockets =
+        metrics.lines().any(|l| l.starts_with("warroom_slack_socket_envelopes_total{type=\"interactive\""));
+    let over_http = metrics.contains("route=\"/slack/interactions\"");
+    assert_eq!((over_sockets, over_http), (ingress == Ingress::SocketMode, ingress == Ingress::Http), "{metrics}");
 
     drop(browser);
     drop(warroom);

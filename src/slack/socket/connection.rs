@@ -30,8 +30,6 @@ const RETIRE_WITHIN: Duration = Duration::from_secs(10);
 pub struct Served {
     /// Slack said `hello` (the connection was accepted).
     pub greeted: bool,
-    /// Envelopes received.
-    pub envelopes: u64,
 }
 
 /// Serves `socket` until Slack closes it, it drops, it falls silent or warroom stops. On
@@ -81,7 +79,6 @@ pub async fn serve(
                                 retire_by.get_or_insert(Instant::now() + RETIRE_WITHIN);
                             }
                             _ => {
-                                served.envelopes += 1;
                                 tokio::spawn(answer(state.clone(), message, permits.clone(), acks.clone()));
                             }
                         }

@@ -38,6 +38,8 @@ const CONCURRENT_ENVELOPES: usize = 4;
 
 /// Holds [`CONNECTIONS_PER_REPLICA`] connections until `stop` is set.
 pub async fn listen(state: AppState, app_token: Secret, stop: watch::Receiver<bool>) {
+    // The gauge exists from the start, so "no connection yet" reads as 0, not as absent.
+    state.metrics.socket_connection(0.0);
     let permits = Arc::new(Semaphore::new(CONCURRENT_ENVELOPES));
     let holders: Vec<_> = (0..CONNECTIONS_PER_REPLICA)
         .map(|slot| tokio::spawn(hold(state.clone(), app_token.clone(), slot, permits.clone(), stop.clone())))

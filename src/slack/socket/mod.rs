@@ -125,6 +125,25 @@ fn backoff(failures: u32, slot: usize) -> Duration {
 mod tests {
     use super::*;
 
+    /// Slack's Socket Mode URLs are `wss://`: the client must get as far as a TLS handshake
+    /// (rustls with its crypto provider built in) and fail with an error, never panic.
+    #[tokio::test]
+    async fn a_wss_url_reaches_the_tls_handshake() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut hello = [0u8; 5];
+            tokio::io::AsyncReadExt::read_exact(&mut stream, &mut hello).await.unwrap();
+            hello
+        });
+        let url = format!("wss://localhost:{port}/link/?ticket=t");
+        let failed = tokio_tungstenite::connect_async(url).await;
+        assert!(failed.is_err(), "nothing speaks TLS there");
+        // A TLS record of type 22 (handshake): the ClientHello went out.
+        assert_eq!(server.await.unwrap()[0], 22);
+    }
+
     #[test]
     fn backoff_doubles_up_to_its_cap_with_bounded_jitter() {
         for (failures, base) in [(1, 500), (2, 1000), (3, 2000), (7, 30_000), (40, 30_000)] {

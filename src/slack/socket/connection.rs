@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
@@ -24,6 +25,9 @@ const SILENT_LIMIT: Duration = Duration::from_secs(30);
 /// After Slack's `disconnect`, the old connection keeps answering what it already received
 /// while its successor connects, for at most this long.
 const RETIRE_WITHIN: Duration = Duration::from_secs(10);
+/// When warroom closes a connection, how long it keeps sending the acknowledgements of the
+/// envelopes it is still handling (Slack's own limit is 3 s).
+const FINISH_WITHIN: Duration = Duration::from_secs(2);
 
 /// How a connection ended.
 #[derive(Debug, Default)]
@@ -50,7 +54,9 @@ pub async fn serve(
     let mut retire_by: Option<Instant> = None;
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
-    loop {
+    // `true`: warroom closes the connection (a refresh, or stopping) and answers what it holds
+    // first; `false`: the connection is gone.
+    let closing = loop {
         let retire = async {
             match retire_by {
                 Some(at) => tokio::time::sleep_until(at).await,
@@ -85,48 +91,67 @@ pub async fn serve(
                     }
                     Some(Ok(Message::Close(frame))) => {
                         tracing::info!(close = ?frame, "Slack closed the Socket Mode connection");
-                        break;
+                        break false;
                     }
                     // Pings are answered by the WebSocket layer itself; pongs only prove life.
                     Some(Ok(_)) => {}
                     Some(Err(e)) => {
                         tracing::warn!("Socket Mode connection lost: {e}");
-                        break;
+                        break false;
                     }
                     None => {
                         tracing::warn!("Socket Mode connection ended without a close");
-                        break;
+                        break false;
                     }
                 }
             }
             Some(message) = outgoing.recv() => {
                 if let Err(e) = sink.send(message).await {
                     tracing::warn!("Socket Mode connection lost while acknowledging: {e}");
-                    break;
+                    break false;
                 }
             }
             _ = ping.tick() => {
                 if heard.elapsed() > SILENT_LIMIT {
                     tracing::warn!("Socket Mode connection silent for {}s; reconnecting", SILENT_LIMIT.as_secs());
-                    break;
+                    break false;
                 }
                 if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
-                    break;
+                    break false;
                 }
             }
             _ = retire => {
                 tracing::info!("closing the Socket Mode connection Slack asked to replace");
-                let _ = sink.close().await;
-                break;
+                break true;
             }
-            _ = stop.changed() => {
-                // Envelopes not yet acknowledged are delivered again, to another connection.
-                let _ = sink.close().await;
-                break;
-            }
+            _ = stop.changed() => break true,
         }
+    };
+    if closing {
+        finish(sink, outgoing, acks).await;
     }
     served
+}
+
+/// Sends the acknowledgements of the envelopes still being handled (for at most
+/// [`FINISH_WITHIN`]), then closes. Whatever Slack sent that was not started is delivered again
+/// on another connection.
+async fn finish(
+    mut sink: SplitSink<Socket, Message>,
+    mut outgoing: mpsc::UnboundedReceiver<Message>,
+    acks: mpsc::UnboundedSender<Message>,
+) {
+    // The handlers hold the other senders: the channel ends when the last one is done.
+    drop(acks);
+    let answered = async {
+        while let Some(message) = outgoing.recv().await {
+            if sink.send(message).await.is_err() {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(FINISH_WITHIN, answered).await;
+    let _ = sink.close().await;
 }
 
 /// Handles one envelope and queues its acknowledgement for the writer.

@@ -243,14 +243,11 @@ fn send_pending(s: &mut Sockets) {
     for p in s.pending.iter_mut().filter(|p| p.on.is_none()) {
         let connection = &s.connections[open[s.turn % open.len()]];
         s.turn += 1;
-        let mut envelope = json!({
+        let envelope = json!({
             "envelope_id": p.envelope_id, "type": p.kind, "payload": p.payload,
             "accepts_response_payload": p.kind != "events_api", "retry_attempt": p.attempt,
             "retry_reason": if p.attempt > 0 { "connection_closed" } else { "" },
         });
-        if p.kind == "events_api" {
-            envelope["accepts_response_payload"] = json!(false);
-        }
         if connection.frames.send(Frame::Text(envelope.to_string())).is_ok() {
             p.on = Some(connection.id);
             s.sent += 1;

@@ -149,21 +149,22 @@ impl TestApp {
     /// A second warroom on the same database, Slack and status page (another replica, or this
     /// one after a restart): its state, to run jobs with.
     pub async fn replica(&self) -> AppState {
-        let mut settings = self.settings.clone();
-        settings.listen = "127.0.0.1:0".parse().unwrap();
-        let app = Application::build(settings, self.db.clone(), self.clock.clone(), 0).await.unwrap();
-        app.state().clone()
+        self.build_replica().await.state().clone()
     }
 
     /// Another replica on the same database, Slack and status page, running (its Slack
     /// ingress, and in Socket Mode its connections; no job workers): its state.
     pub async fn running_replica(&self) -> AppState {
-        let mut settings = self.settings.clone();
-        settings.listen = "127.0.0.1:0".parse().unwrap();
-        let app = Application::build(settings, self.db.clone(), self.clock.clone(), 0).await.unwrap();
+        let app = self.build_replica().await;
         let state = app.state().clone();
         tokio::spawn(app.run_until_stopped(std::future::pending()));
         state
+    }
+
+    async fn build_replica(&self) -> Application {
+        let mut settings = self.settings.clone();
+        settings.listen = "127.0.0.1:0".parse().unwrap();
+        Application::build(settings, self.db.clone(), self.clock.clone(), 0).await.unwrap()
     }
 
     /// Runs every due job (and the jobs they queue) until nothing is due.

@@ -29,27 +29,20 @@ const RETIRE_WITHIN: Duration = Duration::from_secs(10);
 /// envelopes it is still handling (Slack's own limit is 3 s).
 const FINISH_WITHIN: Duration = Duration::from_secs(2);
 
-/// How a connection ended.
-#[derive(Debug, Default)]
-pub struct Served {
-    /// Slack said `hello` (the connection was accepted).
-    pub greeted: bool,
-}
-
 /// Serves `socket` until Slack closes it, it drops, it falls silent or warroom stops. On
 /// Slack's `disconnect` message `successor` is told at once, so that a new connection opens
-/// while this one finishes.
+/// while this one finishes. Returns whether Slack said `hello` (accepted the connection).
 pub async fn serve(
     state: AppState,
     socket: Socket,
     successor: oneshot::Sender<()>,
     permits: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
-) -> Served {
+) -> bool {
     let (mut sink, mut stream) = socket.split();
     let (acks, mut outgoing) = mpsc::unbounded_channel::<Message>();
     let mut successor = Some(successor);
-    let mut served = Served::default();
+    let mut greeted = false;
     let mut heard = Instant::now();
     let mut retire_by: Option<Instant> = None;
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -74,7 +67,7 @@ pub async fn serve(
                         };
                         match message["type"].as_str() {
                             Some("hello") => {
-                                served.greeted = true;
+                                greeted = true;
                                 tracing::info!(connections = %message["num_connections"], "Socket Mode connection open");
                             }
                             Some("disconnect") => {
@@ -130,7 +123,7 @@ pub async fn serve(
     if closing {
         finish(sink, outgoing, acks).await;
     }
-    served
+    greeted
 }
 
 /// Sends the acknowledgements of the envelopes still being handled (for at most

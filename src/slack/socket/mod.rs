@@ -59,46 +59,46 @@ async fn hold(
 ) {
     let mut failures: u32 = 0;
     while !*stop.borrow() {
-        let socket = match connect(&state, &app_token).await {
-            Ok(socket) => socket,
-            Err(e) => {
-                failures += 1;
-                // Slack's `Retry-After` (a 429 from apps.connections.open) when it is longer.
-                let asked = e.downcast_ref::<crate::slack::api::SlackError>().and_then(|e| e.retry_after());
-                let wait = backoff(failures, slot).max(asked.unwrap_or_default());
-                tracing::warn!(slot, "could not open a Socket Mode connection (retrying in {wait:?}): {e}");
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => continue,
-                    _ = stop.changed() => break,
+        let failure = match connect(&state, &app_token).await {
+            Ok(socket) => {
+                if serve_until_replaced(&state, socket, &permits, &stop).await {
+                    failures = 0;
+                    continue;
                 }
-            }
-        };
-        state.metrics.socket_connection(1.0);
-        let (successor, replace) = oneshot::channel();
-        let (conn_state, conn_stop, conn_permits) = (state.clone(), stop.clone(), permits.clone());
-        let served = tokio::spawn(async move {
-            let served = connection::serve(conn_state.clone(), socket, successor, conn_permits, conn_stop).await;
-            conn_state.metrics.socket_connection(-1.0);
-            served
-        });
-        // Connect again when Slack asks for a replacement (the old connection finishes on its
-        // own) or when the connection ends.
-        let replaced = replace.await.is_ok();
-        if !replaced {
-            let greeted = served.await.map(|s| s.greeted).unwrap_or(false);
-            if !greeted {
                 // Accepted and dropped before Slack said hello: do not hammer Slack.
-                failures += 1;
-                let wait = backoff(failures, slot);
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = stop.changed() => break,
-                }
-                continue;
+                anyhow::anyhow!("the connection closed before Slack said hello")
             }
+            Err(e) => e,
+        };
+        failures += 1;
+        // Slack's `Retry-After` (a 429 from apps.connections.open) when it is longer.
+        let asked = failure.downcast_ref::<crate::slack::api::SlackError>().and_then(|e| e.retry_after());
+        let wait = backoff(failures, slot).max(asked.unwrap_or_default());
+        tracing::warn!(slot, "could not open a Socket Mode connection (retrying in {wait:?}): {failure}");
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => break,
         }
-        failures = 0;
     }
+}
+
+/// Serves `socket` until Slack asks for a replacement (the old connection then finishes on its
+/// own) or the connection ends. False when it ended without Slack's `hello`.
+async fn serve_until_replaced(
+    state: &AppState,
+    socket: connection::Socket,
+    permits: &Arc<Semaphore>,
+    stop: &watch::Receiver<bool>,
+) -> bool {
+    state.metrics.socket_connection(1.0);
+    let (successor, replace) = oneshot::channel();
+    let (state, permits, stop) = (state.clone(), permits.clone(), stop.clone());
+    let served = tokio::spawn(async move {
+        let greeted = connection::serve(state.clone(), socket, successor, permits, stop).await;
+        state.metrics.socket_connection(-1.0);
+        greeted
+    });
+    replace.await.is_ok() || served.await.unwrap_or(false)
 }
 
 /// Asks Slack for a WebSocket URL and connects to it.

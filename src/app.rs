@@ -185,8 +185,8 @@ impl Application {
         if self.workers > 0 {
             workers.push(tokio::spawn(crate::jobs::wake::listen(self.state.clone(), stop_rx.clone())));
         }
-        if self.workers > 0 && !self.state.settings.file.approvals.approver_groups.is_empty() {
-            // Read the approver groups at start (one refresh per minute, however many replicas start).
+        if self.workers > 0 && !self.state.settings.file.referenced_groups().is_empty() {
+            // Read the user groups the configuration names at start (one refresh per minute, however many replicas start).
             let now = self.state.clock.now();
             let slot = format!("start:{}", now.timestamp() / 60);
             if let Err(e) = crate::diagnostics::approvals::queue_group_refresh(&self.state.db, &slot, now).await {

@@ -13,6 +13,7 @@ pub mod escalation;
 pub mod incident;
 pub mod jobs;
 pub mod metrics;
+pub mod permissions;
 pub mod sandbox;
 pub mod secret;
 pub mod slack;

@@ -46,6 +46,8 @@ struct RawFile {
     roles: RawRoles,
     #[serde(default)]
     statuspage: RawStatuspage,
+    #[serde(default)]
+    permissions: super::permissions::RawPermissions,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -182,8 +184,10 @@ pub struct FileConfig {
     pub approvals: ApprovalsConfig,
     /// `[alerts]`: which alerts declare incidents.
     pub alerts: super::AlertsConfig,
-    /// Slack user ids who may resolve any incident (besides its commander).
-    pub responders: Vec<String>,
+    /// `[roles] responders`: the people the `responders` principal means.
+    pub responders: super::Responders,
+    /// `[permissions]`: who may do what.
+    pub permissions: super::PermissionsConfig,
     pub statuspage: StatuspageConfig,
 }
 
@@ -230,7 +234,8 @@ impl Default for FileConfig {
             templates_dir: None,
             approvals: ApprovalsConfig::default(),
             alerts: super::AlertsConfig::default(),
-            responders: Vec::new(),
+            responders: super::Responders::default(),
+            permissions: super::PermissionsConfig::default(),
             statuspage: StatuspageConfig::default(),
         }
     }
@@ -364,13 +369,8 @@ impl FileConfig {
             config.services.insert(name.get_ref().clone(), service.clone());
         }
         config.templates_dir = raw.templates.dir.clone();
-        for responder in &raw.roles.responders {
-            match crate::incident::SlackUserId::parse(responder.get_ref()) {
-                Ok(id) => config.responders.push(id.as_str().to_string()),
-                Err(m) => problems
-                    .push(problem(responder.span(), format!("roles.responders: {m} (use user ids like U0123456789)"))),
-            }
-        }
+        config.responders = super::permissions::validate_responders(&raw.roles.responders, &problem, &mut problems);
+        config.permissions = super::permissions::validate(&raw.permissions, &problem, &mut problems);
         for approver in &raw.approvals.approvers {
             let text = approver.get_ref();
             let handle = text.strip_prefix('@').filter(|h| {

@@ -3,12 +3,14 @@
 
 mod alerts;
 mod file;
+mod permissions;
 mod statuspage;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub use alerts::{AlertRule, AlertsConfig};
+pub use permissions::{Permission, PermissionsConfig, Principal, Responders};
 pub use file::{
     ApprovalsConfig, ComponentStatus, ConfigProblem, EscalationTier, FileConfig, ServiceConfig, SeverityConfig,
     StatuspageConfig, StatuspageMode,

@@ -254,23 +254,37 @@ pub async fn queue_group_refresh(db: impl sqlx::PgExecutor<'_>, slot: &str, at: 
     Ok(())
 }
 
-/// The [`kind::REFRESH_USERGROUPS`] job: reads each approver group's members from Slack.
+/// How often the user groups the configuration names are read again from Slack, so that a
+/// person added to (or removed from) `@sre-oncall` holds (or loses) its permissions soon after.
+const GROUP_REFRESH_EVERY: i64 = 10 * 60;
+
+/// The [`kind::REFRESH_USERGROUPS`] job: reads the members of every user group the
+/// configuration names (approvers, responders, permissions), then plans the next read.
 pub async fn refresh_groups(state: &crate::app::AppState) -> Result<(), crate::jobs::JobError> {
     let now = state.clock.now();
-    for handle in &state.settings.file.approvals.approver_groups {
-        let members = state.slack.usergroup_members(handle).await?;
+    let groups = state.settings.file.referenced_groups();
+    if groups.is_empty() {
+        return Ok(());
+    }
+    for handle in groups {
+        let members = state.slack.usergroup_members(&handle).await?;
         let mut tx = state.db.begin().await?;
-        sqlx::query("DELETE FROM usergroup_members WHERE handle = $1").bind(handle).execute(&mut *tx).await?;
-        for member in &members {
-            sqlx::query("INSERT INTO usergroup_members (handle, user_id, refreshed_at) VALUES ($1, $2, $3)")
-                .bind(handle)
-                .bind(member)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        }
+        sqlx::query("DELETE FROM usergroup_members WHERE handle = $1").bind(&handle).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO usergroup_members (handle, user_id, refreshed_at) SELECT $1, unnest($2::text[]), $3 \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&handle)
+        .bind(&members)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
     }
+    // One planned read per period, however many replicas and requests queue reads.
+    let next = (now.timestamp() / GROUP_REFRESH_EVERY + 1) * GROUP_REFRESH_EVERY;
+    let at = DateTime::from_timestamp(next, 0).unwrap_or(now);
+    queue_group_refresh(&state.db, &format!("every:{next}"), at).await?;
     Ok(())
 }
 

@@ -19,15 +19,8 @@ pub enum LifecycleError {
     Resolved(super::IncidentNumber),
     #[error("{0} is not resolved")]
     NotResolved(super::IncidentNumber),
-    #[error("only the Incident Commander (<@{commander}>) or a responder may resolve {number}")]
-    NotAllowed { number: super::IncidentNumber, commander: String },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
-}
-
-/// Who may resolve: the commander, or a configured responder.
-pub fn may_resolve(config: &FileConfig, incident: &Incident, user: &str) -> bool {
-    incident.commander == user || config.responders.iter().any(|r| r == user)
 }
 
 /// When the next scheduled status update after `from` is due at `severity` (none without a cadence).
@@ -193,19 +186,15 @@ pub async fn change_severity(
 }
 
 /// Resolves: stops every timer, posts the resolution (channel and announcement channel) and
-/// the validation checklist.
+/// the validation checklist. Who may resolve is the caller's check (`[permissions] resolve`).
 pub async fn resolve(
     db: &PgPool,
-    config: &FileConfig,
     now: DateTime<Utc>,
     incident: &Incident,
     actor: &str,
     fields: &UpdateFields,
     resolution: Option<&str>,
 ) -> Result<Incident, LifecycleError> {
-    if !may_resolve(config, incident, actor) {
-        return Err(LifecycleError::NotAllowed { number: incident.number(), commander: incident.commander.clone() });
-    }
     let mut tx = db.begin().await?;
     let resolved = resolve_in(&mut tx, now, incident, actor, fields, resolution).await?;
     tx.commit().await?;
@@ -214,7 +203,7 @@ pub async fn resolve(
 
 /// Resolves on behalf of the alert source whose alert group declared the incident, when that
 /// group resolved and `[alerts] auto_resolve` is on (`source` is the actor: `alertmanager`,
-/// `grafana`). This is the one way past [`may_resolve`], and it is not a person's: callers
+/// `grafana`). This is the one resolution that is not a person's (so no permission applies): callers
 /// pass only an incident the source's own group declared, inside the transaction that records
 /// the group's resolution.
 pub async fn resolve_for_alert_source(

@@ -86,8 +86,16 @@ pub async fn invite(state: &AppState, job: &queue::Job) -> Result<(), JobError> 
     for user in &users {
         state.slack.invite(channel, user).await?;
     }
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    crate::permissions::members::add(&mut *tx, channel, &users).await?;
+    if job.payload["users"].is_null() {
+        // The channel's first invitation: read its whole membership once (whoever else is in it).
+        crate::permissions::members::queue_refresh(&mut *tx, channel, "declared", now).await?;
+    }
     let payload = json!({ "channel": channel, "users": users });
-    timeline::append(&state.db, incident.id, state.clock.now(), WARROOM, EventKind::MembersInvited, payload).await?;
+    timeline::append(&mut *tx, incident.id, now, WARROOM, EventKind::MembersInvited, payload).await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -38,6 +38,7 @@ pub mod kind {
     pub const APPROVAL_EXPIRE: &str = "approval.expire";
     pub const UPLOAD: &str = "incident.upload";
     pub const REFRESH_USERGROUPS: &str = "slack.refresh_usergroups";
+    pub const REFRESH_MEMBERS: &str = "slack.refresh_members";
     pub const PURGE_JOBS: &str = "jobs.purge";
     pub const STATUSPAGE_PUSH: &str = "statuspage.push";
     pub const STATUSPAGE_PREVIEW: &str = "statuspage.preview";

@@ -65,7 +65,7 @@ impl Workspace {
         self.send_signed("/slack/events", "application/json", envelope.to_string().into_bytes()).await
     }
 
-    async fn deliver_new(&self, event: Value) -> Result<(String, Reply), ActError> {
+    pub(super) async fn deliver_new(&self, event: Value) -> Result<(String, Reply), ActError> {
         let id = self.with(|s| {
             s.next_id += 1;
             format!("Ev0SBX{:06}", s.next_id)
@@ -80,7 +80,7 @@ impl Workspace {
         Ok((c.id, m.user.clone()))
     }
 
-    fn event_ts(&self) -> String {
+    pub(super) fn event_ts(&self) -> String {
         format!("{}.000200", self.clock.now().timestamp())
     }
 }

@@ -8,6 +8,7 @@
 pub mod actor;
 mod changes;
 mod events;
+mod membership;
 pub mod http;
 pub mod pagerduty;
 pub mod socket;

@@ -58,6 +58,9 @@ impl Workspace {
                     .ok_or("channel_not_found"),
                 "conversations.invite" => invite(s, &p("channel"), &p("users")),
                 "conversations.join" => join(s, &p("channel")),
+                "conversations.members" => {
+                    super::membership::members(s, &p("channel"), &p("cursor"), params["limit"].as_u64().unwrap_or(100))
+                }
                 "conversations.open" => open_dm(s, &p("users")),
                 "conversations.history" => {
                     let inclusive = params["inclusive"] == true || params["inclusive"] == "true";

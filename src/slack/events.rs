@@ -33,7 +33,9 @@ pub(super) async fn dispatch(state: &AppState, event: &Value) -> Result<Response
             let first = first_delivery(state, event_id).await?;
             if first {
                 tracing::debug!(event.id = event_id, event.kind = ?event["event"]["type"], "event received");
+                // Each part that follows Slack's events looks at every event and keeps its own.
                 super::capture::on_event(state, &event["event"]).await?;
+                super::membership::on_event(state, &event["event"]).await?;
             }
             Ok(().into_response())
         }

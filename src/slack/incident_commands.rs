@@ -43,15 +43,16 @@ pub async fn run(
         LifecycleError::Database(e) => Err(AppError::Database(e)),
         other => Ok(Some(ephemeral(format!(":no_entry: {}", capitalize(&other.to_string()))))),
     };
+    if let Some(permission) = super::authorize::needed(state, &incident, &action) {
+        if let Some(refusal) = super::authorize::refusal(state, &incident, who.user, permission).await? {
+            return Ok(Some(ephemeral(refusal)));
+        }
+    }
     let reply = match action {
         IncidentAction::UpdateModal | IncidentAction::Resolve => {
             let view = if action == IncidentAction::Resolve { "resolve" } else { "update" };
             if incident.is_resolved() {
                 return refused(LifecycleError::Resolved(incident.number()));
-            }
-            if view == "resolve" && !lifecycle::may_resolve(config, &incident, who.user) {
-                let e = LifecycleError::NotAllowed { number: incident.number(), commander: incident.commander.clone() };
-                return refused(e);
             }
             open_modal(state, who, view, &incident).await?;
             return Ok(None);

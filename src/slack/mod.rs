@@ -2,6 +2,7 @@
 //! Block Kit rendering, and the Web API client.
 
 pub mod api;
+mod authorize;
 pub mod blocks;
 pub mod capture;
 pub mod command;
@@ -9,7 +10,9 @@ mod commands;
 mod events;
 mod incident_commands;
 mod interactions;
+mod submissions;
 pub mod limiter;
+pub mod membership;
 pub mod messages;
 pub mod socket;
 pub mod verify;

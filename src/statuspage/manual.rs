@@ -123,6 +123,9 @@ pub async fn click(state: &AppState, user: &str, payload: &Value, target: &Targe
     let Some((id, draft)) = draft else {
         return tell(state, target, "That status page draft no longer exists.").await;
     };
+    if let Err(refusal) = may_edit(state, &draft, user).await? {
+        return tell(state, target, &format!(":no_entry: {refusal}")).await;
+    }
     if let (Some(by), Some(at)) = (&draft.posted_by, draft.posted_at) {
         return tell(state, target, &format!("<@{by}> already posted this update at {} UTC.", at.format("%H:%M")))
             .await;
@@ -195,8 +198,9 @@ async fn confirm(
     edited: Option<&str>,
 ) -> Result<Result<(), String>, AppError> {
     let now = state.clock.now();
-    let Some(incident) = crate::incident::store::get(&state.db, draft.incident_id).await? else {
-        return Ok(Err("that incident no longer exists".into()));
+    let incident = match may_edit(state, draft, user).await? {
+        Ok(incident) => incident,
+        Err(refusal) => return Ok(Err(refusal)),
     };
     if incident.is_resolved() {
         return Ok(Err(format!("{} is resolved; the status page says so already", incident.number())));
@@ -221,6 +225,20 @@ async fn confirm(
     tx.commit().await?;
     crate::jobs::wake_everywhere(state);
     Ok(Ok(()))
+}
+
+/// The draft's incident, when `user` may write or confirm its status page text
+/// (`[permissions] edit_statuspage`); else why not.
+async fn may_edit(state: &AppState, draft: &Draft, user: &str) -> Result<Result<Incident, String>, AppError> {
+    let Some(incident) = crate::incident::store::get(&state.db, draft.incident_id).await? else {
+        return Ok(Err("that incident no longer exists".into()));
+    };
+    let (config, now) = (&state.settings.file, state.clock.now());
+    let permission = crate::config::Permission::EditStatuspage;
+    Ok(match crate::permissions::check(&state.db, config, now, &incident, user, permission).await? {
+        Ok(()) => Ok(incident),
+        Err(refusal) => Err(refusal.to_string()),
+    })
 }
 
 async fn tell(state: &AppState, target: &Target, text: &str) -> Result<Response, AppError> {

@@ -164,9 +164,8 @@ async fn incidents_are_listed_newest_first_open_ones_unless_all_and_shown_by_num
     }
     app.drain().await;
     let second = app.incidents().await.remove(1);
-    let config = &app.state.settings.file;
     let fields = Default::default();
-    warroom::incident::lifecycle::resolve(&app.db, config, app.clock.now_utc(), &second, ALICE, &fields, Some("fixed"))
+    warroom::incident::lifecycle::resolve(&app.db, app.clock.now_utc(), &second, ALICE, &fields, Some("fixed"))
         .await
         .unwrap();
     app.settle().await;

@@ -110,9 +110,8 @@ async fn resolving_before_a_tier_stops_every_pending_tier() {
     let channel = declared(&app).await;
     at(&app, 10, 0).await;
     let incident = app.only_incident().await;
-    let config = &app.state.settings.file;
     let fields = Default::default();
-    warroom::incident::lifecycle::resolve(&app.db, config, app.clock.now_utc(), &incident, ALICE, &fields, None)
+    warroom::incident::lifecycle::resolve(&app.db, app.clock.now_utc(), &incident, ALICE, &fields, None)
         .await
         .unwrap();
     app.drain().await;
@@ -198,10 +197,9 @@ async fn pagerduty_is_retried_through_429_and_5xx_and_resolved_with_the_incident
     let key = format!("warroom-{}-tier-2", incident.id);
     assert_eq!(app.pagerduty.alerts()[&key], "triggered");
 
-    let config = &app.state.settings.file;
     let fields = Default::default();
     let now = app.clock.now_utc();
-    warroom::incident::lifecycle::resolve(&app.db, config, now, &incident, ALICE, &fields, None).await.unwrap();
+    warroom::incident::lifecycle::resolve(&app.db, now, &incident, ALICE, &fields, None).await.unwrap();
     app.settle().await;
 
     assert_eq!(app.pagerduty.alerts()[&key], "resolved");

@@ -104,9 +104,8 @@ async fn whole_incident() -> (TestApp, String) {
         impact: Some("All API requests failed for 25 minutes".into()),
         ..Default::default()
     };
-    let config = &app.state.settings.file;
     let resolution = Some("Raised the limit to 4G and restarted; v1.2.4 fixes the leak");
-    warroom::incident::lifecycle::resolve(&app.db, config, app.clock.now_utc(), &incident, ALICE, &fields, resolution)
+    warroom::incident::lifecycle::resolve(&app.db, app.clock.now_utc(), &incident, ALICE, &fields, resolution)
         .await
         .unwrap();
     app.settle().await;

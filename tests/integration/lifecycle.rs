@@ -182,14 +182,14 @@ async fn resolving_posts_the_resolution_and_stops_every_timer() {
 
 #[tokio::test]
 async fn only_the_commander_or_a_responder_may_resolve() {
-    let app = spawn_app_with(|s| s.file.responders = vec![BOB.into()]).await;
+    let app = spawn_app_with(|s| s.file.responders.users = vec![BOB.into()]).await;
     let channel = declare(&app, "declare P0 api Everything 500s").await;
 
     let refused = in_channel(&app, CAROL, &channel, "resolve").await;
     let allowed = app.slack.slash(BOB, &channel, "resolve").await.unwrap();
     app.drain().await;
 
-    assert!(refused.contains("Only the Incident Commander (<@U0ALICE>) or a responder may resolve INC-1"), "{refused}");
+    assert!(refused.contains("Only the Incident Commander (<@U0ALICE>) or the responders (<@U0BOB>) may resolve INC-1"), "{refused}");
     assert_eq!((allowed.status, allowed.body.as_str()), (200, ""), "the responder gets the modal");
     assert_eq!(app.slack.views().len(), 1);
     assert!(!app.only_incident().await.is_resolved());
@@ -286,10 +286,8 @@ async fn a_resolved_incident_can_be_reopened_and_its_updates_resume() {
     let channel = declare(&app, "declare P1 api Everything 500s").await;
     let incident = app.only_incident().await;
     let fields = Default::default();
-    let config = app.state.settings.file.clone();
     warroom::incident::lifecycle::resolve(
         &app.db,
-        &config,
         app.clock.now_utc(),
         &incident,
         ALICE,

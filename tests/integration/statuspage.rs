@@ -104,8 +104,7 @@ async fn updates_and_the_resolution_reach_the_status_page_in_seed_words() {
         ..Default::default()
     };
     let resolution = Some("Increased memory allocation");
-    let config = &app.state.settings.file;
-    warroom::incident::lifecycle::resolve(&app.db, config, app.clock.now_utc(), &incident, ALICE, &fields, resolution)
+    warroom::incident::lifecycle::resolve(&app.db, app.clock.now_utc(), &incident, ALICE, &fields, resolution)
         .await
         .unwrap();
     app.drain().await;
@@ -250,9 +249,8 @@ async fn drift_on_the_status_page_is_repaired_and_told() {
 
     // Resolved here, then reopened by hand there: resolved again.
     let incident = app.only_incident().await;
-    let config = &app.state.settings.file;
     let fields = Default::default();
-    warroom::incident::lifecycle::resolve(&app.db, config, app.clock.now_utc(), &incident, ALICE, &fields, None)
+    warroom::incident::lifecycle::resolve(&app.db, app.clock.now_utc(), &incident, ALICE, &fields, None)
         .await
         .unwrap();
     app.clock.advance(Duration::seconds(1));

@@ -10,11 +10,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub use alerts::{AlertRule, AlertsConfig};
-pub use permissions::{Permission, PermissionsConfig, Principal, Responders};
 pub use file::{
     ApprovalsConfig, ComponentStatus, ConfigProblem, EscalationTier, FileConfig, ServiceConfig, SeverityConfig,
     StatuspageConfig, StatuspageMode,
 };
+pub use permissions::{Permission, PermissionsConfig, Principal, Responders};
 
 use crate::secret::Secret;
 

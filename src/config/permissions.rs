@@ -218,7 +218,8 @@ pub(super) fn validate(
     for (key, values) in raw {
         let Some(permission) = Permission::parse(key.get_ref()) else {
             let known: Vec<&str> = Permission::ALL.iter().map(|p| p.key()).collect();
-            let message = format!("[permissions]: no permission `{}` (permissions: {})", key.get_ref(), known.join(", "));
+            let message =
+                format!("[permissions]: no permission `{}` (permissions: {})", key.get_ref(), known.join(", "));
             problems.push(problem(key.span(), message));
             continue;
         };

@@ -259,8 +259,9 @@ pub async fn queue_group_refresh(db: impl sqlx::PgExecutor<'_>, slot: &str, at: 
 const GROUP_REFRESH_EVERY: i64 = 10 * 60;
 
 /// The [`kind::REFRESH_USERGROUPS`] job: reads the members of every user group the
-/// configuration names (approvers, responders, permissions), then plans the next read.
-pub async fn refresh_groups(state: &crate::app::AppState) -> Result<(), crate::jobs::JobError> {
+/// configuration names (approvers, responders, permissions). The periodic read (queued at
+/// start, slot `start:`/`every:`) plans the next; a read a request asked for does not.
+pub async fn refresh_groups(state: &crate::app::AppState, job: &queue::Job) -> Result<(), crate::jobs::JobError> {
     let now = state.clock.now();
     let groups = state.settings.file.referenced_groups();
     if groups.is_empty() {
@@ -281,7 +282,10 @@ pub async fn refresh_groups(state: &crate::app::AppState) -> Result<(), crate::j
         .await?;
         tx.commit().await?;
     }
-    // One planned read per period, however many replicas and requests queue reads.
+    if !(job.slot.starts_with("start:") || job.slot.starts_with("every:")) {
+        return Ok(());
+    }
+    // One planned read per period, however many replicas start.
     let next = (now.timestamp() / GROUP_REFRESH_EVERY + 1) * GROUP_REFRESH_EVERY;
     let at = DateTime::from_timestamp(next, 0).unwrap_or(now);
     queue_group_refresh(&state.db, &format!("every:{next}"), at).await?;

@@ -101,7 +101,7 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::POST_UPDATE => posts::post_update(state, job).await,
         kind::POST_RESOLUTION => posts::post_resolution(state, job).await,
         kind::UPLOAD => posts::upload(state, job).await,
-        kind::REFRESH_USERGROUPS => crate::diagnostics::approvals::refresh_groups(state).await,
+        kind::REFRESH_USERGROUPS => crate::diagnostics::approvals::refresh_groups(state, job).await,
         kind::REFRESH_MEMBERS => crate::slack::membership::refresh(state, job).await,
         kind::PURGE_JOBS => super::purge::run(state).await,
         kind::RUN_DIAGNOSTIC => crate::diagnostics::run_job::run(state, job).await,

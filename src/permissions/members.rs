@@ -58,8 +58,9 @@ pub async fn queue_refresh(db: impl PgExecutor<'_>, channel: &str, slot: &str, a
     Ok(())
 }
 
-/// Queues a read of `channel`'s members when warroom knows none of them (at most once a minute).
-pub async fn queue_refresh_if_unknown(db: &PgPool, channel: &str, now: DateTime<Utc>) -> sqlx::Result<()> {
+/// Queues a read of `channel`'s members when warroom knows none of them (at most once a minute);
+/// returns whether it did.
+pub async fn queue_refresh_if_unknown(db: &PgPool, channel: &str, now: DateTime<Utc>) -> sqlx::Result<bool> {
     let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM channel_members WHERE channel_id = $1)")
         .bind(channel)
         .fetch_one(db)
@@ -67,5 +68,5 @@ pub async fn queue_refresh_if_unknown(db: &PgPool, channel: &str, now: DateTime<
     if !known {
         queue_refresh(db, channel, &format!("unknown:{}", now.timestamp() / 60), now).await?;
     }
-    Ok(())
+    Ok(!known)
 }

@@ -69,7 +69,13 @@ pub async fn check(
         if let Some(channel) = channel {
             // Never read (an incident from before warroom kept members): read them now, so that
             // the next try is answered from Slack's list rather than refused for want of one.
-            members::queue_refresh_if_unknown(db, channel, now).await?;
+            if members::queue_refresh_if_unknown(db, channel, now).await? {
+                let Refusal(text) = refusal(config, incident, principals, permission);
+                let reading = format!(
+                    "{text} warroom is reading the members of <#{channel}> from Slack now: if you are one, try again in a moment."
+                );
+                return Ok(Err(Refusal(reading)));
+            }
         }
     }
     Ok(Err(refusal(config, incident, principals, permission)))

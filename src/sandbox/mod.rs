@@ -8,8 +8,8 @@
 pub mod actor;
 mod changes;
 mod events;
-mod membership;
 pub mod http;
+mod membership;
 pub mod pagerduty;
 pub mod socket;
 pub mod statuspage;

@@ -196,8 +196,9 @@ impl SlackClient {
         let (mut members, mut cursor) = (Vec::new(), String::new());
         // 200 pages of 1,000: beyond any channel Slack lets a workspace have.
         for _ in 0..200 {
-            let answer =
-                self.call("conversations.members", &json!({ "channel": channel, "limit": 1000, "cursor": cursor })).await?;
+            let answer = self
+                .call("conversations.members", &json!({ "channel": channel, "limit": 1000, "cursor": cursor }))
+                .await?;
             let page = answer["members"].as_array().into_iter().flatten();
             members.extend(page.filter_map(|m| m.as_str().map(str::to_string)));
             cursor = answer["response_metadata"]["next_cursor"].as_str().unwrap_or("").to_string();

@@ -5,10 +5,10 @@
 use super::command::IncidentAction;
 use crate::app::AppState;
 use crate::config::Permission;
+use crate::config::StatuspageMode;
 use crate::diagnostics::Kind;
 use crate::error::AppError;
 use crate::incident::store::Incident;
-use crate::config::StatuspageMode;
 
 /// The permission `action` needs on `incident`, if any (status, notes, timelines, follow-ups
 /// and exports are open to everyone who can type the command).

@@ -232,4 +232,3 @@ async fn tell(state: &AppState, target: &Target, text: &str) -> Result<Response,
     crate::jobs::wake_everywhere(state);
     Ok(().into_response())
 }
-

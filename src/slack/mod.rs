@@ -10,11 +10,11 @@ mod commands;
 mod events;
 mod incident_commands;
 mod interactions;
-mod submissions;
 pub mod limiter;
 pub mod membership;
 pub mod messages;
 pub mod socket;
+mod submissions;
 pub mod verify;
 
 use axum::body::Bytes;

@@ -15,6 +15,7 @@ async fn requested(container: &str, approvers: &[&str], required: u32) -> (TestA
         s.file.approvals.approvers = approvers;
         s.file.approvals.approver_groups = groups.iter().map(|g| g.trim_start_matches('@').to_string()).collect();
         s.file.approvals.required = required;
+        s.file.responders.users.push(ALICE.into());
     })
     .await;
     let reply =

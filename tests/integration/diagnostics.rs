@@ -77,6 +77,9 @@ pub async fn app_with_service_and(
     app.slash(ALICE, "declare P0 api Everything 500s").await;
     app.drain().await;
     let channel = app.only_incident().await.channel_id.unwrap();
+    // Bob, who runs the diagnostics in these tests, joins the incident channel.
+    app.slack.join(BOB, &channel).await.unwrap();
+    app.drain().await;
     (app, channel)
 }
 

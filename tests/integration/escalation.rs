@@ -111,9 +111,7 @@ async fn resolving_before_a_tier_stops_every_pending_tier() {
     at(&app, 10, 0).await;
     let incident = app.only_incident().await;
     let fields = Default::default();
-    warroom::incident::lifecycle::resolve(&app.db, app.clock.now_utc(), &incident, ALICE, &fields, None)
-        .await
-        .unwrap();
+    warroom::incident::lifecycle::resolve(&app.db, app.clock.now_utc(), &incident, ALICE, &fields, None).await.unwrap();
     app.drain().await;
 
     at(&app, 90, 0).await;
@@ -127,6 +125,9 @@ async fn resolving_before_a_tier_stops_every_pending_tier() {
 async fn escalate_now_moves_to_the_next_tier_at_once_and_says_who_and_why() {
     let app = escalating_app(|_| {}).await;
     let channel = declared(&app).await;
+    // `[permissions] escalate`: members of the incident channel.
+    app.slack.join(BOB, &channel).await.unwrap();
+    app.slack.join(CAROL, &channel).await.unwrap();
     at(&app, 2, 0).await;
 
     let reply = in_channel(&app, BOB, &channel, "escalate database looks corrupted").await;

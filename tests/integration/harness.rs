@@ -101,6 +101,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     settings.api_token = Some(Secret::new(API_TOKEN));
     // The per-channel pacing is unit-tested; here it would only need clock moves between posts.
     settings.file.channel_post_interval = warroom::duration::HumanDuration(std::time::Duration::ZERO);
+    // The workspace's people: bob is the team's responder (`[roles] responders`); alice declares
+    // in most tests (so she is declarer and commander); carol holds no role.
+    settings.file.responders.users = vec![BOB.into()];
     configure(&mut settings);
 
     let app = Application::build(settings.clone(), db.clone(), clock.clone(), 0).await.unwrap();

@@ -189,7 +189,10 @@ async fn only_the_commander_or_a_responder_may_resolve() {
     let allowed = app.slack.slash(BOB, &channel, "resolve").await.unwrap();
     app.drain().await;
 
-    assert!(refused.contains("Only the Incident Commander (<@U0ALICE>) or the responders (<@U0BOB>) may resolve INC-1"), "{refused}");
+    assert!(
+        refused.contains("Only the Incident Commander (<@U0ALICE>) or the responders (<@U0BOB>) may resolve INC-1"),
+        "{refused}"
+    );
     assert_eq!((allowed.status, allowed.body.as_str()), (200, ""), "the responder gets the modal");
     assert_eq!(app.slack.views().len(), 1);
     assert!(!app.only_incident().await.is_resolved());
@@ -286,16 +289,9 @@ async fn a_resolved_incident_can_be_reopened_and_its_updates_resume() {
     let channel = declare(&app, "declare P1 api Everything 500s").await;
     let incident = app.only_incident().await;
     let fields = Default::default();
-    warroom::incident::lifecycle::resolve(
-        &app.db,
-        app.clock.now_utc(),
-        &incident,
-        ALICE,
-        &fields,
-        Some("fixed"),
-    )
-    .await
-    .unwrap();
+    warroom::incident::lifecycle::resolve(&app.db, app.clock.now_utc(), &incident, ALICE, &fields, Some("fixed"))
+        .await
+        .unwrap();
     app.drain().await;
 
     let reply = in_channel(&app, ALICE, &channel, "reopen").await;

@@ -14,6 +14,7 @@ mod harness;
 mod ingress;
 mod lifecycle;
 mod metrics;
+mod permissions;
 mod processes;
 mod sandbox_page;
 mod slack_failures;

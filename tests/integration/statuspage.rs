@@ -179,15 +179,15 @@ async fn manual_mode_shows_a_preview_and_posts_only_what_a_person_confirms() {
 
     app.slack.click(BOB, &channel, &preview.ts, "statuspage_post").await.unwrap();
     app.drain().await;
-    app.slack.click(CAROL, &channel, &preview.ts, "statuspage_post").await.unwrap();
+    app.slack.click(ALICE, &channel, &preview.ts, "statuspage_post").await.unwrap();
     app.drain().await;
 
     let posted = bodies(&app);
     assert_eq!(posted.len(), 2, "posted once, however many clicks");
     assert!(posted[1].contains("Status: Identified - Memory exhaustion"));
     assert_eq!(page_incident(&app).status, "identified");
-    let carol = app.slack.ephemerals(CAROL).pop().unwrap().text;
-    assert!(carol.contains("<@U0BOB> already posted this update at 15:02 UTC"), "{carol}");
+    let alice = app.slack.ephemerals(ALICE).pop().unwrap().text;
+    assert!(alice.contains("<@U0BOB> already posted this update at 15:02 UTC"), "{alice}");
 
     // The next update is edited before it goes out.
     app.clock.advance(Duration::minutes(1));
@@ -250,9 +250,7 @@ async fn drift_on_the_status_page_is_repaired_and_told() {
     // Resolved here, then reopened by hand there: resolved again.
     let incident = app.only_incident().await;
     let fields = Default::default();
-    warroom::incident::lifecycle::resolve(&app.db, app.clock.now_utc(), &incident, ALICE, &fields, None)
-        .await
-        .unwrap();
+    warroom::incident::lifecycle::resolve(&app.db, app.clock.now_utc(), &incident, ALICE, &fields, None).await.unwrap();
     app.clock.advance(Duration::seconds(1));
     app.drain().await;
     assert_eq!(page_incident(&app).status, "resolved");

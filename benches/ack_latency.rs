@@ -5,7 +5,10 @@
 //!    job workers running too — beside the latency of a single-row INSERT commit sampled during
 //!    the same load, as a ratio;
 //! 2. how fast the workers get the load's Slack work done (jobs/s);
-//! 3. declare-to-message-posted time against the sandbox (its pacing lifted), p50 and p99.
+//! 3. declare-to-message-posted time against the sandbox (its pacing lifted), p50 and p99;
+//! 4. the cost of the permission checks: the ack latency of `/incident run INC-n http.health`
+//!    by carol, who is in no incident channel, so that every request looks up the incident and
+//!    the channel's members before it is refused — the longest path a check takes.
 //!
 //! Run: `cargo bench --bench ack_latency` (env: DATABASE_URL server, BENCH_RATE, BENCH_SECONDS).
 
@@ -54,12 +57,16 @@ fn ms(d: Duration) -> String {
 }
 
 fn command(trigger: &str, service: &str) -> Vec<u8> {
+    slash("U0ALICE", trigger, &format!("declare P0 {service} Inference API returns 100% errors"))
+}
+
+fn slash(user: &str, trigger: &str, text: &str) -> Vec<u8> {
     serde_urlencoded::to_string([
         ("team_id", "T0SANDBOX"),
         ("channel_id", "C0INCIDENTS"),
-        ("user_id", "U0ALICE"),
+        ("user_id", user),
         ("command", "/incident"),
-        ("text", &format!("declare P0 {service} Inference API returns 100% errors")),
+        ("text", text),
         ("response_url", ""),
         ("trigger_id", trigger),
     ])
@@ -78,14 +85,14 @@ async fn start_app(db: &PgPool, slack_url: &str, workers: usize) -> anyhow::Resu
     Ok(address)
 }
 
-/// Offers `rate` declares/s for `seconds` while sampling single-row INSERT commits; returns
+/// Offers `rate` requests/s (the i-th is `body(i)`) for `seconds` while sampling single-row INSERT commits; returns
 /// (ack latencies, INSERT latencies, non-200 answers).
 async fn load(
     slack: &Arc<Workspace>,
     db: &PgPool,
-    tag: &str,
     rate: u64,
     seconds: u64,
+    body: impl Fn(u64) -> Vec<u8>,
 ) -> anyhow::Result<(Latencies, Latencies, usize)> {
     let done = Arc::new(AtomicBool::new(false));
     let sampler = {
@@ -107,10 +114,10 @@ async fn load(
     for i in 0..rate * seconds {
         tick.tick().await;
         let slack = slack.clone();
-        let (trigger, service) = (format!("{tag}-{i}"), format!("{tag}-svc-{i}"));
+        let body = body(i);
         tasks.push(tokio::spawn(async move {
             let t0 = Instant::now();
-            let reply = slack.send_signed("/slack/commands", FORM, command(&trigger, &service)).await;
+            let reply = slack.send_signed("/slack/commands", FORM, body).await;
             (t0.elapsed(), reply.map(|r| r.status).unwrap_or(0))
         }));
     }
@@ -181,7 +188,8 @@ async fn main() -> anyhow::Result<()> {
     }
 
     println!("phase 1: {rate} declares/s for {seconds} s, ack path alone ...");
-    let (acks_alone, inserts_alone, failed_alone) = load(&slack, &db, "alone", rate, seconds).await?;
+    let declares = |tag: &'static str| move |i| command(&format!("{tag}-{i}"), &format!("{tag}-svc-{i}"));
+    let (acks_alone, inserts_alone, failed_alone) = load(&slack, &db, rate, seconds, declares("alone")).await?;
 
     // Workers join (a second instance on the same database, as a replica would) and work off
     // the backlog the load left.
@@ -192,7 +200,16 @@ async fn main() -> anyhow::Result<()> {
         "phase 2: {rate} declares/s for {seconds} s, with {} job workers running ...",
         warroom::app::DEFAULT_WORKERS
     );
-    let (acks_busy, inserts_busy, failed_busy) = load(&slack, &db, "busy", rate, seconds).await?;
+    let (acks_busy, inserts_busy, failed_busy) = load(&slack, &db, rate, seconds, declares("busy")).await?;
+    drain(&db).await?;
+
+    println!("phase 4: {rate} refused diagnostics/s for {seconds} s (the permission check's longest path) ...");
+    let declared = (rate * seconds) as i64;
+    let refused = move |i: u64| {
+        let number = 1 + (i as i64 * 7919) % declared;
+        slash("U0CAROL", &format!("checked-{i}"), &format!("run INC-{number} http.health"))
+    };
+    let (acks_checked, inserts_checked, failed_checked) = load(&slack, &db, rate, seconds, refused).await?;
     drain(&db).await?;
 
     println!("phase 3: 200 declares one after another, each until its declaration is posted ...");
@@ -227,6 +244,12 @@ async fn main() -> anyhow::Result<()> {
         (rate * seconds) as f64 / drained.as_secs_f64()
     );
     println!("declare -> declaration posted (sandbox): {}", Latencies::new(posted).summary());
+    report(
+        "permission checks (carol's refused `run`, workers running; incident + channel members looked up):",
+        &acks_checked,
+        &inserts_checked,
+        failed_checked,
+    );
 
     db.close().await;
     sqlx::query(&format!("DROP DATABASE {db_name} WITH (FORCE)")).execute(&mut admin.connect().await?).await?;

@@ -268,7 +268,14 @@ pub async fn refresh_groups(state: &crate::app::AppState, job: &queue::Job) -> R
         return Ok(());
     }
     for handle in groups {
-        let members = state.slack.usergroup_members(&handle).await?;
+        let members = match state.slack.usergroup(&handle).await? {
+            Some((_, members)) => members,
+            None => {
+                // A group the workspace lacks holds nobody; the others are still read.
+                tracing::warn!(usergroup = %handle, "the configuration names @{handle}, but Slack has no such user group");
+                Vec::new()
+            }
+        };
         let mut tx = state.db.begin().await?;
         sqlx::query("DELETE FROM usergroup_members WHERE handle = $1").bind(&handle).execute(&mut *tx).await?;
         sqlx::query(

@@ -173,7 +173,7 @@ pub struct Workspace {
 
 impl Workspace {
     /// A workspace with three people (alice, bob, carol), `#incidents` and `#general`, and the
-    /// user group `@sre-leads` (bob).
+    /// user groups `@sre-leads` (bob) and `@sre-oncall` (alice and bob).
     pub fn new(clock: SharedClock, signing_secret: Secret) -> Self {
         let mut state = State::default();
         for name in ["alice", "bob", "carol"] {
@@ -193,6 +193,8 @@ impl Workspace {
             });
         }
         state.usergroups.push(("S0SRELEADS".into(), "sre-leads".into(), vec!["U0BOB".into()]));
+        // The on-call responders of warroom.example.toml's `[roles] responders`.
+        state.usergroups.push(("S0SREONCALL".into(), "sre-oncall".into(), vec!["U0ALICE".into(), "U0BOB".into()]));
         Self {
             state: Mutex::new(state),
             clock,

@@ -299,24 +299,6 @@ impl SlackClient {
         Ok(file_id.to_string())
     }
 
-    /// The members of the user group `@handle` (`usergroups.list`, then `usergroups.users.list`).
-    pub async fn usergroup_members(&self, handle: &str) -> Result<Vec<String>, SlackError> {
-        let groups = self.call("usergroups.list", &json!({})).await?;
-        let id = groups["usergroups"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|g| g["handle"] == handle)
-            .and_then(|g| g["id"].as_str())
-            .ok_or_else(|| SlackError::Api {
-                method: "usergroups.list".into(),
-                error: format!("no user group @{handle}"),
-            })?
-            .to_string();
-        let members = self.call("usergroups.users.list", &json!({ "usergroup": id })).await?;
-        Ok(members["users"].as_array().into_iter().flatten().filter_map(|u| u.as_str().map(str::to_string)).collect())
-    }
-
     /// A user group by handle: its id (for `<!subteam^ID>` mentions) and members; `None` when
     /// the workspace has no such group.
     pub async fn usergroup(&self, handle: &str) -> Result<Option<(String, Vec<String>)>, SlackError> {

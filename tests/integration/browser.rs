@@ -53,7 +53,8 @@ async fn start_warroom(app: &TestApp, ingress: Ingress) -> Warroom {
         "[slack]\nchannel_post_interval = \"0s\"\n\n\
          [services.inference-gateway]\npacks = [\"http\", \"docker\"]\n\
          params = {{ health_url = \"{}\", container = \"inference-gateway\" }}\n\n\
-         [approvals]\napprovers = [\"U0BOB\"]\n",
+         [approvals]\napprovers = [\"U0BOB\"]\n\n\
+         [roles]\nresponders = [\"U0ALICE\", \"U0BOB\"]\n",
         health_server().await
     );
     std::fs::write(dir.join("warroom.toml"), config).unwrap();

@@ -295,7 +295,9 @@ async fn user_groups_and_user_ids_are_principals_read_from_slack() {
     // `@sre-leads` is bob in the sandbox workspace.
     let (app, channel) = incident_with(|s| {
         s.file.responders.users.clear();
-        s.file.permissions.set(Permission::Resolve, vec![Principal::Group("sre-leads".into())]);
+        // A group Slack does not have is skipped; the others are still read.
+        let groups = vec![Principal::Group("no-such-group".into()), Principal::Group("sre-leads".into())];
+        s.file.permissions.set(Permission::Resolve, groups);
         s.file.permissions.set(Permission::Reopen, vec![Principal::User(CAROL.into())]);
     })
     .await;
@@ -303,7 +305,7 @@ async fn user_groups_and_user_ids_are_principals_read_from_slack() {
     app.drain().await;
 
     let refused = says(&app, ALICE, &channel, "resolve").await;
-    assert!(refused.contains("Only members of @sre-leads may resolve INC-1"), "{refused}");
+    assert!(refused.contains("Only members of @no-such-group or members of @sre-leads may resolve INC-1"), "{refused}");
     says(&app, BOB, &channel, "resolve").await;
     assert_eq!(app.slack.views().len(), 1, "bob, of @sre-leads, gets the modal");
     let incident = app.only_incident().await;

@@ -26,8 +26,9 @@ fn check_config_reports_every_problem_with_file_and_line_and_fails() {
     let dir = std::env::temp_dir().join(format!("warroom-cli-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("bad.toml");
-    std::fs::write(&file, "[slack]\nwar_room_url = \"zoom\"\n\n[severity.P0]\nstatus_update_every = \"soon\"\n")
-        .unwrap();
+    let text = "[slack]\nwar_room_url = \"zoom\"\n\n[severity.P0]\nstatus_update_every = \"soon\"\n\n\
+                [permissions]\nresolve = [\"commander\", \"everybody\"]\nresolve_all = [\"anyone\"]\n";
+    std::fs::write(&file, text).unwrap();
 
     let output = check_config(&file);
 
@@ -35,5 +36,7 @@ fn check_config_reports_every_problem_with_file_and_line_and_fails() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr.contains(&format!("{}:2: slack.war_room_url must be an http(s) URL", file.display())), "{stderr}");
     assert!(stderr.contains(&format!("{}:5: `soon` is not a duration", file.display())), "{stderr}");
+    assert!(stderr.contains(&format!("{}:8: [permissions] resolve: `everybody` is not a principal", file.display())));
+    assert!(stderr.contains(&format!("{}:9: [permissions]: no permission `resolve_all`", file.display())), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }

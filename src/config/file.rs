@@ -142,6 +142,9 @@ pub struct ServiceConfig {
     #[serde(default)]
     pub statuspage_components: Vec<String>,
     pub runner: Option<String>,
+    /// Target parameters a person may choose, and the pattern each value must match in full.
+    #[serde(default)]
+    pub allow: super::Allow,
 }
 
 /// Per-severity behaviour.
@@ -361,6 +364,7 @@ impl FileConfig {
                 problems.push(problem(name.span(), format!("[services.{}]: {m}", name.get_ref())));
                 continue;
             }
+            problems.extend(service.allow.problems(name.get_ref()).into_iter().map(|(span, m)| problem(span, m)));
             config.services.insert(name.get_ref().clone(), service.clone());
         }
         config.templates_dir = raw.templates.dir.clone();

@@ -2,6 +2,7 @@
 //! Secrets come only from the environment and are held as [`Secret`]s.
 
 mod alerts;
+mod allow;
 mod file;
 mod statuspage;
 
@@ -9,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub use alerts::{AlertRule, AlertsConfig};
+pub use allow::Allow;
 pub use file::{
     ApprovalsConfig, ComponentStatus, ConfigProblem, EscalationTier, FileConfig, ServiceConfig, SeverityConfig,
     StatuspageConfig, StatuspageMode,

@@ -126,7 +126,11 @@ mod tests {
         let problems = super::super::FileConfig::parse(std::path::Path::new("warroom.toml"), text).unwrap_err();
 
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].to_string().starts_with("warroom.toml:6: [services.api] allow.pod: not a pattern"), "{}", problems[0]);
+        assert!(
+            problems[0].to_string().starts_with("warroom.toml:6: [services.api] allow.pod: not a pattern"),
+            "{}",
+            problems[0]
+        );
     }
 
     #[test]

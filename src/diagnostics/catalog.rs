@@ -347,7 +347,11 @@ mod tests {
                 if named_like_a_target {
                     assert!(param.target, "{}.{name} is named like a target but not marked `target = true`", action.id);
                 } else {
-                    assert!(not_targets.contains(&name.as_str()), "{}.{name}: decide whether it is a target", action.id);
+                    assert!(
+                        not_targets.contains(&name.as_str()),
+                        "{}.{name}: decide whether it is a target",
+                        action.id
+                    );
                     assert!(!param.target, "{}.{name} is marked a target", action.id);
                 }
             }

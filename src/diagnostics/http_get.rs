@@ -172,10 +172,17 @@ mod tests {
     struct ToLoopback(SocketAddr);
 
     impl Network for ToLoopback {
-        fn resolve<'a>(&'a self, _: &'a str, _: u16) -> futures_util::future::BoxFuture<'a, std::io::Result<Vec<SocketAddr>>> {
+        fn resolve<'a>(
+            &'a self,
+            _: &'a str,
+            _: u16,
+        ) -> futures_util::future::BoxFuture<'a, std::io::Result<Vec<SocketAddr>>> {
             Box::pin(async move { Ok(vec![self.0]) })
         }
-        fn connect(&self, addr: SocketAddr) -> futures_util::future::BoxFuture<'_, std::io::Result<tokio::net::TcpStream>> {
+        fn connect(
+            &self,
+            addr: SocketAddr,
+        ) -> futures_util::future::BoxFuture<'_, std::io::Result<tokio::net::TcpStream>> {
             Box::pin(tokio::net::TcpStream::connect(addr))
         }
     }
@@ -196,7 +203,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_redirect_is_the_answer_and_is_not_followed() {
-        let addr = server(b"HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/\r\nContent-Length: 0\r\n\r\n").await;
+        let addr =
+            server(b"HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/\r\nContent-Length: 0\r\n\r\n").await;
         let url = Url::parse("http://api.internal:8000/health").unwrap();
 
         let answer = get(&ToLoopback(addr), "health_url", &url).await.unwrap();
@@ -217,15 +225,17 @@ mod tests {
     #[tokio::test]
     async fn an_https_url_to_a_server_that_does_not_speak_tls_fails_cleanly() {
         let addr = server(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await;
-        let err = get(&ToLoopback(addr), "health_url", &Url::parse("https://api.internal/").unwrap()).await.unwrap_err();
+        let err =
+            get(&ToLoopback(addr), "health_url", &Url::parse("https://api.internal/").unwrap()).await.unwrap_err();
         assert!(matches!(err, GetError::Tls { .. }), "{err}");
     }
 
     #[tokio::test]
     async fn other_schemes_are_refused_before_any_lookup() {
-        let err = get(&ToLoopback("127.0.0.1:9".parse().unwrap()), "health_url", &Url::parse("file:///etc/passwd").unwrap())
-            .await
-            .unwrap_err();
+        let err =
+            get(&ToLoopback("127.0.0.1:9".parse().unwrap()), "health_url", &Url::parse("file:///etc/passwd").unwrap())
+                .await
+                .unwrap_err();
         assert!(err.to_string().contains("only http:// and https://"), "{err}");
     }
 }

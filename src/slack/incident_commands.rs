@@ -162,8 +162,8 @@ pub const ACTION_RUN_DIAGNOSTIC: &str = "diagnostics.run";
 pub fn diagnostics_menu(state: &AppState, incident: &Incident) -> (String, Value) {
     let esc = crate::templates::escape_mrkdwn;
     let service = state.settings.file.services.get(&incident.service);
-    let (service, actions) = match crate::diagnostics::policy::service_actions(&state.catalog, &incident.service, service)
-    {
+    let offered = crate::diagnostics::policy::service_actions(&state.catalog, &incident.service, service);
+    let (service, actions) = match offered {
         Ok(offered) => offered,
         Err(text) => {
             let text = esc(&text);
@@ -202,11 +202,11 @@ pub async fn request_diagnostic(
 ) -> Result<Result<String, String>, AppError> {
     // Only the service's packs, and its own targets unless `[services.x] allow` says otherwise.
     let service = state.settings.file.services.get(&incident.service);
-    let (action, params) =
-        match crate::diagnostics::policy::bind(&state.catalog, &incident.service, service, id, given) {
-            Ok(bound) => bound,
-            Err(refusal) => return Ok(Err(crate::templates::escape_mrkdwn(&refusal))),
-        };
+    let bound = crate::diagnostics::policy::bind(&state.catalog, &incident.service, service, id, given);
+    let (action, params) = match bound {
+        Ok(bound) => bound,
+        Err(refusal) => return Ok(Err(crate::templates::escape_mrkdwn(&refusal))),
+    };
     let now = state.clock.now();
     if action.kind == crate::diagnostics::Kind::Change {
         let config = &state.settings.file.approvals;

@@ -22,6 +22,8 @@ struct Entry {
     source: String,
     /// Where the entry is in the file, for the problem's line.
     span: Range<usize>,
+    /// `file:line`, once [`Allow::locate`] was told.
+    location: Option<String>,
 }
 
 impl Allow {
@@ -39,7 +41,8 @@ impl Allow {
 
     fn insert(&mut self, name: &str, source: &str, span: Range<usize>) {
         let pattern = Regex::new(&format!("^(?:{source})$")).ok();
-        self.entries.insert(name.to_string(), Entry { pattern, source: source.to_string(), span });
+        let entry = Entry { pattern, source: source.to_string(), span, location: None };
+        self.entries.insert(name.to_string(), entry);
     }
 
     /// Whether a person may give `value` for the target `name`: an entry whose pattern matches
@@ -53,9 +56,16 @@ impl Allow {
         self.entries.get(name).map(|e| e.source.as_str())
     }
 
-    /// The parameters named.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.entries.keys().map(String::as_str)
+    /// The parameters named, each with where it was configured (`file:line`), if known.
+    pub fn names(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.entries.iter().map(|(name, e)| (name.as_str(), e.location.as_deref()))
+    }
+
+    /// Records where each entry is, from its span in the file.
+    pub fn locate(&mut self, at: impl Fn(&Range<usize>) -> String) {
+        for entry in self.entries.values_mut() {
+            entry.location = Some(at(&entry.span));
+        }
     }
 
     /// Every problem, with where it is in the file; `service` names the table.

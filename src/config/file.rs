@@ -364,8 +364,10 @@ impl FileConfig {
                 problems.push(problem(name.span(), format!("[services.{}]: {m}", name.get_ref())));
                 continue;
             }
+            let mut service = service.clone();
             problems.extend(service.allow.problems(name.get_ref()).into_iter().map(|(span, m)| problem(span, m)));
-            config.services.insert(name.get_ref().clone(), service.clone());
+            service.allow.locate(|span| format!("{}:{}", file.display(), line_of(text, span.start)));
+            config.services.insert(name.get_ref().clone(), service);
         }
         config.templates_dir = raw.templates.dir.clone();
         for responder in &raw.roles.responders {

@@ -144,11 +144,12 @@ impl Catalog {
             }
             // An `allow` entry that no target of the service's actions has is a typo, or a
             // belief that something is allowed that is not.
-            for param in service.allow.names() {
+            for (param, location) in service.allow.names() {
                 let is_target = self.for_packs(&service.packs).any(|a| a.params.get(param).is_some_and(|p| p.target));
                 if !is_target {
+                    let at = location.map(|l| format!("{l}: ")).unwrap_or_default();
                     problems.push(format!(
-                        "[services.{name}] allow.{param}: no action of its packs has a target parameter `{param}`"
+                        "{at}[services.{name}] allow.{param}: no action of its packs has a target parameter `{param}`"
                     ));
                 }
             }

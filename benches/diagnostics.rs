@@ -69,8 +69,13 @@ async fn main() -> anyhow::Result<()> {
     let mut settings = Settings::for_slack(&api_url, SECRET);
     settings.file.channel_post_interval = warroom::duration::HumanDuration(Duration::ZERO);
     settings.file.approvals.approvers = vec!["U0BOB".into()];
-    settings.file.services.insert("api".into(), ServiceConfig { packs: vec!["docker".into()], ..Default::default() });
-    let remote = ServiceConfig { packs: vec!["docker".into()], runner: Some("edge-1".into()), ..Default::default() };
+    // Each request names its own container, which the services allow (`local0`, `edge1`, ...).
+    let allow =
+        warroom::config::Allow::from_pairs([("container", "(local|edge)[0-9]+")]).map_err(anyhow::Error::msg)?;
+    let api = ServiceConfig { packs: vec!["docker".into()], allow: allow.clone(), ..Default::default() };
+    settings.file.services.insert("api".into(), api);
+    let remote =
+        ServiceConfig { packs: vec!["docker".into()], runner: Some("edge-1".into()), allow, ..Default::default() };
     settings.file.services.insert("edge".into(), remote);
     settings.runner_token = Some(Secret::new("bench-runner-token"));
     settings.diagnostics_path = Some(format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default()));

@@ -54,6 +54,8 @@ pub struct AppState {
     pub pagerduty: Option<crate::escalation::pagerduty::PagerDuty>,
     /// This process's counters and histograms for `GET /metrics` (the clients above share it).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// How the built-in network checks resolve and connect (the machine's; tests give a fake).
+    pub network: crate::diagnostics::net::SharedNetwork,
 }
 
 /// Job workers per process. Jobs wait on Postgres and Slack, not on the CPU, so a few more
@@ -79,6 +81,17 @@ impl Application {
         db: sqlx::PgPool,
         clock: SharedClock,
         workers: usize,
+    ) -> anyhow::Result<Self> {
+        Self::build_with_network(settings, db, clock, workers, Arc::new(crate::diagnostics::net::SystemNetwork)).await
+    }
+
+    /// [`Application::build`], with the built-in checks reaching their targets through `network`.
+    pub async fn build_with_network(
+        settings: Settings,
+        db: sqlx::PgPool,
+        clock: SharedClock,
+        workers: usize,
+        network: crate::diagnostics::net::SharedNetwork,
     ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.listen).await?;
         let local = listener.local_addr()?;
@@ -128,6 +141,7 @@ impl Application {
             statuspage,
             pagerduty,
             metrics: metrics.clone(),
+            network,
         };
         let mut router = Router::new()
             .route("/healthz", get(|| async { "ok" }))

@@ -144,6 +144,9 @@ pub struct ServiceConfig {
     #[serde(default)]
     pub statuspage_components: Vec<String>,
     pub runner: Option<String>,
+    /// Target parameters a person may choose, and the pattern each value must match in full.
+    #[serde(default)]
+    pub allow: super::Allow,
 }
 
 /// Per-severity behaviour.
@@ -366,7 +369,10 @@ impl FileConfig {
                 problems.push(problem(name.span(), format!("[services.{}]: {m}", name.get_ref())));
                 continue;
             }
-            config.services.insert(name.get_ref().clone(), service.clone());
+            let mut service = service.clone();
+            problems.extend(service.allow.problems(name.get_ref()).into_iter().map(|(span, m)| problem(span, m)));
+            service.allow.locate(|span| format!("{}:{}", file.display(), line_of(text, span.start)));
+            config.services.insert(name.get_ref().clone(), service);
         }
         config.templates_dir = raw.templates.dir.clone();
         config.responders = super::permissions::validate_responders(&raw.roles.responders, &problem, &mut problems);

@@ -2,6 +2,7 @@
 //! Secrets come only from the environment and are held as [`Secret`]s.
 
 mod alerts;
+mod allow;
 mod file;
 mod permissions;
 mod statuspage;
@@ -10,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub use alerts::{AlertRule, AlertsConfig};
+pub use allow::Allow;
 pub use file::{
     ApprovalsConfig, ComponentStatus, ConfigProblem, EscalationTier, FileConfig, ServiceConfig, SeverityConfig,
     StatuspageConfig, StatuspageMode,

@@ -62,6 +62,8 @@ struct RawAction {
 struct RawParam {
     pattern: String,
     default: Option<String>,
+    #[serde(default)]
+    target: bool,
 }
 
 /// One parameter: values must match `pattern` (anchored).
@@ -69,6 +71,9 @@ struct RawParam {
 pub struct Param {
     pub pattern: Regex,
     pub default: Option<String>,
+    /// What the action acts on (URL, host, port, container, unit, namespace, ...): it takes the
+    /// service's value, and a person may choose another only where `[services.x] allow` says.
+    pub target: bool,
 }
 
 /// One action of a pack.
@@ -137,6 +142,17 @@ impl Catalog {
                         .push(format!("[services.{name}]: no diagnostics pack `{pack}` (packs: {})", known.join(", ")));
                 }
             }
+            // An `allow` entry that no target of the service's actions has is a typo, or a
+            // belief that something is allowed that is not.
+            for (param, location) in service.allow.names() {
+                let is_target = self.for_packs(&service.packs).any(|a| a.params.get(param).is_some_and(|p| p.target));
+                if !is_target {
+                    let at = location.map(|l| format!("{l}: ")).unwrap_or_default();
+                    problems.push(format!(
+                        "{at}[services.{name}] allow.{param}: no action of its packs has a target parameter `{param}`"
+                    ));
+                }
+            }
         }
         problems
     }
@@ -159,7 +175,7 @@ impl Action {
         let mut params = BTreeMap::new();
         for (name, p) in raw.params {
             let pattern = Regex::new(&format!("^(?:{})$", p.pattern)).map_err(|e| format!("{}.{name}: {e}", raw.id))?;
-            params.insert(name, Param { pattern, default: p.default });
+            params.insert(name, Param { pattern, default: p.default, target: p.target });
         }
         for word in &raw.argv {
             for name in placeholders(word) {
@@ -312,6 +328,62 @@ mod tests {
             }
         }
         assert_eq!(catalog.get("kubernetes.rollout_undo").unwrap().approvals, Some(2), "a rollback needs two people");
+    }
+
+    #[test]
+    fn every_shipped_parameter_is_decided_target_or_not() {
+        // What an action acts on (DESIGN.md: URL, host, port, container, unit, namespace,
+        // deployment, pod, job) and the names that mean the same (a compose project, a Celery
+        // app, the database user an action logs in as).
+        let target_words =
+            ["url", "host", "port", "container", "unit", "namespace", "deployment", "pod", "job", "project", "service"];
+        let targets_too = ["celery_app", "pg_user"];
+        // How much or how far back: a person may give these within their patterns.
+        let not_targets = ["minutes", "replicas", "lines", "since"];
+        let catalog = Catalog::built_in().unwrap();
+        for action in catalog.actions.values() {
+            for (name, param) in &action.params {
+                let named_like_a_target =
+                    name.split('_').any(|word| target_words.contains(&word)) || targets_too.contains(&name.as_str());
+                if named_like_a_target {
+                    assert!(param.target, "{}.{name} is named like a target but not marked `target = true`", action.id);
+                } else {
+                    assert!(
+                        not_targets.contains(&name.as_str()),
+                        "{}.{name}: decide whether it is a target",
+                        action.id
+                    );
+                    assert!(!param.target, "{}.{name} is marked a target", action.id);
+                }
+            }
+        }
+        assert!(catalog.get("http.health").unwrap().params["health_url"].target);
+        assert!(!catalog.get("systemd.journal").unwrap().params["minutes"].target);
+    }
+
+    #[test]
+    fn an_allow_entry_must_name_a_target_of_the_services_packs() {
+        let catalog = Catalog::built_in().unwrap();
+        let service = |allow: &[(&str, &str)]| crate::config::ServiceConfig {
+            packs: vec!["kubernetes".into()],
+            allow: crate::config::Allow::from_pairs(allow.iter().copied()).unwrap(),
+            ..Default::default()
+        };
+        let services = BTreeMap::from([
+            ("ok".to_string(), service(&[("deployment", "backend-[a-z]+")])),
+            ("typo".to_string(), service(&[("deploymnet", "x")])),
+            ("not-a-target".to_string(), service(&[("replicas", "[0-9]+")])),
+        ]);
+
+        let problems = catalog.check_services(&services);
+
+        assert_eq!(
+            problems,
+            [
+                "[services.not-a-target] allow.replicas: no action of its packs has a target parameter `replicas`",
+                "[services.typo] allow.deploymnet: no action of its packs has a target parameter `deploymnet`",
+            ]
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Diagnostics: the catalog of runbook actions ([`catalog`]), running them safely ([`exec`],
-//! [`builtin`]), keeping secrets out of what they print ([`redact`]), and two-person approvals
-//! for changes ([`approvals`]). Read-only actions run from the job queue when asked; changes run
+//! Diagnostics: the catalog of runbook actions ([`catalog`]), what an incident's service lets
+//! people run and with which values ([`policy`]), running them safely ([`exec`], [`builtin`]
+//! over [`net`] and [`http_get`]), keeping secrets out of what they print ([`redact`]), and
+//! two-person approvals for changes ([`approvals`]). Read-only actions run from the job queue when asked; changes run
 //! only once approved.
 
 pub mod approval_message;
@@ -8,6 +9,9 @@ pub mod approvals;
 pub mod builtin;
 pub mod catalog;
 pub mod exec;
+pub mod http_get;
+pub mod net;
+pub mod policy;
 pub mod redact;
 pub mod run_job;
 pub mod runner;

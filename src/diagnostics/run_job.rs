@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::{approvals, builtin, catalog, exec, redact::redact, Kind};
+use super::{approvals, builtin, catalog, exec, net, policy, redact::redact, Kind};
 use crate::app::AppState;
 use crate::jobs::{kind, queue, JobError};
 use crate::templates::escape_mrkdwn;
@@ -18,9 +18,14 @@ const POST_CHARS: usize = 2800;
 pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let incident_id = job.incident_id.ok_or_else(|| JobError::Fatal("diagnostic without an incident".into()))?;
     let id = job.payload["action"].as_str().unwrap_or_default();
-    let action = state.catalog.get(id).ok_or_else(|| JobError::Fatal(format!("unknown diagnostic `{id}`")))?;
     let params: BTreeMap<String, String> = serde_json::from_value(job.payload["params"].clone()).unwrap_or_default();
-    let params = action.resolve_params(&BTreeMap::new(), &params).map_err(JobError::Fatal)?;
+    // Bound by the incident's service again at the last moment: its packs, its targets.
+    let service = crate::incident::store::get(&state.db, incident_id).await?.map(|i| i.service).unwrap_or_default();
+    let config = state.settings.file.services.get(&service);
+    let (action, params) = policy::bind(&state.catalog, &service, config, id, &params).map_err(|refusal| {
+        state.metrics.diagnostic("refused");
+        JobError::Fatal(refusal)
+    })?;
     let by = job.payload["by"].as_str().unwrap_or("warroom");
     let argv = action.render(&params);
     // Checked when requested; checked again here, the last moment before anything runs: a change
@@ -40,19 +45,28 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     }
 
     // A service that lives elsewhere has its diagnostics run by its own runner.
-    let service = crate::incident::store::get(&state.db, incident_id).await?.map(|i| i.service).unwrap_or_default();
-    let runner = state.settings.file.services.get(&service).and_then(|s| s.runner.clone()).filter(|r| r != "local");
+    let runner = config.and_then(|s| s.runner.clone()).filter(|r| r != "local");
     if let Some(runner) = runner {
         return super::runner_tasks::hand_over(state, incident_id, &runner, id, &params, by).await;
     }
-    let outcome = execute(action, &params, state.settings.diagnostics_path.clone()).await;
+    let outcome = execute_on(&*state.network, action, &params, state.settings.diagnostics_path.clone()).await;
     record(state, incident_id, action, &params, by, &outcome, &format!("diag:{}", job.id)).await
 }
 
 /// Runs `action` here: its program (argv, cleared env, time limit) or its built-in check; the
 /// action's filter keeps only the lines that matter.
 pub async fn execute(action: &super::Action, params: &BTreeMap<String, String>, path: Option<String>) -> exec::Outcome {
-    let mut outcome = run_raw(action, params, path).await;
+    execute_on(&net::SystemNetwork, action, params, path).await
+}
+
+/// [`execute`], with the built-in checks reaching their targets through `network`.
+pub async fn execute_on(
+    network: &dyn net::Network,
+    action: &super::Action,
+    params: &BTreeMap<String, String>,
+    path: Option<String>,
+) -> exec::Outcome {
+    let mut outcome = run_raw(network, action, params, path).await;
     if let Some(filter) = &action.filter {
         let kept: Vec<&str> = outcome.stdout.lines().filter(|l| filter.is_match(l)).collect();
         outcome.stdout = if kept.is_empty() { "(no matching lines)\n".into() } else { kept.join("\n") + "\n" };
@@ -60,10 +74,15 @@ pub async fn execute(action: &super::Action, params: &BTreeMap<String, String>, 
     outcome
 }
 
-async fn run_raw(action: &super::Action, params: &BTreeMap<String, String>, path: Option<String>) -> exec::Outcome {
+async fn run_raw(
+    network: &dyn net::Network,
+    action: &super::Action,
+    params: &BTreeMap<String, String>,
+    path: Option<String>,
+) -> exec::Outcome {
     let argv = action.render(params);
     match &action.builtin {
-        Some(name) => builtin::run(name, params, action.timeout).await,
+        Some(name) => builtin::run_on(network, name, params, action.timeout).await,
         None => {
             let invocation = exec::Invocation { argv, timeout: action.timeout, output_cap: action.output_cap, path };
             exec::run(&invocation).await.unwrap_or_else(|e| exec::Outcome {

@@ -162,18 +162,20 @@ pub const ACTION_RUN_DIAGNOSTIC: &str = "diagnostics.run";
 /// changes) button: fallback text and blocks.
 pub fn diagnostics_menu(state: &AppState, incident: &Incident) -> (String, Value) {
     let esc = crate::templates::escape_mrkdwn;
-    let Some(service) = state.settings.file.services.get(&incident.service) else {
-        let text = format!(
-            "`{}` is not a service in warroom.toml, so warroom does not know its diagnostics. Add `[services.{}]` with its `packs` and `params`.",
-            incident.service, incident.service
-        );
-        return (text.clone(), json!([{ "type": "section", "text": { "type": "mrkdwn", "text": text } }]));
+    let service = state.settings.file.services.get(&incident.service);
+    let offered = crate::diagnostics::policy::service_actions(&state.catalog, &incident.service, service);
+    let (service, actions) = match offered {
+        Ok(offered) => offered,
+        Err(text) => {
+            let text = esc(&text);
+            return (text.clone(), json!([{ "type": "section", "text": { "type": "mrkdwn", "text": text } }]));
+        }
     };
     let title = format!("*Diagnostics for `{}`* (packs: {}):", incident.service, service.packs.join(", "));
     let mut lines = vec![title.clone()];
     let mut blocks = vec![json!({ "type": "section", "text": { "type": "mrkdwn", "text": title } })];
     // Slack allows 50 blocks in a message.
-    for action in state.catalog.for_packs(&service.packs).take(49) {
+    for action in actions.into_iter().take(49) {
         let (kind, label) = match action.kind {
             crate::diagnostics::Kind::Read => ("read", "Run"),
             crate::diagnostics::Kind::Change => ("change, needs approval", "Request"),
@@ -199,18 +201,12 @@ pub async fn request_diagnostic(
     given: &std::collections::BTreeMap<String, String>,
     reason: Option<&str>,
 ) -> Result<Result<String, String>, AppError> {
-    let Some(action) = state.catalog.get(id) else {
-        return Ok(Err(format!(
-            "There is no diagnostic `{}`; `/incident diagnostics` lists them.",
-            crate::templates::escape_mrkdwn(id)
-        )));
-    };
-    let empty = Default::default();
+    // Only the service's packs, and its own targets unless `[services.x] allow` says otherwise.
     let service = state.settings.file.services.get(&incident.service);
-    let service_params = service.map_or(&empty, |s| &s.params);
-    let params = match action.resolve_params(service_params, given) {
-        Ok(params) => params,
-        Err(e) => return Ok(Err(crate::templates::escape_mrkdwn(&e))),
+    let bound = crate::diagnostics::policy::bind(&state.catalog, &incident.service, service, id, given);
+    let (action, params) = match bound {
+        Ok(bound) => bound,
+        Err(refusal) => return Ok(Err(crate::templates::escape_mrkdwn(&refusal))),
     };
     let now = state.clock.now();
     if action.kind == crate::diagnostics::Kind::Change {

@@ -2,15 +2,18 @@
 //! sandbox Slack served over real HTTP, with a manual clock and no background workers — tests
 //! drain the job queue themselves.
 
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
+use futures_util::future::BoxFuture;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, PgPool};
 use warroom::app::{AppState, Application};
 use warroom::clock::ManualClock;
 use warroom::config::Settings;
+use warroom::diagnostics::net::{Network, SharedNetwork};
 use warroom::incident::store::Incident;
 use warroom::jobs::runner;
 use warroom::sandbox::pagerduty::PagerDutySandbox;
@@ -45,6 +48,7 @@ pub struct TestApp {
     /// The sandbox PagerDuty (Events API v2) warroom pages through.
     pub pagerduty: Arc<PagerDutySandbox>,
     settings: Settings,
+    network: SharedNetwork,
     db_name: String,
     admin: PgConnectOptions,
 }
@@ -59,6 +63,38 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_with_network(Arc::new(LoopbackOnly), configure).await
+}
+
+/// The network every test's built-in checks use unless it gives its own: literal addresses and
+/// `localhost` only, connections only to loopback, so no check can send a packet elsewhere.
+pub struct LoopbackOnly;
+
+impl Network for LoopbackOnly {
+    fn resolve<'a>(&'a self, host: &'a str, port: u16) -> BoxFuture<'a, std::io::Result<Vec<SocketAddr>>> {
+        Box::pin(async move {
+            match host {
+                "localhost" => Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))]),
+                literal => literal
+                    .parse::<std::net::IpAddr>()
+                    .map(|ip| vec![SocketAddr::new(ip, port)])
+                    .map_err(|_| std::io::Error::other(format!("tests resolve no names (`{host}`)"))),
+            }
+        })
+    }
+
+    fn connect(&self, addr: SocketAddr) -> BoxFuture<'_, std::io::Result<tokio::net::TcpStream>> {
+        Box::pin(async move {
+            if !addr.ip().is_loopback() {
+                return Err(std::io::Error::other(format!("tests connect only to loopback, not {addr}")));
+            }
+            tokio::net::TcpStream::connect(addr).await
+        })
+    }
+}
+
+/// [`spawn_app_with`], the built-in checks resolving and connecting through `network`.
+pub async fn spawn_app_with_network(network: SharedNetwork, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let server = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_SERVER.into());
     let admin = PgConnectOptions::from_str(&server).expect("DATABASE_URL is a Postgres URL");
     let db_name = format!("warroom_test_{}", uuid::Uuid::new_v4().simple());
@@ -106,7 +142,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     settings.file.responders.users = vec![BOB.into()];
     configure(&mut settings);
 
-    let app = Application::build(settings.clone(), db.clone(), clock.clone(), 0).await.unwrap();
+    let app =
+        Application::build_with_network(settings.clone(), db.clone(), clock.clone(), 0, network.clone()).await.unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
     slack.connect(&address, &slack_url);
@@ -126,6 +163,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         statuspage_url,
         pagerduty,
         settings,
+        network,
         db_name,
         admin,
     }
@@ -167,7 +205,9 @@ impl TestApp {
     async fn build_replica(&self) -> Application {
         let mut settings = self.settings.clone();
         settings.listen = "127.0.0.1:0".parse().unwrap();
-        Application::build(settings, self.db.clone(), self.clock.clone(), 0).await.unwrap()
+        Application::build_with_network(settings, self.db.clone(), self.clock.clone(), 0, self.network.clone())
+            .await
+            .unwrap()
     }
 
     /// Runs every due job (and the jobs they queue) until nothing is due.

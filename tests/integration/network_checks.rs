@@ -144,6 +144,9 @@ async fn app_on(net: Arc<FakeNet>, params: &[(&str, &str)], allow: &[(&str, &str
     app.slash(ALICE, "declare P0 api Everything 500s").await;
     app.drain().await;
     let channel = app.only_incident().await.channel_id.unwrap();
+    // Bob, who runs the checks, joins the incident channel (`[permissions] run_read`).
+    app.slack.join(BOB, &channel).await.unwrap();
+    app.drain().await;
     (app, channel)
 }
 

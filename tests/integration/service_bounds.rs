@@ -131,6 +131,7 @@ async fn an_incident_of_a_service_missing_from_the_config_runs_nothing_and_says_
     app.drain().await;
     let ghost = app.incidents().await.into_iter().find(|i| i.service == "ghost").unwrap();
     let channel = ghost.channel_id.clone().unwrap();
+    app.slack.join(BOB, &channel).await.unwrap();
 
     let reply = run(&app, &channel, "run http.health").await;
 

@@ -11,6 +11,7 @@ pub mod exec;
 pub mod redact;
 pub mod run_job;
 pub mod runner;
+pub mod runner_cancel;
 pub mod runner_tasks;
 
 pub use catalog::{Action, Catalog, Kind};

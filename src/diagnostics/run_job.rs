@@ -25,8 +25,9 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let argv = action.render(&params);
     // Checked when requested; checked again here, the last moment before anything runs: a change
     // runs only for an approved request bound to this exact command.
+    let approval = job.payload["approval"].as_str().and_then(|v| uuid::Uuid::parse_str(v).ok());
+    let approval = approval.filter(|_| action.kind == Kind::Change);
     if action.kind == Kind::Change {
-        let approval = job.payload["approval"].as_str().and_then(|v| uuid::Uuid::parse_str(v).ok());
         let request = match approval {
             Some(id) => approvals::get(&state.db, id).await?,
             None => None,
@@ -43,7 +44,7 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let service = crate::incident::store::get(&state.db, incident_id).await?.map(|i| i.service).unwrap_or_default();
     let runner = state.settings.file.services.get(&service).and_then(|s| s.runner.clone()).filter(|r| r != "local");
     if let Some(runner) = runner {
-        return super::runner_tasks::hand_over(state, incident_id, &runner, id, &params, by).await;
+        return super::runner_tasks::hand_over(state, incident_id, &runner, action, &params, by, approval).await;
     }
     let outcome = execute(action, &params, state.settings.diagnostics_path.clone()).await;
     record(state, incident_id, action, &params, by, &outcome, &format!("diag:{}", job.id)).await

@@ -15,6 +15,8 @@ mod ingress;
 mod lifecycle;
 mod metrics;
 mod processes;
+mod runners;
+mod sandbox_mode;
 mod sandbox_page;
 mod slack_failures;
 mod socket_mode;

@@ -77,8 +77,8 @@ pub struct Application {
 impl Application {
     /// Binds `settings.listen` and wires everything. With no `SLACK_BOT_TOKEN` the sandbox
     /// workspace is served under `/sandbox` and warroom talks to it — only where
-    /// [`Settings::check_serve`] allows it; with a token nothing is served under `/sandbox`. `workers` job workers run
-    /// with the server (tests use none and drain the queue themselves).
+    /// [`Settings::check_serve`] allows it; with a token nothing is served under `/sandbox`.
+    /// `workers` job workers run with the server (tests use none and drain the queue themselves).
     pub async fn build(
         settings: Settings,
         db: sqlx::PgPool,

@@ -38,6 +38,7 @@ RUN groupadd --system --gid 10001 warroom \
     && install -d -o warroom -g warroom -m 0750 /var/lib/warroom
 COPY --from=builder /usr/local/bin/warroom /usr/local/bin/warroom
 
+# Listening beyond loopback, warroom needs SLACK_BOT_TOKEN, or WARROOM_SANDBOX=1 for the sandbox.
 ENV WARROOM_LISTEN=0.0.0.0:8080 \
     WARROOM_DATA_DIR=/var/lib/warroom
 WORKDIR /var/lib/warroom

@@ -77,7 +77,8 @@ async fn main() -> anyhow::Result<()> {
     let remote =
         ServiceConfig { packs: vec!["docker".into()], runner: Some("edge-1".into()), allow, ..Default::default() };
     settings.file.services.insert("edge".into(), remote);
-    settings.runner_token = Some(Secret::new("bench-runner-token"));
+    settings.runner_tokens =
+        warroom::config::RunnerTokens::parse("edge-1=bench-runner-token").map_err(|e| anyhow::anyhow!("{e:?}"))?;
     settings.diagnostics_path = Some(format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default()));
     let app = Application::build(settings, db.clone(), Arc::new(SystemClock), warroom::app::DEFAULT_WORKERS).await?;
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -89,13 +90,9 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(dir.join("docker.toml"), pack)?;
     let runner_catalog =
         warroom::diagnostics::Catalog::from_file(&dir.join("docker.toml")).map_err(anyhow::Error::msg)?;
-    let runner = warroom::diagnostics::runner::Runner::new(
-        &address,
-        Secret::new("bench-runner-token"),
-        "edge-1",
-        runner_catalog,
-    )
-    .with_path(Some(format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())));
+    let runner = warroom::diagnostics::runner::Runner::new(&address, Secret::new("bench-runner-token"), runner_catalog)
+        .named(Some("edge-1".into()))
+        .with_path(Some(format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())));
     let (_stop_runner, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move { runner.run(stop_rx).await });
 

@@ -1,6 +1,7 @@
 //! The application: [`AppState`] (what every handler and job gets) and [`Application`], which
 //! binds the listener, wires the routers, and runs the server and the job workers until stopped.
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -69,13 +70,17 @@ pub struct Application {
     state: AppState,
     sandbox: Option<Arc<Workspace>>,
     statuspage_sandbox: Option<Arc<StatusPage>>,
+    /// With real Slack, the sandbox status page's own loopback listener: nothing under
+    /// `/sandbox` is served on warroom's listener outside sandbox mode.
+    statuspage_listener: Option<TcpListener>,
     workers: usize,
 }
 
 impl Application {
     /// Binds `settings.listen` and wires everything. With no `SLACK_BOT_TOKEN` the sandbox
-    /// workspace is served under `/sandbox` and warroom talks to it. `workers` job workers run
-    /// with the server (tests use none and drain the queue themselves).
+    /// workspace is served under `/sandbox` and warroom talks to it — only where
+    /// [`Settings::check_serve`] allows it; with a token nothing is served under `/sandbox`.
+    /// `workers` job workers run with the server (tests use none and drain the queue themselves).
     pub async fn build(
         settings: Settings,
         db: sqlx::PgPool,
@@ -93,6 +98,7 @@ impl Application {
         workers: usize,
         network: crate::diagnostics::net::SharedNetwork,
     ) -> anyhow::Result<Self> {
+        settings.check_serve()?;
         let listener = TcpListener::bind(settings.listen).await?;
         let local = listener.local_addr()?;
         let base_url = format!("http://{}", loopback_of(local));
@@ -117,7 +123,15 @@ impl Application {
             }
         };
 
-        let (statuspage, statuspage_sandbox) = statuspage_client(&settings, &clock, &base_url)?;
+        let statuspage_listener = match (&sandbox, &settings.statuspage_api_key, &settings.statuspage_page_id) {
+            (None, None, _) | (None, _, None) => Some(TcpListener::bind(("127.0.0.1", 0)).await?),
+            _ => None,
+        };
+        let statuspage_base = match &statuspage_listener {
+            Some(private) => format!("http://{}", private.local_addr()?),
+            None => format!("{base_url}/sandbox/statuspage"),
+        };
+        let (statuspage, statuspage_sandbox) = statuspage_client(&settings, &clock, &statuspage_base)?;
         let pagerduty = settings.pagerduty_routing_key.as_ref().map(|key| {
             crate::escalation::pagerduty::PagerDuty::new(http.clone(), &settings.pagerduty_events_url, key.clone())
         });
@@ -151,21 +165,18 @@ impl Application {
         if state.settings.slack_app_token.is_none() {
             router = router.merge(crate::slack::router());
         }
-        let mut router = router
-            .merge(crate::diagnostics::runner_tasks::router())
-            .merge(crate::api::router())
-            .merge(crate::alerts::router())
-            .with_state(state.clone());
+        let mut router = router.merge(crate::api::router()).merge(crate::alerts::router()).with_state(state.clone());
         if let Some(workspace) = &sandbox {
-            let sandbox_routes = sandbox::http::api_router(workspace.clone())
-                .merge(sandbox::http::control_router(workspace.clone(), state.settings.sandbox_public));
+            let slack_side = sandbox::http::from_this_machine(sandbox::http::api_router(workspace.clone()), local.ip());
+            let sandbox_routes =
+                slack_side.merge(sandbox::http::control_router(workspace.clone(), state.settings.sandbox_public));
             router = router.nest("/sandbox", sandbox_routes);
         }
-        if let Some(page) = &statuspage_sandbox {
+        if let (Some(page), None) = (&statuspage_sandbox, &statuspage_listener) {
             router = router.nest("/sandbox/statuspage", sandbox::statuspage::router(page.clone()));
         }
         let router = router.layer(middleware::from_fn_with_state(metrics, trace_request));
-        Ok(Self { listener, router, state, sandbox, statuspage_sandbox, workers })
+        Ok(Self { listener, router, state, sandbox, statuspage_sandbox, statuspage_listener, workers })
     }
 
     pub fn port(&self) -> u16 {
@@ -218,22 +229,32 @@ impl Application {
         if let Some(app_token) = self.state.settings.slack_app_token.clone() {
             workers.push(tokio::spawn(crate::slack::socket::listen(self.state.clone(), app_token, stop_rx.clone())));
         }
+        // Served until the workers are done: a job finishing at shutdown may still push to it.
+        let statuspage_server = match (self.statuspage_listener, &self.statuspage_sandbox) {
+            (Some(listener), Some(page)) => {
+                Some(tokio::spawn(axum::serve(listener, sandbox::statuspage::router(page.clone())).into_future()))
+            }
+            _ => None,
+        };
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         let _ = stop_tx.send(true);
         for worker in workers {
             let _ = worker.await;
         }
+        if let Some(server) = statuspage_server {
+            server.abort();
+        }
         served
     }
 }
 
 /// The status page client: Statuspage with `STATUSPAGE_API_KEY`, else the in-process sandbox
-/// status page (served under `/sandbox/statuspage`) with the configured services' components.
+/// status page (served at `sandbox_url`) with the configured services' components.
 fn statuspage_client(
     settings: &Settings,
     clock: &SharedClock,
-    base_url: &str,
+    sandbox_url: &str,
 ) -> anyhow::Result<(crate::statuspage::StatuspageClient, Option<Arc<StatusPage>>)> {
     let http = reqwest::Client::builder().timeout(settings.statuspage_timeout).build()?;
     if let (Some(key), Some(page)) = (&settings.statuspage_api_key, &settings.statuspage_page_id) {
@@ -248,7 +269,7 @@ fn statuspage_client(
             page.add_component(component, service.display_name.as_deref().unwrap_or(name));
         }
     }
-    let url = format!("{base_url}/sandbox/statuspage/v1");
+    let url = format!("{sandbox_url}/v1");
     let client = crate::statuspage::StatuspageClient::new(http, &url, Secret::new(key), "sandbox", true);
     Ok((client, Some(page)))
 }

@@ -40,15 +40,16 @@ enum Cmd {
         /// The warroom server, e.g. https://warroom.example.com
         #[arg(long)]
         server: String,
-        /// The server's WARROOM_RUNNER_TOKEN.
+        /// This runner's own token: its entry in the server's WARROOM_RUNNER_TOKENS.
         #[arg(long, env = "WARROOM_RUNNER_TOKEN", hide_env_values = true)]
         token: String,
         /// The pack file (TOML, the diagnostics/*.toml format) of what this runner may run.
         #[arg(long)]
         catalog: std::path::PathBuf,
-        /// This runner's name, as services' `runner = "..."` in warroom.toml call it.
-        #[arg(long)]
-        name: String,
+        /// This runner's name, as services' `runner = "..."` call it. Optional: the server knows
+        /// a runner by its token, and refuses a name that is not the token's.
+        #[arg(long, env = "WARROOM_RUNNER_NAME")]
+        name: Option<String>,
     },
 }
 
@@ -73,14 +74,15 @@ async fn main() -> ExitCode {
                 }
             };
             let runner =
-                warroom::diagnostics::runner::Runner::new(&server, warroom::secret::Secret::new(token), &name, catalog)
+                warroom::diagnostics::runner::Runner::new(&server, warroom::secret::Secret::new(token), catalog)
+                    .named(name.clone())
                     .with_path(settings.diagnostics_path.clone());
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {
                 shutdown_signal().await;
                 let _ = stop_tx.send(true);
             });
-            info!("runner {name} polling {server}");
+            info!("runner {} polling {server}", name.as_deref().unwrap_or("(named by its token)"));
             runner.run(stop_rx).await;
             ExitCode::SUCCESS
         }
@@ -110,7 +112,7 @@ fn exit_on(result: anyhow::Result<()>) -> ExitCode {
 }
 
 fn check_config(settings: &Settings) -> ExitCode {
-    let mut problems = Vec::new();
+    let mut problems: Vec<String> = settings.check_serve().err().map(|e| e.to_string()).into_iter().collect();
     if let Err(e) = Templates::load(settings.file.templates_dir.as_deref()) {
         problems.push(e.to_string());
     }
@@ -178,6 +180,16 @@ async fn export(settings: Settings, incident: &str, format: &str) -> anyhow::Res
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    // Before anything starts: a forgotten SLACK_BOT_TOKEN must not become a silent sandbox.
+    settings.check_serve()?;
+    if let Some(warning) = settings.runner_tokens.deprecation() {
+        warn!("{warning}");
+    }
+    for (service, runner) in settings.file.services.iter().filter_map(|(n, s)| Some((n, s.runner.as_deref()?))) {
+        if runner != "local" && !settings.runner_tokens.names().any(|name| name == runner) {
+            warn!("[services.{service}] runner = \"{runner}\" has no token in WARROOM_RUNNER_TOKENS: its diagnostics will wait for a runner that cannot connect");
+        }
+    }
     let (url, embedded) = database(&settings).await?;
     let pool = db::connect(&url).await?;
     db::migrate(&pool).await?;

@@ -1,10 +1,12 @@
-//! The HTTP API (`/api/v1/incidents`: declare, list, show) and what it shares with the alert
-//! webhooks: the bearer token check and the JSON error type.
+//! The HTTP API (`/api/v1/incidents`: declare, list, show; `/api/v1/runners/*` for remote
+//! runners) and what it shares with the alert webhooks: the bearer token check and the JSON
+//! error type.
 
 mod auth;
 mod error;
 mod incidents;
 mod reports;
+mod runners;
 
 pub use auth::{bearer, ApiToken};
 pub use error::ApiError;
@@ -16,7 +18,8 @@ use axum::Router;
 
 use crate::app::AppState;
 
-/// `GET/POST /api/v1/incidents`, `GET /api/v1/incidents/{number}` and its `/timeline` and `/export`.
+/// `GET/POST /api/v1/incidents`, `GET /api/v1/incidents/{number}` and its `/timeline` and `/export`;
+/// the runners' routes (with their own body limit: results carry diagnostics' output).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/incidents", get(incidents::list).post(incidents::declare))
@@ -24,4 +27,5 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/incidents/{number}/timeline", get(reports::timeline))
         .route("/api/v1/incidents/{number}/export", get(reports::report))
         .layer(DefaultBodyLimit::max(crate::slack::MAX_BODY))
+        .merge(runners::router())
 }

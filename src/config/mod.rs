@@ -5,6 +5,7 @@ mod alerts;
 mod allow;
 mod file;
 mod permissions;
+mod runners;
 mod statuspage;
 
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ pub use file::{
     StatuspageConfig, StatuspageMode,
 };
 pub use permissions::{Permission, PermissionsConfig, Principal, Responders};
+pub use runners::RunnerTokens;
 
 use crate::secret::Secret;
 
@@ -40,6 +42,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `SLACK_BOT_TOKEN`; `None` runs against the in-process sandbox workspace.
     pub slack_bot_token: Option<Secret>,
+    /// `WARROOM_SANDBOX=1`: run the sandbox workspace though warroom listens beyond loopback.
+    pub sandbox: bool,
     pub slack_signing_secret: Option<Secret>,
     pub slack_app_token: Option<Secret>,
     pub slack_api_url: String,
@@ -50,8 +54,9 @@ pub struct Settings {
     pub log_format: Option<LogFormat>,
     /// `WARROOM_DIAGNOSTICS_PATH`: where diagnostics find their programs (default: warroom's PATH).
     pub diagnostics_path: Option<String>,
-    /// `WARROOM_RUNNER_TOKEN`: what remote runners authenticate with; runners are off without it.
-    pub runner_token: Option<Secret>,
+    /// `WARROOM_RUNNER_TOKENS` (or the deprecated `WARROOM_RUNNER_TOKEN`): each remote runner's
+    /// name and token; runners are off without any.
+    pub runner_tokens: RunnerTokens,
     /// `STATUSPAGE_API_KEY`; `None` pushes to the in-process sandbox status page.
     pub statuspage_api_key: Option<Secret>,
     pub statuspage_page_id: Option<String>,
@@ -137,6 +142,18 @@ impl Settings {
                 format!("`{pagerduty_events_url}` must be https, or plain http to a loopback address"),
             ));
         }
+        let sandbox = match lookup("WARROOM_SANDBOX").as_deref() {
+            None | Some("0" | "false") => false,
+            Some("1" | "true") => true,
+            Some(other) => {
+                problems.push(env_problem("WARROOM_SANDBOX", format!("`{other}`: use 1 (run the sandbox) or 0")));
+                false
+            }
+        };
+        let runner_tokens = RunnerTokens::from_lookup(&lookup, &file.services).unwrap_or_else(|found| {
+            problems.extend(found.into_iter().map(|(key, message)| env_problem(key, message)));
+            RunnerTokens::default()
+        });
         let secret = |key: &str| lookup(key).map(Secret::new);
         let settings = Settings {
             file,
@@ -145,6 +162,7 @@ impl Settings {
             listen,
             data_dir: PathBuf::from(lookup("WARROOM_DATA_DIR").unwrap_or_else(|| ".warroom".into())),
             slack_bot_token: secret("SLACK_BOT_TOKEN"),
+            sandbox,
             slack_signing_secret: secret("SLACK_SIGNING_SECRET"),
             slack_app_token: secret("SLACK_APP_TOKEN"),
             slack_api_url: slack_api_url.trim_end_matches('/').to_string(),
@@ -152,7 +170,7 @@ impl Settings {
             api_token: secret("WARROOM_API_TOKEN"),
             log_format,
             diagnostics_path: lookup("WARROOM_DIAGNOSTICS_PATH"),
-            runner_token: secret("WARROOM_RUNNER_TOKEN"),
+            runner_tokens,
             statuspage_api_key: secret("STATUSPAGE_API_KEY"),
             statuspage_page_id: lookup("STATUSPAGE_PAGE_ID"),
             statuspage_api_url: statuspage_api_url.trim_end_matches('/').to_string(),
@@ -176,6 +194,14 @@ impl Settings {
             problems.push(env_problem(
                 "SLACK_SIGNING_SECRET",
                 "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: requests from Slack could not be verified"
+                    .into(),
+            ));
+        }
+        if settings.sandbox && settings.slack_bot_token.is_some() {
+            problems.push(env_problem(
+                "WARROOM_SANDBOX",
+                "WARROOM_SANDBOX=1 and SLACK_BOT_TOKEN are both set: unset WARROOM_SANDBOX to use Slack, or \
+                 SLACK_BOT_TOKEN to run the sandbox"
                     .into(),
             ));
         }
@@ -213,6 +239,25 @@ impl Settings {
     pub fn sandbox_mode(&self) -> bool {
         self.slack_bot_token.is_none()
     }
+
+    /// Whether `warroom serve` may start: a deployment that forgot `SLACK_BOT_TOKEN` must not
+    /// quietly declare incidents into an in-memory Slack. Without the token the sandbox runs
+    /// only on a loopback listener, or when `WARROOM_SANDBOX=1` asks for it.
+    pub fn check_serve(&self) -> Result<(), SettingsError> {
+        if !self.sandbox_mode() || self.sandbox || self.listen.ip().is_loopback() {
+            return Ok(());
+        }
+        Err(SettingsError::Invalid(vec![ConfigProblem {
+            file: PathBuf::from("$SLACK_BOT_TOKEN"),
+            line: 0,
+            message: format!(
+                "SLACK_BOT_TOKEN is not set and WARROOM_LISTEN ({}) is not a loopback address: set SLACK_BOT_TOKEN \
+                 (with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN) to use Slack, or WARROOM_SANDBOX=1 to run the \
+                 sandbox workspace",
+                self.listen
+            ),
+        }]))
+    }
 }
 
 /// Reads and validates one config file.
@@ -248,6 +293,55 @@ mod tests {
         assert!(s.sandbox_mode());
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.slack_api_url, "https://slack.com/api");
+    }
+
+    #[test]
+    fn without_a_slack_token_only_a_loopback_listener_or_warroom_sandbox_runs_the_sandbox() {
+        let base = [("WARROOM_CONFIG", "/dev/null")];
+        let with = |extra: &[(&str, &str)]| settings(&[base.as_slice(), extra].concat()).unwrap();
+
+        let err = with(&[("WARROOM_LISTEN", "0.0.0.0:0")]).check_serve().unwrap_err().to_string();
+        assert!(err.contains("SLACK_BOT_TOKEN is not set") && err.contains("WARROOM_SANDBOX=1"), "{err}");
+        assert!(with(&[("WARROOM_LISTEN", "10.1.2.3:8080")]).check_serve().is_err());
+        assert!(with(&[("WARROOM_LISTEN", "[::]:8080")]).check_serve().is_err());
+
+        for ok in [
+            with(&[]),
+            with(&[("WARROOM_LISTEN", "[::1]:8080")]),
+            with(&[("WARROOM_LISTEN", "0.0.0.0:0"), ("WARROOM_SANDBOX", "1")]),
+            with(&[("WARROOM_LISTEN", "0.0.0.0:0"), ("SLACK_BOT_TOKEN", "xoxb-1"), ("SLACK_SIGNING_SECRET", "s")]),
+        ] {
+            assert!(ok.check_serve().is_ok(), "{:?} sandbox={}", ok.listen, ok.sandbox);
+        }
+        assert!(!with(&[("WARROOM_SANDBOX", "0")]).sandbox);
+    }
+
+    #[test]
+    fn warroom_sandbox_takes_one_or_zero_and_never_alongside_a_slack_token() {
+        let err = settings(&[("WARROOM_CONFIG", "/dev/null"), ("WARROOM_SANDBOX", "yes")]).unwrap_err();
+        assert!(err.to_string().contains("WARROOM_SANDBOX"), "{err}");
+        let both = [
+            ("WARROOM_CONFIG", "/dev/null"),
+            ("WARROOM_SANDBOX", "1"),
+            ("SLACK_BOT_TOKEN", "xoxb-secret-value"),
+            ("SLACK_SIGNING_SECRET", "s"),
+        ];
+        let err = settings(&both).unwrap_err().to_string();
+        assert!(err.contains("WARROOM_SANDBOX=1 and SLACK_BOT_TOKEN are both set"), "{err}");
+        assert!(!err.contains("xoxb-secret-value"), "{err}");
+    }
+
+    #[test]
+    fn runner_token_problems_name_the_variable_and_not_the_token() {
+        let err = settings(&[("WARROOM_CONFIG", "/dev/null"), ("WARROOM_RUNNER_TOKENS", "edge-1=tiny-secret")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("$WARROOM_RUNNER_TOKENS") && err.contains("runner `edge-1`"), "{err}");
+        assert!(!err.contains("tiny-secret"), "{err}");
+        let ok = settings(&[("WARROOM_CONFIG", "/dev/null"), ("WARROOM_RUNNER_TOKENS", "edge-1=0123456789abcdef0123")])
+            .unwrap();
+        assert_eq!(ok.runner_tokens.identify("0123456789abcdef0123"), Some("edge-1"));
+        assert!(!format!("{ok:?}").contains("0123456789abcdef0123"), "Debug shows names only");
     }
 
     #[test]

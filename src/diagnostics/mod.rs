@@ -15,6 +15,7 @@ pub mod policy;
 pub mod redact;
 pub mod run_job;
 pub mod runner;
+pub mod runner_cancel;
 pub mod runner_tasks;
 
 pub use catalog::{Action, Catalog, Kind};

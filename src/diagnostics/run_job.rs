@@ -30,8 +30,9 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let argv = action.render(&params);
     // Checked when requested; checked again here, the last moment before anything runs: a change
     // runs only for an approved request bound to this exact command.
+    let approval = job.payload["approval"].as_str().and_then(|v| uuid::Uuid::parse_str(v).ok());
+    let approval = approval.filter(|_| action.kind == Kind::Change);
     if action.kind == Kind::Change {
-        let approval = job.payload["approval"].as_str().and_then(|v| uuid::Uuid::parse_str(v).ok());
         let request = match approval {
             Some(id) => approvals::get(&state.db, id).await?,
             None => None,
@@ -47,7 +48,7 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     // A service that lives elsewhere has its diagnostics run by its own runner.
     let runner = config.and_then(|s| s.runner.clone()).filter(|r| r != "local");
     if let Some(runner) = runner {
-        return super::runner_tasks::hand_over(state, incident_id, &runner, id, &params, by).await;
+        return super::runner_tasks::hand_over(state, incident_id, &runner, action, &params, by, approval).await;
     }
     let outcome = execute_on(&*state.network, action, &params, state.settings.diagnostics_path.clone()).await;
     record(state, incident_id, action, &params, by, &outcome, &format!("diag:{}", job.id)).await

@@ -1,44 +1,62 @@
 //! The server's side of remote runners: a diagnostic for a service whose `runner` is not
-//! `local` becomes a task; the named runner long-polls `/api/v1/runners/poll` for it and posts
-//! the outcome (or its refusal) to `/api/v1/runners/results`. Heartbeats say who is online.
+//! `local` becomes a task, bound to the SHA-256 of the command the server rendered (for a
+//! change, the approval's own hash); the runner it names claims it on a poll and reports the
+//! outcome (or its refusal). Heartbeats say who is online. The HTTP edge is `api::runners`;
+//! which runner asks is what its token says, never what the request claims.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::exec::Outcome;
+use super::{approvals, runner_cancel, Action};
 use crate::app::AppState;
 use crate::jobs::{kind, queue, JobError};
+use crate::slack::blocks::hhmm;
 use crate::timeline::{self, EventKind};
 
 /// A runner not heard from for this long is offline.
 const OFFLINE_AFTER: i64 = 60;
-/// The longest a poll waits for a task.
-const MAX_WAIT: u64 = 25;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/runners/poll", post(poll)).route("/api/v1/runners/results", post(results))
+/// The hash a task is bound to, computed alike by the server and the runner: an action with an
+/// argument vector hashes as its approval does ([`approvals::action_hash`]); a built-in check
+/// (no argv) hashes its name and parameters instead, so its target is bound too.
+pub fn task_hash(action: &Action, params: &BTreeMap<String, String>) -> String {
+    match &action.builtin {
+        None => approvals::action_hash(&action.id, &action.render(params)),
+        Some(name) => {
+            let words: Vec<String> = std::iter::once(format!("builtin:{name}"))
+                .chain(params.iter().map(|(k, v)| format!("{k}={v}")))
+                .collect();
+            approvals::action_hash(&action.id, &words)
+        }
+    }
 }
 
-/// Queues the run for `runner`, and says in the channel when that runner is offline.
+/// Queues the run for `runner`, and says in the channel when that runner is offline. A change
+/// (`approval`) carries its approval's hash and waits only until the approval expires.
 pub async fn hand_over(
     state: &AppState,
     incident_id: Uuid,
     runner: &str,
-    action: &str,
+    action: &Action,
     params: &BTreeMap<String, String>,
     by: &str,
+    approval: Option<Uuid>,
 ) -> Result<(), JobError> {
     let now = state.clock.now();
+    let (hash, expires_at) = match approval {
+        Some(id) => {
+            let request = approvals::get(&state.db, id).await?;
+            let request = request.ok_or_else(|| JobError::Fatal(format!("no approval request {id}")))?;
+            (request.action_hash, Some(request.expires_at))
+        }
+        None => (task_hash(action, params), None),
+    };
     let last_seen: Option<DateTime<Utc>> = sqlx::query_scalar("SELECT last_seen FROM runners WHERE name = $1")
         .bind(runner)
         .fetch_optional(&state.db)
@@ -46,23 +64,34 @@ pub async fn hand_over(
     let task = Uuid::new_v4();
     let mut tx = state.db.begin().await?;
     sqlx::query(
-        "INSERT INTO runner_tasks (id, runner, incident_id, action, params, requested_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO runner_tasks (id, runner, incident_id, action, params, requested_by, created_at, action_hash, \
+         approval_id, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(task)
     .bind(runner)
     .bind(incident_id)
-    .bind(action)
+    .bind(&action.id)
     .bind(json!(params))
     .bind(by)
     .bind(now)
+    .bind(&hash)
+    .bind(approval)
+    .bind(expires_at)
     .execute(&mut *tx)
     .await?;
-    let payload = json!({ "task": task, "runner": runner, "action": action, "params": params });
+    let payload = json!({ "task": task, "runner": runner, "action": action.id, "params": params, "hash": hash });
     timeline::append(&mut *tx, incident_id, now, by, EventKind::DiagnosticDispatched, payload).await?;
+    if let Some(at) = expires_at {
+        let payload = json!({ "task": task });
+        queue::enqueue(&mut *tx, Some(incident_id), kind::RUNNER_TASK_EXPIRE, &task.to_string(), payload, at).await?;
+    }
     if last_seen.is_none_or(|at| (now - at).num_seconds() > OFFLINE_AFTER) {
         let seen = last_seen.map_or("never seen".to_string(), |at| format!("last seen {} UTC", at.format("%H:%M:%S")));
-        let text =
-            format!(":electric_plug: Runner `{runner}` is offline ({seen}): `{action}` waits for it to come back.");
+        let waits = match expires_at {
+            Some(at) => format!("waits for it until its approval expires at {} UTC, then is cancelled", hhmm(at)),
+            None => "waits for it to come back".to_string(),
+        };
+        let text = format!(":electric_plug: Runner `{runner}` is offline ({seen}): `{}` {waits}.", action.id);
         let post = json!({ "text": text, "to": "channel", "what": "runner_offline" });
         queue::enqueue(&mut *tx, Some(incident_id), kind::POST, &format!("offline:{task}"), post, now).await?;
     }
@@ -72,53 +101,17 @@ pub async fn hand_over(
     Ok(())
 }
 
-/// Checks the runner token (constant time). Runners are off without `WARROOM_RUNNER_TOKEN`.
-fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(), (StatusCode, &'static str)> {
-    let Some(expected) = &state.settings.runner_token else {
-        return Err((StatusCode::NOT_FOUND, "remote runners are off: set WARROOM_RUNNER_TOKEN"));
-    };
-    let given = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(given) if crate::secret::constant_time_eq(given.as_bytes(), expected.expose().as_bytes()) => Ok(()),
-        _ => Err((StatusCode::UNAUTHORIZED, "bad runner token")),
-    }
-}
-
-#[derive(Deserialize)]
-struct PollRequest {
-    name: String,
-    #[serde(default)]
-    wait_secs: u64,
-}
-
-/// A runner asks for work: heartbeat, then the oldest task for it, waiting up to `wait_secs`.
-async fn poll(State(state): State<AppState>, headers: HeaderMap, Json(req): Json<PollRequest>) -> Response {
-    if let Err(refused) = authorized(&state, &headers) {
-        return refused.into_response();
-    }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(req.wait_secs.min(MAX_WAIT));
-    loop {
-        // Registered before looking, so a task queued in between still wakes this poll.
-        let queued = state.runner_tasks_ready.notified();
-        tokio::pin!(queued);
-        queued.as_mut().enable();
-        match claim(&state, &req.name).await {
-            Ok(Some(task)) => return Json(task).into_response(),
-            Ok(None) if tokio::time::Instant::now() >= deadline => return StatusCode::NO_CONTENT.into_response(),
-            // Woken at once for a task queued by this process; a replica's shows up within 250 ms.
-            Ok(None) => {
-                let _ = tokio::time::timeout(Duration::from_millis(250), queued).await;
-            }
-            Err(e) => {
-                tracing::warn!("runner poll failed on the database: {e}");
-                return StatusCode::SERVICE_UNAVAILABLE.into_response();
-            }
-        }
-    }
-}
-
-async fn claim(state: &AppState, runner: &str) -> sqlx::Result<Option<Value>> {
+/// `runner`'s heartbeat, then its oldest task that may still start: the task, its action and
+/// parameters, and the hash the runner's own rendering must match. Change tasks past their
+/// approval's expiry or of a resolved incident are cancelled first, and never sent.
+pub async fn claim(state: &AppState, runner: &str) -> Result<Option<Value>, JobError> {
     let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let cancelled = runner_cancel::cancel_stale(&mut tx, now, runner_cancel::Scope::Runner(runner)).await?;
+    tx.commit().await?;
+    if cancelled > 0 {
+        crate::jobs::wake(state);
+    }
     sqlx::query(
         "INSERT INTO runners (name, last_seen) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET last_seen = $2",
     )
@@ -126,25 +119,36 @@ async fn claim(state: &AppState, runner: &str) -> sqlx::Result<Option<Value>> {
     .bind(now)
     .execute(&state.db)
     .await?;
-    let task: Option<(Uuid, String, Value)> = sqlx::query_as(
+    let task: Option<(Uuid, String, Value, Option<String>)> = sqlx::query_as(
         r#"UPDATE runner_tasks SET state = 'sent', sent_at = $2
-           WHERE id = (SELECT id FROM runner_tasks WHERE runner = $1 AND state = 'queued'
-                       ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-           RETURNING id, action, params"#,
+           WHERE id = (SELECT t.id FROM runner_tasks t JOIN incidents i ON i.id = t.incident_id
+                       WHERE t.runner = $1 AND t.state = 'queued'
+                         AND (t.approval_id IS NULL OR (t.expires_at > $2 AND i.resolved_at IS NULL))
+                       ORDER BY t.created_at LIMIT 1 FOR UPDATE OF t SKIP LOCKED)
+           RETURNING id, action, params, action_hash"#,
     )
     .bind(runner)
     .bind(now)
     .fetch_optional(&state.db)
     .await?;
-    Ok(task.map(|(id, action, params)| json!({ "id": id, "action": action, "params": params })))
+    Ok(task.map(|(id, action, params, hash)| {
+        // Tasks queued before tasks carried a hash: bound to what the server renders now.
+        let hash = hash.or_else(|| {
+            let action = state.catalog.get(&action)?;
+            Some(task_hash(action, &serde_json::from_value(params.clone()).unwrap_or_default()))
+        });
+        json!({ "id": id, "action": action, "params": params, "hash": hash })
+    }))
 }
 
 /// What a runner reports for a task.
 #[derive(Debug, Deserialize, serde::Serialize)]
 pub struct TaskResult {
-    pub name: String,
+    /// The name the runner was started with (`--name`): checked against its token's, never trusted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub task: Uuid,
-    /// Set when the runner would not run it (not in its catalog, parameters refused).
+    /// Set when the runner would not run it (not in its catalog, parameters refused, catalog mismatch).
     pub refused: Option<String>,
     pub exit_code: Option<i32>,
     #[serde(default)]
@@ -159,42 +163,28 @@ pub struct TaskResult {
     pub truncated: bool,
 }
 
-async fn results(State(state): State<AppState>, headers: HeaderMap, Json(result): Json<TaskResult>) -> Response {
-    if let Err(refused) = authorized(&state, &headers) {
-        return refused.into_response();
-    }
-    match record(&state, &result).await {
-        Ok(true) => StatusCode::OK.into_response(),
-        Ok(false) => (StatusCode::CONFLICT, "no such task sent to this runner").into_response(),
-        Err(e) => {
-            tracing::warn!("recording runner result failed: {e}");
-            (StatusCode::SERVICE_UNAVAILABLE, "try again").into_response()
-        }
-    }
-}
-
-async fn record(state: &AppState, result: &TaskResult) -> Result<bool, JobError> {
+/// Records `runner`'s result for a task sent to it; false when it has no such task.
+pub async fn record(state: &AppState, runner: &str, result: &TaskResult) -> Result<bool, JobError> {
     let now = state.clock.now();
     let task: Option<(Uuid, String, Value, String)> = sqlx::query_as(
         r#"UPDATE runner_tasks SET state = 'done', done_at = $3 WHERE id = $1 AND runner = $2 AND state = 'sent'
            RETURNING incident_id, action, params, requested_by"#,
     )
     .bind(result.task)
-    .bind(&result.name)
+    .bind(runner)
     .bind(now)
     .fetch_optional(&state.db)
     .await?;
     let Some((incident_id, action_id, params, by)) = task else { return Ok(false) };
     let slot = format!("task:{}", result.task);
     if let Some(reason) = &result.refused {
-        let text = format!(
-            ":no_entry: Runner `{}` refused `{action_id}`: {}",
-            result.name,
-            crate::templates::escape_mrkdwn(reason)
-        );
+        state.metrics.diagnostic("refused");
+        let reason = super::redact::redact(reason);
+        let text =
+            format!(":no_entry: Runner `{runner}` refused `{action_id}`: {}", crate::templates::escape_mrkdwn(&reason));
         let mut tx = state.db.begin().await?;
-        let payload = json!({ "task": result.task, "runner": result.name, "action": action_id, "reason": reason });
-        timeline::append(&mut *tx, incident_id, now, &result.name, EventKind::DiagnosticRefused, payload).await?;
+        let payload = json!({ "task": result.task, "runner": runner, "action": action_id, "reason": reason });
+        timeline::append(&mut *tx, incident_id, now, runner, EventKind::DiagnosticRefused, payload).await?;
         let post = json!({ "text": text, "to": "channel", "what": "runner_refused" });
         queue::enqueue(&mut *tx, Some(incident_id), kind::POST, &slot, post, now).await?;
         tx.commit().await?;

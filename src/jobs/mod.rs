@@ -34,6 +34,7 @@ pub mod kind {
     pub const POST_UPDATE: &str = "incident.post_update";
     pub const POST_RESOLUTION: &str = "incident.post_resolution";
     pub const RUN_DIAGNOSTIC: &str = "diagnostics.run";
+    pub const RUNNER_TASK_EXPIRE: &str = "runners.task_expire";
     pub const APPROVAL_MESSAGE: &str = "approval.message";
     pub const APPROVAL_EXPIRE: &str = "approval.expire";
     pub const UPLOAD: &str = "incident.upload";

@@ -1,9 +1,10 @@
 //! The sandbox over HTTP: its Web API (`/api/{method}`) and response URLs for warroom to call,
 //! and a small control surface for a person at the keyboard (the page at `/sandbox`, `/command`,
 //! `/click`, `/submit`, `/state`, `/files/{id}`), served on loopback only unless made public.
+//! warroom serves either only in sandbox mode; the Slack side only to this machine ([`from_this_machine`]).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -121,13 +122,43 @@ async fn upload(State(ws): State<Arc<Workspace>>, Path(file_id): Path<String>, b
     }
 }
 
+/// The Slack side (`api_router`) answered only to warroom itself: loopback peers, or a peer
+/// with the listener's own address `local` (warroom calling itself when bound to one address).
+pub fn from_this_machine(router: Router, local: IpAddr) -> Router {
+    router.layer(axum::middleware::from_fn_with_state(local, this_machine_only))
+}
+
+/// Whether a peer is this machine: a loopback address, or the listener's own (`local`).
+fn is_this_machine(peer: Option<SocketAddr>, local: Option<IpAddr>) -> bool {
+    peer.is_some_and(|p| p.ip().is_loopback() || local.is_some_and(|l| !l.is_unspecified() && p.ip() == l))
+}
+
+fn peer(request: &axum::extract::Request) -> Option<SocketAddr> {
+    request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
+}
+
+fn not_here() -> Response {
+    (StatusCode::FORBIDDEN, "the sandbox is only served to this machine").into_response()
+}
+
 /// The control surface acts as any user of the workspace: only this machine may use it.
 async fn loopback_only(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    if peer.is_some_and(|p| p.ip().is_loopback()) {
+    if is_this_machine(peer(&request), None) {
         next.run(request).await
     } else {
-        (StatusCode::FORBIDDEN, "the sandbox is only served to this machine").into_response()
+        not_here()
+    }
+}
+
+async fn this_machine_only(
+    State(local): State<IpAddr>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if is_this_machine(peer(&request), Some(local)) {
+        next.run(request).await
+    } else {
+        not_here()
     }
 }
 
@@ -230,5 +261,29 @@ fn relay(result: Result<super::actor::Reply, super::actor::ActError>) -> Respons
         Ok(reply) => Json(json!({ "status": reply.status, "reply": reply.json(), "body": reply.body })).into_response(),
         Err(e @ super::actor::ActError::NotFound(_)) => (StatusCode::NOT_FOUND, e.to_string()).into_response(),
         Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(addr: &str) -> Option<SocketAddr> {
+        Some(addr.parse().unwrap())
+    }
+
+    #[test]
+    fn only_this_machine_is_this_machine() {
+        for local in ["127.0.0.1:5000", "[::1]:5000", "127.0.0.9:1"] {
+            assert!(is_this_machine(peer(local), None), "{local}");
+        }
+        for remote in ["10.0.0.7:5000", "192.168.1.5:1", "[2001:db8::1]:443", "0.0.0.0:1"] {
+            assert!(!is_this_machine(peer(remote), None), "{remote}");
+        }
+        assert!(!is_this_machine(None, None), "no peer address: refused");
+        let bound: IpAddr = "192.168.1.5".parse().unwrap();
+        assert!(is_this_machine(peer("192.168.1.5:40000"), Some(bound)), "warroom calling its own address");
+        assert!(!is_this_machine(peer("192.168.1.6:40000"), Some(bound)));
+        assert!(!is_this_machine(peer("0.0.0.0:1"), Some("0.0.0.0".parse().unwrap())));
     }
 }

@@ -51,6 +51,9 @@ pub fn what(event: &Event) -> String {
         "diagnostic_dispatched" => format!("`{}` handed to runner `{}`", s("action"), s("runner")),
         "diagnostic_finished" => format!("`{}` finished (exit {})", s("action"), p["exit_code"]),
         "diagnostic_refused" => format!("runner refused `{}`: {}", s("action"), esc(&s("reason"))),
+        "diagnostic_cancelled" => {
+            format!("`{}` for runner `{}` cancelled before it started ({})", s("action"), s("runner"), s("reason"))
+        }
         "approval_requested" => format!("requested approval for `{}`", s("action")),
         "approval_granted" => format!("approved `{}` ({} of {})", s("action"), p["approvals"], p["required"]),
         "approval_denied" => format!("denied `{}`", s("action")),

@@ -12,7 +12,7 @@ use crate::harness::*;
 
 /// A directory of shim executables (created once for the test binary), first on the
 /// diagnostics' PATH.
-fn shims() -> &'static PathBuf {
+pub fn shims() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("warroom-shims-{}", std::process::id()));
@@ -246,94 +246,6 @@ async fn the_run_diagnostics_button_lists_buttons_that_run_them() {
 
     assert!(last_post(&app, &channel).contains("137 — killed by SIGKILL"));
     assert!(shim_calls().contains("docker inspect button-ctr"));
-    app.finish().await;
-}
-
-/// A runner named `edge-1` with the docker pack as its catalog, polling this app.
-fn runner(app: &TestApp, pack: &str) -> warroom::diagnostics::runner::Runner {
-    let dir = std::env::temp_dir().join(format!("warroom-runner-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join(format!("{pack}.toml"));
-    let text = std::fs::read_to_string(format!("{}/diagnostics/{pack}.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    std::fs::write(&file, text).unwrap();
-    let catalog = warroom::diagnostics::Catalog::from_file(&file).unwrap();
-    let path = format!("{}:{}", shims().display(), std::env::var("PATH").unwrap_or_default());
-    warroom::diagnostics::runner::Runner::new(
-        &app.address,
-        warroom::secret::Secret::new("runner-token"),
-        "edge-1",
-        catalog,
-    )
-    .with_path(Some(path))
-}
-
-async fn app_with_remote_service(params: &[(&str, &str)]) -> (TestApp, String) {
-    app_with_service_and(params, |s| {
-        s.runner_token = Some(warroom::secret::Secret::new("runner-token"));
-        if let Some(service) = s.file.services.get_mut("api") {
-            service.runner = Some("edge-1".into());
-        }
-    })
-    .await
-}
-
-#[tokio::test]
-async fn a_remote_runner_runs_the_diagnostics_of_its_service() {
-    let (app, channel) = app_with_remote_service(&[("container", "remote-ctr")]).await;
-    let runner = runner(&app, "docker");
-
-    run(&app, &channel, "run docker.exit_code").await;
-    assert!(last_post(&app, &channel).contains("Runner `edge-1` is offline (never seen)"));
-    assert!(runner.step(0).await.unwrap(), "the runner got the task");
-    app.drain().await;
-
-    assert!(last_post(&app, &channel).contains("137 — killed by SIGKILL"));
-    let kinds = app.timeline(&app.only_incident().await).await;
-    assert!(kinds.contains(&"diagnostic_dispatched".to_string()) && kinds.contains(&"diagnostic_finished".to_string()));
-    assert!(!runner.step(0).await.unwrap(), "nothing left");
-    app.finish().await;
-}
-
-#[tokio::test]
-async fn a_remote_runner_refuses_an_action_missing_from_its_catalog() {
-    let (app, channel) = app_with_remote_service(&[("namespace", "prod")]).await;
-    let runner = runner(&app, "docker");
-    runner.step(0).await.unwrap(); // a heartbeat: the runner is online
-
-    run(&app, &channel, "run kubernetes.pods").await;
-    runner.step(0).await.unwrap();
-    app.drain().await;
-
-    let post = last_post(&app, &channel);
-    assert!(
-        post.contains("Runner `edge-1` refused `kubernetes.pods`: `kubernetes.pods` is not in this runner's catalog"),
-        "{post}"
-    );
-    assert!(!shim_calls().contains("kubectl get pods -n prod"));
-    assert!(app.timeline(&app.only_incident().await).await.contains(&"diagnostic_refused".to_string()));
-    app.finish().await;
-}
-
-#[tokio::test]
-async fn runners_need_the_runner_token() {
-    let (app, _) = app_with_remote_service(&[]).await;
-    let client = reqwest::Client::new();
-
-    let anonymous = client
-        .post(format!("{}/api/v1/runners/poll", app.address))
-        .json(&serde_json::json!({ "name": "x" }))
-        .send()
-        .await
-        .unwrap();
-    let wrong = client
-        .post(format!("{}/api/v1/runners/poll", app.address))
-        .bearer_auth("guess")
-        .json(&serde_json::json!({ "name": "x" }))
-        .send()
-        .await
-        .unwrap();
-
-    assert_eq!((anonymous.status().as_u16(), wrong.status().as_u16()), (401, 401));
     app.finish().await;
 }
 

@@ -17,6 +17,8 @@ mod metrics;
 mod network_checks;
 mod permissions;
 mod processes;
+mod runners;
+mod sandbox_mode;
 mod sandbox_page;
 mod service_bounds;
 mod slack_failures;

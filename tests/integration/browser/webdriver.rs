@@ -72,6 +72,13 @@ impl Browser {
     }
 
     async fn command(&self, method: &str, path: &str, body: Value) -> Value {
+        self.try_command(method, path, body)
+            .await
+            .unwrap_or_else(|error| panic!("WebDriver {method} {path} failed: {error}"))
+    }
+
+    /// A command's value, or WebDriver's error object.
+    async fn try_command(&self, method: &str, path: &str, body: Value) -> Result<Value, Value> {
         let url = format!("{}{path}", self.session);
         let request = match method {
             "GET" => self.http.get(url),
@@ -80,9 +87,9 @@ impl Browser {
         };
         let answer: Value = request.send().await.unwrap().json().await.unwrap();
         if answer["value"]["error"].is_string() {
-            panic!("WebDriver {method} {path} failed: {}", answer["value"]);
+            return Err(answer["value"].clone());
         }
-        answer["value"].clone()
+        Ok(answer["value"].clone())
     }
 
     pub async fn goto(&self, url: &str) {
@@ -95,9 +102,19 @@ impl Browser {
         found[ELEMENT].as_str().unwrap().to_string()
     }
 
+    /// Clicks the first element matching `css`. The page re-renders a channel when the workspace
+    /// changes, so the element found may be replaced before the click lands ("stale element
+    /// reference"): then the new one is found and clicked.
     pub async fn click(&self, css: &str) {
-        let id = self.find(css).await;
-        self.command("POST", &format!("/element/{id}/click"), json!({})).await;
+        for _ in 0..5 {
+            let id = self.find(css).await;
+            match self.try_command("POST", &format!("/element/{id}/click"), json!({})).await {
+                Ok(_) => return,
+                Err(error) if error["error"] == "stale element reference" => continue,
+                Err(error) => panic!("WebDriver click on {css} failed: {error}"),
+            }
+        }
+        panic!("{css} was replaced by the page five times in a row before it could be clicked");
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {

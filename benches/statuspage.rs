@@ -203,7 +203,18 @@ async fn outage_catch_up(admin: &PgConnectOptions, server: &str, n: usize) -> an
             runbook_url: None,
         };
         let config = &state.settings.file;
-        ids.push(warroom::incident::declare::declare(&db, config, t0, &format!("bench:{i}"), "bench", &new).await?.id);
+        ids.push(
+            warroom::incident::declare::declare(
+                &mut *db.acquire().await?,
+                config,
+                t0,
+                &format!("bench:{i}"),
+                "bench",
+                &new,
+            )
+            .await?
+            .id,
+        );
     }
     // Every incident is open on the status page (1 request/s) before the outage starts.
     let outage = t0 + chrono::Duration::seconds(n as i64 + 30);

@@ -197,12 +197,14 @@ impl Application {
         self.statuspage_sandbox.clone()
     }
 
-    /// Serves until `shutdown` resolves; then stops the workers after their current job.
+    /// Serves until `shutdown` resolves. The workers are told at once (each finishes the job it
+    /// holds and claims no other) while the server finishes the requests in flight.
     pub async fn run_until_stopped(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stop_tx = Arc::new(stop_tx);
         let mut workers = Vec::new();
         for _ in 0..self.workers {
             workers.push(tokio::spawn(crate::jobs::runner::work(self.state.clone(), stop_rx.clone())));
@@ -237,7 +239,14 @@ impl Application {
             _ => None,
         };
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        let stopping = {
+            let stop_tx = stop_tx.clone();
+            async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+            }
+        };
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(stopping).await;
         let _ = stop_tx.send(true);
         for worker in workers {
             let _ = worker.await;

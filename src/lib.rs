@@ -11,6 +11,7 @@ pub mod duration;
 pub mod error;
 pub mod escalation;
 pub mod incident;
+pub mod input;
 pub mod jobs;
 pub mod metrics;
 pub mod permissions;

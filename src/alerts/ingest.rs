@@ -105,7 +105,7 @@ pub async fn ingest(state: &AppState, n: &Notification) -> Result<Outcome, Inges
                 runbook_url: plan.runbook_url,
             };
             let key = format!("alert:{source}:{}", n.group_key);
-            let declared = declare::declare(&state.db, config, now, &key, source, &new).await?;
+            let declared = declare::declare(&mut *state.db.acquire().await?, config, now, &key, source, &new).await?;
             if declared.created {
                 state.metrics.declared(new.severity.as_str(), source);
             }

@@ -32,7 +32,13 @@ pub async fn grafana(
 
 async fn receive(state: &AppState, source: Source, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
     let body = body.map_err(ApiError::from_body)?;
-    let notification = payload::parse(source, &body).map_err(|m| {
+    // NUL or another control character anywhere (a label, an annotation): refused whole, since
+    // the alerts are stored as they came.
+    let unusable = match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(value) => crate::input::check_json(&value).err(),
+        Err(_) => None,
+    };
+    let notification = unusable.map_or_else(|| payload::parse(source, &body), Err).map_err(|m| {
         tracing::warn!(alert.source = source.as_str(), "refused a {} webhook: {m}", source.label());
         ApiError::Invalid(m)
     })?;

@@ -1,6 +1,7 @@
 //! The API's and the webhooks' error type: every refusal is JSON `{"error": "..."}` with the
 //! status that says whose problem it is. Bad input changes nothing; database trouble is ours
-//! (503, logged here once, no details to the caller).
+//! (503, logged here once, no details to the caller), unless the database refused the data
+//! itself (`crate::error::data_error`: 422).
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -41,14 +42,24 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // The database refused the data itself: the caller's input, not an outage.
+        let refused = match &self {
+            Self::Database(e) => crate::error::data_error(e),
+            _ => None,
+        };
         let status = match &self {
             Self::Off | Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Database(_) if refused.is_some() => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) | Self::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         let message = match &self {
+            Self::Database(e) if refused.is_some() => {
+                tracing::warn!("refused an API request the database cannot store: {e}");
+                format!("the request cannot be stored: {}", refused.unwrap_or_default())
+            }
             Self::Database(e) => {
                 tracing::error!("API request failed on the database: {e}");
                 "warroom cannot reach its database; try again".to_string()

@@ -52,7 +52,8 @@ pub async fn declare(
     // Without a key every call declares: each gets a key of its own.
     let key = format!("api:{}", key.unwrap_or_else(|| format!("anonymous:{}", uuid::Uuid::new_v4())));
     let config = &state.settings.file;
-    let declared = declare::declare(&state.db, config, state.clock.now(), &key, ACTOR, &new).await?;
+    let declared =
+        declare::declare(&mut *state.db.acquire().await?, config, state.clock.now(), &key, ACTOR, &new).await?;
     if declared.created {
         state.metrics.declared(new.severity.as_str(), ACTOR);
         crate::jobs::wake_everywhere(&state);
@@ -76,6 +77,19 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 
 async fn new_incident(state: &AppState, r: DeclareRequest) -> Result<NewIncident, ApiError> {
     let invalid = |field: &str, m: String| ApiError::Invalid(format!("{field}: {m}"));
+    let fields = [
+        ("service", Some(&r.service)),
+        ("severity", r.severity.as_ref()),
+        ("summary", r.summary.as_ref()),
+        ("commander", r.commander.as_ref()),
+        ("impact", r.impact.as_ref()),
+        ("detected_at", r.detected_at.as_ref()),
+    ];
+    for (field, value) in fields {
+        if let Some(value) = value {
+            crate::input::check(&format!("`{field}`"), value).map_err(ApiError::Invalid)?;
+        }
+    }
     let service = ServiceName::parse(&r.service).map_err(|m| invalid("service", m))?;
     let severity = Severity::parse(r.severity.as_deref().unwrap_or("P0")).map_err(|m| invalid("severity", m))?;
     let text = |field: &str, value: Option<String>, max: usize| match value.map(|v| v.trim().to_string()) {

@@ -68,7 +68,7 @@ pub struct NewRequest<'a> {
 
 /// Records a change request, queues its approval message and its expiry timer.
 pub async fn request(
-    db: &PgPool,
+    db: impl sqlx::Acquire<'_, Database = sqlx::Postgres>,
     config: &ApprovalsConfig,
     now: DateTime<Utc>,
     new: NewRequest<'_>,
@@ -146,7 +146,7 @@ pub enum Decision {
 
 /// A click on Approve (`approve`) or Deny, with the hash the button carried.
 pub async fn decide(
-    db: &PgPool,
+    db: impl sqlx::Acquire<'_, Database = sqlx::Postgres>,
     config: &ApprovalsConfig,
     now: DateTime<Utc>,
     id: Uuid,

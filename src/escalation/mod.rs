@@ -132,7 +132,7 @@ pub enum EscalateError {
 
 /// "Escalate now" / `/incident escalate [why]`: fires the next tier at once. Returns its number.
 pub async fn escalate_now(
-    db: &sqlx::PgPool,
+    db: impl sqlx::Acquire<'_, Database = sqlx::Postgres>,
     config: &FileConfig,
     now: DateTime<Utc>,
     incident: &Incident,

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{Acquire, PgConnection, Postgres};
 use uuid::Uuid;
 
 use super::store::{self, Incident, NewIncident};
@@ -26,7 +26,7 @@ pub struct Declared {
 /// its first status update timer and, when its severity is shown there, the push that opens it
 /// on the status page.
 pub async fn declare(
-    db: &PgPool,
+    db: &mut PgConnection,
     config: &FileConfig,
     now: DateTime<Utc>,
     idempotency_key: &str,
@@ -113,7 +113,7 @@ pub async fn declare(
         ack_check,
         new.runbook_url,
     )
-    .fetch_optional(db)
+    .fetch_optional(&mut *db)
     .await?;
     if let Some(number) = number {
         return Ok(Declared { id, number: IncidentNumber(number), created: true });
@@ -122,7 +122,7 @@ pub async fn declare(
         "SELECT i.id, i.number FROM idempotency_keys k JOIN incidents i ON i.id = k.incident_id WHERE k.key = $1",
         idempotency_key
     )
-    .fetch_one(db)
+    .fetch_one(&mut *db)
     .await?;
     Ok(Declared { id: existing.id, number: IncidentNumber(existing.number), created: false })
 }
@@ -138,11 +138,15 @@ pub enum Acknowledged {
 }
 
 /// Sets `acknowledged_at` on the first click; later clicks change nothing.
-pub async fn acknowledge(db: &PgPool, now: DateTime<Utc>, id: Uuid, user: &str) -> sqlx::Result<Acknowledged> {
+pub async fn acknowledge(
+    db: impl Acquire<'_, Database = Postgres>,
+    now: DateTime<Utc>,
+    id: Uuid,
+    user: &str,
+) -> sqlx::Result<Acknowledged> {
     let mut tx = db.begin().await?;
     let Some(incident) = store::acknowledge(&mut *tx, id, user, now).await? else {
-        drop(tx);
-        return Ok(match store::get(db, id).await? {
+        return Ok(match store::get(&mut *tx, id).await? {
             Some(incident) => Acknowledged::Already(incident),
             None => Acknowledged::NoSuchIncident,
         });

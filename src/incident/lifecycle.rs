@@ -1,10 +1,11 @@
 //! What happens to an open incident: updates, notes, commander and severity changes, resolve
 //! and reopen. Each is one transaction: the change, its timeline event and the Slack work it
-//! causes (queued jobs), so nothing is half done.
+//! causes (queued jobs), so nothing is half done. Each takes a pool, or a connection already in
+//! a transaction (a Slack request's: the change is then a savepoint of it).
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Acquire, PgExecutor, Postgres, Transaction};
 
 use super::store::{self, Incident, UpdateFields};
 use super::Severity;
@@ -79,7 +80,7 @@ pub async fn post(
 /// `/incident update`: records the fields and posts them; they are also what the next
 /// scheduled status update says.
 pub async fn update(
-    db: &PgPool,
+    db: impl Acquire<'_, Database = Postgres>,
     config: &FileConfig,
     now: DateTime<Utc>,
     incident: &Incident,
@@ -114,13 +115,19 @@ pub async fn update(
 }
 
 /// `/incident note <text>`: a timeline entry (resolved incidents take notes too).
-pub async fn note(db: &PgPool, now: DateTime<Utc>, incident: &Incident, actor: &str, text: &str) -> sqlx::Result<()> {
+pub async fn note(
+    db: impl PgExecutor<'_>,
+    now: DateTime<Utc>,
+    incident: &Incident,
+    actor: &str,
+    text: &str,
+) -> sqlx::Result<()> {
     timeline::append(db, incident.id, now, actor, EventKind::Note, json!({ "text": text })).await
 }
 
 /// `/incident ic @user`: a new commander, announced in the channel.
 pub async fn change_commander(
-    db: &PgPool,
+    db: impl Acquire<'_, Database = Postgres>,
     now: DateTime<Utc>,
     incident: &Incident,
     actor: &str,
@@ -154,7 +161,7 @@ pub async fn change_commander(
 
 /// `/incident sev P1`: a new severity, and the status update cadence re-planned from now.
 pub async fn change_severity(
-    db: &PgPool,
+    db: impl Acquire<'_, Database = Postgres>,
     config: &FileConfig,
     now: DateTime<Utc>,
     incident: &Incident,
@@ -188,7 +195,7 @@ pub async fn change_severity(
 /// Resolves: stops every timer, posts the resolution (channel and announcement channel) and
 /// the validation checklist. Who may resolve is the caller's check (`[permissions] resolve`).
 pub async fn resolve(
-    db: &PgPool,
+    db: impl Acquire<'_, Database = Postgres>,
     now: DateTime<Utc>,
     incident: &Incident,
     actor: &str,
@@ -248,7 +255,7 @@ async fn resolve_in(
 
 /// Reopens a resolved incident and restarts its status update cadence.
 pub async fn reopen(
-    db: &PgPool,
+    db: impl Acquire<'_, Database = Postgres>,
     config: &FileConfig,
     now: DateTime<Utc>,
     incident: &Incident,

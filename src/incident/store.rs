@@ -100,7 +100,7 @@ pub async fn by_number(db: impl PgExecutor<'_>, number: IncidentNumber) -> sqlx:
 }
 
 /// Open incidents, newest first.
-pub async fn list_open(db: &PgPool) -> sqlx::Result<Vec<Incident>> {
+pub async fn list_open(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Incident>> {
     sqlx::query_as!(Incident, "SELECT * FROM incidents WHERE resolved_at IS NULL ORDER BY number DESC LIMIT 50")
         .fetch_all(db)
         .await

@@ -32,6 +32,7 @@ pub async fn run(state: &AppState) -> Result<(), JobError> {
     if purged > 0 {
         tracing::info!(jobs.purged = purged, "purged {purged} finished jobs older than {KEEP_DAYS} days");
     }
+    crate::slack::views::purge(&state.db, now).await?;
     let next = now + Duration::hours(1);
     let slot = format!("hour:{}", next.timestamp() / 3600);
     queue::enqueue(&state.db, None, kind::PURGE_JOBS, &slot, json!({}), next).await?;

@@ -1,10 +1,11 @@
 //! Jobs that answer a person: an ephemeral reply (through `response_url` while it is valid,
-//! else `chat.postEphemeral`), and opening the declaration modal.
+//! else `chat.postEphemeral`), and opening a modal (recorded, so that only its submission is
+//! taken: `crate::slack::views`).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::{Postgres, Transaction};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{kind, queue::Job, JobError};
@@ -21,18 +22,18 @@ pub struct Target {
 
 /// Queues an ephemeral message to `target`.
 pub async fn enqueue(
-    tx: &mut Transaction<'_, Postgres>,
+    db: &mut PgConnection,
     incident_id: Option<Uuid>,
     target: &Target,
     text: &str,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    enqueue_blocks(tx, incident_id, target, text, serde_json::Value::Null, now).await
+    enqueue_blocks(db, incident_id, target, text, serde_json::Value::Null, now).await
 }
 
 /// Queues an ephemeral message with Block Kit `blocks` (and `text` as its fallback).
 pub async fn enqueue_blocks(
-    tx: &mut Transaction<'_, Postgres>,
+    db: &mut PgConnection,
     incident_id: Option<Uuid>,
     target: &Target,
     text: &str,
@@ -40,7 +41,7 @@ pub async fn enqueue_blocks(
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     let payload = json!({ "target": target, "text": text, "blocks": blocks });
-    super::queue::enqueue(&mut **tx, incident_id, kind::RESPOND, &Uuid::new_v4().to_string(), payload, now).await?;
+    super::queue::enqueue(db, incident_id, kind::RESPOND, &Uuid::new_v4().to_string(), payload, now).await?;
     Ok(())
 }
 
@@ -74,6 +75,8 @@ struct OpenModal {
     #[serde(default)]
     channel: String,
     incident_id: Option<Uuid>,
+    #[serde(default)]
+    user: Option<String>,
 }
 
 pub async fn open_modal(state: &AppState, job: &Job) -> Result<(), JobError> {
@@ -90,5 +93,7 @@ pub async fn open_modal(state: &AppState, job: &Job) -> Result<(), JobError> {
         ("custom", _) if open.custom.is_some() => open.custom.unwrap_or_default(),
         (other, _) => return Err(JobError::Fatal(format!("cannot open the {other} modal"))),
     };
-    Ok(state.slack.open_view(&open.trigger_id, &view).await?)
+    let view_id = state.slack.open_view(&open.trigger_id, &view).await?;
+    crate::slack::views::record(&state.db, &view_id, &view, open.user.as_deref(), state.clock.now()).await?;
+    Ok(())
 }

@@ -13,8 +13,16 @@ use crate::timeline::{self, EventKind, WARROOM};
 
 /// Runs every job that is due now; returns how many ran.
 pub async fn run_due(state: &AppState) -> sqlx::Result<usize> {
+    run_due_until(state, &|| false).await
+}
+
+/// Runs due jobs one claim at a time until none is due or `stopped` says so: a worker told to
+/// stop finishes the job it holds and claims no other, leaving the rest queued for another
+/// replica (or this one's restart).
+async fn run_due_until(state: &AppState, stopped: &(dyn Fn() -> bool + Sync)) -> sqlx::Result<usize> {
     let mut ran = 0;
-    while let Some(job) = queue::claim(&state.db, state.clock.now()).await? {
+    while !stopped() {
+        let Some(job) = queue::claim(&state.db, state.clock.now()).await? else { break };
         let span = info_span!("job", job.id = job.id, job.kind = %job.kind, job.attempt = job.attempts);
         run_one(state, job).instrument(span).await?;
         ran += 1;
@@ -30,8 +38,14 @@ const MIN_IDLE: Duration = Duration::from_millis(10);
 /// A worker: runs due jobs, then sleeps until the next job is due, a wake-up, or `MAX_IDLE`.
 /// On `stop` it finishes the job in hand and returns (graceful shutdown).
 pub async fn work(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let stop_flag = stop.clone();
+    let stopped = move || *stop_flag.borrow();
     loop {
-        let idle = match run_due(&state).await {
+        let ran = run_due_until(&state, &stopped).await;
+        if stopped() {
+            return;
+        }
+        let idle = match ran {
             Ok(_) => match queue::next_due(&state.db).await {
                 // At least a moment: a due job another transaction holds is not worth spinning on.
                 Ok(Some(at)) => (at - state.clock.now()).to_std().unwrap_or(Duration::ZERO).clamp(MIN_IDLE, MAX_IDLE),

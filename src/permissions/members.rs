@@ -4,12 +4,17 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use crate::jobs::{kind, queue};
 
 /// Is `user` a member of `channel` (when given), and of any of `groups`?
-pub async fn lookup(db: &PgPool, channel: Option<&str>, groups: &[String], user: &str) -> sqlx::Result<(bool, bool)> {
+pub async fn lookup(
+    db: impl PgExecutor<'_>,
+    channel: Option<&str>,
+    groups: &[String],
+    user: &str,
+) -> sqlx::Result<(bool, bool)> {
     sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM channel_members WHERE channel_id = $1 AND user_id = $3), \
                 EXISTS (SELECT 1 FROM usergroup_members WHERE handle = ANY($2) AND user_id = $3)",
@@ -60,10 +65,10 @@ pub async fn queue_refresh(db: impl PgExecutor<'_>, channel: &str, slot: &str, a
 
 /// Queues a read of `channel`'s members when warroom knows none of them (at most once a minute);
 /// returns whether it did.
-pub async fn queue_refresh_if_unknown(db: &PgPool, channel: &str, now: DateTime<Utc>) -> sqlx::Result<bool> {
+pub async fn queue_refresh_if_unknown(db: &mut PgConnection, channel: &str, now: DateTime<Utc>) -> sqlx::Result<bool> {
     let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM channel_members WHERE channel_id = $1)")
         .bind(channel)
-        .fetch_one(db)
+        .fetch_one(&mut *db)
         .await?;
     if !known {
         queue_refresh(db, channel, &format!("unknown:{}", now.timestamp() / 60), now).await?;

@@ -9,7 +9,7 @@ pub mod members;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::PgConnection;
 
 use crate::config::{FileConfig, Permission, Principal};
 use crate::incident::store::Incident;
@@ -26,7 +26,7 @@ impl fmt::Display for Refusal {
 
 /// May `user` do `permission` to `incident`? `Ok(Err(refusal))` is a refusal to show them.
 pub async fn check(
-    db: &PgPool,
+    db: &mut PgConnection,
     config: &FileConfig,
     now: DateTime<Utc>,
     incident: &Incident,
@@ -62,7 +62,7 @@ pub async fn check(
     // One round trip answers both questions that need the database.
     let channel = incident.channel_id.as_deref().filter(|_| participants);
     if channel.is_some() || !groups.is_empty() {
-        let (member, in_group) = members::lookup(db, channel, &groups, user).await?;
+        let (member, in_group) = members::lookup(&mut *db, channel, &groups, user).await?;
         if member || in_group {
             return Ok(Ok(()));
         }

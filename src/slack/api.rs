@@ -326,8 +326,13 @@ impl SlackClient {
         })
     }
 
-    pub async fn open_view(&self, trigger_id: &str, view: &Value) -> Result<(), SlackError> {
-        self.call("views.open", &json!({ "trigger_id": trigger_id, "view": view })).await.map(drop)
+    /// Opens a modal; returns the id Slack gave the view.
+    pub async fn open_view(&self, trigger_id: &str, view: &Value) -> Result<String, SlackError> {
+        let answer = self.call("views.open", &json!({ "trigger_id": trigger_id, "view": view })).await?;
+        answer["view"]["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| SlackError::Api { method: "views.open".into(), error: "no view id in the answer".into() })
     }
 
     /// Answers through a `response_url` (valid 30 minutes after Slack sent it).

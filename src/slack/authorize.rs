@@ -44,11 +44,12 @@ pub fn update_permission(state: &AppState, incident: &Incident) -> Option<Permis
 /// `None` when `user` may; otherwise the refusal, ready to show (":no_entry: Only …").
 pub async fn refusal(
     state: &AppState,
+    db: &mut sqlx::PgConnection,
     incident: &Incident,
     user: &str,
     permission: Permission,
 ) -> Result<Option<String>, AppError> {
     let config = &state.settings.file;
-    let checked = crate::permissions::check(&state.db, config, state.clock.now(), incident, user, permission).await?;
+    let checked = crate::permissions::check(db, config, state.clock.now(), incident, user, permission).await?;
     Ok(checked.err().map(|refusal| format!(":no_entry: {refusal}")))
 }

@@ -1,24 +1,27 @@
 //! What people say that matters: a message in an incident channel that is pinned (`pin_added`)
 //! or marked with 📌 (`reaction_added`, `pushpin`) is copied into the timeline with its author
 //! and time. Once per message (the job's slot is the message), however many pins and reactions;
-//! later edits and deletions in Slack never reach the stored copy.
+//! later edits and deletions in Slack never reach the stored copy. The copy keeps the message's
+//! text without control characters (Postgres stores no NUL), its author and its ts.
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
+use sqlx::PgConnection;
 
 use crate::app::AppState;
 use crate::jobs::{kind, queue, JobError};
 use crate::timeline::{self, EventKind};
 
-/// Acts on an Events API event (first delivery only): queues the capture of a pinned or
-/// 📌-marked message in an incident channel. Everything else is ignored.
-pub async fn on_event(state: &AppState, event: &Value) -> sqlx::Result<()> {
+/// Acts on an Events API event (first delivery only), in the transaction that took the event's
+/// key: queues the capture of a pinned or 📌-marked message in an incident channel. Everything
+/// else is ignored, as is an event whose channel, ts or user is not plain text.
+pub async fn on_event(state: &AppState, db: &mut PgConnection, event: &Value) -> sqlx::Result<()> {
     let (via, channel, ts, by, message) = match event["type"].as_str() {
         Some("reaction_added") if event["reaction"] == "pushpin" && event["item"]["type"] == "message" => {
             ("reaction", &event["item"]["channel"], &event["item"]["ts"], &event["user"], Value::Null)
         }
         Some("pin_added") if event["item"]["type"] == "message" => {
-            let message = event["item"]["message"].clone();
+            let message = copy(&event["item"]["message"]);
             let channel =
                 if event["channel_id"].is_string() { &event["channel_id"] } else { &event["item"]["channel"] };
             let ts = if message["ts"].is_string() { &event["item"]["message"]["ts"] } else { &event["item"]["ts"] };
@@ -27,13 +30,25 @@ pub async fn on_event(state: &AppState, event: &Value) -> sqlx::Result<()> {
         _ => return Ok(()),
     };
     let (Some(channel), Some(ts), Some(by)) = (channel.as_str(), ts.as_str(), by.as_str()) else { return Ok(()) };
-    let Some(incident) = crate::incident::store::by_channel(&state.db, channel).await? else { return Ok(()) };
+    if [channel, ts, by].into_iter().any(|v| crate::input::refused_char(v).is_some()) {
+        tracing::warn!("ignored a {via} event with a control character in its channel, ts or user");
+        return Ok(());
+    }
+    let Some(incident) = crate::incident::store::by_channel(&mut *db, channel).await? else { return Ok(()) };
     let payload = json!({ "channel": channel, "ts": ts, "via": via, "by": by, "message": message });
     let now = state.clock.now();
-    if queue::enqueue(&state.db, Some(incident.id), kind::CAPTURE, &format!("{channel}:{ts}"), payload, now).await? {
-        crate::jobs::wake_everywhere(state);
-    }
+    queue::enqueue(db, Some(incident.id), kind::CAPTURE, &format!("{channel}:{ts}"), payload, now).await?;
     Ok(())
+}
+
+/// What the capture keeps of a message Slack sent (or `null`): its ts, author and text, without
+/// the characters warroom refuses (NUL cannot be stored in jsonb).
+fn copy(message: &Value) -> Value {
+    if !message.is_object() {
+        return Value::Null;
+    }
+    let text = |v: &Value| v.as_str().map(crate::input::strip);
+    json!({ "ts": text(&message["ts"]), "user": text(&message["user"]), "text": text(&message["text"]) })
 }
 
 /// When a message was posted, from its ts (`1700000000.000100`).
@@ -52,8 +67,8 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     } else {
         state.slack.message(channel, ts).await?.ok_or_else(|| JobError::Fatal(format!("message {ts} is gone")))?
     };
-    let text: String = message["text"].as_str().unwrap_or_default().chars().take(4000).collect();
-    let author = message["user"].as_str().unwrap_or("unknown").to_string();
+    let text: String = crate::input::strip(message["text"].as_str().unwrap_or_default()).chars().take(4000).collect();
+    let author = crate::input::strip(message["user"].as_str().unwrap_or("unknown"));
     let at = posted_at(ts).unwrap_or_else(|| state.clock.now());
     let payload = json!({ "author": author, "text": text, "ts": ts, "channel": channel, "via": p["via"], "by": p["by"],
                           "captured_at": state.clock.now() });

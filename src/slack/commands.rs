@@ -1,4 +1,6 @@
 //! `POST /slack/commands`: verify, parse, act in one transaction, answer within Slack's 3 s.
+//! Text warroom cannot take (not UTF-8, control characters) is answered with an ephemeral
+//! error and changes nothing.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -7,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
+use sqlx::PgConnection;
 
 use super::command::{self, Command, DeclareArgs, USAGE};
 use super::incident_commands::{self, Invoker};
@@ -29,20 +32,53 @@ pub(super) struct SlashCommand {
     response_url: Option<String>,
 }
 
-/// `POST /slack/commands`.
+/// `POST /slack/commands`: the command and all it causes in one transaction.
 pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
     verify_request(&state, &headers, &body)?;
-    let form: SlashCommand = serde_urlencoded::from_bytes(&body)
+    let form = crate::input::Form::decode(&body);
+    if form.invalid_utf8 {
+        tracing::warn!("refused a slash command that is not UTF-8");
+        return Ok(Json(ephemeral(":x: Your command is not valid UTF-8 text; nothing was done.")).into_response());
+    }
+    let form: SlashCommand = serde_json::from_value(form.to_json())
         .map_err(|e| AppError::BadRequest(format!("malformed slash command payload: {e}")))?;
-    dispatch(&state, form).await
+    let mut tx = state.db.begin().await?;
+    let reply = match dispatch(&state, &mut tx, form).await {
+        Ok(reply) => reply,
+        Err(e @ AppError::Unprocessable(_)) => return Ok(Json(refused(&e)).into_response()),
+        Err(e) => return Err(e),
+    };
+    match tx.commit().await.map_err(AppError::from) {
+        Err(e @ AppError::Unprocessable(_)) => return Ok(Json(refused(&e)).into_response()),
+        other => other?,
+    }
+    crate::jobs::wake_everywhere(&state);
+    Ok(reply)
 }
 
-/// Acts on a slash command however it arrived; the response is the immediate reply.
-pub(super) async fn dispatch(state: &AppState, form: SlashCommand) -> Result<Response, AppError> {
+/// The ephemeral answer to a command the database refused (nothing was done).
+pub(super) fn refused(e: &AppError) -> serde_json::Value {
+    ephemeral(format!(":x: warroom could not do that: {e}"))
+}
+
+/// Acts on a slash command however it arrived, through `db` (the request's transaction); the
+/// response is the immediate reply.
+pub(super) async fn dispatch(
+    state: &AppState,
+    db: &mut PgConnection,
+    form: SlashCommand,
+) -> Result<Response, AppError> {
+    let mut given = vec![form.text.as_str(), &form.user_id, &form.channel_id, &form.trigger_id];
+    given.extend(form.response_url.as_deref());
+    if let Some(c) = given.into_iter().find_map(crate::input::refused_char) {
+        tracing::warn!("refused a slash command with a control character");
+        let text = format!(":x: Your command {}; nothing was done.", crate::input::describe(c));
+        return Ok(Json(ephemeral(text)).into_response());
+    }
     let reply = match command::parse(&form.text) {
         Err(e) => ephemeral(format!(":x: {}\n\n{USAGE}", e.message)),
         Ok(Command::Help) => ephemeral(USAGE),
-        Ok(Command::List) => ephemeral(list(state).await?),
+        Ok(Command::List) => ephemeral(list(db).await?),
         Ok(Command::NotYetAvailable(sub)) => ephemeral(format!(
             ":construction: `/incident {sub}` is not available in this version of warroom yet.\n\n{USAGE}"
         )),
@@ -50,8 +86,7 @@ pub(super) async fn dispatch(state: &AppState, form: SlashCommand) -> Result<Res
             let payload = json!({ "trigger_id": form.trigger_id, "view": "declare", "user": form.user_id,
                                   "channel": form.channel_id, "response_url": form.response_url });
             let slot = format!("trigger:{}", form.trigger_id);
-            queue::enqueue(&state.db, None, kind::OPEN_MODAL, &slot, payload, state.clock.now()).await?;
-            crate::jobs::wake_everywhere(state);
+            queue::enqueue(&mut *db, None, kind::OPEN_MODAL, &slot, payload, state.clock.now()).await?;
             // An empty 200: the modal is the answer.
             return Ok(().into_response());
         }
@@ -62,17 +97,22 @@ pub(super) async fn dispatch(state: &AppState, form: SlashCommand) -> Result<Res
                 trigger_id: &form.trigger_id,
                 response_url: form.response_url.as_deref(),
             };
-            match incident_commands::run(state, &who, target, action).await? {
+            match incident_commands::run(state, db, &who, target, action).await? {
                 Some(reply) => reply,
                 None => return Ok(().into_response()),
             }
         }
-        Ok(Command::Declare(args)) => ephemeral(declare_from_text(state, &form, args).await?),
+        Ok(Command::Declare(args)) => ephemeral(declare_from_text(state, db, &form, args).await?),
     };
     Ok(Json(reply).into_response())
 }
 
-async fn declare_from_text(state: &AppState, form: &SlashCommand, args: DeclareArgs) -> Result<String, AppError> {
+async fn declare_from_text(
+    state: &AppState,
+    db: &mut PgConnection,
+    form: &SlashCommand,
+    args: DeclareArgs,
+) -> Result<String, AppError> {
     let title = if args.summary.is_empty() { format!("{} is down", args.service.as_str()) } else { args.summary };
     let new = NewIncident {
         title,
@@ -87,12 +127,10 @@ async fn declare_from_text(state: &AppState, form: &SlashCommand, args: DeclareA
         runbook_url: None,
     };
     let key = format!("trigger:{}", form.trigger_id);
-    let declared =
-        declare::declare(&state.db, &state.settings.file, state.clock.now(), &key, "slash_command", &new).await?;
+    let declared = declare::declare(db, &state.settings.file, state.clock.now(), &key, "slash_command", &new).await?;
     if declared.created {
         state.metrics.declared(new.severity.as_str(), "slash_command");
     }
-    crate::jobs::wake_everywhere(state);
     Ok(if declared.created {
         format!(
             ":rotating_light: Declared *{}* ({} {}). Opening its channel and announcing it in #{} now.",
@@ -103,8 +141,8 @@ async fn declare_from_text(state: &AppState, form: &SlashCommand, args: DeclareA
     })
 }
 
-async fn list(state: &AppState) -> Result<String, AppError> {
-    let open = store::list_open(&state.db).await?;
+async fn list(db: &mut PgConnection) -> Result<String, AppError> {
+    let open = store::list_open(db).await?;
     if open.is_empty() {
         return Ok(":white_check_mark: No active incidents.".into());
     }

@@ -1,5 +1,7 @@
 //! `POST /slack/events`: the Events API. Answers `url_verification`, and deduplicates
-//! deliveries by `event_id` so Slack's retries (`X-Slack-Retry-Num`) are acted on once.
+//! deliveries by `event_id` so Slack's retries (`X-Slack-Retry-Num`) are acted on once: the
+//! key and the work the event causes commit in one transaction, so a delivery that fails leaves
+//! neither and Slack's retry does it.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -7,6 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
+use sqlx::PgConnection;
 
 use super::verify_request;
 use crate::app::AppState;
@@ -14,6 +17,9 @@ use crate::error::AppError;
 
 pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
     verify_request(&state, &headers, &body)?;
+    if std::str::from_utf8(&body).is_err() {
+        return Err(AppError::BadRequest("malformed event: the body is not valid UTF-8".into()));
+    }
     let event: Value =
         serde_json::from_slice(&body).map_err(|e| AppError::BadRequest(format!("malformed event: {e}")))?;
     dispatch(&state, &event).await
@@ -30,12 +36,15 @@ pub(super) async fn dispatch(state: &AppState, event: &Value) -> Result<Response
             let event_id = event["event_id"]
                 .as_str()
                 .ok_or_else(|| AppError::BadRequest("malformed event: no event_id".into()))?;
-            let first = first_delivery(state, event_id).await?;
-            if first {
+            crate::input::check("the event_id", event_id).map_err(AppError::BadRequest)?;
+            let mut tx = state.db.begin().await?;
+            if first_delivery(&mut tx, event_id, state.clock.now()).await? {
                 tracing::debug!(event.id = event_id, event.kind = ?event["event"]["type"], "event received");
                 // Each part that follows Slack's events looks at every event and keeps its own.
-                super::capture::on_event(state, &event["event"]).await?;
-                super::membership::on_event(state, &event["event"]).await?;
+                super::capture::on_event(state, &mut tx, &event["event"]).await?;
+                super::membership::on_event(&mut tx, &event["event"]).await?;
+                tx.commit().await?;
+                crate::jobs::wake_everywhere(state);
             }
             Ok(().into_response())
         }
@@ -47,14 +56,20 @@ pub(super) async fn dispatch(state: &AppState, event: &Value) -> Result<Response
     }
 }
 
-async fn first_delivery(state: &AppState, event_id: &str) -> Result<bool, AppError> {
+/// Takes the event's key; false when an earlier delivery took it (a concurrent one holding it
+/// uncommitted makes this wait for its outcome).
+async fn first_delivery(
+    db: &mut PgConnection,
+    event_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, AppError> {
     let key = format!("event:{event_id}");
     let inserted = sqlx::query!(
         "INSERT INTO idempotency_keys (key, created_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
         key,
-        state.clock.now()
+        now
     )
-    .execute(&state.db)
+    .execute(db)
     .await?
     .rows_affected();
     Ok(inserted == 1)

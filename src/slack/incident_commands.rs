@@ -1,7 +1,9 @@
 //! `/incident <subcommand>` for one incident: update, status, ic, sev, note, summary, resolve,
-//! reopen. The incident is the channel's, or the one named.
+//! reopen. The incident is the channel's, or the one named. Everything is read and written
+//! through the request's transaction (`db`), which the caller commits.
 
 use serde_json::{json, Value};
+use sqlx::PgConnection;
 
 use super::command::{capitalize, IncidentAction};
 use super::{ephemeral, messages};
@@ -23,13 +25,14 @@ pub struct Invoker<'a> {
 /// Runs `action`; returns the reply body (`None`: an empty 200, a modal is the answer).
 pub async fn run(
     state: &AppState,
+    db: &mut PgConnection,
     who: &Invoker<'_>,
     target: Option<IncidentNumber>,
     action: IncidentAction,
 ) -> Result<Option<Value>, AppError> {
     let incident = match target {
-        Some(number) => store::by_number(&state.db, number).await?,
-        None => store::by_channel(&state.db, who.channel).await?,
+        Some(number) => store::by_number(&mut *db, number).await?,
+        None => store::by_channel(&mut *db, who.channel).await?,
     };
     let Some(incident) = incident else {
         return Ok(Some(ephemeral(match target {
@@ -40,11 +43,11 @@ pub async fn run(
     let now = state.clock.now();
     let config = &state.settings.file;
     let refused = |e: LifecycleError| match e {
-        LifecycleError::Database(e) => Err(AppError::Database(e)),
+        LifecycleError::Database(e) => Err(AppError::from(e)),
         other => Ok(Some(ephemeral(format!(":no_entry: {}", capitalize(&other.to_string()))))),
     };
     if let Some(permission) = super::authorize::needed(state, &incident, &action) {
-        if let Some(refusal) = super::authorize::refusal(state, &incident, who.user, permission).await? {
+        if let Some(refusal) = super::authorize::refusal(state, db, &incident, who.user, permission).await? {
             return Ok(Some(ephemeral(refusal)));
         }
     }
@@ -54,11 +57,11 @@ pub async fn run(
             if incident.is_resolved() {
                 return refused(LifecycleError::Resolved(incident.number()));
             }
-            open_modal(state, who, view, &incident).await?;
+            open_modal(state, db, who, view, &incident).await?;
             return Ok(None);
         }
         IncidentAction::Update(fields) => {
-            match lifecycle::update(&state.db, config, now, &incident, who.user, &fields).await {
+            match lifecycle::update(&mut *db, config, now, &incident, who.user, &fields).await {
                 Ok(_) => {
                     format!(":white_check_mark: Update recorded for {}; posting it in the channel.", incident.number())
                 }
@@ -66,7 +69,7 @@ pub async fn run(
             }
         }
         IncidentAction::Status => {
-            let sync = crate::statuspage::line(&state.db, incident.id, state.statuspage.is_sandbox()).await?;
+            let sync = crate::statuspage::line(&mut *db, incident.id, state.statuspage.is_sandbox()).await?;
             messages::status(&incident, sync.as_deref(), now)
         }
         IncidentAction::Summary => {
@@ -75,7 +78,7 @@ pub async fn run(
             return Ok(Some(json!({ "response_type": "in_channel", "text": text })));
         }
         IncidentAction::Commander(user) => {
-            match lifecycle::change_commander(&state.db, now, &incident, who.user, user.as_str()).await {
+            match lifecycle::change_commander(&mut *db, now, &incident, who.user, user.as_str()).await {
                 Ok(()) => format!(
                     ":white_check_mark: <@{}> is now Incident Commander of {}.",
                     user.as_str(),
@@ -85,17 +88,17 @@ pub async fn run(
             }
         }
         IncidentAction::Severity(severity) => {
-            match lifecycle::change_severity(&state.db, config, now, &incident, who.user, severity).await {
+            match lifecycle::change_severity(&mut *db, config, now, &incident, who.user, severity).await {
                 Ok(_) => format!(":white_check_mark: {} is now {severity}.", incident.number()),
                 Err(e) => return refused(e),
             }
         }
         IncidentAction::Note(text) => {
-            lifecycle::note(&state.db, now, &incident, who.user, &text).await?;
+            lifecycle::note(&mut *db, now, &incident, who.user, &text).await?;
             format!(":memo: Noted in the {} timeline.", incident.number())
         }
         IncidentAction::Timeline => {
-            let events = crate::timeline::recent(&state.db, incident.id, 20).await?;
+            let events = crate::timeline::recent(&mut *db, incident.id, 20).await?;
             let mut lines = vec![format!("*{} timeline* (last {} entries):", incident.number(), events.len())];
             lines.extend(events.iter().map(crate::timeline::describe::line));
             lines.join("\n")
@@ -105,14 +108,14 @@ pub async fn run(
             return Ok(Some(json!({ "response_type": "ephemeral", "text": text, "blocks": blocks })));
         }
         IncidentAction::Run { action, params, reason } => {
-            match request_diagnostic(state, &incident, who.user, &action, &params, reason.as_deref()).await? {
+            match request_diagnostic(state, db, &incident, who.user, &action, &params, reason.as_deref()).await? {
                 Ok(text) => text,
                 Err(refusal) => return Ok(Some(ephemeral(format!(":no_entry: {refusal}")))),
             }
         }
         IncidentAction::Escalate(reason) => {
             let reason = if reason.is_empty() { "asked with /incident escalate".to_string() } else { reason };
-            match crate::escalation::escalate_now(&state.db, config, now, &incident, who.user, &reason).await {
+            match crate::escalation::escalate_now(&mut *db, config, now, &incident, who.user, &reason).await {
                 Ok(tier) => format!(":sos: Escalating {} to tier {tier} now.", incident.number()),
                 Err(crate::escalation::EscalateError::Database(e)) => return Err(e.into()),
                 Err(refusal) => return Ok(Some(ephemeral(format!(":no_entry: {}", capitalize(&refusal.to_string()))))),
@@ -122,7 +125,7 @@ pub async fn run(
             let owner = owner.map(|o| o.as_str().to_string());
             let payload = json!({ "text": text, "owner": owner, "horizon": horizon });
             crate::timeline::append(
-                &state.db,
+                &mut *db,
                 incident.id,
                 now,
                 who.user,
@@ -137,7 +140,7 @@ pub async fn run(
         IncidentAction::Export(format) => {
             let payload = json!({ "format": format.extension(), "by": who.user });
             let slot = format!("{}:{}", format.extension(), uuid::Uuid::new_v4());
-            crate::jobs::queue::enqueue(&state.db, Some(incident.id), crate::jobs::kind::EXPORT, &slot, payload, now)
+            crate::jobs::queue::enqueue(&mut *db, Some(incident.id), crate::jobs::kind::EXPORT, &slot, payload, now)
                 .await?;
             format!(
                 ":page_facing_up: Writing the {} report of {}; it will be shared in <#{}>.",
@@ -146,12 +149,11 @@ pub async fn run(
                 incident.channel_id.as_deref().unwrap_or(who.channel)
             )
         }
-        IncidentAction::Reopen => match lifecycle::reopen(&state.db, config, now, &incident, who.user).await {
+        IncidentAction::Reopen => match lifecycle::reopen(&mut *db, config, now, &incident, who.user).await {
             Ok(()) => format!(":white_check_mark: {} is open again.", incident.number()),
             Err(e) => return refused(e),
         },
     };
-    crate::jobs::wake_everywhere(state);
     Ok(Some(ephemeral(reply)))
 }
 
@@ -195,6 +197,7 @@ pub fn diagnostics_menu(state: &AppState, incident: &Incident) -> (String, Value
 /// Checks and queues a diagnostic run; `Ok(Err(..))` is a refusal to show the user.
 pub async fn request_diagnostic(
     state: &AppState,
+    db: &mut PgConnection,
     incident: &Incident,
     user: &str,
     id: &str,
@@ -220,37 +223,33 @@ pub async fn request_diagnostic(
             reason: reason.map(str::to_string),
             required: action.approvals.unwrap_or(config.required),
         };
-        let request = crate::diagnostics::approvals::request(&state.db, config, now, new).await?;
+        let request = crate::diagnostics::approvals::request(&mut *db, config, now, new).await?;
         return Ok(Ok(format!(
             ":lock: `{id}` is a change: it runs once {} approver(s) other than you approve it, before {} UTC. The request is posted in the channel.",
             request.required,
             crate::slack::blocks::hhmm(request.expires_at)
         )));
     }
-    let mut tx = state.db.begin().await?;
     let payload = json!({ "action": id, "params": params, "argv": action.render(&params), "reason": reason });
-    crate::timeline::append(&mut *tx, incident.id, now, user, crate::timeline::EventKind::DiagnosticRequested, payload)
+    crate::timeline::append(&mut *db, incident.id, now, user, crate::timeline::EventKind::DiagnosticRequested, payload)
         .await?;
     let job = json!({ "action": id, "params": params, "by": user });
-    queue::enqueue(&mut *tx, Some(incident.id), kind::RUN_DIAGNOSTIC, &uuid::Uuid::new_v4().to_string(), job, now)
+    queue::enqueue(&mut *db, Some(incident.id), kind::RUN_DIAGNOSTIC, &uuid::Uuid::new_v4().to_string(), job, now)
         .await?;
-    tx.commit().await?;
     Ok(Ok(format!(":mag: Running `{id}` for {}; the output will be posted here.", incident.number())))
 }
 
 /// Queues `views.open` for the update or resolve modal (trigger ids live three seconds).
-pub async fn open_modal(state: &AppState, who: &Invoker<'_>, view: &str, incident: &Incident) -> Result<(), AppError> {
+pub async fn open_modal(
+    state: &AppState,
+    db: &mut PgConnection,
+    who: &Invoker<'_>,
+    view: &str,
+    incident: &Incident,
+) -> Result<(), AppError> {
     let payload = json!({ "trigger_id": who.trigger_id, "view": view, "incident_id": incident.id,
                           "user": who.user, "channel": who.channel, "response_url": who.response_url });
-    queue::enqueue(
-        &state.db,
-        None,
-        kind::OPEN_MODAL,
-        &format!("trigger:{}", who.trigger_id),
-        payload,
-        state.clock.now(),
-    )
-    .await?;
-    crate::jobs::wake_everywhere(state);
+    queue::enqueue(db, None, kind::OPEN_MODAL, &format!("trigger:{}", who.trigger_id), payload, state.clock.now())
+        .await?;
     Ok(())
 }

@@ -1,12 +1,15 @@
 //! `POST /slack/interactions`: button clicks (`block_actions`) and modal submissions
-//! (`view_submission`).
+//! (`view_submission`), each read and acted on in one transaction. A payload with text warroom
+//! cannot take (not UTF-8, control characters) changes nothing: a click is answered with an
+//! empty 200, a submission with the error under its field. A submission of a view warroom did
+//! not open is refused.
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use serde_json::Value;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::blocks::{
@@ -14,7 +17,7 @@ use super::blocks::{
     VIEW_RESOLVE, VIEW_UPDATE,
 };
 use super::incident_commands::{self, Invoker};
-use super::{authorize, submissions, verify_request};
+use super::{authorize, submissions, verify_request, views};
 use crate::app::AppState;
 use crate::config::Permission;
 use crate::diagnostics::approvals;
@@ -24,55 +27,90 @@ use crate::incident::store;
 use crate::jobs::respond::{self, Target};
 use crate::statuspage::manual;
 
-#[derive(Deserialize)]
-struct Form {
-    payload: String,
-}
-
 pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
     verify_request(&state, &headers, &body)?;
-    let form: Form =
-        serde_urlencoded::from_bytes(&body).map_err(|e| AppError::BadRequest(format!("malformed interaction: {e}")))?;
-    let payload: Value = serde_json::from_str(&form.payload)
+    let form = crate::input::Form::decode(&body);
+    let payload =
+        form.get("payload").ok_or_else(|| AppError::BadRequest("malformed interaction: no payload".into()))?;
+    let payload: Value = serde_json::from_str(payload)
         .map_err(|e| AppError::BadRequest(format!("malformed interaction payload: {e}")))?;
-    dispatch(&state, &payload).await
+    if form.invalid_utf8 {
+        tracing::warn!("refused an interaction that is not UTF-8");
+        return Ok(submissions::refuse_input(&payload, None, "This is not valid UTF-8 text; nothing was saved."));
+    }
+    let mut tx = state.db.begin().await?;
+    let response = match dispatch(&state, &mut tx, &payload).await {
+        Ok(response) => response,
+        Err(e @ AppError::Unprocessable(_)) => return Ok(refused(&payload, &e)),
+        Err(e) => return Err(e),
+    };
+    match tx.commit().await.map_err(AppError::from) {
+        Err(e @ AppError::Unprocessable(_)) => return Ok(refused(&payload, &e)),
+        other => other?,
+    }
+    crate::jobs::wake_everywhere(&state);
+    Ok(response)
 }
 
-/// Acts on an interaction payload however it arrived; the response is what Slack is answered
-/// (a modal's `response_action`, or nothing).
-pub(super) async fn dispatch(state: &AppState, payload: &Value) -> Result<Response, AppError> {
+/// The answer to an interaction the database refused (nothing was saved).
+pub(super) fn refused(payload: &Value, e: &AppError) -> Response {
+    submissions::refuse_input(payload, None, &format!("warroom could not save this: {e}"))
+}
+
+/// Acts on an interaction payload however it arrived, through `db` (the request's
+/// transaction); the response is what Slack is answered (a modal's `response_action`, or nothing).
+pub(super) async fn dispatch(state: &AppState, db: &mut PgConnection, payload: &Value) -> Result<Response, AppError> {
     let user = payload["user"]["id"].as_str().unwrap_or_default();
     if user.is_empty() {
         return Err(AppError::BadRequest("malformed interaction payload: no user".into()));
     }
+    // The message a button sits on and the view's layout are warroom's own, and never stored.
+    let skip = ["message", "view.blocks", "view.title", "view.submit", "view.close"];
+    if let Some((path, c)) = crate::input::find_in_json(payload, &skip) {
+        tracing::warn!(interaction.field = %path, "refused an interaction with a control character");
+        let block = path.strip_prefix("view.state.values.").and_then(|rest| rest.split('.').next());
+        let message = format!("This {}; nothing was saved.", crate::input::describe(c));
+        return Ok(submissions::refuse_input(payload, block, &message));
+    }
     match payload["type"].as_str() {
-        Some("block_actions") => block_actions(state, user, payload).await,
-        Some("view_submission") => match payload["view"]["callback_id"].as_str() {
-            Some(VIEW_DECLARE) => submissions::declare(state, user, payload).await,
-            Some(VIEW_UPDATE) => submissions::update(state, user, payload).await,
-            Some(VIEW_RESOLVE) => submissions::resolve(state, user, payload).await,
-            Some(manual::VIEW_EDIT) => manual::edit_submission(state, user, payload).await,
-            _ => Ok(().into_response()),
-        },
+        Some("block_actions") => block_actions(state, db, user, payload).await,
+        Some("view_submission") => {
+            if !views::opened(&mut *db, &payload["view"]).await? {
+                tracing::warn!(view.id = %payload["view"]["id"], "refused the submission of a view warroom did not open");
+                return Ok(views::refusal(payload));
+            }
+            match payload["view"]["callback_id"].as_str() {
+                Some(VIEW_DECLARE) => submissions::declare(state, db, user, payload).await,
+                Some(VIEW_UPDATE) => submissions::update(state, db, user, payload).await,
+                Some(VIEW_RESOLVE) => submissions::resolve(state, db, user, payload).await,
+                Some(manual::VIEW_EDIT) => manual::edit_submission(state, db, user, payload).await,
+                _ => Ok(().into_response()),
+            }
+        }
         // Other interaction types (view_closed, shortcuts) need no answer but a 200.
         _ => Ok(().into_response()),
     }
 }
 
-async fn block_actions(state: &AppState, user: &str, payload: &Value) -> Result<Response, AppError> {
+async fn block_actions(
+    state: &AppState,
+    db: &mut PgConnection,
+    user: &str,
+    payload: &Value,
+) -> Result<Response, AppError> {
     let action = &payload["actions"][0];
     let action_id = action["action_id"].as_str().unwrap_or_default();
     if action_id == approvals::ACTION_APPROVE || action_id == approvals::ACTION_DENY {
-        return approval_click(state, user, payload, action_id == approvals::ACTION_APPROVE).await;
+        return approval_click(state, db, user, payload, action_id == approvals::ACTION_APPROVE).await;
     }
     if action_id == incident_commands::ACTION_RUN_DIAGNOSTIC {
-        return run_click(state, user, payload).await;
+        return run_click(state, db, user, payload).await;
     }
     if action_id == ACTION_ESCALATE {
-        return escalate_click(state, user, payload).await;
+        return escalate_click(state, db, user, payload).await;
     }
     if [manual::ACTION_POST, manual::ACTION_EDIT].contains(&action_id) {
-        return manual::click(state, user, payload, &clicker(user, payload)).await;
+        return manual::click(state, db, user, payload, &clicker(user, payload)).await;
     }
     if ![ACTION_ACKNOWLEDGE, ACTION_POST_UPDATE, ACTION_RESOLVE, ACTION_DIAGNOSTICS].contains(&action_id) {
         return Ok(().into_response());
@@ -82,18 +120,15 @@ async fn block_actions(state: &AppState, user: &str, payload: &Value) -> Result<
     let now = state.clock.now();
     let target = clicker(user, payload);
     if action_id != ACTION_ACKNOWLEDGE {
-        let Some(incident) = store::get(&state.db, id).await? else {
-            return tell(state, &target, "That incident no longer exists in warroom.").await;
+        let Some(incident) = store::get(&mut *db, id).await? else {
+            return tell(state, db, &target, "That incident no longer exists in warroom.").await;
         };
         if incident.is_resolved() {
-            return tell(state, &target, &format!("{} is resolved.", incident.number())).await;
+            return tell(state, db, &target, &format!("{} is resolved.", incident.number())).await;
         }
         if action_id == ACTION_DIAGNOSTICS {
             let (text, blocks) = incident_commands::diagnostics_menu(state, &incident);
-            let mut tx = state.db.begin().await?;
-            respond::enqueue_blocks(&mut tx, None, &target, &text, blocks, now).await?;
-            tx.commit().await?;
-            crate::jobs::wake_everywhere(state);
+            respond::enqueue_blocks(db, None, &target, &text, blocks, now).await?;
             return Ok(().into_response());
         }
         let permission = match action_id {
@@ -101,8 +136,8 @@ async fn block_actions(state: &AppState, user: &str, payload: &Value) -> Result<
             _ => authorize::update_permission(state, &incident),
         };
         if let Some(permission) = permission {
-            if let Some(refusal) = authorize::refusal(state, &incident, user, permission).await? {
-                return tell(state, &target, &refusal).await;
+            if let Some(refusal) = authorize::refusal(state, db, &incident, user, permission).await? {
+                return tell(state, db, &target, &refusal).await;
             }
         }
         let who = Invoker {
@@ -112,10 +147,10 @@ async fn block_actions(state: &AppState, user: &str, payload: &Value) -> Result<
             response_url: target.response_url.as_deref(),
         };
         let view = if action_id == ACTION_RESOLVE { "resolve" } else { "update" };
-        incident_commands::open_modal(state, &who, view, &incident).await?;
+        incident_commands::open_modal(state, db, &who, view, &incident).await?;
         return Ok(().into_response());
     }
-    let notice = match declare::acknowledge(&state.db, now, id, user).await? {
+    let notice = match declare::acknowledge(&mut *db, now, id, user).await? {
         Acknowledged::Now(incident) => {
             state.metrics.acknowledged(&incident);
             None
@@ -129,72 +164,80 @@ async fn block_actions(state: &AppState, user: &str, payload: &Value) -> Result<
         Acknowledged::NoSuchIncident => Some("That incident no longer exists in warroom.".into()),
     };
     match notice {
-        Some(text) => tell(state, &target, &text).await,
-        None => {
-            crate::jobs::wake_everywhere(state);
-            Ok(().into_response())
-        }
+        Some(text) => tell(state, db, &target, &text).await,
+        None => Ok(().into_response()),
     }
 }
 
 /// A diagnostic's Run (or Request) button: the same as `/incident run <id>` by the clicker.
-async fn run_click(state: &AppState, user: &str, payload: &Value) -> Result<Response, AppError> {
+async fn run_click(state: &AppState, db: &mut PgConnection, user: &str, payload: &Value) -> Result<Response, AppError> {
     let value = payload["actions"][0]["value"].as_str().unwrap_or_default();
     let (incident_id, action) = value.split_once('|').unwrap_or((value, ""));
     let target = clicker(user, payload);
     let incident = match Uuid::parse_str(incident_id) {
-        Ok(id) => store::get(&state.db, id).await?,
+        Ok(id) => store::get(&mut *db, id).await?,
         Err(_) => None,
     };
     let Some(incident) = incident else {
-        return tell(state, &target, "That incident no longer exists in warroom.").await;
+        return tell(state, db, &target, "That incident no longer exists in warroom.").await;
     };
     let permission = authorize::diagnostic_permission(state, action);
-    if let Some(refusal) = authorize::refusal(state, &incident, user, permission).await? {
-        return tell(state, &target, &refusal).await;
+    if let Some(refusal) = authorize::refusal(state, db, &incident, user, permission).await? {
+        return tell(state, db, &target, &refusal).await;
     }
     let given = Default::default();
-    let text = match incident_commands::request_diagnostic(state, &incident, user, action, &given, None).await? {
+    let text = match incident_commands::request_diagnostic(state, db, &incident, user, action, &given, None).await? {
         Ok(text) => text,
         Err(refusal) => format!(":no_entry: {refusal}"),
     };
-    tell(state, &target, &text).await
+    tell(state, db, &target, &text).await
 }
 
 /// "Escalate now" on the declaration: the next tier, fired by the clicker.
-async fn escalate_click(state: &AppState, user: &str, payload: &Value) -> Result<Response, AppError> {
+async fn escalate_click(
+    state: &AppState,
+    db: &mut PgConnection,
+    user: &str,
+    payload: &Value,
+) -> Result<Response, AppError> {
     let target = clicker(user, payload);
     let id = payload["actions"][0]["value"].as_str().and_then(|v| Uuid::parse_str(v).ok());
     let incident = match id {
-        Some(id) => store::get(&state.db, id).await?,
+        Some(id) => store::get(&mut *db, id).await?,
         None => None,
     };
     let Some(incident) = incident else {
-        return tell(state, &target, "That incident no longer exists in warroom.").await;
+        return tell(state, db, &target, "That incident no longer exists in warroom.").await;
     };
-    if let Some(refusal) = authorize::refusal(state, &incident, user, Permission::Escalate).await? {
-        return tell(state, &target, &refusal).await;
+    if let Some(refusal) = authorize::refusal(state, db, &incident, user, Permission::Escalate).await? {
+        return tell(state, db, &target, &refusal).await;
     }
     let config = &state.settings.file;
     let reason = "the Escalate now button";
-    let text =
-        match crate::escalation::escalate_now(&state.db, config, state.clock.now(), &incident, user, reason).await {
-            Ok(tier) => format!(":sos: Escalating {} to tier {tier} now.", incident.number()),
-            Err(crate::escalation::EscalateError::Database(e)) => return Err(e.into()),
-            Err(refusal) => format!(":no_entry: {refusal}"),
-        };
-    tell(state, &target, &text).await
+    let text = match crate::escalation::escalate_now(&mut *db, config, state.clock.now(), &incident, user, reason).await
+    {
+        Ok(tier) => format!(":sos: Escalating {} to tier {tier} now.", incident.number()),
+        Err(crate::escalation::EscalateError::Database(e)) => return Err(e.into()),
+        Err(refusal) => format!(":no_entry: {refusal}"),
+    };
+    tell(state, db, &target, &text).await
 }
 
 /// Approve or Deny on an approval message; the clicker is told what it did.
-async fn approval_click(state: &AppState, user: &str, payload: &Value, approve: bool) -> Result<Response, AppError> {
+async fn approval_click(
+    state: &AppState,
+    db: &mut PgConnection,
+    user: &str,
+    payload: &Value,
+    approve: bool,
+) -> Result<Response, AppError> {
     let value = payload["actions"][0]["value"].as_str().unwrap_or_default();
     let (id, hash) = value.split_once(':').unwrap_or((value, ""));
     let id =
         Uuid::parse_str(id).map_err(|_| AppError::BadRequest("approval: the button carries no request id".into()))?;
     let target = clicker(user, payload);
     let config = &state.settings.file.approvals;
-    let text = match approvals::decide(&state.db, config, state.clock.now(), id, hash, user, approve).await? {
+    let text = match approvals::decide(&mut *db, config, state.clock.now(), id, hash, user, approve).await? {
         approvals::Decision::Approved => {
             state.metrics.approval("approved");
             ":white_check_mark: Approved: the change runs now.".to_string()
@@ -212,7 +255,7 @@ async fn approval_click(state: &AppState, user: &str, payload: &Value, approve: 
         }
         approvals::Decision::Refused(why) => format!(":no_entry: {why}"),
     };
-    tell(state, &target, &text).await
+    tell(state, db, &target, &text).await
 }
 
 /// Who clicked, and how to answer them (the click's `response_url`, else its channel).
@@ -225,10 +268,7 @@ fn clicker(user: &str, payload: &Value) -> Target {
 }
 
 /// Answers a click with an ephemeral message (queued: the click is acknowledged at once).
-async fn tell(state: &AppState, target: &Target, text: &str) -> Result<Response, AppError> {
-    let mut tx = state.db.begin().await?;
-    respond::enqueue(&mut tx, None, target, text, state.clock.now()).await?;
-    tx.commit().await?;
-    crate::jobs::wake_everywhere(state);
+async fn tell(state: &AppState, db: &mut PgConnection, target: &Target, text: &str) -> Result<Response, AppError> {
+    respond::enqueue(db, None, target, text, state.clock.now()).await?;
     Ok(().into_response())
 }

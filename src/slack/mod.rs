@@ -16,6 +16,7 @@ pub mod messages;
 pub mod socket;
 mod submissions;
 pub mod verify;
+pub mod views;
 
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;

@@ -1,10 +1,11 @@
 //! Modal submissions (`view_submission`): declare, update and resolve. A submission is a
 //! request like any other: it is checked against `[permissions]` when it is made, whatever was
-//! checked when the modal opened.
+//! checked when the modal opened. Read and written through the request's transaction (`db`).
 
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::authorize;
@@ -17,17 +18,30 @@ use crate::incident::store::{self, Incident, NewIncident, UpdateFields};
 use crate::incident::{ServiceName, Severity, SlackUserId, Status};
 
 /// The incident a submitted update or resolve modal is about (its `private_metadata`).
-async fn submitted_incident(state: &AppState, payload: &Value) -> Result<Option<Incident>, AppError> {
+async fn submitted_incident(db: &mut PgConnection, payload: &Value) -> Result<Option<Incident>, AppError> {
     let id = payload["view"]["private_metadata"].as_str().and_then(|v| Uuid::parse_str(v).ok());
     match id {
-        Some(id) => Ok(store::get(&state.db, id).await?),
+        Some(id) => Ok(store::get(db, id).await?),
         None => Ok(None),
     }
 }
 
 /// Keeps the modal open with `message` under `block`.
-fn modal_error(block: &str, message: impl Into<String>) -> Response {
+pub(super) fn modal_error(block: &str, message: impl Into<String>) -> Response {
     Json(json!({ "response_action": "errors", "errors": { block: message.into() } })).into_response()
+}
+
+/// The answer to an interaction refused as bad input, which changed nothing: for a submission
+/// the modal stays open with `message` under `block` (else its first field); a click gets an
+/// empty 200.
+pub(super) fn refuse_input(payload: &Value, block: Option<&str>, message: &str) -> Response {
+    if payload["type"] != "view_submission" {
+        return ().into_response();
+    }
+    let values = payload["view"]["state"]["values"].as_object();
+    let first = values.and_then(|v| v.keys().next()).map(String::as_str);
+    let block = block.filter(|b| values.is_some_and(|v| v.contains_key(*b))).or(first).unwrap_or("form");
+    modal_error(block, message)
 }
 
 /// A modal field that failed validation: shown under its block.
@@ -40,12 +54,17 @@ fn text_field(payload: &Value, block: &'static str) -> Result<Option<String>, Fi
     }
 }
 
-pub(super) async fn update(state: &AppState, user: &str, payload: &Value) -> Result<Response, AppError> {
-    let Some(incident) = submitted_incident(state, payload).await? else {
+pub(super) async fn update(
+    state: &AppState,
+    db: &mut PgConnection,
+    user: &str,
+    payload: &Value,
+) -> Result<Response, AppError> {
+    let Some(incident) = submitted_incident(db, payload).await? else {
         return Ok(modal_error("status", "this incident no longer exists"));
     };
     if let Some(permission) = authorize::update_permission(state, &incident) {
-        if let Some(refusal) = authorize::refusal(state, &incident, user, permission).await? {
+        if let Some(refusal) = authorize::refusal(state, db, &incident, user, permission).await? {
             return Ok(modal_error("status", refusal));
         }
     }
@@ -69,20 +88,24 @@ pub(super) async fn update(state: &AppState, user: &str, payload: &Value) -> Res
         Ok(fields) => fields,
         Err(FieldError(block, message)) => return Ok(modal_error(block, message)),
     };
-    match lifecycle::update(&state.db, &state.settings.file, state.clock.now(), &incident, user, &fields).await {
+    match lifecycle::update(&mut *db, &state.settings.file, state.clock.now(), &incident, user, &fields).await {
         Ok(_) => {}
         Err(LifecycleError::Database(e)) => return Err(e.into()),
         Err(other) => return Ok(modal_error("status", other.to_string())),
     }
-    crate::jobs::wake_everywhere(state);
     Ok(Json(json!({ "response_action": "clear" })).into_response())
 }
 
-pub(super) async fn resolve(state: &AppState, user: &str, payload: &Value) -> Result<Response, AppError> {
-    let Some(incident) = submitted_incident(state, payload).await? else {
+pub(super) async fn resolve(
+    state: &AppState,
+    db: &mut PgConnection,
+    user: &str,
+    payload: &Value,
+) -> Result<Response, AppError> {
+    let Some(incident) = submitted_incident(db, payload).await? else {
         return Ok(modal_error("resolution", "this incident no longer exists"));
     };
-    if let Some(refusal) = authorize::refusal(state, &incident, user, Permission::Resolve).await? {
+    if let Some(refusal) = authorize::refusal(state, db, &incident, user, Permission::Resolve).await? {
         return Ok(modal_error("resolution", refusal));
     }
     let parsed =
@@ -92,12 +115,11 @@ pub(super) async fn resolve(state: &AppState, user: &str, payload: &Value) -> Re
         Err(FieldError(block, message)) => return Ok(modal_error(block, message)),
     };
     let fields = UpdateFields { root_cause, impact, ..Default::default() };
-    match lifecycle::resolve(&state.db, state.clock.now(), &incident, user, &fields, resolution.as_deref()).await {
+    match lifecycle::resolve(&mut *db, state.clock.now(), &incident, user, &fields, resolution.as_deref()).await {
         Ok(resolved) => state.metrics.resolved(&resolved),
         Err(LifecycleError::Database(e)) => return Err(e.into()),
         Err(other) => return Ok(modal_error("resolution", other.to_string())),
     }
-    crate::jobs::wake_everywhere(state);
     Ok(Json(json!({ "response_action": "clear" })).into_response())
 }
 
@@ -112,7 +134,12 @@ fn field<'a>(payload: &'a Value, block: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
-pub(super) async fn declare(state: &AppState, user: &str, payload: &Value) -> Result<Response, AppError> {
+pub(super) async fn declare(
+    state: &AppState,
+    db: &mut PgConnection,
+    user: &str,
+    payload: &Value,
+) -> Result<Response, AppError> {
     let mut errors = serde_json::Map::new();
     let service = ServiceName::parse(field(payload, "service").unwrap_or(""))
         .map_err(|m| errors.insert("service".into(), json!(m)))
@@ -151,10 +178,9 @@ pub(super) async fn declare(state: &AppState, user: &str, payload: &Value) -> Re
     };
     let view_id = payload["view"]["id"].as_str().unwrap_or_default();
     let key = format!("view:{view_id}");
-    let declared = declare::declare(&state.db, &state.settings.file, state.clock.now(), &key, "modal", &new).await?;
+    let declared = declare::declare(db, &state.settings.file, state.clock.now(), &key, "modal", &new).await?;
     if declared.created {
         state.metrics.declared(new.severity.as_str(), "modal");
     }
-    crate::jobs::wake_everywhere(state);
     Ok(Json(json!({ "response_action": "clear" })).into_response())
 }

@@ -1,11 +1,12 @@
 //! Manual mode: each update's customer text is drafted and shown in the incident channel with
 //! "Post to status page" (behind a confirm dialog) and "Edit…" (a modal with the text); nothing
-//! reaches customers until a person confirms it, once.
+//! reaches customers until a person confirms it, once. The clicks and the edit modal are read
+//! and written through the Slack request's transaction (`db`).
 
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use sqlx::{Postgres, Transaction};
+use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::push::{Action, Push};
@@ -106,35 +107,41 @@ struct Draft {
     posted_at: Option<DateTime<Utc>>,
 }
 
-async fn load(state: &AppState, id: Uuid) -> sqlx::Result<Option<Draft>> {
+async fn load(db: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Draft>> {
     sqlx::query_as!(Draft, "SELECT incident_id, body, posted_by, posted_at FROM statuspage_drafts WHERE id = $1", id)
-        .fetch_optional(&state.db)
+        .fetch_optional(db)
         .await
 }
 
 /// "Post to status page" and "Edit…".
-pub async fn click(state: &AppState, user: &str, payload: &Value, target: &Target) -> Result<Response, AppError> {
+pub async fn click(
+    state: &AppState,
+    db: &mut PgConnection,
+    user: &str,
+    payload: &Value,
+    target: &Target,
+) -> Result<Response, AppError> {
     let action = &payload["actions"][0];
     let draft_id = action["value"].as_str().and_then(|v| Uuid::parse_str(v).ok());
     let draft = match draft_id {
-        Some(id) => load(state, id).await?.map(|d| (id, d)),
+        Some(id) => load(db, id).await?.map(|d| (id, d)),
         None => None,
     };
     let Some((id, draft)) = draft else {
-        return tell(state, target, "That status page draft no longer exists.").await;
+        return tell(state, db, target, "That status page draft no longer exists.").await;
     };
-    if let Err(refusal) = may_edit(state, &draft, user).await? {
-        return tell(state, target, &format!(":no_entry: {refusal}")).await;
+    if let Err(refusal) = may_edit(state, db, &draft, user).await? {
+        return tell(state, db, target, &format!(":no_entry: {refusal}")).await;
     }
     if let (Some(by), Some(at)) = (&draft.posted_by, draft.posted_at) {
-        return tell(state, target, &format!("<@{by}> already posted this update at {} UTC.", at.format("%H:%M")))
-            .await;
+        let text = format!("<@{by}> already posted this update at {} UTC.", at.format("%H:%M"));
+        return tell(state, db, target, &text).await;
     }
     if action["action_id"].as_str() == Some(ACTION_EDIT) {
         let trigger = payload["trigger_id"].as_str().unwrap_or_default();
         let view = edit_modal(id, &draft.body);
         queue::enqueue(
-            &state.db,
+            &mut *db,
             None,
             kind::OPEN_MODAL,
             &format!("trigger:{trigger}"),
@@ -143,14 +150,13 @@ pub async fn click(state: &AppState, user: &str, payload: &Value, target: &Targe
             state.clock.now(),
         )
         .await?;
-        crate::jobs::wake_everywhere(state);
         return Ok(().into_response());
     }
-    let text = match confirm(state, id, &draft, user, None).await? {
+    let text = match confirm(state, db, id, &draft, user, None).await? {
         Ok(()) => ":white_check_mark: Sent to the status page.".to_string(),
         Err(refusal) => format!(":no_entry: {refusal}"),
     };
-    tell(state, target, &text).await
+    tell(state, db, target, &text).await
 }
 
 fn edit_modal(draft: Uuid, body: &str) -> Value {
@@ -169,13 +175,18 @@ fn edit_modal(draft: Uuid, body: &str) -> Value {
 }
 
 /// The edit modal was submitted: post the edited text.
-pub async fn edit_submission(state: &AppState, user: &str, payload: &Value) -> Result<Response, AppError> {
+pub async fn edit_submission(
+    state: &AppState,
+    db: &mut PgConnection,
+    user: &str,
+    payload: &Value,
+) -> Result<Response, AppError> {
     let errors = |message: &str| {
         Ok(axum::Json(json!({ "response_action": "errors", "errors": { "body": message } })).into_response())
     };
     let id = payload["view"]["private_metadata"].as_str().and_then(|v| Uuid::parse_str(v).ok());
     let draft = match id {
-        Some(id) => load(state, id).await?.map(|d| (id, d)),
+        Some(id) => load(db, id).await?.map(|d| (id, d)),
         None => None,
     };
     let Some((id, draft)) = draft else { return errors("this draft no longer exists") };
@@ -183,7 +194,7 @@ pub async fn edit_submission(state: &AppState, user: &str, payload: &Value) -> R
     if body.is_empty() {
         return errors("write what customers should read");
     }
-    match confirm(state, id, &draft, user, Some(body)).await? {
+    match confirm(state, db, id, &draft, user, Some(body)).await? {
         Ok(()) => Ok(axum::Json(json!({ "response_action": "clear" })).into_response()),
         Err(refusal) => errors(&refusal),
     }
@@ -192,20 +203,21 @@ pub async fn edit_submission(state: &AppState, user: &str, payload: &Value) -> R
 /// Marks the draft posted (once) and queues its push, in one transaction.
 async fn confirm(
     state: &AppState,
+    db: &mut PgConnection,
     id: Uuid,
     draft: &Draft,
     user: &str,
     edited: Option<&str>,
 ) -> Result<Result<(), String>, AppError> {
     let now = state.clock.now();
-    let incident = match may_edit(state, draft, user).await? {
+    let incident = match may_edit(state, db, draft, user).await? {
         Ok(incident) => incident,
         Err(refusal) => return Ok(Err(refusal)),
     };
     if incident.is_resolved() {
         return Ok(Err(format!("{} is resolved; the status page says so already", incident.number())));
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = sqlx::Connection::begin(&mut *db).await?;
     let posted = sqlx::query!(
         r#"UPDATE statuspage_drafts SET posted_by = $2, posted_at = $3, body = coalesce($4, body)
            WHERE id = $1 AND posted_at IS NULL RETURNING snapshot, body"#,
@@ -223,28 +235,29 @@ async fn confirm(
     let mut push = Push { seq: 0, action: Action::Update, at: now, by: user.into(), snapshot, body: Some(posted.body) };
     super::store::enqueue_push(&mut tx, incident.id, &mut push, true, now).await?;
     tx.commit().await?;
-    crate::jobs::wake_everywhere(state);
     Ok(Ok(()))
 }
 
 /// The draft's incident, when `user` may write or confirm its status page text
 /// (`[permissions] edit_statuspage`); else why not.
-async fn may_edit(state: &AppState, draft: &Draft, user: &str) -> Result<Result<Incident, String>, AppError> {
-    let Some(incident) = crate::incident::store::get(&state.db, draft.incident_id).await? else {
+async fn may_edit(
+    state: &AppState,
+    db: &mut PgConnection,
+    draft: &Draft,
+    user: &str,
+) -> Result<Result<Incident, String>, AppError> {
+    let Some(incident) = crate::incident::store::get(&mut *db, draft.incident_id).await? else {
         return Ok(Err("that incident no longer exists".into()));
     };
     let (config, now) = (&state.settings.file, state.clock.now());
     let permission = crate::config::Permission::EditStatuspage;
-    Ok(match crate::permissions::check(&state.db, config, now, &incident, user, permission).await? {
+    Ok(match crate::permissions::check(db, config, now, &incident, user, permission).await? {
         Ok(()) => Ok(incident),
         Err(refusal) => Err(refusal.to_string()),
     })
 }
 
-async fn tell(state: &AppState, target: &Target, text: &str) -> Result<Response, AppError> {
-    let mut tx = state.db.begin().await?;
-    respond::enqueue(&mut tx, None, target, text, state.clock.now()).await?;
-    tx.commit().await?;
-    crate::jobs::wake_everywhere(state);
+async fn tell(state: &AppState, db: &mut PgConnection, target: &Target, text: &str) -> Result<Response, AppError> {
+    respond::enqueue(db, None, target, text, state.clock.now()).await?;
     Ok(().into_response())
 }

@@ -62,7 +62,12 @@ pub async fn serve(
                 match frame {
                     Some(Ok(Message::Text(text))) => {
                         let Ok(message) = serde_json::from_str::<Value>(&text) else {
-                            tracing::warn!("Socket Mode sent a frame that is not JSON; ignored");
+                            match envelope::unreadable(&state, &text) {
+                                Some(ack) => {
+                                    let _ = acks.send(Message::Text(ack.to_string().into()));
+                                }
+                                None => tracing::warn!("Socket Mode sent a frame that is not JSON; ignored"),
+                            }
                             continue;
                         };
                         match message["type"].as_str() {

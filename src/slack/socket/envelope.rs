@@ -2,15 +2,19 @@
 //! build the acknowledgement (with the handler's answer as its payload where Slack takes one).
 //!
 //! Slack delivers an envelope again when its acknowledgement was lost with a dropped
-//! connection. Commands and interactions are therefore acted on once per trigger id: the first
-//! answer is kept (in `idempotency_keys`, under a transaction-scoped advisory lock, so a repeat
-//! arriving while the first is still running waits for it) and a repeat gets the same answer.
-//! Events are deduplicated by their `event_id`, as over HTTP.
+//! connection. Commands and interactions are therefore acted on once per trigger id: the
+//! handler runs inside the transaction that keeps its answer (in `idempotency_keys`, under a
+//! transaction-scoped advisory lock, so a repeat arriving while the first is still running
+//! waits for it), so the effect and the key commit together — a repeat gets the same answer
+//! and acts on nothing, and a failure leaves neither, so the repeat does the work. Events are
+//! deduplicated by their `event_id`, as over HTTP. Bad input (text warroom cannot take) is
+//! acknowledged, with the same answer HTTP gives, and changes nothing.
 
 use axum::response::Response;
 use serde_json::{json, Value};
+use sqlx::PgConnection;
 
-use super::super::{commands, events, interactions, MAX_BODY};
+use super::super::{commands, events, interactions, submissions, MAX_BODY};
 use crate::app::AppState;
 use crate::error::AppError;
 
@@ -32,8 +36,7 @@ pub async fn handle(state: &AppState, envelope: &Value) -> Outcome {
     let kind = envelope["type"].as_str().unwrap_or_default();
     let payload = &envelope["payload"];
     let result = match kind {
-        "slash_commands" => once(state, envelope_id, payload, slash(state, payload)).await,
-        "interactive" => once(state, envelope_id, payload, interactive(state, payload)).await,
+        "slash_commands" | "interactive" => once(state, envelope_id, kind, payload).await,
         "events_api" => answer(events::dispatch(state, payload).await).await,
         other => {
             tracing::info!(envelope.kind = other, "acknowledged a Socket Mode envelope warroom does not handle");
@@ -48,10 +51,18 @@ pub async fn handle(state: &AppState, envelope: &Value) -> Outcome {
             }
             Outcome::Ack(ack)
         }
-        // Malformed input will be just as malformed when repeated: acknowledge it, act on nothing.
-        Err(AppError::BadRequest(message)) => {
-            tracing::warn!(envelope.kind = kind, "refused a Socket Mode envelope: {message}");
-            Outcome::Ack(json!({ "envelope_id": envelope_id }))
+        // Malformed input will be just as malformed when repeated: acknowledge it (with the
+        // answer HTTP would give), act on nothing.
+        Err(e) if e.is_bad_input() => {
+            tracing::warn!(envelope.kind = kind, "refused a Socket Mode envelope: {e}");
+            let mut ack = json!({ "envelope_id": envelope_id });
+            // What the database refused is told to the person, as over HTTP.
+            if matches!(e, AppError::Unprocessable(_)) && envelope["accepts_response_payload"] == true {
+                if let Some(answer) = refusal(kind, payload, &e).await {
+                    ack["payload"] = answer;
+                }
+            }
+            Outcome::Ack(ack)
         }
         Err(e) => {
             tracing::error!(
@@ -70,14 +81,39 @@ pub async fn handle(state: &AppState, envelope: &Value) -> Outcome {
     outcome
 }
 
-async fn slash(state: &AppState, payload: &Value) -> Result<Option<Value>, AppError> {
-    let form: commands::SlashCommand = serde_json::from_value(payload.clone())
-        .map_err(|e| AppError::BadRequest(format!("malformed slash command payload: {e}")))?;
-    answer(commands::dispatch(state, form).await).await
+/// A frame that is not JSON warroom can read (a string escape that is no Unicode, such as a
+/// lone surrogate): its acknowledgement, when its envelope id can still be read, so that Slack
+/// does not deliver it forever. Nothing is acted on.
+pub fn unreadable(state: &AppState, text: &str) -> Option<Value> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        envelope_id: String,
+        #[serde(rename = "type", default)]
+        kind: String,
+    }
+    let envelope: Envelope = serde_json::from_str(text).ok()?;
+    tracing::warn!(envelope.kind = %envelope.kind, "refused a Socket Mode envelope that is not valid UTF-8 JSON");
+    state.metrics.socket_envelope(known_kind(&envelope.kind), "acknowledged");
+    Some(json!({ "envelope_id": envelope.envelope_id }))
 }
 
-async fn interactive(state: &AppState, payload: &Value) -> Result<Option<Value>, AppError> {
-    answer(interactions::dispatch(state, payload).await).await
+/// What a command or submission the database refused is answered (as over HTTP); `None` for
+/// the rest.
+async fn refusal(kind: &str, payload: &Value, e: &AppError) -> Option<Value> {
+    match kind {
+        "slash_commands" => Some(commands::refused(e)),
+        "interactive" => {
+            let message = format!("warroom could not save this: {e}");
+            answer(Ok(submissions::refuse_input(payload, None, &message))).await.ok().flatten()
+        }
+        _ => None,
+    }
+}
+
+async fn slash(state: &AppState, db: &mut PgConnection, payload: &Value) -> Result<Option<Value>, AppError> {
+    let form: commands::SlashCommand = serde_json::from_value(payload.clone())
+        .map_err(|e| AppError::BadRequest(format!("malformed slash command payload: {e}")))?;
+    answer(commands::dispatch(state, db, form).await).await
 }
 
 /// The handler's response body as an acknowledgement payload (`None` when it is empty).
@@ -96,18 +132,15 @@ async fn answer(response: Result<Response, AppError>) -> Result<Option<Value>, A
     serde_json::from_slice(&body).map(Some).map_err(|e| AppError::BadRequest(format!("answer is not JSON: {e}")))
 }
 
-/// Runs `work` unless this delivery (by trigger id, else envelope id) was acted on before; a
-/// repeat gets the first answer back.
-async fn once(
-    state: &AppState,
-    envelope_id: &str,
-    payload: &Value,
-    work: impl std::future::Future<Output = Result<Option<Value>, AppError>>,
-) -> Result<Option<Value>, AppError> {
+/// Handles the command or interaction unless this delivery (by trigger id, else envelope id)
+/// was acted on before, in one transaction with the key and the answer; a repeat gets the
+/// first answer back.
+async fn once(state: &AppState, envelope_id: &str, kind: &str, payload: &Value) -> Result<Option<Value>, AppError> {
     let key = match payload["trigger_id"].as_str() {
         Some(trigger) if !trigger.is_empty() => format!("socket:{trigger}"),
         _ => format!("socket:envelope:{envelope_id}"),
     };
+    crate::input::check("the delivery's trigger or envelope id", &key).map_err(AppError::BadRequest)?;
     let mut tx = state.db.begin().await?;
     sqlx::query!("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key).execute(&mut *tx).await?;
     let seen = sqlx::query_scalar!("SELECT response FROM idempotency_keys WHERE key = $1", key)
@@ -117,8 +150,12 @@ async fn once(
         tracing::info!(envelope.key = %key, "a repeated Socket Mode delivery: answered as the first time, acted on once");
         return Ok(response);
     }
-    // On an error the transaction rolls back: nothing is remembered and the repeat runs again.
-    let answer = work.await?;
+    // On an error the transaction rolls back, the handler's work with it: nothing is
+    // remembered and the repeat runs again.
+    let answer = match kind {
+        "slash_commands" => slash(state, &mut tx, payload).await?,
+        _ => answer(interactions::dispatch(state, &mut tx, payload).await).await?,
+    };
     sqlx::query!(
         "INSERT INTO idempotency_keys (key, created_at, response) VALUES ($1, $2, $3)",
         key,
@@ -128,6 +165,7 @@ async fn once(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    crate::jobs::wake_everywhere(state);
     Ok(answer)
 }
 

@@ -30,10 +30,10 @@ pub const CONNECTIONS_PER_REPLICA: usize = 2;
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
-/// Envelopes handled at once per replica. Each holds two database connections while it runs
-/// (the delivery guard's transaction and the handler's), so this keeps a burst of clicks from
-/// taking the whole pool from the job workers; an envelope takes a few milliseconds, so the
-/// rest wait for far less than Slack's 3 s.
+/// Envelopes handled at once per replica. Each holds a database connection while it runs (the
+/// transaction its handler and its delivery key share), so this keeps a burst of clicks from
+/// taking the pool from the job workers; an envelope takes a few milliseconds, so the rest wait
+/// for far less than Slack's 3 s.
 const CONCURRENT_ENVELOPES: usize = 4;
 
 /// Holds [`CONNECTIONS_PER_REPLICA`] connections until `stop` is set.

@@ -1,0 +1,196 @@
+//! Text from outside (Slack, the API, alert sources) before anything of it reaches Postgres.
+//! NUL and the other control characters, newline and tab excepted, are refused: Postgres stores
+//! no NUL in `text` and no `\u0000` in `jsonb`, and the rest has no place in an incident record.
+//! Bytes that are not UTF-8 are refused too (Slack's form bodies are decoded here, strictly).
+
+use serde_json::Value;
+
+/// The first character of `text` warroom does not take, if any.
+pub fn refused_char(text: &str) -> Option<char> {
+    text.chars().find(|&c| refused(c))
+}
+
+fn refused(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\t'
+}
+
+/// What is wrong with `text` (named `what` in the message), if anything.
+pub fn check(what: &str, text: &str) -> Result<(), String> {
+    match refused_char(text) {
+        Some(c) => Err(format!("{what} {}", describe(c))),
+        None => Ok(()),
+    }
+}
+
+/// "contains the control character U+0000, which warroom does not accept".
+pub fn describe(c: char) -> String {
+    format!(
+        "contains the control character U+{:04X}, which warroom does not accept (only text, newlines and tabs)",
+        c as u32
+    )
+}
+
+/// `text` without the characters warroom refuses (for text warroom copies rather than is
+/// asked to act on: a pinned message).
+pub fn strip(text: &str) -> String {
+    text.chars().filter(|&c| !refused(c)).collect()
+}
+
+/// The first place in `value` (a dotted path, `""` for the value itself) where a string or a key
+/// holds a refused character, and that character; paths in `skip` are not looked into.
+pub fn find_in_json(value: &Value, skip: &[&str]) -> Option<(String, char)> {
+    fn walk(value: &Value, path: &mut String, skip: &[&str]) -> Option<(String, char)> {
+        if skip.contains(&path.as_str()) {
+            return None;
+        }
+        match value {
+            Value::String(s) => refused_char(s).map(|c| (path.clone(), c)),
+            Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+                let len = path.len();
+                push(path, &i.to_string());
+                let found = walk(item, path, skip);
+                path.truncate(len);
+                found
+            }),
+            Value::Object(map) => map.iter().find_map(|(key, item)| {
+                if let Some(c) = refused_char(key) {
+                    return Some((path.clone(), c));
+                }
+                let len = path.len();
+                push(path, key);
+                let found = walk(item, path, skip);
+                path.truncate(len);
+                found
+            }),
+            _ => None,
+        }
+    }
+    fn push(path: &mut String, part: &str) {
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(part);
+    }
+    walk(value, &mut String::new(), skip)
+}
+
+/// Refuses a JSON body with a refused character anywhere in it: "`labels.job` contains …".
+pub fn check_json(value: &Value) -> Result<(), String> {
+    match find_in_json(value, &[]) {
+        Some((path, c)) if path.is_empty() => Err(format!("the body {}", describe(c))),
+        Some((path, c)) => Err(format!("`{path}` {}", describe(c))),
+        None => Ok(()),
+    }
+}
+
+/// An `application/x-www-form-urlencoded` body, decoded: its pairs (a value that was not
+/// UTF-8 decoded with U+FFFD in place of the bad bytes) and whether any key or value was not.
+#[derive(Debug, Default)]
+pub struct Form {
+    pub pairs: Vec<(String, String)>,
+    pub invalid_utf8: bool,
+}
+
+impl Form {
+    /// Decodes `body` (`+` is a space, `%XX` a byte; a `%` not followed by two hex digits stays).
+    pub fn decode(body: &[u8]) -> Self {
+        let mut form = Form::default();
+        for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+            let (key, value) = match pair.iter().position(|&b| b == b'=') {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, &[][..]),
+            };
+            let (key, value) = (form.text(key), form.text(value));
+            form.pairs.push((key, value));
+        }
+        form
+    }
+
+    /// The last value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// The pairs as a JSON object (the last of repeated keys wins), for serde to read.
+    pub fn to_json(&self) -> Value {
+        Value::Object(self.pairs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+    }
+
+    fn text(&mut self, raw: &[u8]) -> String {
+        let bytes = percent_decode(raw);
+        match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                self.invalid_utf8 = true;
+                String::from_utf8_lossy(e.as_bytes()).into_owned()
+            }
+        }
+    }
+}
+
+fn percent_decode(raw: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (raw.get(i + 1).copied().and_then(hex), raw.get(i + 2).copied().and_then(hex)) {
+                (Some(high), Some(low)) => {
+                    out.push(high << 4 | low);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn control_characters_are_refused_but_newlines_and_tabs_are_text() {
+        assert_eq!(refused_char("before\0after"), Some('\0'));
+        assert_eq!(refused_char("bell\u{7}"), Some('\u{7}'));
+        assert_eq!(refused_char("c1 \u{85}"), Some('\u{85}'));
+        assert_eq!(refused_char("carriage\r"), Some('\r'));
+        assert_eq!(refused_char("two\nlines\tand a tab, ünïcödé 🚨"), None);
+        assert!(check("The note", "a\0b").unwrap_err().contains("The note contains the control character U+0000"));
+        assert_eq!(strip("pin\0ned\u{1b}[31m\n ok"), "pinned[31m\n ok");
+    }
+
+    #[test]
+    fn a_refused_character_is_found_anywhere_in_json_with_its_path() {
+        let value = json!({ "view": { "state": { "values": { "cause": { "value": { "value": "x\u{0}" } } } } } });
+        assert_eq!(find_in_json(&value, &[]), Some(("view.state.values.cause.value.value".into(), '\0')));
+        assert_eq!(find_in_json(&value, &["view.state"]), None);
+        assert_eq!(find_in_json(&json!({ "list": ["ok", "b\u{8}"] }), &[]), Some(("list.1".into(), '\u{8}')));
+        assert_eq!(find_in_json(&json!({ "ke\u{0}y": 1 }), &[]), Some(("".into(), '\0')));
+        assert!(check_json(&json!({ "labels": { "job": "a\u{0}" } }))
+            .unwrap_err()
+            .starts_with("`labels.job` contains"));
+        assert!(check_json(&json!({ "fine": ["text\n", 1, null] })).is_ok());
+    }
+
+    #[test]
+    fn forms_decode_strictly() {
+        let form = Form::decode(b"text=note+before%00after&user_id=U0ALICE&empty=&flag&bad=%zz%4");
+        assert!(!form.invalid_utf8);
+        assert_eq!(form.get("text"), Some("note before\0after"));
+        assert_eq!(form.get("empty"), Some(""));
+        assert_eq!(form.get("flag"), Some(""));
+        assert_eq!(form.get("bad"), Some("%zz%4"));
+        let form = Form::decode(b"text=caf%C3%A9&other=%FF%FE");
+        assert!(form.invalid_utf8);
+        assert_eq!(form.get("text"), Some("café"));
+        assert_eq!(form.get("other"), Some("\u{FFFD}\u{FFFD}"));
+        assert_eq!(form.to_json()["text"], "café");
+    }
+}

@@ -65,6 +65,8 @@ struct Pending {
     envelope_id: String,
     kind: &'static str,
     payload: Value,
+    /// The payload as raw JSON text instead (which `Value` could not hold: a lone surrogate).
+    raw: Option<String>,
     attempt: u32,
     /// The connection it was sent on, until acknowledged.
     on: Option<u64>,
@@ -179,10 +181,20 @@ impl Workspace {
 
     /// Delivers one envelope and waits for its acknowledgement; the reply is its payload.
     pub async fn deliver_envelope(&self, kind: &'static str, payload: Value) -> Result<Reply, ActError> {
+        self.deliver(kind, payload, None).await
+    }
+
+    /// [`Workspace::deliver_envelope`] with the payload's JSON text as given, however broken
+    /// (Slack's own bugs, or a forgery: `"\udc80"`, a string escape that is no Unicode).
+    pub async fn deliver_raw_envelope(&self, kind: &'static str, payload: &str) -> Result<Reply, ActError> {
+        self.deliver(kind, Value::Null, Some(payload.to_string())).await
+    }
+
+    async fn deliver(&self, kind: &'static str, payload: Value, raw: Option<String>) -> Result<Reply, ActError> {
         let (tx, rx) = oneshot::channel();
         let envelope_id = uuid::Uuid::new_v4().to_string();
         self.sockets(|s| {
-            s.pending.push(Pending { envelope_id, kind, payload, attempt: 0, on: None, reply: Some(tx) });
+            s.pending.push(Pending { envelope_id, kind, payload, raw, attempt: 0, on: None, reply: Some(tx) });
             send_pending(s);
         });
         match tokio::time::timeout(DELIVERY_LIMIT, rx).await {
@@ -248,7 +260,11 @@ fn send_pending(s: &mut Sockets) {
             "accepts_response_payload": p.kind != "events_api", "retry_attempt": p.attempt,
             "retry_reason": if p.attempt > 0 { "connection_closed" } else { "" },
         });
-        if connection.frames.send(Frame::Text(envelope.to_string())).is_ok() {
+        let mut text = envelope.to_string();
+        if let Some(raw) = &p.raw {
+            text = text.replacen("\"payload\":null", &format!("\"payload\":{raw}"), 1);
+        }
+        if connection.frames.send(Frame::Text(text)).is_ok() {
             p.on = Some(connection.id);
             s.sent += 1;
         }

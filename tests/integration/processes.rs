@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 use crate::harness::*;
 
 /// A warroom process pointed at the test's database, sandbox and clock file.
-struct Process {
-    child: Child,
-    url: String,
+pub(crate) struct Process {
+    pub(crate) child: Child,
+    pub(crate) url: String,
 }
 
 impl Drop for Process {
@@ -23,12 +23,12 @@ impl Drop for Process {
     }
 }
 
-struct Fixture {
+pub(crate) struct Fixture {
     dir: PathBuf,
 }
 
 impl Fixture {
-    fn new(app: &TestApp) -> Self {
+    pub(crate) fn new(app: &TestApp) -> Self {
         let dir = std::env::temp_dir().join(format!("warroom-proc-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("warroom.toml"), "[slack]\nchannel_post_interval = \"0s\"\n").unwrap();
@@ -38,7 +38,7 @@ impl Fixture {
     }
 
     /// Moves both the processes' clock (the file) and the sandbox's.
-    fn set_time(&self, app: &TestApp, at: DateTime<Utc>) {
+    pub(crate) fn set_time(&self, app: &TestApp, at: DateTime<Utc>) {
         // Written aside and renamed, so a process never reads a half-written file (which would
         // read as the system clock).
         let next = self.dir.join("clock.next");
@@ -47,7 +47,7 @@ impl Fixture {
         app.clock.set(at);
     }
 
-    async fn spawn(&self, app: &TestApp) -> Process {
+    pub(crate) async fn spawn(&self, app: &TestApp) -> Process {
         self.spawn_with(app, &app.statuspage_url).await
     }
 
@@ -89,7 +89,7 @@ impl Drop for Fixture {
 
 /// Waits (up to 30 s) for `condition`, looking again after each call the processes make to the
 /// sandbox Slack (or every 50 ms, for what happens elsewhere: readiness, a commit).
-async fn wait_for<F, Fut>(app: &TestApp, what: &str, condition: F)
+pub(crate) async fn wait_for<F, Fut>(app: &TestApp, what: &str, condition: F)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -83,6 +83,47 @@ pub fn check_json(value: &Value) -> Result<(), String> {
     }
 }
 
+/// `json` with every `\u` escape that is no Unicode (a lone surrogate, which serde refuses to
+/// read) replaced by `\uFFFD`, and whether there was one: the rest can be read, and the caller
+/// refuses the input as not UTF-8 (answering it as its kind is answered).
+pub fn lossy_json(json: &str) -> (std::borrow::Cow<'_, str>, bool) {
+    let bytes = json.as_bytes();
+    let hex4 = |at: usize| -> Option<u32> {
+        let digits = bytes.get(at..at + 4)?;
+        digits.iter().try_fold(0, |n, &b| Some(n * 16 + (b as char).to_digit(16)?))
+    };
+    let surrogate = |unit: u32, low: bool| (if low { 0xDC00..0xE000 } else { 0xD800..0xDC00 }).contains(&unit);
+    let (mut out, mut last, mut i, mut bad) = (String::new(), 0, 0, false);
+    while i < bytes.len() {
+        // Outside strings a backslash is not JSON at all; inside, it starts an escape.
+        if bytes[i] != b'\\' || bytes.get(i + 1) != Some(&b'u') {
+            i += if bytes[i] == b'\\' { 2 } else { 1 };
+            continue;
+        }
+        let Some(unit) = hex4(i + 2) else {
+            i += 2;
+            continue;
+        };
+        let paired = surrogate(unit, false)
+            && bytes.get(i + 6..i + 8) == Some(b"\\u")
+            && hex4(i + 8).is_some_and(|low| surrogate(low, true));
+        if paired || !(surrogate(unit, false) || surrogate(unit, true)) {
+            i += if paired { 12 } else { 6 };
+            continue;
+        }
+        out.push_str(&json[last..i]);
+        out.push_str("\\uFFFD");
+        i += 6;
+        last = i;
+        bad = true;
+    }
+    if !bad {
+        return (std::borrow::Cow::Borrowed(json), false);
+    }
+    out.push_str(&json[last..]);
+    (std::borrow::Cow::Owned(out), true)
+}
+
 /// An `application/x-www-form-urlencoded` body, decoded: its pairs (a value that was not
 /// UTF-8 decoded with U+FFFD in place of the bad bytes) and whether any key or value was not.
 #[derive(Debug, Default)]
@@ -177,6 +218,17 @@ mod tests {
             .unwrap_err()
             .starts_with("`labels.job` contains"));
         assert!(check_json(&json!({ "fine": ["text\n", 1, null] })).is_ok());
+    }
+
+    #[test]
+    fn lone_surrogate_escapes_are_found_and_replaced_but_pairs_and_escaped_backslashes_are_text() {
+        let (fixed, bad) = lossy_json(r#"{"text":"note \udc80 and \ud800x","ok":"\ud83d\udea8 \\udc80 \u00e9"}"#);
+        assert!(bad);
+        let value: Value = serde_json::from_str(&fixed).unwrap();
+        assert_eq!(value["text"], "note \u{FFFD} and \u{FFFD}x");
+        assert_eq!(value["ok"], "🚨 \\udc80 é");
+        let (same, bad) = lossy_json(r#"{"ok":"\ud83d\udea8"}"#);
+        assert!(!bad && matches!(same, std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]

@@ -38,27 +38,35 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
     let form = crate::input::Form::decode(&body);
     if form.invalid_utf8 {
         tracing::warn!("refused a slash command that is not UTF-8");
-        return Ok(Json(ephemeral(":x: Your command is not valid UTF-8 text; nothing was done.")).into_response());
+        return Ok(Json(refused(NOT_UTF8)).into_response());
     }
     let form: SlashCommand = serde_json::from_value(form.to_json())
         .map_err(|e| AppError::BadRequest(format!("malformed slash command payload: {e}")))?;
     let mut tx = state.db.begin().await?;
     let reply = match dispatch(&state, &mut tx, form).await {
         Ok(reply) => reply,
-        Err(e @ AppError::Unprocessable(_)) => return Ok(Json(refused(&e)).into_response()),
+        Err(e @ AppError::Unprocessable(_)) => return Ok(Json(refused(&unstorable(&e))).into_response()),
         Err(e) => return Err(e),
     };
     match tx.commit().await.map_err(AppError::from) {
-        Err(e @ AppError::Unprocessable(_)) => return Ok(Json(refused(&e)).into_response()),
+        Err(e @ AppError::Unprocessable(_)) => return Ok(Json(refused(&unstorable(&e))).into_response()),
         other => other?,
     }
     crate::jobs::wake_everywhere(&state);
     Ok(reply)
 }
 
-/// The ephemeral answer to a command the database refused (nothing was done).
-pub(super) fn refused(e: &AppError) -> serde_json::Value {
-    ephemeral(format!(":x: warroom could not do that: {e}"))
+/// What a command that is not UTF-8 is told.
+pub(super) const NOT_UTF8: &str = "Your command is not valid UTF-8 text; nothing was done.";
+
+/// What a command the database refused is told.
+pub(super) fn unstorable(e: &AppError) -> String {
+    format!("warroom could not do that: {e}")
+}
+
+/// The ephemeral answer to a command refused as bad input (nothing was done).
+pub(super) fn refused(text: &str) -> serde_json::Value {
+    ephemeral(format!(":x: {text}"))
 }
 
 /// Acts on a slash command however it arrived, through `db` (the request's transaction); the

@@ -17,11 +17,14 @@ use crate::error::AppError;
 
 pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
     verify_request(&state, &headers, &body)?;
-    if std::str::from_utf8(&body).is_err() {
-        return Err(AppError::BadRequest("malformed event: the body is not valid UTF-8".into()));
+    let not_utf8 = || AppError::BadRequest("malformed event: the body is not valid UTF-8".into());
+    let text = std::str::from_utf8(&body).map_err(|_| not_utf8())?;
+    // A string escape that is no Unicode (a lone surrogate) is not UTF-8 either.
+    if crate::input::lossy_json(text).1 {
+        return Err(not_utf8());
     }
     let event: Value =
-        serde_json::from_slice(&body).map_err(|e| AppError::BadRequest(format!("malformed event: {e}")))?;
+        serde_json::from_str(text).map_err(|e| AppError::BadRequest(format!("malformed event: {e}")))?;
     dispatch(&state, &event).await
 }
 

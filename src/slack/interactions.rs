@@ -32,11 +32,12 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
     let form = crate::input::Form::decode(&body);
     let payload =
         form.get("payload").ok_or_else(|| AppError::BadRequest("malformed interaction: no payload".into()))?;
-    let payload: Value = serde_json::from_str(payload)
+    let (payload, not_unicode) = crate::input::lossy_json(payload);
+    let payload: Value = serde_json::from_str(&payload)
         .map_err(|e| AppError::BadRequest(format!("malformed interaction payload: {e}")))?;
-    if form.invalid_utf8 {
+    if form.invalid_utf8 || not_unicode {
         tracing::warn!("refused an interaction that is not UTF-8");
-        return Ok(submissions::refuse_input(&payload, None, "This is not valid UTF-8 text; nothing was saved."));
+        return Ok(submissions::refuse_input(&payload, None, NOT_UTF8));
     }
     let mut tx = state.db.begin().await?;
     let response = match dispatch(&state, &mut tx, &payload).await {
@@ -51,6 +52,9 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
     crate::jobs::wake_everywhere(&state);
     Ok(response)
 }
+
+/// What a submission that is not UTF-8 is told.
+pub(super) const NOT_UTF8: &str = "This is not valid UTF-8 text; nothing was saved.";
 
 /// The answer to an interaction the database refused (nothing was saved).
 pub(super) fn refused(payload: &Value, e: &AppError) -> Response {

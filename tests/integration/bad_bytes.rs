@@ -29,9 +29,11 @@ async fn rows(app: &TestApp) -> (i64, i64, i64) {
 }
 
 /// A signed interaction whose form-encoded payload is `payload`, with `%FF` (a byte that is not
-/// UTF-8) in place of the text `INVALID` when it occurs.
+/// UTF-8) in place of the text `INVALID` and a lone surrogate escape (`\udc80`, no Unicode) in
+/// place of `SURROGATE`.
 async fn interaction(app: &TestApp, payload: &Value) -> warroom::sandbox::actor::Reply {
-    let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap().replace("INVALID", "%FF");
+    let json = payload.to_string().replace("SURROGATE", "\\udc80");
+    let body = serde_urlencoded::to_string([("payload", json)]).unwrap().replace("INVALID", "%FF");
     app.slack.send_signed("/slack/interactions", FORM, body.into_bytes()).await.unwrap()
 }
 
@@ -77,11 +79,12 @@ async fn a_nul_in_a_button_or_invalid_utf8_in_a_click_changes_nothing() {
     };
 
     // A NUL in the value, in the response_url (which would be queued in a job's jsonb), and a
-    // payload that is not UTF-8.
+    // payload that is not UTF-8 (a byte, an escape).
     let replies = [
         interaction(&app, &click("incident.acknowledge", format!("{id}\u{0}"), "")).await,
         interaction(&app, &click("incident.diagnostics", id.clone(), "http://x/\u{0}")).await,
         interaction(&app, &click("incident.acknowledge", id.clone(), "http://x/INVALID")).await,
+        interaction(&app, &click("incident.diagnostics", id.clone(), "http://x/SURROGATE")).await,
     ];
 
     for reply in &replies {
@@ -150,10 +153,14 @@ async fn pinned_text_is_captured_without_control_characters_and_bad_events_chang
     let (head, tail) = envelope.to_string().split_once("INVALID").map(|(h, t)| (h.to_string(), t.to_string())).unwrap();
     let body = [head.as_bytes(), &[0xFF], tail.as_bytes()].concat();
     let invalid = app.slack.send_signed("/slack/events", "application/json", body).await.unwrap();
+    let escaped = envelope.to_string().replace("INVALID", "\\udc80").into_bytes();
+    let surrogate = app.slack.send_signed("/slack/events", "application/json", escaped).await.unwrap();
 
     assert_eq!(member.status, 200, "{}", member.body);
-    assert_eq!(invalid.status, 400);
-    assert!(invalid.body.contains("not valid UTF-8"), "{}", invalid.body);
+    for reply in [&invalid, &surrogate] {
+        assert_eq!(reply.status, 400);
+        assert!(reply.body.contains("not valid UTF-8"), "{}", reply.body);
+    }
     app.drain().await;
     assert_eq!(rows(&app).await, before);
     let members: i64 = sqlx::query_scalar("SELECT count(*) FROM channel_members WHERE user_id LIKE 'U0%EVE'")

@@ -103,7 +103,8 @@ async fn bad_bytes_over_socket_mode_are_acknowledged_and_change_nothing() {
 
     assert!(note.text().contains("U+0000") && note.text().contains("nothing was done"), "{}", note.body);
     assert!(field.json()["errors"]["resolution"].as_str().unwrap().contains("U+0000"), "{}", field.body);
-    for acked in [&button, &unreadable, &event] {
+    assert!(unreadable.text().contains("not valid UTF-8"), "{}", unreadable.body);
+    for acked in [&button, &event] {
         assert_eq!((acked.status, acked.body.as_str()), (200, ""), "acknowledged, nothing answered");
     }
     app.drain().await;

@@ -61,13 +61,10 @@ pub async fn serve(
                 heard = Instant::now();
                 match frame {
                     Some(Ok(Message::Text(text))) => {
+                        // A lone surrogate escape is read as U+FFFD, and the envelope refused as not UTF-8.
+                        let (text, not_unicode) = crate::input::lossy_json(&text);
                         let Ok(message) = serde_json::from_str::<Value>(&text) else {
-                            match envelope::unreadable(&state, &text) {
-                                Some(ack) => {
-                                    let _ = acks.send(Message::Text(ack.to_string().into()));
-                                }
-                                None => tracing::warn!("Socket Mode sent a frame that is not JSON; ignored"),
-                            }
+                            tracing::warn!("Socket Mode sent a frame that is not JSON; ignored");
                             continue;
                         };
                         match message["type"].as_str() {
@@ -83,7 +80,8 @@ pub async fn serve(
                                 retire_by.get_or_insert(Instant::now() + RETIRE_WITHIN);
                             }
                             _ => {
-                                tokio::spawn(answer(state.clone(), message, permits.clone(), acks.clone()));
+                                let (state, permits, acks) = (state.clone(), permits.clone(), acks.clone());
+                                tokio::spawn(answer(state, message, not_unicode, permits, acks));
                             }
                         }
                     }
@@ -153,10 +151,16 @@ async fn finish(
 }
 
 /// Handles one envelope and queues its acknowledgement for the writer.
-async fn answer(state: AppState, envelope: Value, permits: Arc<Semaphore>, acks: mpsc::UnboundedSender<Message>) {
+async fn answer(
+    state: AppState,
+    envelope: Value,
+    not_unicode: bool,
+    permits: Arc<Semaphore>,
+    acks: mpsc::UnboundedSender<Message>,
+) {
     // The semaphore is never closed; without a permit the envelope is simply left unacknowledged.
     let Ok(_permit) = permits.acquire().await else { return };
-    if let Outcome::Ack(ack) = envelope::handle(&state, &envelope).await {
+    if let Outcome::Ack(ack) = envelope::handle(&state, &envelope, not_unicode).await {
         // If the connection is gone the acknowledgement is lost with it; Slack repeats the
         // envelope on another connection and the repeat is recognised.
         let _ = acks.send(Message::Text(ack.to_string().into()));

@@ -30,12 +30,14 @@ pub enum Outcome {
     Ignored,
 }
 
-/// Handles one envelope (`slash_commands`, `interactive`, `events_api`).
-pub async fn handle(state: &AppState, envelope: &Value) -> Outcome {
+/// Handles one envelope (`slash_commands`, `interactive`, `events_api`); `not_unicode` when its
+/// text held a string escape that is no Unicode (read as U+FFFD): refused as not UTF-8.
+pub async fn handle(state: &AppState, envelope: &Value, not_unicode: bool) -> Outcome {
     let Some(envelope_id) = envelope["envelope_id"].as_str() else { return Outcome::Ignored };
     let kind = envelope["type"].as_str().unwrap_or_default();
     let payload = &envelope["payload"];
     let result = match kind {
+        _ if not_unicode => Err(AppError::BadRequest("the envelope is not valid UTF-8 text".into())),
         "slash_commands" | "interactive" => once(state, envelope_id, kind, payload).await,
         "events_api" => answer(events::dispatch(state, payload).await).await,
         other => {
@@ -56,9 +58,19 @@ pub async fn handle(state: &AppState, envelope: &Value) -> Outcome {
         Err(e) if e.is_bad_input() => {
             tracing::warn!(envelope.kind = kind, "refused a Socket Mode envelope: {e}");
             let mut ack = json!({ "envelope_id": envelope_id });
-            // What the database refused is told to the person, as over HTTP.
-            if matches!(e, AppError::Unprocessable(_)) && envelope["accepts_response_payload"] == true {
-                if let Some(answer) = refusal(kind, payload, &e).await {
+            // Text the database refused, or that is not UTF-8, is told to the person, as over HTTP.
+            let told = match &e {
+                AppError::Unprocessable(_) => Some((commands::unstorable(&e), interactions::refused(payload, &e))),
+                _ if not_unicode => Some((commands::NOT_UTF8.to_string(), refuse(payload, interactions::NOT_UTF8))),
+                _ => None,
+            };
+            if let (Some((command, interaction)), true) = (told, envelope["accepts_response_payload"] == true) {
+                let answer = match kind {
+                    "slash_commands" => Some(commands::refused(&command)),
+                    "interactive" => answer(Ok(interaction)).await.ok().flatten(),
+                    _ => None,
+                };
+                if let Some(answer) = answer {
                     ack["payload"] = answer;
                 }
             }
@@ -81,33 +93,9 @@ pub async fn handle(state: &AppState, envelope: &Value) -> Outcome {
     outcome
 }
 
-/// A frame that is not JSON warroom can read (a string escape that is no Unicode, such as a
-/// lone surrogate): its acknowledgement, when its envelope id can still be read, so that Slack
-/// does not deliver it forever. Nothing is acted on.
-pub fn unreadable(state: &AppState, text: &str) -> Option<Value> {
-    #[derive(serde::Deserialize)]
-    struct Envelope {
-        envelope_id: String,
-        #[serde(rename = "type", default)]
-        kind: String,
-    }
-    let envelope: Envelope = serde_json::from_str(text).ok()?;
-    tracing::warn!(envelope.kind = %envelope.kind, "refused a Socket Mode envelope that is not valid UTF-8 JSON");
-    state.metrics.socket_envelope(known_kind(&envelope.kind), "acknowledged");
-    Some(json!({ "envelope_id": envelope.envelope_id }))
-}
-
-/// What a command or submission the database refused is answered (as over HTTP); `None` for
-/// the rest.
-async fn refusal(kind: &str, payload: &Value, e: &AppError) -> Option<Value> {
-    match kind {
-        "slash_commands" => Some(commands::refused(e)),
-        "interactive" => {
-            let message = format!("warroom could not save this: {e}");
-            answer(Ok(submissions::refuse_input(payload, None, &message))).await.ok().flatten()
-        }
-        _ => None,
-    }
+/// A refused interaction's answer: the modal's error for a submission, nothing for a click.
+fn refuse(payload: &Value, message: &str) -> Response {
+    submissions::refuse_input(payload, None, message)
 }
 
 async fn slash(state: &AppState, db: &mut PgConnection, payload: &Value) -> Result<Option<Value>, AppError> {

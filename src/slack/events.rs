@@ -23,8 +23,7 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
     if crate::input::lossy_json(text).1 {
         return Err(not_utf8());
     }
-    let event: Value =
-        serde_json::from_str(text).map_err(|e| AppError::BadRequest(format!("malformed event: {e}")))?;
+    let event: Value = serde_json::from_str(text).map_err(|e| AppError::BadRequest(format!("malformed event: {e}")))?;
     dispatch(&state, &event).await
 }
 

@@ -56,9 +56,14 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
 /// What a submission that is not UTF-8 is told.
 pub(super) const NOT_UTF8: &str = "This is not valid UTF-8 text; nothing was saved.";
 
+/// What a submission the database refused is told.
+pub(super) fn unstorable(e: &AppError) -> String {
+    format!("warroom could not save this: {e}")
+}
+
 /// The answer to an interaction the database refused (nothing was saved).
-pub(super) fn refused(payload: &Value, e: &AppError) -> Response {
-    submissions::refuse_input(payload, None, &format!("warroom could not save this: {e}"))
+fn refused(payload: &Value, e: &AppError) -> Response {
+    submissions::refuse_input(payload, None, &unstorable(e))
 }
 
 /// Acts on an interaction payload however it arrived, through `db` (the request's

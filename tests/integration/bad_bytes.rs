@@ -176,7 +176,8 @@ async fn the_api_and_the_alert_webhooks_answer_422_to_a_nul_and_declare_nothing(
     let app = spawn_app().await;
 
     let nul = post(&app, "/api/v1/incidents", &json!({ "service": "api", "summary": "down\u{0}" }), &[]).await;
-    let invalid = send(&app, "POST", "/api/v1/incidents", Some(API_TOKEN), &[], b"{\"service\":\"api\xff\"}".to_vec()).await;
+    let invalid =
+        send(&app, "POST", "/api/v1/incidents", Some(API_TOKEN), &[], b"{\"service\":\"api\xff\"}".to_vec()).await;
     let alert = json!({ "version": "4", "groupKey": "{}:{alertname=\"Down\"}", "status": "firing", "alerts": [{
         "status": "firing", "labels": { "alertname": "Down", "job": "api\u{0}" }, "annotations": {},
         "startsAt": "2026-11-23T14:58:30Z", "fingerprint": "fp1" }] });
@@ -201,7 +202,9 @@ async fn a_database_that_refuses_the_data_itself_is_bad_input_not_an_outage() {
     let nul = AppError::from(refused("SELECT convert_from('\\x6100'::bytea, 'UTF8')").await);
     let jsonb = AppError::from(refused("SELECT '\"\\u0000\"'::jsonb").await);
     let long = AppError::from(refused("DO $$ DECLARE v varchar(2); BEGIN v := 'abc'; END $$").await);
-    let unique = AppError::from(refused("INSERT INTO idempotency_keys (key, created_at) VALUES ('k', now()), ('k', now())").await);
+    let unique = AppError::from(
+        refused("INSERT INTO idempotency_keys (key, created_at) VALUES ('k', now()), ('k', now())").await,
+    );
     let outage = AppError::from(sqlx::Error::PoolTimedOut);
 
     for e in [&nul, &jsonb, &long, &unique] {

@@ -40,7 +40,8 @@ async fn a_repeat_after_a_lost_ack_acts_once_on_whichever_replica_it_reaches() {
 
     let sent = app.slack.envelopes_sent();
     app.slack.lose_next_ack();
-    let reply = app.slack.slash(CAROL, &channel, &format!("followup Alert on memory at 80% <@{CAROL}> short")).await.unwrap();
+    let reply =
+        app.slack.slash(CAROL, &channel, &format!("followup Alert on memory at 80% <@{CAROL}> short")).await.unwrap();
     app.drain().await;
 
     assert_eq!(app.slack.envelopes_sent() - sent, 2, "delivered, then repeated");

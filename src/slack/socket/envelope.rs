@@ -58,19 +58,8 @@ pub async fn handle(state: &AppState, envelope: &Value, not_unicode: bool) -> Ou
         Err(e) if e.is_bad_input() => {
             tracing::warn!(envelope.kind = kind, "refused a Socket Mode envelope: {e}");
             let mut ack = json!({ "envelope_id": envelope_id });
-            // Text the database refused, or that is not UTF-8, is told to the person, as over HTTP.
-            let told = match &e {
-                AppError::Unprocessable(_) => Some((commands::unstorable(&e), interactions::refused(payload, &e))),
-                _ if not_unicode => Some((commands::NOT_UTF8.to_string(), refuse(payload, interactions::NOT_UTF8))),
-                _ => None,
-            };
-            if let (Some((command, interaction)), true) = (told, envelope["accepts_response_payload"] == true) {
-                let answer = match kind {
-                    "slash_commands" => Some(commands::refused(&command)),
-                    "interactive" => answer(Ok(interaction)).await.ok().flatten(),
-                    _ => None,
-                };
-                if let Some(answer) = answer {
+            if envelope["accepts_response_payload"] == true {
+                if let Some(answer) = refusal(kind, payload, &e, not_unicode).await {
                     ack["payload"] = answer;
                 }
             }
@@ -93,9 +82,20 @@ pub async fn handle(state: &AppState, envelope: &Value, not_unicode: bool) -> Ou
     outcome
 }
 
-/// A refused interaction's answer: the modal's error for a submission, nothing for a click.
-fn refuse(payload: &Value, message: &str) -> Response {
-    submissions::refuse_input(payload, None, message)
+/// What a refused envelope is answered, as over HTTP: text the database refused or that is not
+/// UTF-8 is told to the person (an ephemeral message, the modal's error); malformed input and
+/// refused clicks get nothing.
+async fn refusal(kind: &str, payload: &Value, e: &AppError, not_unicode: bool) -> Option<Value> {
+    let (command, form) = match e {
+        AppError::Unprocessable(_) => (commands::unstorable(e), interactions::unstorable(e)),
+        _ if not_unicode => (commands::NOT_UTF8.to_string(), interactions::NOT_UTF8.to_string()),
+        _ => return None,
+    };
+    match kind {
+        "slash_commands" => Some(commands::refused(&command)),
+        "interactive" => answer(Ok(submissions::refuse_input(payload, None, &form))).await.ok().flatten(),
+        _ => None,
+    }
 }
 
 async fn slash(state: &AppState, db: &mut PgConnection, payload: &Value) -> Result<Option<Value>, AppError> {

@@ -84,7 +84,9 @@ async fn main() -> ExitCode {
                         return ExitCode::FAILURE;
                     }
                 }
-                None => warn!("no --state-dir: a result the server has not acknowledged is lost if the runner restarts"),
+                None => {
+                    warn!("no --state-dir: a result the server has not acknowledged is lost if the runner restarts")
+                }
             }
             let runner =
                 warroom::diagnostics::runner::Runner::new(&server, warroom::secret::Secret::new(token), catalog)

@@ -52,7 +52,7 @@ pub enum Where {
 #[derive(Debug)]
 pub enum Begin {
     /// Used up (once the transaction commits): start it.
-    Go(Request),
+    Go(Box<Request>),
     /// It had started and has no outcome: now `outcome_unknown`, and the channel told.
     Unknown,
     /// Nothing starts, and nothing is worth retrying: why.
@@ -102,7 +102,7 @@ pub async fn begin(tx: &mut Tx<'_>, now: DateTime<Utc>, id: Uuid, hash: &str, at
     refresh(tx, &request, next, now).await?;
     request.state = next.to_string();
     request.started_at = started;
-    Ok(Begin::Go(request))
+    Ok(Begin::Go(Box::new(request)))
 }
 
 /// A remote runner took the task of dispatched request `id`: the change has started.
@@ -123,7 +123,12 @@ pub async fn runner_started(tx: &mut Tx<'_>, now: DateTime<Utc>, id: Uuid, runne
     Ok(())
 }
 
-async fn started_event(tx: &mut Tx<'_>, request: &Request, now: DateTime<Utc>, runner: Option<&str>) -> sqlx::Result<()> {
+async fn started_event(
+    tx: &mut Tx<'_>,
+    request: &Request,
+    now: DateTime<Utc>,
+    runner: Option<&str>,
+) -> sqlx::Result<()> {
     let payload = json!({ "request": request.id, "action": request.action, "argv": request.argv,
                           "hash": request.action_hash, "runner": runner });
     timeline::append(&mut **tx, request.incident_id, now, WARROOM, EventKind::ChangeStarted, payload).await
@@ -226,14 +231,9 @@ pub async fn watch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let id = id.ok_or_else(|| JobError::Fatal("change watch without a request".into()))?;
     let timeout = job.payload["timeout_secs"].as_u64().unwrap_or_default();
     let mut tx = state.db.begin().await?;
-    let request: Option<Request> = sqlx::query_as(&format!("{SELECT_REQUEST} WHERE id = $1 FOR UPDATE"))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let why = format!(
-        "no outcome was recorded within its time limit ({timeout} s) and {} s more",
-        MARGIN.as_secs()
-    );
+    let request: Option<Request> =
+        sqlx::query_as(&format!("{SELECT_REQUEST} WHERE id = $1 FOR UPDATE")).bind(id).fetch_optional(&mut *tx).await?;
+    let why = format!("no outcome was recorded within its time limit ({timeout} s) and {} s more", MARGIN.as_secs());
     let marked = match request {
         Some(request) => mark_unknown(&mut tx, &request, state.clock.now(), &why).await?,
         None => false,

@@ -44,7 +44,15 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         let handed = super::runner_tasks::hand_over(state, incident_id, &runner, action, &params, by, approval).await;
         return counted(state, handed);
     }
-    let ran = |outcome| Ran { incident_id, action, params: &params, by, outcome, slot: format!("diag:{}", job.id), late: false };
+    let ran = |outcome| Ran {
+        incident_id,
+        action,
+        params: &params,
+        by,
+        outcome,
+        slot: format!("diag:{}", job.id),
+        late: false,
+    };
     let Some((approval, hash)) = approval else {
         // Read-only: a retry after a failure may run it again.
         let outcome = execute_on(&*state.network, action, &params, state.settings.diagnostics_path.clone()).await;

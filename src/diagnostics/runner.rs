@@ -176,7 +176,9 @@ impl Runner {
         let mut kept: Vec<(std::time::SystemTime, PathBuf)> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("result-") && n.ends_with(".json")))
+            .filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("result-") && n.ends_with(".json"))
+            })
             .map(|p| (std::fs::metadata(&p).and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH), p))
             .collect();
         kept.sort();
@@ -208,7 +210,10 @@ impl Runner {
                 Ok(_) => break,
                 // An answer that will not change (not this runner's task, a body it cannot take).
                 Err(RunnerError::Refused(status @ (400 | 409 | 413 | 422), why)) => {
-                    tracing::warn!("runner: the server will not take the result of task {}: HTTP {status} {why}", result.task);
+                    tracing::warn!(
+                        "runner: the server will not take the result of task {}: HTTP {status} {why}",
+                        result.task
+                    );
                     break;
                 }
                 Err(e) => {

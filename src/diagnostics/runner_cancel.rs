@@ -61,7 +61,9 @@ pub async fn cancel_stale(
     .bind(runner)
     .fetch_all(&mut **tx)
     .await?;
-    for Cancelled { id: task, runner, incident_id, action, expires_at, cancel_reason: reason, approval_id } in &cancelled {
+    for Cancelled { id: task, runner, incident_id, action, expires_at, cancel_reason: reason, approval_id } in
+        &cancelled
+    {
         let text = match (reason.as_str(), expires_at) {
             ("expired", Some(at)) => format!(
                 ":hourglass: `{action}` was cancelled: runner `{runner}` had not picked it up when its approval \

@@ -165,9 +165,17 @@ pub async fn watch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
             let why = format!("runner `{runner}` took it at {sent} and has not reported its result {within}");
             let payload = json!({ "task": task.id, "runner": runner, "action": task.action, "params": task.params,
                                   "sent_at": task.sent_at, "why": why });
-            timeline::append(&mut *tx, task.incident_id, now, timeline::WARROOM, EventKind::DiagnosticOutcomeUnknown, payload)
-                .await?;
-            let text = format!(":warning: *Outcome unknown:* `{}`: {why}. Run it again if you still need it.", task.action);
+            timeline::append(
+                &mut *tx,
+                task.incident_id,
+                now,
+                timeline::WARROOM,
+                EventKind::DiagnosticOutcomeUnknown,
+                payload,
+            )
+            .await?;
+            let text =
+                format!(":warning: *Outcome unknown:* `{}`: {why}. Run it again if you still need it.", task.action);
             let post = json!({ "text": text, "to": "channel", "what": "diagnostic_outcome_unknown" });
             queue::enqueue(&mut *tx, Some(task.incident_id), kind::POST, &format!("unknown:{}", task.id), post, now)
                 .await?;

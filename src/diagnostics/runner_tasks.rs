@@ -109,6 +109,17 @@ pub async fn hand_over(
     Ok(())
 }
 
+/// A task as a poll claims it.
+#[derive(sqlx::FromRow)]
+struct Claimed {
+    id: Uuid,
+    incident_id: Uuid,
+    action: String,
+    params: Value,
+    hash: Option<String>,
+    approval: Option<Uuid>,
+}
+
 /// `runner`'s heartbeat, then its oldest task that may still start: the task, its action and
 /// parameters, and the hash the runner's own rendering must match. Change tasks past their
 /// approval's expiry or of a resolved incident are cancelled first, and never sent. Sending a
@@ -130,19 +141,19 @@ pub async fn claim(state: &AppState, runner: &str) -> Result<Option<Value>, JobE
     .execute(&state.db)
     .await?;
     let mut tx = state.db.begin().await?;
-    let task: Option<(Uuid, Uuid, String, Value, Option<String>, Option<Uuid>)> = sqlx::query_as(
+    let task: Option<Claimed> = sqlx::query_as(
         r#"UPDATE runner_tasks SET state = 'sent', sent_at = $2
            WHERE id = (SELECT t.id FROM runner_tasks t JOIN incidents i ON i.id = t.incident_id
                        WHERE t.runner = $1 AND t.state = 'queued'
                          AND (t.approval_id IS NULL OR (t.expires_at > $2 AND i.resolved_at IS NULL))
                        ORDER BY t.created_at LIMIT 1 FOR UPDATE OF t SKIP LOCKED)
-           RETURNING id, incident_id, action, params, action_hash, approval_id"#,
+           RETURNING id, incident_id, action, params, action_hash AS hash, approval_id AS approval"#,
     )
     .bind(runner)
     .bind(now)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((id, incident_id, action, params, hash, approval)) = task else { return Ok(None) };
+    let Some(Claimed { id, incident_id, action, params, hash, approval }) = task else { return Ok(None) };
     if let Some(request) = approval {
         change::runner_started(&mut tx, now, request, runner).await?;
     }

@@ -2,7 +2,8 @@
 //! approval expires and while the incident is open. Past that, a task not yet sent is cancelled
 //! and the channel told — by the expiry timer ([`kind::RUNNER_TASK_EXPIRE`]), by the resolution's
 //! job, or by the runner's next poll, whichever comes first; no runner has to be online for it.
-//! A task already sent has started: it is the runner's to finish.
+//! A task already sent has started: it is the runner's to finish, and if it never reports, its
+//! outcome becomes unknown ([`super::runner_results`]).
 
 use chrono::{DateTime, Utc};
 use serde_json::json;

@@ -23,3 +23,6 @@ ALTER TABLE runner_tasks DROP CONSTRAINT runner_tasks_state_check;
 ALTER TABLE runner_tasks ADD CONSTRAINT runner_tasks_state_check
     CHECK (state IN ('queued', 'sent', 'done', 'cancelled', 'outcome_unknown'));
 ALTER TABLE runner_tasks ADD COLUMN unknown_at timestamptz;
+
+-- A change's task, by its request (is the request a remote runner's?).
+CREATE INDEX runner_tasks_approval ON runner_tasks (approval_id) WHERE approval_id IS NOT NULL;

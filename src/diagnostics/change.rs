@@ -71,6 +71,14 @@ pub async fn begin(tx: &mut Tx<'_>, now: DateTime<Utc>, id: Uuid, hash: &str, at
     match request.state.as_str() {
         "approved" => {}
         "running" => {
+            // A remote runner's: its task's watch tells, not a retry of the job that handed it over.
+            let remote: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM runner_tasks WHERE approval_id = $1)")
+                .bind(id)
+                .fetch_one(&mut **tx)
+                .await?;
+            if remote {
+                return Ok(Begin::Nothing("its runner has it".into()));
+            }
             mark_unknown(tx, &request, now, LOST).await?;
             return Ok(Begin::Unknown);
         }

@@ -298,3 +298,25 @@ async fn a_sent_read_never_reported_becomes_outcome_unknown_once() {
     assert_eq!(count_events(&app, "diagnostic_outcome_unknown").await, 1);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_handed_over_change_whose_job_runs_again_makes_no_second_task_and_no_false_alarm() {
+    let (app, channel) = app_on_runner(&[("container", "ctr-handed-twice")], "edge-1").await;
+    approved_restart(&app, &channel).await;
+    let again = "UPDATE jobs SET state = 'queued', run_at = $1 WHERE kind = 'diagnostics.run'";
+
+    // Its job runs again (as after a worker lost its completion): before the runner took the
+    // task, and after.
+    sqlx::query(again).bind(app.clock.now_utc()).execute(&app.db).await.unwrap();
+    app.drain().await;
+    take_task(&app).await;
+    sqlx::query(again).bind(app.clock.now_utc()).execute(&app.db).await.unwrap();
+    app.drain().await;
+
+    assert_eq!(task_states(&app).await, ["sent"], "one task, still the runner's");
+    let state: String = sqlx::query_scalar("SELECT state FROM approval_requests").fetch_one(&app.db).await.unwrap();
+    assert_eq!(state, "running");
+    assert_eq!(posts_with(&app, &channel, "Outcome unknown"), 0);
+    assert_eq!(count_events(&app, "diagnostic_dispatched").await, 1);
+    app.finish().await;
+}

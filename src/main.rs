@@ -50,6 +50,10 @@ enum Cmd {
         /// a runner by its token, and refuses a name that is not the token's.
         #[arg(long, env = "WARROOM_RUNNER_NAME")]
         name: Option<String>,
+        /// A directory where results wait until the server acknowledged them, so that a result
+        /// survives a runner restart (created if missing). Without it, they wait in memory.
+        #[arg(long, env = "WARROOM_RUNNER_STATE_DIR")]
+        state_dir: Option<std::path::PathBuf>,
     },
 }
 
@@ -64,7 +68,7 @@ async fn main() -> ExitCode {
         }
     };
     match cli.command.unwrap_or(Cmd::Serve) {
-        Cmd::Runner { server, token, catalog, name } => {
+        Cmd::Runner { server, token, catalog, name, state_dir } => {
             warroom::telemetry::init(settings.log_format);
             let catalog = match warroom::diagnostics::Catalog::from_file(&catalog) {
                 Ok(catalog) => catalog,
@@ -73,10 +77,22 @@ async fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
+            match &state_dir {
+                Some(dir) => {
+                    if let Err(e) = std::fs::create_dir_all(dir) {
+                        eprintln!("--state-dir {}: {e}", dir.display());
+                        return ExitCode::FAILURE;
+                    }
+                }
+                None => {
+                    warn!("no --state-dir: a result the server has not acknowledged is lost if the runner restarts")
+                }
+            }
             let runner =
                 warroom::diagnostics::runner::Runner::new(&server, warroom::secret::Secret::new(token), catalog)
                     .named(name.clone())
-                    .with_path(settings.diagnostics_path.clone());
+                    .with_path(settings.diagnostics_path.clone())
+                    .with_state_dir(state_dir);
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {
                 shutdown_signal().await;

@@ -1,6 +1,7 @@
 //! `/api/v1/runners/poll` and `/api/v1/runners/results`, for remote runners. The runner is who
 //! its token says ([`RunnerName`], checked before the body is read, let alone parsed); a body
-//! that names another runner is refused, and a runner sees and reports only its own tasks.
+//! that names another runner is refused, and a runner sees and reports only its own tasks. A
+//! result is acknowledged (200) once recorded, now or by an earlier POST of it.
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::AppState;
+use crate::diagnostics::runner_results::{self, Recorded};
 use crate::diagnostics::runner_tasks::{self, TaskResult};
 
 /// The longest a poll waits for a task.
@@ -128,9 +130,11 @@ async fn results(State(state): State<AppState>, RunnerName(runner): RunnerName, 
         Ok(result) => result,
         Err(refused) => return refused.into_response(),
     };
-    match runner_tasks::record(&state, &runner, &result).await {
-        Ok(true) => StatusCode::OK.into_response(),
-        Ok(false) => {
+    // Acknowledged once it is recorded, now or before: the runner may then forget it.
+    match runner_results::record(&state, &runner, &result).await {
+        Ok(Recorded::Recorded) => Json(json!({ "recorded": true })).into_response(),
+        Ok(Recorded::Already) => Json(json!({ "recorded": false, "already": true })).into_response(),
+        Ok(Recorded::NotInHand) => {
             refuse(StatusCode::CONFLICT, format!("runner `{runner}` has no such task in hand")).into_response()
         }
         Err(e) => {

@@ -1,6 +1,7 @@
 //! The approval message in the incident channel: who asks, the exact command, how many approvals
 //! it needs and until when, with Approve and Deny buttons behind confirm dialogs — re-rendered
-//! as votes come in, and when it is approved, denied or expired.
+//! as votes come in, and at every step after: approved, running, done or failed, outcome
+//! unknown, cancelled, denied or expired.
 
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -38,8 +39,26 @@ fn render(request: &Request, votes: &[(String, String)]) -> Value {
     let approved: Vec<String> = votes.iter().filter(|(_, d)| d == "approve").map(|(u, _)| format!("<@{u}>")).collect();
     let why = request.reason.as_deref().map_or_else(String::new, |r| format!("\n*Why:* {}", escape_mrkdwn(r)));
     let head = format!("🔐 *Change requested* by <@{}>: `{command}` ({}){why}", request.requested_by, request.action);
+    let approved_by = format!("✅ *Approved* by {}", approved.join(", "));
+    let at = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or("?".to_string(), |t| t.format("%H:%M:%S").to_string());
+    let outcome = request.outcome.as_deref().map(escape_mrkdwn).unwrap_or_default();
     let status = match request.state.as_str() {
-        "approved" => format!("✅ *Approved* by {}: running it now.", approved.join(", ")),
+        "approved" => format!("{approved_by}: starting it now."),
+        "dispatched" => format!("{approved_by}: handed to its runner, waiting for it to take it."),
+        "running" => format!("{approved_by}. ▶️ *Running* since {} UTC.", at(request.started_at)),
+        "done" => format!("{approved_by}. *Done* at {} UTC: {outcome}.", at(request.finished_at)),
+        "failed" => format!("{approved_by}. ❌ *Failed* at {} UTC: {outcome}.", at(request.finished_at)),
+        "outcome_unknown" => format!(
+            "{approved_by}. ⚠️ *Outcome unknown*: it started at {} UTC and warroom does not know how it ended. It \
+             will not run again: check the system, and request it again if needed.",
+            at(request.started_at)
+        ),
+        "cancelled" => match request.cancel_reason.as_deref() {
+            Some("expired") => {
+                "🚫 *Cancelled*: its runner had not taken it when its approval expired. Nothing ran.".to_string()
+            }
+            _ => "🚫 *Cancelled*: the incident was resolved before it started. Nothing ran.".to_string(),
+        },
         "denied" => {
             let by: Vec<String> = votes.iter().filter(|(_, d)| d == "deny").map(|(u, _)| format!("<@{u}>")).collect();
             format!("⛔ *Denied* by {}. Nothing ran.", by.join(", "))

@@ -18,9 +18,15 @@ pub const ACTION_APPROVE: &str = "approval.approve";
 pub const ACTION_DENY: &str = "approval.deny";
 
 /// A request's columns, in [`Request`]'s order.
-const SELECT_REQUEST: &str =
-    "SELECT id, incident_id, action, params, argv, action_hash, requested_by, reason, required, \
-     state, requested_at, expires_at, channel_id, message_ts FROM approval_requests";
+macro_rules! columns {
+    () => {
+        "id, incident_id, action, params, argv, action_hash, requested_by, reason, required, state, requested_at, \
+         expires_at, channel_id, message_ts, started_at, finished_at, outcome, cancel_reason"
+    };
+}
+pub(crate) use columns;
+
+pub(crate) const SELECT_REQUEST: &str = concat!("SELECT ", columns!(), " FROM approval_requests");
 
 /// One approval request.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -39,6 +45,13 @@ pub struct Request {
     pub expires_at: DateTime<Utc>,
     pub channel_id: Option<String>,
     pub message_ts: Option<String>,
+    /// When the change was used up: it started here, or its runner took it.
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// How it ended, in one line ("exit 0 in 812 ms").
+    pub outcome: Option<String>,
+    /// Why it was cancelled before it started (`resolved`, `expired`).
+    pub cancel_reason: Option<String>,
 }
 
 /// The hash an approval is bound to.
@@ -79,13 +92,13 @@ pub async fn request(
     let expires_at = crate::clock::whole_seconds(now + config.expires_after.as_chrono());
     let hash = action_hash(action, argv);
     let mut tx = db.begin().await?;
-    let request: Request = sqlx::query_as(
+    let request: Request = sqlx::query_as(concat!(
         r#"INSERT INTO approval_requests (id, incident_id, action, params, argv, action_hash, requested_by, required,
                                           requested_at, expires_at, reason)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-           RETURNING id, incident_id, action, params, argv, action_hash, requested_by, reason, required, state, requested_at,
-                     expires_at, channel_id, message_ts"#,
-    )
+           RETURNING "#,
+        columns!()
+    ))
     .bind(id)
     .bind(incident_id)
     .bind(action)
@@ -160,7 +173,17 @@ pub async fn decide(
     let Some(request) = request else { return Ok(Decision::Refused("That request does not exist.".into())) };
     let refuse = |why: String| Ok(Decision::Refused(why));
     if request.state != "pending" {
-        return refuse(format!("This request is already {}; nothing changed.", request.state));
+        return refuse(format!("This request is already {}; nothing changed.", super::change::words(&request.state)));
+    }
+    let resolved: bool = sqlx::query_scalar("SELECT resolved_at IS NOT NULL FROM incidents WHERE id = $1")
+        .bind(request.incident_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if resolved {
+        // Before the resolution's job got to it: cancelled now, as that job would have.
+        super::change::cancel_in(&mut tx, &request, "resolved", now).await?;
+        tx.commit().await?;
+        return refuse("The incident is resolved: this request is cancelled, and nothing runs.".into());
     }
     if now >= request.expires_at {
         expire_in(&mut tx, &request, now).await?;

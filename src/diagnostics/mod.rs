@@ -2,12 +2,13 @@
 //! people run and with which values ([`policy`]), running them safely ([`exec`], [`builtin`]
 //! over [`net`] and [`http_get`]), keeping secrets out of what they print ([`redact`]), and
 //! two-person approvals for changes ([`approvals`]). Read-only actions run from the job queue when asked; changes run
-//! only once approved.
+//! only once approved, and at most once ([`change`]).
 
 pub mod approval_message;
 pub mod approvals;
 pub mod builtin;
 pub mod catalog;
+pub mod change;
 pub mod exec;
 pub mod http_get;
 pub mod net;
@@ -16,6 +17,7 @@ pub mod redact;
 pub mod run_job;
 pub mod runner;
 pub mod runner_cancel;
+pub mod runner_results;
 pub mod runner_tasks;
 
 pub use catalog::{Action, Catalog, Kind};

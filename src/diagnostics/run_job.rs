@@ -1,12 +1,13 @@
-//! The `diagnostics.run` job: runs a read-only action, records the (redacted, capped) output in
-//! the timeline, and queues its post to the incident channel — in one transaction, so a Slack
-//! failure retries the post, not the diagnostic.
+//! The `diagnostics.run` job: runs an action, records the (redacted, capped) output in the
+//! timeline, and queues its post to the incident channel — in one transaction, so a Slack
+//! failure retries the post, not the diagnostic. A change runs at most once ([`change`]): its
+//! approval is used up before its process starts, and its outcome commits with its final state.
 
 use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::{approvals, builtin, catalog, exec, net, policy, redact::redact, Kind};
+use super::{approvals, builtin, catalog, change, exec, net, policy, redact::redact, Kind};
 use crate::app::AppState;
 use crate::jobs::{kind, queue, JobError};
 use crate::templates::escape_mrkdwn;
@@ -28,30 +29,63 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     })?;
     let by = job.payload["by"].as_str().unwrap_or("warroom");
     let argv = action.render(&params);
-    // Checked when requested; checked again here, the last moment before anything runs: a change
-    // runs only for an approved request bound to this exact command.
+    // Checked when requested; checked again when it is used up, the last moment before
+    // anything runs: a change runs only for an approved request bound to this exact command.
     let approval = job.payload["approval"].as_str().and_then(|v| uuid::Uuid::parse_str(v).ok());
-    let approval = approval.filter(|_| action.kind == Kind::Change);
-    if action.kind == Kind::Change {
-        let request = match approval {
-            Some(id) => approvals::get(&state.db, id).await?,
-            None => None,
-        };
-        let bound =
-            request.is_some_and(|r| r.state == "approved" && r.action_hash == approvals::action_hash(id, &argv));
-        if !bound {
-            state.metrics.diagnostic("refused");
-            return Err(JobError::Fatal(format!("`{id}` is a change and has no approval for this exact command")));
-        }
+    let approval = approval.filter(|_| action.kind == Kind::Change).map(|a| (a, approvals::action_hash(id, &argv)));
+    if action.kind == Kind::Change && approval.is_none() {
+        state.metrics.diagnostic("refused");
+        return Err(JobError::Fatal(format!("`{id}` is a change and has no approval for this exact command")));
     }
 
     // A service that lives elsewhere has its diagnostics run by its own runner.
     let runner = config.and_then(|s| s.runner.clone()).filter(|r| r != "local");
     if let Some(runner) = runner {
-        return super::runner_tasks::hand_over(state, incident_id, &runner, action, &params, by, approval).await;
+        let handed = super::runner_tasks::hand_over(state, incident_id, &runner, action, &params, by, approval).await;
+        return counted(state, handed);
     }
+    let ran = |outcome| Ran {
+        incident_id,
+        action,
+        params: &params,
+        by,
+        outcome,
+        slot: format!("diag:{}", job.id),
+        late: false,
+    };
+    let Some((approval, hash)) = approval else {
+        // Read-only: a retry after a failure may run it again.
+        let outcome = execute_on(&*state.network, action, &params, state.settings.diagnostics_path.clone()).await;
+        return record(state, &ran(&outcome)).await;
+    };
+    // A change: used up in a committed transaction before its process starts, so that no retry,
+    // restart or replica starts it again.
+    let mut tx = state.db.begin().await?;
+    let at = change::Where::Here { timeout: action.timeout };
+    let begun = counted(state, change::begin(&mut tx, state.clock.now(), approval, &hash, at).await)?;
+    tx.commit().await?;
+    crate::jobs::wake(state);
+    let request = match begun {
+        change::Begin::Go(request) => request,
+        change::Begin::Unknown => {
+            state.metrics.diagnostic("outcome_unknown");
+            return Ok(());
+        }
+        change::Begin::Nothing(why) => {
+            tracing::info!(request = %approval, "change `{id}` not started: {why}");
+            return Ok(());
+        }
+    };
     let outcome = execute_on(&*state.network, action, &params, state.settings.diagnostics_path.clone()).await;
-    record(state, incident_id, action, &params, by, &outcome, &format!("diag:{}", job.id)).await
+    change::finish(state, &request, ran(&outcome)).await
+}
+
+/// Counts a refusal (a change without a valid approval) as one.
+fn counted<T>(state: &AppState, result: Result<T, JobError>) -> Result<T, JobError> {
+    if let Err(JobError::Fatal(_)) = &result {
+        state.metrics.diagnostic("refused");
+    }
+    result
 }
 
 /// Runs `action` here: its program (argv, cleared env, time limit) or its built-in check; the
@@ -98,17 +132,48 @@ async fn run_raw(
     }
 }
 
+/// A finished run, to record.
+#[derive(Debug, Clone)]
+pub struct Ran<'a> {
+    pub incident_id: uuid::Uuid,
+    pub action: &'a super::Action,
+    pub params: &'a BTreeMap<String, String>,
+    pub by: &'a str,
+    pub outcome: &'a exec::Outcome,
+    /// Keys the posts: recording twice posts once.
+    pub slot: String,
+    /// It arrived after the channel was told its outcome is unknown.
+    pub late: bool,
+}
+
+/// One line on how it ended: "exit 0 in 812 ms".
+pub fn verdict(action: &super::Action, outcome: &exec::Outcome) -> String {
+    match (outcome.timed_out, outcome.exit_code) {
+        (true, _) => format!("timed out after {}s and was killed", action.timeout.as_secs()),
+        (false, Some(code)) => format!("exit {code} in {} ms", outcome.duration.as_millis()),
+        (false, None) => "killed by a signal".to_string(),
+    }
+}
+
 /// Records a finished run (redacted) in the timeline and queues its post (and file), in one
-/// transaction. `slot` keys the posts, so recording twice posts once.
-pub async fn record(
+/// transaction.
+pub async fn record(state: &AppState, ran: &Ran<'_>) -> Result<(), JobError> {
+    let mut tx = state.db.begin().await?;
+    record_in(&mut tx, state, ran).await?;
+    tx.commit().await?;
+    crate::jobs::wake(state);
+    Ok(())
+}
+
+/// [`record`] in `tx`, with whatever else must commit with it (a change's final state, a
+/// runner task's).
+pub async fn record_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     state: &AppState,
-    incident_id: uuid::Uuid,
-    action: &super::Action,
-    params: &BTreeMap<String, String>,
-    by: &str,
-    outcome: &exec::Outcome,
-    slot: &str,
-) -> Result<(), JobError> {
+    ran: &Ran<'_>,
+) -> sqlx::Result<()> {
+    let Ran { incident_id, action, params, by, outcome, slot, late } = ran;
+    let (incident_id, slot) = (*incident_id, slot.as_str());
     let id = action.id.as_str();
     let argv = action.render(params);
     let (stdout, stderr) = (redact(&outcome.stdout), redact(&outcome.stderr));
@@ -122,11 +187,7 @@ pub async fn record(
         (false, Some(_)) => "failure",
         (false, None) => "killed",
     });
-    let verdict = match (outcome.timed_out, outcome.exit_code) {
-        (true, _) => format!("timed out after {}s and was killed", action.timeout.as_secs()),
-        (false, Some(code)) => format!("exit {code} in {} ms", outcome.duration.as_millis()),
-        (false, None) => "killed by a signal".to_string(),
-    };
+    let verdict = verdict(action, outcome);
     let command = action.builtin.as_ref().map_or_else(|| argv.join(" "), |b| format!("built-in {b} {params:?}"));
     let mut output = explained.unwrap_or_else(|| [stdout.as_str(), stderr.as_str()].concat());
     if output.trim().is_empty() {
@@ -134,31 +195,29 @@ pub async fn record(
     }
     let long = output.chars().count() > POST_CHARS;
     let capped = if outcome.truncated { "\n_(output beyond the action's cap was dropped)_" } else { "" };
+    let late = if *late { "\n_This outcome arrived after it was posted as unknown._" } else { "" };
     let head = format!(
         "🔎 *{id}* — {} · asked by <@{by}> · {verdict}\n`{}`",
         escape_mrkdwn(&action.title),
         escape_mrkdwn(&command)
     );
     let text = if long {
-        format!("{head}\n_The output is long: it follows as a file._{capped}")
+        format!("{head}\n_The output is long: it follows as a file._{capped}{late}")
     } else {
-        format!("{head}\n```{}```{capped}", escape_mrkdwn(&output))
+        format!("{head}\n```{}```{capped}{late}", escape_mrkdwn(&output))
     };
 
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
     let payload = json!({
         "action": id, "argv": argv, "params": params, "exit_code": outcome.exit_code, "timed_out": outcome.timed_out,
         "duration_ms": outcome.duration.as_millis() as u64, "stdout": stdout, "stderr": stderr, "truncated": outcome.truncated,
     });
-    timeline::append(&mut *tx, incident_id, now, by, EventKind::DiagnosticFinished, payload).await?;
+    timeline::append(&mut **tx, incident_id, now, by, EventKind::DiagnosticFinished, payload).await?;
     let post = json!({ "text": text, "to": "channel", "what": "diagnostic" });
-    queue::enqueue(&mut *tx, Some(incident_id), kind::POST, slot, post, now).await?;
+    queue::enqueue(&mut **tx, Some(incident_id), kind::POST, slot, post, now).await?;
     if long {
         let file = json!({ "filename": format!("{id}.txt"), "title": format!("{id} output"), "content": output });
-        queue::enqueue(&mut *tx, Some(incident_id), kind::UPLOAD, slot, file, now).await?;
+        queue::enqueue(&mut **tx, Some(incident_id), kind::UPLOAD, slot, file, now).await?;
     }
-    tx.commit().await?;
-    crate::jobs::wake(state);
     Ok(())
 }

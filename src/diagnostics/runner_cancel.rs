@@ -2,7 +2,8 @@
 //! approval expires and while the incident is open. Past that, a task not yet sent is cancelled
 //! and the channel told — by the expiry timer ([`kind::RUNNER_TASK_EXPIRE`]), by the resolution's
 //! job, or by the runner's next poll, whichever comes first; no runner has to be online for it.
-//! A task already sent has started: it is the runner's to finish.
+//! A task already sent has started: it is the runner's to finish, and if it never reports, its
+//! outcome becomes unknown ([`super::runner_results`]).
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -30,10 +31,11 @@ struct Cancelled {
     action: String,
     expires_at: Option<DateTime<Utc>>,
     cancel_reason: String,
+    approval_id: Option<Uuid>,
 }
 
 /// Cancels the change tasks in `scope` that may no longer start (approval expired, incident
-/// resolved), each with a timeline event and a post, in `tx`. Returns how many.
+/// resolved), each with a timeline event and a post, and their requests, in `tx`. Returns how many.
 pub async fn cancel_stale(
     tx: &mut Transaction<'_, Postgres>,
     now: DateTime<Utc>,
@@ -52,7 +54,7 @@ pub async fn cancel_stale(
              AND (t.expires_at <= $1 OR i.resolved_at IS NOT NULL)
              AND ($2::uuid IS NULL OR t.id = $2) AND ($3::uuid IS NULL OR t.incident_id = $3)
              AND ($4::text IS NULL OR t.runner = $4)
-           RETURNING t.id, t.runner, t.incident_id, t.action, t.expires_at, t.cancel_reason"#,
+           RETURNING t.id, t.runner, t.incident_id, t.action, t.expires_at, t.cancel_reason, t.approval_id"#,
     )
     .bind(now)
     .bind(task)
@@ -60,7 +62,9 @@ pub async fn cancel_stale(
     .bind(runner)
     .fetch_all(&mut **tx)
     .await?;
-    for Cancelled { id: task, runner, incident_id, action, expires_at, cancel_reason: reason } in &cancelled {
+    for Cancelled { id: task, runner, incident_id, action, expires_at, cancel_reason: reason, approval_id } in
+        &cancelled
+    {
         let text = match (reason.as_str(), expires_at) {
             ("expired", Some(at)) => format!(
                 ":hourglass: `{action}` was cancelled: runner `{runner}` had not picked it up when its approval \
@@ -76,6 +80,10 @@ pub async fn cancel_stale(
         timeline::append(&mut **tx, *incident_id, now, WARROOM, EventKind::DiagnosticCancelled, payload).await?;
         let post = json!({ "text": text, "to": "channel", "what": "runner_task_cancelled" });
         queue::enqueue(&mut **tx, Some(*incident_id), kind::POST, &format!("cancelled:{task}"), post, now).await?;
+        // Its approval is used up without running: the request is cancelled, and its message says so.
+        if let Some(request) = approval_id {
+            super::change::cancel_by_id(tx, *request, reason, now).await?;
+        }
     }
     Ok(cancelled.len())
 }

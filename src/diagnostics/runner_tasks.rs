@@ -1,8 +1,8 @@
 //! The server's side of remote runners: a diagnostic for a service whose `runner` is not
 //! `local` becomes a task, bound to the SHA-256 of the command the server rendered (for a
 //! change, the approval's own hash); the runner it names claims it on a poll and reports the
-//! outcome (or its refusal). Heartbeats say who is online. The HTTP edge is `api::runners`;
-//! which runner asks is what its token says, never what the request claims.
+//! outcome (or its refusal, [`super::runner_results`]). Heartbeats say who is online. The HTTP
+//! edge is `api::runners`; which runner asks is what its token says, never what the request claims.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,8 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::exec::Outcome;
-use super::{approvals, runner_cancel, Action};
+use super::{approvals, change, runner_cancel, Action};
 use crate::app::AppState;
 use crate::jobs::{kind, queue, JobError};
 use crate::slack::blocks::hhmm;
@@ -21,6 +20,8 @@ use crate::timeline::{self, EventKind};
 
 /// A runner not heard from for this long is offline.
 const OFFLINE_AFTER: i64 = 60;
+/// The time limit of a task whose action the server's catalog no longer has (the catalog's cap).
+const MAX_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The hash a task is bound to, computed alike by the server and the runner: an action with an
 /// argument vector hashes as its approval does ([`approvals::action_hash`]); a built-in check
@@ -38,7 +39,9 @@ pub fn task_hash(action: &Action, params: &BTreeMap<String, String>) -> String {
 }
 
 /// Queues the run for `runner`, and says in the channel when that runner is offline. A change
-/// (`approval`) carries its approval's hash and waits only until the approval expires.
+/// (`approval`: the request and the hash of the command it must be bound to) uses up its
+/// approval in the transaction that queues its task, carries the approval's hash, and waits
+/// only until the approval expires.
 pub async fn hand_over(
     state: &AppState,
     incident_id: Uuid,
@@ -46,23 +49,28 @@ pub async fn hand_over(
     action: &Action,
     params: &BTreeMap<String, String>,
     by: &str,
-    approval: Option<Uuid>,
+    approval: Option<(Uuid, String)>,
 ) -> Result<(), JobError> {
     let now = state.clock.now();
-    let (hash, expires_at) = match approval {
-        Some(id) => {
-            let request = approvals::get(&state.db, id).await?;
-            let request = request.ok_or_else(|| JobError::Fatal(format!("no approval request {id}")))?;
-            (request.action_hash, Some(request.expires_at))
-        }
-        None => (task_hash(action, params), None),
-    };
     let last_seen: Option<DateTime<Utc>> = sqlx::query_scalar("SELECT last_seen FROM runners WHERE name = $1")
         .bind(runner)
         .fetch_optional(&state.db)
         .await?;
     let task = Uuid::new_v4();
     let mut tx = state.db.begin().await?;
+    let (hash, expires_at) = match &approval {
+        Some((id, hash)) => match change::begin(&mut tx, now, *id, hash, change::Where::Runner).await? {
+            change::Begin::Go(request) => (request.action_hash, Some(request.expires_at)),
+            // Already handed over (a retry), finished, or cancelled: no second task.
+            change::Begin::Unknown | change::Begin::Nothing(_) => {
+                tx.commit().await?;
+                crate::jobs::wake(state);
+                return Ok(());
+            }
+        },
+        None => (task_hash(action, params), None),
+    };
+    let approval = approval.map(|(id, _)| id);
     sqlx::query(
         "INSERT INTO runner_tasks (id, runner, incident_id, action, params, requested_by, created_at, action_hash, \
          approval_id, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -101,9 +109,22 @@ pub async fn hand_over(
     Ok(())
 }
 
+/// A task as a poll claims it.
+#[derive(sqlx::FromRow)]
+struct Claimed {
+    id: Uuid,
+    incident_id: Uuid,
+    action: String,
+    params: Value,
+    hash: Option<String>,
+    approval: Option<Uuid>,
+}
+
 /// `runner`'s heartbeat, then its oldest task that may still start: the task, its action and
 /// parameters, and the hash the runner's own rendering must match. Change tasks past their
-/// approval's expiry or of a resolved incident are cancelled first, and never sent.
+/// approval's expiry or of a resolved incident are cancelled first, and never sent. Sending a
+/// task starts it: a change's request becomes `running`, and a watch timer says its outcome is
+/// unknown if the runner does not report within its time limit and [`change::MARGIN`].
 pub async fn claim(state: &AppState, runner: &str) -> Result<Option<Value>, JobError> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
@@ -119,26 +140,35 @@ pub async fn claim(state: &AppState, runner: &str) -> Result<Option<Value>, JobE
     .bind(now)
     .execute(&state.db)
     .await?;
-    let task: Option<(Uuid, String, Value, Option<String>)> = sqlx::query_as(
+    let mut tx = state.db.begin().await?;
+    let task: Option<Claimed> = sqlx::query_as(
         r#"UPDATE runner_tasks SET state = 'sent', sent_at = $2
            WHERE id = (SELECT t.id FROM runner_tasks t JOIN incidents i ON i.id = t.incident_id
                        WHERE t.runner = $1 AND t.state = 'queued'
                          AND (t.approval_id IS NULL OR (t.expires_at > $2 AND i.resolved_at IS NULL))
                        ORDER BY t.created_at LIMIT 1 FOR UPDATE OF t SKIP LOCKED)
-           RETURNING id, action, params, action_hash"#,
+           RETURNING id, incident_id, action, params, action_hash AS hash, approval_id AS approval"#,
     )
     .bind(runner)
     .bind(now)
-    .fetch_optional(&state.db)
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(task.map(|(id, action, params, hash)| {
-        // Tasks queued before tasks carried a hash: bound to what the server renders now.
-        let hash = hash.or_else(|| {
-            let action = state.catalog.get(&action)?;
-            Some(task_hash(action, &serde_json::from_value(params.clone()).unwrap_or_default()))
-        });
-        json!({ "id": id, "action": action, "params": params, "hash": hash })
-    }))
+    let Some(Claimed { id, incident_id, action, params, hash, approval }) = task else { return Ok(None) };
+    if let Some(request) = approval {
+        change::runner_started(&mut tx, now, request, runner).await?;
+    }
+    let timeout = state.catalog.get(&action).map_or(MAX_TIMEOUT, |a| a.timeout);
+    let at = now + chrono::Duration::from_std(timeout + change::MARGIN).unwrap_or_default();
+    let watch = json!({ "task": id, "timeout_secs": timeout.as_secs() });
+    queue::enqueue(&mut *tx, Some(incident_id), kind::RUNNER_TASK_WATCH, &id.to_string(), watch, at).await?;
+    tx.commit().await?;
+    crate::jobs::wake(state);
+    // Tasks queued before tasks carried a hash: bound to what the server renders now.
+    let hash = hash.or_else(|| {
+        let action = state.catalog.get(&action)?;
+        Some(task_hash(action, &serde_json::from_value(params.clone()).unwrap_or_default()))
+    });
+    Ok(Some(json!({ "id": id, "action": action, "params": params, "hash": hash })))
 }
 
 /// What a runner reports for a task.
@@ -161,47 +191,4 @@ pub struct TaskResult {
     pub stderr: String,
     #[serde(default)]
     pub truncated: bool,
-}
-
-/// Records `runner`'s result for a task sent to it; false when it has no such task.
-pub async fn record(state: &AppState, runner: &str, result: &TaskResult) -> Result<bool, JobError> {
-    let now = state.clock.now();
-    let task: Option<(Uuid, String, Value, String)> = sqlx::query_as(
-        r#"UPDATE runner_tasks SET state = 'done', done_at = $3 WHERE id = $1 AND runner = $2 AND state = 'sent'
-           RETURNING incident_id, action, params, requested_by"#,
-    )
-    .bind(result.task)
-    .bind(runner)
-    .bind(now)
-    .fetch_optional(&state.db)
-    .await?;
-    let Some((incident_id, action_id, params, by)) = task else { return Ok(false) };
-    let slot = format!("task:{}", result.task);
-    if let Some(reason) = &result.refused {
-        state.metrics.diagnostic("refused");
-        let reason = super::redact::redact(reason);
-        let text =
-            format!(":no_entry: Runner `{runner}` refused `{action_id}`: {}", crate::templates::escape_mrkdwn(&reason));
-        let mut tx = state.db.begin().await?;
-        let payload = json!({ "task": result.task, "runner": runner, "action": action_id, "reason": reason });
-        timeline::append(&mut *tx, incident_id, now, runner, EventKind::DiagnosticRefused, payload).await?;
-        let post = json!({ "text": text, "to": "channel", "what": "runner_refused" });
-        queue::enqueue(&mut *tx, Some(incident_id), kind::POST, &slot, post, now).await?;
-        tx.commit().await?;
-        crate::jobs::wake(state);
-        return Ok(true);
-    }
-    let action =
-        state.catalog.get(&action_id).ok_or_else(|| JobError::Fatal(format!("unknown diagnostic `{action_id}`")))?;
-    let params: BTreeMap<String, String> = serde_json::from_value(params).unwrap_or_default();
-    let outcome = Outcome {
-        exit_code: result.exit_code,
-        timed_out: result.timed_out,
-        duration: Duration::from_millis(result.duration_ms),
-        stdout: result.stdout.clone(),
-        stderr: result.stderr.clone(),
-        truncated: result.truncated,
-    };
-    super::run_job::record(state, incident_id, action, &params, &by, &outcome, &slot).await?;
-    Ok(true)
 }

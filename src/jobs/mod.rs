@@ -35,6 +35,10 @@ pub mod kind {
     pub const POST_RESOLUTION: &str = "incident.post_resolution";
     pub const RUN_DIAGNOSTIC: &str = "diagnostics.run";
     pub const RUNNER_TASK_EXPIRE: &str = "runners.task_expire";
+    /// A remote runner's task sent but not reported within its time limit and a margin.
+    pub const RUNNER_TASK_WATCH: &str = "runners.task_watch";
+    /// A change started here still running past its time limit and a margin.
+    pub const CHANGE_WATCH: &str = "diagnostics.change_watch";
     pub const APPROVAL_MESSAGE: &str = "approval.message";
     pub const APPROVAL_EXPIRE: &str = "approval.expire";
     pub const UPLOAD: &str = "incident.upload";

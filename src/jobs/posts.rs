@@ -60,7 +60,7 @@ pub async fn post_update(state: &AppState, job: &queue::Job) -> Result<(), JobEr
 
 /// [`kind::POST_RESOLUTION`]: queues the ✅ RESOLVED post (channel and announcement channel)
 /// and the validation checklist, as separate posts so a retry repeats none of them; and cancels
-/// the changes still waiting for a remote runner (which no poll sends once resolved).
+/// the changes that have not started (pending and approved requests, tasks waiting for a runner).
 pub async fn post_resolution(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let incident = super::load_incident(state, job).await?;
     let resolved = messages::resolved(&state.templates, &incident)?;
@@ -77,9 +77,8 @@ pub async fn post_resolution(state: &AppState, job: &queue::Job) -> Result<(), J
         let payload = json!({ "text": text, "to": to, "what": what });
         queue::enqueue(&mut *tx, Some(incident.id), kind::POST, &slot, payload, now).await?;
     }
-    // Changes still waiting for a remote runner do not start after the resolution.
-    use crate::diagnostics::runner_cancel::{cancel_stale, Scope};
-    cancel_stale(&mut tx, now, Scope::Incident(incident.id)).await?;
+    // Changes that have not started (pending, approved, waiting for a remote runner) never will.
+    crate::diagnostics::change::after_resolve(&mut tx, now, incident.id).await?;
     tx.commit().await?;
     super::wake(state);
     Ok(())

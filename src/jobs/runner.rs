@@ -120,6 +120,8 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::PURGE_JOBS => super::purge::run(state).await,
         kind::RUN_DIAGNOSTIC => crate::diagnostics::run_job::run(state, job).await,
         kind::RUNNER_TASK_EXPIRE => crate::diagnostics::runner_cancel::expire(state, job).await,
+        kind::RUNNER_TASK_WATCH => crate::diagnostics::runner_results::watch(state, job).await,
+        kind::CHANGE_WATCH => crate::diagnostics::change::watch(state, job).await,
         kind::APPROVAL_MESSAGE => crate::diagnostics::approval_message::run(state, job).await,
         kind::APPROVAL_EXPIRE => crate::diagnostics::approval_message::expire(state, job).await,
         kind::STATUSPAGE_PUSH => crate::statuspage::push::run(state, job).await,

@@ -69,7 +69,7 @@ pub const PAGERDUTY_REQUESTS: Family = Family {
 };
 pub const DIAGNOSTICS: Family = Family {
     name: "warroom_diagnostic_runs_total",
-    help: "Diagnostics by outcome (success, failure, timed_out, killed, refused).",
+    help: "Diagnostics by outcome (success, failure, timed_out, killed, refused, outcome_unknown).",
     kind: Kind::Counter,
     labels: &["outcome"],
     buckets: &[],

@@ -58,6 +58,10 @@ pub fn what(event: &Event) -> String {
         "approval_granted" => format!("approved `{}` ({} of {})", s("action"), p["approvals"], p["required"]),
         "approval_denied" => format!("denied `{}`", s("action")),
         "approval_expired" => format!("approval for `{}` expired", s("action")),
+        "approval_cancelled" => format!("request for `{}` cancelled before it started ({})", s("action"), s("reason")),
+        "change_started" => format!("change `{}` started", s("action")),
+        "change_outcome_unknown" => format!("outcome of change `{}` unknown: {}", s("action"), esc(&s("why"))),
+        "diagnostic_outcome_unknown" => format!("outcome of `{}` unknown: {}", s("action"), esc(&s("why"))),
         "file_uploaded" => format!("shared {}", s("filename")),
         "statuspage_pushed" => format!(
             "status page {}: {}{}",

@@ -54,6 +54,10 @@ pub enum EventKind {
     ReportExported,
     AlertReceived,
     AlertResolved,
+    ChangeStarted,
+    ChangeOutcomeUnknown,
+    ApprovalCancelled,
+    DiagnosticOutcomeUnknown,
 }
 
 impl EventKind {
@@ -101,6 +105,10 @@ impl EventKind {
             Self::ReportExported => "report_exported",
             Self::AlertReceived => "alert_received",
             Self::AlertResolved => "alert_resolved",
+            Self::ChangeStarted => "change_started",
+            Self::ChangeOutcomeUnknown => "change_outcome_unknown",
+            Self::ApprovalCancelled => "approval_cancelled",
+            Self::DiagnosticOutcomeUnknown => "diagnostic_outcome_unknown",
         }
     }
 }

@@ -11,11 +11,11 @@ use warroom::secret::Secret;
 use crate::diagnostics::{app_with_service_and, run, shim_calls, shims};
 use crate::harness::*;
 
-const TOKEN_1: &str = "edge-1-token-0123456789abcdef";
+pub const TOKEN_1: &str = "edge-1-token-0123456789abcdef";
 const TOKEN_2: &str = "edge-2-token-0123456789abcdef";
 
 /// The shipped `pack`, as a runner's own catalog file, after `tamper` edited its text.
-fn catalog(pack: &str, tamper: impl Fn(String) -> String) -> Catalog {
+pub fn catalog(pack: &str, tamper: impl Fn(String) -> String) -> Catalog {
     let dir = std::env::temp_dir().join(format!("warroom-runner-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join(format!("{pack}.toml"));
@@ -27,14 +27,23 @@ fn catalog(pack: &str, tamper: impl Fn(String) -> String) -> Catalog {
 }
 
 /// A runner with `token` and `catalog`, polling `app`, finding the shims first on its PATH.
-fn runner(app: &TestApp, token: &str, catalog: Catalog) -> Runner {
-    let path = format!("{}:{}", shims().display(), std::env::var("PATH").unwrap_or_default());
-    Runner::new(&app.address, Secret::new(token), catalog).with_path(Some(path))
+pub fn runner(app: &TestApp, token: &str, catalog: Catalog) -> Runner {
+    runner_at(&app.address, token, catalog)
+}
+
+/// [`runner`], polling the server at `server`.
+pub fn runner_at(server: &str, token: &str, catalog: Catalog) -> Runner {
+    Runner::new(server, Secret::new(token), catalog).with_path(Some(shims_path()))
+}
+
+/// The diagnostics' PATH: the shims first.
+pub fn shims_path() -> String {
+    format!("{}:{}", shims().display(), std::env::var("PATH").unwrap_or_default())
 }
 
 /// An app whose service `api` runs on runner `on`, with runners `edge-1` and `edge-2` and bob as
 /// the approver; INC-1 declared by alice.
-async fn app_on_runner(params: &[(&str, &str)], on: &str) -> (TestApp, String) {
+pub async fn app_on_runner(params: &[(&str, &str)], on: &str) -> (TestApp, String) {
     let on = on.to_string();
     app_with_service_and(params, move |s| {
         s.runner_tokens = RunnerTokens::parse(&format!("edge-1={TOKEN_1},edge-2={TOKEN_2}")).unwrap();
@@ -45,7 +54,7 @@ async fn app_on_runner(params: &[(&str, &str)], on: &str) -> (TestApp, String) {
     .await
 }
 
-fn posts(app: &TestApp, channel: &str) -> Vec<String> {
+pub fn posts(app: &TestApp, channel: &str) -> Vec<String> {
     let messages = app.slack.channel(channel).unwrap().messages;
     messages.iter().map(|m| m.blocks[0]["text"]["text"].as_str().unwrap_or_default().to_string()).collect()
 }
@@ -56,7 +65,7 @@ fn last_post(app: &TestApp, channel: &str) -> String {
 
 /// Alice asks for `docker restart <container>` and bob approves it: the task is queued for the
 /// service's runner.
-async fn approved_restart(app: &TestApp, channel: &str) {
+pub async fn approved_restart(app: &TestApp, channel: &str) {
     app.slack.slash(ALICE, channel, "run docker.restart reason=\"crash loop\"").await.unwrap();
     app.drain().await;
     let request = app.slack.channel(channel).unwrap().messages.pop().unwrap();
@@ -65,12 +74,12 @@ async fn approved_restart(app: &TestApp, channel: &str) {
     app.drain().await;
 }
 
-async fn task_states(app: &TestApp) -> Vec<String> {
+pub async fn task_states(app: &TestApp) -> Vec<String> {
     sqlx::query_scalar("SELECT state FROM runner_tasks ORDER BY created_at").fetch_all(&app.db).await.unwrap()
 }
 
 /// A raw POST to `/api/v1/runners/{endpoint}` with `token` (if any) and `body`.
-async fn post_raw(app: &TestApp, endpoint: &str, token: Option<&str>, body: &str) -> (u16, String) {
+pub async fn post_raw(app: &TestApp, endpoint: &str, token: Option<&str>, body: &str) -> (u16, String) {
     let mut request = reqwest::Client::new()
         .post(format!("{}/api/v1/runners/{endpoint}", app.address))
         .header("content-type", "application/json")

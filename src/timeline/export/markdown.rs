@@ -57,7 +57,15 @@ async fn section<W: AsyncWrite + Unpin + Send>(
     let kinds: &[&str] = match name {
         "timeline" => &[],
         "diagnostics" => &["diagnostic_finished"],
-        "approvals" => &["approval_requested", "approval_granted", "approval_denied", "approval_expired"],
+        "approvals" => &[
+            "approval_requested",
+            "approval_granted",
+            "approval_denied",
+            "approval_expired",
+            "approval_cancelled",
+            "change_started",
+            "change_outcome_unknown",
+        ],
         "escalations" => {
             &["escalated", "escalate_now", "escalation_silence", "escalation_notified", "paged", "page_failed"]
         }

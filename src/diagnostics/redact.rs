@@ -30,11 +30,15 @@ static PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
 static URL_PASSWORD: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"([a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@/]+@").expect("valid"));
 
-/// `text` with every secret it recognises replaced by `[REDACTED]`.
+/// `text` with every secret it recognises replaced by `[REDACTED]`, and every NUL (which
+/// Postgres cannot store, and a binary log may hold) by U+FFFD.
 pub fn redact(text: &str) -> String {
     let mut out = URL_PASSWORD.replace_all(text, "${1}[REDACTED]@").into_owned();
     for (pattern, replacement) in PATTERNS.iter() {
         out = pattern.replace_all(&out, *replacement).into_owned();
+    }
+    if out.contains('\0') {
+        out = out.replace('\0', "\u{FFFD}");
     }
     out
 }
@@ -53,6 +57,11 @@ mod tests {
             assert!(!out.contains(secret), "{secret} survived:\n{out}");
         }
         assert!(out.contains("user=bob") && out.contains("postgres://app:[REDACTED]@db:5432/app"), "{out}");
+    }
+
+    #[test]
+    fn a_nul_in_output_is_replaced_so_that_it_can_be_stored() {
+        assert_eq!(redact("binary\0log\x1b[31m"), "binary\u{FFFD}log\x1b[31m");
     }
 
     #[test]

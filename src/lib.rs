@@ -14,6 +14,7 @@ pub mod incident;
 pub mod jobs;
 pub mod metrics;
 pub mod sandbox;
+pub mod sanitize;
 pub mod secret;
 pub mod slack;
 pub mod statuspage;

@@ -158,10 +158,10 @@ pub async fn show(
     Ok(Json(view(&incident)).into_response())
 }
 
-/// An incident as the API shows it (the README documents the fields).
+/// An incident as the API shows it (the README documents the fields), redacted like the report.
 pub fn view(i: &Incident) -> Value {
     let channel = i.channel_id.as_ref().map(|id| json!({ "id": id, "name": i.channel_name }));
-    json!({
+    let mut view = json!({
         "id": i.id,
         "number": i.number().to_string(),
         "title": i.title,
@@ -185,5 +185,7 @@ pub fn view(i: &Incident) -> Value {
             "slack_channel": i.channel_id.as_ref().map(|id| format!("https://slack.com/app_redirect?channel={id}")),
             "runbook": i.runbook_url,
         },
-    })
+    });
+    crate::sanitize::redact_json(&mut view);
+    view
 }

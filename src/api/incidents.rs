@@ -78,7 +78,9 @@ async fn new_incident(state: &AppState, r: DeclareRequest) -> Result<NewIncident
     let invalid = |field: &str, m: String| ApiError::Invalid(format!("{field}: {m}"));
     let service = ServiceName::parse(&r.service).map_err(|m| invalid("service", m))?;
     let severity = Severity::parse(r.severity.as_deref().unwrap_or("P0")).map_err(|m| invalid("severity", m))?;
-    let text = |field: &str, value: Option<String>, max: usize| match value.map(|v| v.trim().to_string()) {
+    // Control characters out (a NUL cannot even be stored), CR and U+2028 as line breaks.
+    let clean = |v: String| crate::sanitize::strip_controls(&v).trim().to_string();
+    let text = |field: &str, value: Option<String>, max: usize| match value.map(clean) {
         Some(v) if v.chars().count() > max => Err(invalid(field, format!("at most {max} characters"))),
         Some(v) if v.is_empty() => Ok(None),
         other => Ok(other),

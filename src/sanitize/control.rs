@@ -52,7 +52,7 @@ fn skip_escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
 
 fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
     // Parameter and intermediate bytes are 0x20-0x3F; the final byte is 0x40-0x7E.
-    while let Some(c) = chars.next() {
+    for c in chars.by_ref() {
         if ('\u{40}'..='\u{7e}').contains(&c) || !('\u{20}'..='\u{3f}').contains(&c) {
             break;
         }

@@ -38,7 +38,9 @@ pub async fn handle(State(state): State<AppState>, headers: HeaderMap, body: Byt
 }
 
 /// Acts on a slash command however it arrived; the response is the immediate reply.
-pub(super) async fn dispatch(state: &AppState, form: SlashCommand) -> Result<Response, AppError> {
+pub(super) async fn dispatch(state: &AppState, mut form: SlashCommand) -> Result<Response, AppError> {
+    // Control characters out (a NUL cannot even be stored), CR and U+2028 as line breaks.
+    form.text = crate::sanitize::strip_controls(&form.text).into_owned();
     let reply = match command::parse(&form.text) {
         Err(e) => ephemeral(format!(":x: {}\n\n{USAGE}", e.message)),
         Ok(Command::Help) => ephemeral(USAGE),

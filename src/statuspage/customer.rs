@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 
 use crate::sanitize::{redacted, strip_controls};
+use crate::timeline::describe::is_markup;
 
 /// A bare `<@U123>` (no name to show): who it was is not the customer's business.
 const SOMEONE: &str = "a responder";
@@ -47,20 +48,6 @@ fn plain(text: &str) -> String {
     }
     out.push_str(&decode(rest));
     out
-}
-
-/// `<…>` that Slack writes: a mention, a channel, a special command or a URL — never spaces
-/// outside the label.
-fn is_markup(inner: &str) -> bool {
-    let target = inner.split('|').next().unwrap_or_default();
-    if target.is_empty() || target.contains(char::is_whitespace) {
-        return false;
-    }
-    let scheme = target.split_once(':').map(|(s, _)| s).unwrap_or_default();
-    target.starts_with(['@', '#', '!'])
-        || (!scheme.is_empty()
-            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
-            && scheme.starts_with(|c: char| c.is_ascii_alphabetic()))
 }
 
 /// What a piece of markup shows as; `None` when it shows as nothing.

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 /// `text` with `\r\n`, `\r`, U+2028, U+2029, NEL, VT and FF as `\n`; ANSI escape sequences,
 /// other control characters and bidi overrides removed; tabs kept.
 pub fn strip_controls(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(|c| c != '\n' && c != '\t' && special(c)) {
+    if !has_special(text.as_bytes()) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
@@ -28,6 +28,30 @@ pub fn strip_controls(text: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// Whether UTF-8 `bytes` hold a character [`special`] (bar `\n` and `\t`), looked for byte
+/// by byte (it runs on every text that leaves): ASCII controls, C1 controls (`C2 80`-`C2 9F`),
+/// U+2028-U+202E (`E2 80 A8`-`AE`) and U+2066-U+2069 (`E2 81 A6`-`A9`).
+fn has_special(bytes: &[u8]) -> bool {
+    let lead = |b: &u8| (*b < 0x20 && *b != b'\n' && *b != b'\t') || matches!(*b, 0x7f | 0xc2 | 0xe2);
+    let mut from = 0;
+    while let Some(found) = bytes[from..].iter().position(lead) {
+        let at = from + found;
+        let special = match bytes[at] {
+            0xc2 => matches!(bytes.get(at + 1), Some(0x80..=0x9f)),
+            0xe2 => matches!(
+                (bytes.get(at + 1), bytes.get(at + 2)),
+                (Some(0x80), Some(0xa8..=0xae)) | (Some(0x81), Some(0xa6..=0xa9))
+            ),
+            _ => true,
+        };
+        if special {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
 }
 
 /// Controls, line and paragraph separators, and the bidi embeddings, overrides and isolates.
@@ -81,6 +105,17 @@ mod tests {
 
     #[test]
     fn clean_text_is_not_copied() {
-        assert!(matches!(strip_controls("plain — text ✅\n\ttab"), Cow::Borrowed(_)));
+        assert!(matches!(
+            strip_controls("plain — text ✅ “quoted” \u{2027}\u{202f}\u{2065}\u{206a}\n\ttab é"),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn the_byte_scan_finds_exactly_the_special_characters() {
+        for c in (0..=0x10ffffu32).filter_map(char::from_u32) {
+            let text = format!("a{c}b");
+            assert_eq!(has_special(text.as_bytes()), c != '\n' && c != '\t' && special(c), "{:04x}", c as u32);
+        }
     }
 }

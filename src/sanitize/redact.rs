@@ -5,8 +5,8 @@
 //!
 //! What names the secret (the key, the header, the scheme, the URL's user) is kept; the secret
 //! becomes `[REDACTED]`. Redacting twice changes nothing, so text may pass through here at every
-//! exit. Speed: one [`RegexSet`] pass decides which rules apply (usually none, and the text is
-//! returned as it is); only those rules then run.
+//! exit. Speed: one [`RegexSet`] scan says whether any rule applies (usually none, and the text
+//! is returned as it is, uncopied); only then are the rules that match found and run.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -40,13 +40,13 @@ const RULES: &[(&str, &str)] = &[
     // scheme://user:password@host, any case of scheme; the password may hold a `/`, but a port
     // (`host:8080/path?mail=a@b`) is not a password.
     (
-        r#"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@"'<>]*:)(?:[^\s@/"'<>]+|[^\s@/"'<>]*[^\s@/"'<>0-9][^\s@/"'<>]*/[^\s@"'<>]*)@"#,
+        r#"(?i)(?-u:\b)([a-z][a-z0-9+.-]*://[^\s:/@"'<>]*:)(?:[^\s@/"'<>]+|[^\s@/"'<>]*[^\s@/"'<>0-9][^\s@/"'<>]*/[^\s@"'<>]*)@"#,
         "${1}[REDACTED]@",
     ),
     // Slack: bot, user, app, refresh and config tokens; webhook and response URLs.
     (concat!(start!(), r"xox[abeoprs]-[A-Za-z0-9-]{6,}"), "${1}[REDACTED]"),
     (concat!(start!(), r"xapp-[A-Za-z0-9-]{6,}"), "${1}[REDACTED]"),
-    (r"(?i)\b(hooks\.slack\.com/)[A-Za-z0-9/_.-]+", "${1}[REDACTED]"),
+    (r"(?i)(?-u:\b)(hooks\.slack\.com/)[A-Za-z0-9/_.-]+", "${1}[REDACTED]"),
     // GitHub (classic, OAuth, app, refresh; fine-grained), GitLab, Stripe, Google API keys.
     (concat!(start!(), r"gh[pousr]_[A-Za-z0-9]{20,}"), "${1}[REDACTED]"),
     (concat!(start!(), r"github_pat_[A-Za-z0-9_]{20,}"), "${1}[REDACTED]"),
@@ -54,21 +54,21 @@ const RULES: &[(&str, &str)] = &[
     (concat!(start!(), r"[sr]k_(?:live|test)_[A-Za-z0-9]{10,}"), "${1}[REDACTED]"),
     (concat!(start!(), r"AIza[0-9A-Za-z_-]{35}"), "${1}[REDACTED]"),
     // AWS access key ids.
-    (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", "[REDACTED]"),
+    (r"(?-u:\b)(?:AKIA|ASIA)[0-9A-Z]{16}(?-u:\b)", "[REDACTED]"),
     // A JWT (header.payload.signature; the header is base64url JSON, so it starts `eyJ`).
-    (r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*", "[REDACTED]"),
+    (r"(?-u:\b)eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*", "[REDACTED]"),
     // `Authorization: Bearer …` (any scheme, kept), and cookies.
     (
         concat!(
-            r#"(?i)\b((?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?"#,
+            r#"(?i)(?-u:\b)((?:proxy-)?authorization["']?[ \t]*[:=][ \t]*["']?"#,
             r"(?:(?:bearer|basic|token|digest|negotiate|apikey|sso-key)[ \t]+)?)",
             r#"[^\s"',;]+"#
         ),
         "${1}[REDACTED]",
     ),
-    (r"(?i)\b((?:set-)?cookie[ \t]*:[ \t]*)[^\r\n]+", "${1}[REDACTED]"),
+    (r"(?i)(?-u:\b)((?:set-)?cookie[ \t]*:[ \t]*)[^\r\n]+", "${1}[REDACTED]"),
     // "Bearer <token>" on its own: a token has a digit or a symbol, the English word does not.
-    (r"(?i)\b(bearer[ \t]+)[A-Za-z]*[0-9._~+/=-][A-Za-z0-9._~+/=-]*", "${1}[REDACTED]"),
+    (r"(?i)(?-u:\b)(bearer[ \t]+)[A-Za-z]*[0-9._~+/=-][A-Za-z0-9._~+/=-]*", "${1}[REDACTED]"),
     // `--password hunter2`, `--api-token x` on a command line.
     (r#"(?i)(--[a-z0-9-]*(?:password|passwd|token|secret|api-key)[ \t]+)[^\s"']+"#, "${1}[REDACTED]"),
     // KEY=value, key: value, "Key": "value", 'key' = 'value', ?access_token=value&: a key whose
@@ -76,7 +76,7 @@ const RULES: &[(&str, &str)] = &[
     // that only starts like one (`tokenizer`, `passwordless`) is not a key.
     (
         concat!(
-            r"(?i)\b([a-z0-9_.-]*?(?:password|passwd|passphrase|[_.-]pwd|secret|token|credentials?",
+            r"(?i)(?-u:\b)([a-z0-9_.-]*?(?:password|passwd|passphrase|[_.-]pwd|secret|token|credentials?",
             r"|(?:api|access|private|secret|encryption|signing|master|client|account)[_.-]?key",
             r"|[_.-]auth|key[_.-]?base))",
             r#"(["']?[ \t]*[:=][ \t]*)(?:(")(?:[^"\\\r\n]|\\.)*"|(')[^'\r\n]*'|"#,
@@ -100,10 +100,11 @@ pub fn redact(text: &str) -> String {
 
 /// [`redact`], without a copy when there is nothing to redact (the usual case).
 pub fn redacted(text: &str) -> Cow<'_, str> {
-    let matched = SET.matches(text);
-    if !matched.matched_any() {
+    // `is_match` can stop early and allocates nothing; most text has no secret.
+    if !SET.is_match(text) {
         return Cow::Borrowed(text);
     }
+    let matched = SET.matches(text);
     let mut out = text.to_string();
     for rule in matched.iter() {
         let replaced = match PATTERNS[rule].replace_all(&out, RULES[rule].1) {

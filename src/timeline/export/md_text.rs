@@ -81,16 +81,22 @@ fn line(text: &str) -> String {
 }
 
 fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '|' => out.push_str("\\|"),
-            '\\' => out.push_str("\\\\"),
-            c => out.push(c),
-        }
+    // Runs between the (ASCII) characters to escape are copied whole.
+    let mut from = 0;
+    for (at, b) in text.bytes().enumerate() {
+        let escaped = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'|' => "\\|",
+            b'\\' => "\\\\",
+            _ => continue,
+        };
+        out.push_str(&text[from..at]);
+        out.push_str(escaped);
+        from = at + 1;
     }
+    out.push_str(&text[from..]);
 }
 
 #[cfg(test)]

@@ -146,18 +146,19 @@ fn register_sectioned(
     sections: &[&'static str],
 ) -> Result<Vec<Option<&'static str>>, TemplateError> {
     let source = source_of(name, built_in, dir)?;
-    let mut found: Vec<(usize, usize, &'static str)> = Vec::new();
-    for section in sections {
-        for placeholder in [format!("{{{{{{{section}}}}}}}"), format!("{{{{{section}}}}}")] {
-            for (at, _) in source.match_indices(&placeholder) {
-                // `{{timeline}}` is also the inside of `{{{timeline}}}`.
-                if !found.iter().any(|(start, end, _)| *start <= at && at < *end) {
-                    found.push((at, at + placeholder.len(), section));
-                }
-            }
-        }
-    }
-    found.sort();
+    // `{{{timeline}}}`, `{{timeline}}`, `{{{ timeline }}}`...
+    let names = sections.join("|");
+    let placeholder = regex::Regex::new(&format!(r"\{{\{{\{{\s*({names})\s*\}}\}}\}}|\{{\{{\s*({names})\s*\}}\}}"))
+        .expect("section names are words");
+    let found: Vec<(usize, usize, &'static str)> = placeholder
+        .captures_iter(&source)
+        .filter_map(|c| {
+            let whole = c.get(0)?;
+            let named = c.get(1).or_else(|| c.get(2))?.as_str();
+            let section = sections.iter().find(|s| **s == named)?;
+            Some((whole.start(), whole.end(), *section))
+        })
+        .collect();
     let mut after = Vec::with_capacity(found.len() + 1);
     let mut from = 0;
     for (n, (start, end, section)) in found.iter().chain([&(source.len(), source.len(), "")]).enumerate() {
@@ -202,6 +203,30 @@ mod tests {
     fn escaping_keeps_user_text_from_pinging_anyone() {
         assert_eq!(escape_mrkdwn("<!channel> & <@U123>"), "&lt;!channel&gt; &amp; &lt;@U123&gt;");
         assert_eq!(escape_mrkdwn("*bold* stays"), "*bold* stays");
+    }
+
+    #[test]
+    fn the_report_template_is_cut_at_its_sections() {
+        let dir = std::env::temp_dir().join(format!("warroom-templates-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("postmortem.md.hbs"), "# {{title}}\n{{{timeline}}}\nmid {{ diagnostics }}\nend\n")
+            .unwrap();
+        let templates = Templates::load(Some(&dir)).unwrap();
+        let parts = templates.render_postmortem(&json!({ "title": "\u{1}timeline\u{1} {{{timeline}}}" })).unwrap();
+        let got: Vec<(&str, Option<&str>)> = parts.iter().map(|p| (p.text.as_str(), p.section)).collect();
+        assert_eq!(
+            got,
+            [
+                ("# \u{1}timeline\u{1} {{{timeline}}}\n", Some("timeline")),
+                ("\nmid ", Some("diagnostics")),
+                ("\nend\n", None)
+            ],
+            "the title's look-alikes are text; only the template's placeholders cut it"
+        );
+        std::fs::write(dir.join("postmortem.md.hbs"), "{{#if title}}{{{timeline}}}{{/if}}").unwrap();
+        let err = Templates::load(Some(&dir)).unwrap_err().to_string();
+        assert!(err.contains("must stand outside {{#if}}"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio::io::AsyncWrite;
 
 use super::{durations, minutes_since, put, Events, ExportError, Source, JSON_SCHEMA};
-use crate::sanitize::redact_json;
+use crate::sanitize::{redact_json, redacted};
 use crate::timeline::describe;
 
 pub async fn write<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut W) -> Result<(), ExportError> {
@@ -36,13 +36,14 @@ pub async fn write<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut 
     put(out, ",\"timeline\":[").await?;
     let mut events = Events::of(source, &[]);
     let mut first = true;
-    while let Some(event) = events.next().await? {
-        let mut row = json!({
+    while let Some(mut event) = events.next().await? {
+        // What people and programs wrote is in the description and the payload.
+        let description = redacted(&describe::plain(&describe::what(&event))).into_owned();
+        redact_json(&mut event.payload);
+        let row = json!({
             "id": event.id, "at": event.at, "minutes_since_declared": minutes_since(i, event.at),
-            "actor": event.actor, "kind": event.kind, "description": describe::plain(&describe::what(&event)),
-            "payload": event.payload,
+            "actor": event.actor, "kind": event.kind, "description": description, "payload": event.payload,
         });
-        redact_json(&mut row);
         if !first {
             put(out, ",").await?;
         }

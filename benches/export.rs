@@ -3,11 +3,19 @@
 //! `warroom export INC-n --format md|json|csv` process to /dev/null: wall time, and the process's
 //! peak resident memory (`ru_maxrss` from `wait4`), which should not grow with the event count.
 //!
-//! Run: `cargo bench --bench export` (env: DATABASE_URL server, BENCH_SIZES="1000,10000,100000").
+//! Then the upload path: a real `warroom serve` (against a sandbox Slack in this process) shares
+//! the Markdown report of the largest incident in its channel (`/incident export`'s job: written
+//! to memory, then `files.getUploadURLExternal`, the upload, `files.completeUploadExternal`); its
+//! peak resident memory before and after, against the report's size, shows how many times the
+//! report is held.
+//!
+//! Run: `cargo bench --bench export` (env: DATABASE_URL server, BENCH_SIZES="1000,10000,100000",
+//! BENCH_BIN=path/to/another/warroom to measure that build instead).
 
 use std::process::{Command, Stdio};
 use std::str::FromStr;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::ConnectOptions;
@@ -50,7 +58,7 @@ async fn seed(db: &sqlx::PgPool, n: i64) -> anyhow::Result<i64> {
 fn export(database_url: &str, number: i64, format: &str) -> anyhow::Result<(f64, f64, u64)> {
     let out = std::env::temp_dir().join(format!("warroom-export-bench-{}", std::process::id()));
     let started = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_warroom"))
+    let child = Command::new(binary())
         .args(["export", &format!("INC-{number}"), "--format", format])
         .env_clear()
         .env("DATABASE_URL", database_url)
@@ -68,6 +76,88 @@ fn export(database_url: &str, number: i64, format: &str) -> anyhow::Result<(f64,
     let bytes = std::fs::metadata(&out)?.len();
     let _ = std::fs::remove_file(&out);
     Ok((seconds, usage.ru_maxrss as f64 / 1024.0, bytes))
+}
+
+/// The warroom binary measured: this build's, or `BENCH_BIN` (another build, to compare).
+fn binary() -> String {
+    std::env::var("BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_warroom").to_string())
+}
+
+/// Kilobytes from a `/proc/<pid>/status` line such as `VmHWM:   123456 kB`.
+fn proc_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// `warroom serve` shares incident `number`'s Markdown report in a sandbox channel; returns
+/// (peak RSS before, peak RSS after, report size), in MiB.
+async fn upload(db: &sqlx::PgPool, database_url: &str, number: i64) -> anyhow::Result<(f64, f64, f64)> {
+    use warroom::sandbox::{self, Workspace};
+    let slack = Arc::new(Workspace::new(Arc::new(warroom::clock::SystemClock), warroom::secret::Secret::new("bench")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let slack_url = format!("http://{}", listener.local_addr()?);
+    let sandbox_server = axum::serve(listener, sandbox::http::api_router(slack.clone()));
+    tokio::spawn(async move { sandbox_server.await });
+    let channel = slack.create_bot_channel("inc-bench");
+    sqlx::query("UPDATE incidents SET channel_id = $1 WHERE number = $2")
+        .bind(&channel)
+        .bind(number)
+        .execute(db)
+        .await?;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    // The upload URLs it hands out point at itself.
+    slack.connect(&format!("http://127.0.0.1:{port}"), &slack_url);
+    let mut child = Command::new(binary())
+        .arg("serve")
+        .env_clear()
+        .env("DATABASE_URL", database_url)
+        .env("WARROOM_LISTEN", format!("127.0.0.1:{port}"))
+        .env("WARROOM_CONFIG", "/dev/null")
+        .env("SLACK_BOT_TOKEN", sandbox::BOT_TOKEN)
+        .env("SLACK_SIGNING_SECRET", "bench")
+        .env("SLACK_API_URL", format!("{slack_url}/api"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let pid = child.id();
+    let measured = measure_upload(db, port, pid, number).await;
+    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = child.wait();
+    measured
+}
+
+/// Waits for `warroom serve` (pid) to be ready, queues the export, waits for it to be shared.
+async fn measure_upload(db: &sqlx::PgPool, port: u16, pid: u32, number: i64) -> anyhow::Result<(f64, f64, f64)> {
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    while !http.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(30), "warroom serve did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before = proc_kb(pid, "VmHWM:");
+    sqlx::query(
+        r#"INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at)
+           SELECT id, 'incident.export', 'bench', '{"format": "md", "by": "U0ALICE"}', now(), now()
+           FROM incidents WHERE number = $1"#,
+    )
+    .bind(number)
+    .execute(db)
+    .await?;
+    sqlx::query("SELECT pg_notify('warroom_jobs', '')").execute(db).await?;
+    let exported = "SELECT (payload->>'bytes')::float8 FROM timeline_events WHERE kind = 'report_exported'";
+    let bytes = loop {
+        if let Some(bytes) = sqlx::query_scalar::<_, f64>(exported).fetch_optional(db).await? {
+            break bytes;
+        }
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(120), "the report was not shared in 2 minutes");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let after = proc_kb(pid, "VmHWM:");
+    Ok((before as f64 / 1024.0, after as f64 / 1024.0, bytes / 1_048_576.0))
 }
 
 #[tokio::main]
@@ -89,8 +179,10 @@ async fn main() -> anyhow::Result<()> {
 
     println!("\n== warroom export benchmark (the `warroom export` process, output to a file) ==");
     println!("{:>8}  {:>6}  {:>9}  {:>12}  {:>10}", "events", "format", "time", "peak RSS", "size");
+    let mut largest = None;
     for n in sizes {
         let number = seed(&db, n).await?;
+        largest = Some((n, number));
         sqlx::query("ANALYZE timeline_events").execute(&db).await?;
         for format in ["md", "json", "csv"] {
             let (seconds, rss, bytes) = export(&database_url, number, format)?;
@@ -99,6 +191,17 @@ async fn main() -> anyhow::Result<()> {
                 seconds,
                 bytes as f64 / 1_048_576.0
             );
+        }
+    }
+    if let Some((n, number)) = largest {
+        println!("\n/incident export md of {n} events, shared by `warroom serve` (3-step upload):");
+        match upload(&db, &database_url, number).await {
+            Ok((before, after, size)) => println!(
+                "  report {size:.1} MiB; peak RSS {before:.1} MiB before, {after:.1} MiB after: +{:.1} MiB = {:.2}x the report",
+                after - before,
+                (after - before) / size
+            ),
+            Err(e) => println!("  failed: {e:#}"),
         }
     }
     db.close().await;

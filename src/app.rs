@@ -31,6 +31,10 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The Postgres pool: incidents, timeline, jobs.
     pub db: sqlx::PgPool,
+    /// A small pool of its own for `/metrics` and `/readyz` ([`PROBE_CONNECTIONS`], a short
+    /// [`PROBE_ACQUIRE`] wait), so that scrapes and probes piling up never take the connections
+    /// that acknowledge Slack, and still answer when those are all busy.
+    pub probe_db: sqlx::PgPool,
     /// Where "now" comes from.
     pub clock: SharedClock,
     /// The Slack Web API (real Slack, or the sandbox).
@@ -58,6 +62,13 @@ pub struct AppState {
     /// How the built-in network checks resolve and connect (the machine's; tests give a fake).
     pub network: crate::diagnostics::net::SharedNetwork,
 }
+
+/// Connections of [`AppState::probe_db`]: a scrape and a probe at the same time.
+pub const PROBE_CONNECTIONS: u32 = 2;
+
+/// How long `/metrics` and `/readyz` wait for a connection before they answer "database
+/// unreachable": under Kubernetes' default 1 s probe timeout.
+pub const PROBE_ACQUIRE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Job workers per process. Jobs wait on Postgres and Slack, not on the CPU, so a few more
 /// workers than cores keep the queue moving.
@@ -140,10 +151,16 @@ impl Application {
         let statuspage = statuspage.with_metrics(metrics.clone());
         let pagerduty = pagerduty.map(|p| p.with_metrics(metrics.clone()));
 
+        // Same database, own connections, opened on first use.
+        let probe_db = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(PROBE_CONNECTIONS)
+            .acquire_timeout(PROBE_ACQUIRE)
+            .connect_lazy_with((*db.connect_options()).clone());
         let state = AppState {
             limiter: Arc::new(ChannelLimiter::new(settings.file.channel_post_interval.0)),
             settings: Arc::new(settings),
             db,
+            probe_db,
             clock,
             slack,
             signing_secret,
@@ -293,7 +310,7 @@ fn loopback_of(addr: SocketAddr) -> SocketAddr {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match sqlx::query_scalar!("SELECT 1 AS one").fetch_one(&state.db).await {
+    match sqlx::query_scalar!("SELECT 1 AS one").fetch_one(&state.probe_db).await {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {
             tracing::warn!("not ready: database unreachable: {e}");

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod permissions;
 pub mod sandbox;
+pub mod sanitize;
 pub mod secret;
 pub mod slack;
 pub mod statuspage;

@@ -22,8 +22,24 @@ const BUILT_IN_PLAIN: &[(&str, &str)] = &[
     ("statuspage/name", include_str!("../templates/statuspage/name.hbs")),
     ("statuspage/update", include_str!("../templates/statuspage/update.hbs")),
     ("statuspage/resolved", include_str!("../templates/statuspage/resolved.hbs")),
-    ("postmortem.md", include_str!("../templates/postmortem.md.hbs")),
 ];
+
+/// The post-incident report's template (plain, like the status page's).
+const POSTMORTEM: (&str, &str) = ("postmortem.md", include_str!("../templates/postmortem.md.hbs"));
+
+/// The report's sections that grow with the incident. Where `postmortem.md.hbs` has
+/// `{{{timeline}}}` (or `{{timeline}}`), the report streams the timeline. The template is cut at
+/// these placeholders when it is loaded, so the sections' places never travel through rendered
+/// text, where user text could imitate them.
+pub const POSTMORTEM_SECTIONS: [&str; 6] =
+    ["timeline", "diagnostics", "approvals", "escalations", "statuspage_updates", "action_items"];
+
+/// A piece of a template cut at its sections: its rendered text, then the section that follows.
+#[derive(Debug)]
+pub struct Part {
+    pub text: String,
+    pub section: Option<&'static str>,
+}
 
 /// Why a template could not be loaded or rendered.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +57,8 @@ pub enum TemplateError {
 pub struct Templates {
     registry: Handlebars<'static>,
     plain: Handlebars<'static>,
+    /// `postmortem.md#<n>` in `plain` is followed by this section (the last part by none).
+    postmortem: Vec<Option<&'static str>>,
 }
 
 impl Templates {
@@ -52,7 +70,22 @@ impl Templates {
         let mut plain = Handlebars::new();
         plain.register_escape_fn(handlebars::no_escape);
         register(&mut plain, BUILT_IN_PLAIN, dir)?;
-        Ok(Self { registry, plain })
+        let postmortem = register_sectioned(&mut plain, POSTMORTEM, dir, &POSTMORTEM_SECTIONS)?;
+        Ok(Self { registry, plain, postmortem })
+    }
+
+    /// Renders the post-incident report's template as its parts, in order: after each part's
+    /// text, the caller writes the section it names.
+    pub fn render_postmortem(&self, data: &impl Serialize) -> Result<Vec<Part>, TemplateError> {
+        let name = POSTMORTEM.0;
+        let render_error =
+            |e: handlebars::RenderError| TemplateError::Render { name: name.into(), message: e.to_string() };
+        let mut parts = Vec::with_capacity(self.postmortem.len());
+        for (n, section) in self.postmortem.iter().enumerate() {
+            let text = self.plain.render(&format!("{name}#{n}"), data).map_err(render_error)?;
+            parts.push(Part { text, section: *section });
+        }
+        Ok(parts)
     }
 
     /// Renders a plain-text (status page) template: blank-line runs become one blank line.
@@ -88,16 +121,57 @@ fn register(
 ) -> Result<(), TemplateError> {
     registry.set_strict_mode(true);
     for (name, source) in templates {
-        let source = match dir.map(|d| d.join(format!("{name}.hbs"))).filter(|p| p.exists()) {
-            Some(path) => std::fs::read_to_string(&path)
-                .map_err(|source| TemplateError::Read { path: path.display().to_string(), source })?,
-            None => source.to_string(),
-        };
         registry
-            .register_template_string(name, source)
+            .register_template_string(name, source_of(name, source, dir)?)
             .map_err(|e| TemplateError::Invalid { name: name.to_string(), message: e.to_string() })?;
     }
     Ok(())
+}
+
+/// `<dir>/<name>.hbs` when that exists, else the built-in source.
+fn source_of(name: &str, built_in: &str, dir: Option<&Path>) -> Result<String, TemplateError> {
+    match dir.map(|d| d.join(format!("{name}.hbs"))).filter(|p| p.exists()) {
+        Some(path) => std::fs::read_to_string(&path)
+            .map_err(|source| TemplateError::Read { path: path.display().to_string(), source }),
+        None => Ok(built_in.to_string()),
+    }
+}
+
+/// Registers `template` cut at the placeholders of `sections`, as `<name>#0`, `<name>#1`...;
+/// returns the section after each part.
+fn register_sectioned(
+    registry: &mut Handlebars<'static>,
+    (name, built_in): (&str, &str),
+    dir: Option<&Path>,
+    sections: &[&'static str],
+) -> Result<Vec<Option<&'static str>>, TemplateError> {
+    let source = source_of(name, built_in, dir)?;
+    // `{{{timeline}}}`, `{{timeline}}`, `{{{ timeline }}}`...
+    let names = sections.join("|");
+    let placeholder = regex::Regex::new(&format!(r"\{{\{{\{{\s*({names})\s*\}}\}}\}}|\{{\{{\s*({names})\s*\}}\}}"))
+        .expect("section names are words");
+    let found: Vec<(usize, usize, &'static str)> = placeholder
+        .captures_iter(&source)
+        .filter_map(|c| {
+            let whole = c.get(0)?;
+            let named = c.get(1).or_else(|| c.get(2))?.as_str();
+            let section = sections.iter().find(|s| **s == named)?;
+            Some((whole.start(), whole.end(), *section))
+        })
+        .collect();
+    let mut after = Vec::with_capacity(found.len() + 1);
+    let mut from = 0;
+    for (n, (start, end, section)) in found.iter().chain([&(source.len(), source.len(), "")]).enumerate() {
+        registry.register_template_string(&format!("{name}#{n}"), &source[from..*start]).map_err(|e| {
+            TemplateError::Invalid {
+                name: name.to_string(),
+                message: format!("{e} (a section such as {{{{{{timeline}}}}}} must stand outside {{{{#if}}}} and {{{{#each}}}} blocks)"),
+            }
+        })?;
+        after.push(Some(*section).filter(|s| !s.is_empty()));
+        from = *end;
+    }
+    Ok(after)
 }
 
 /// Slack mrkdwn's three control characters. Escaping them keeps user text from becoming
@@ -129,6 +203,30 @@ mod tests {
     fn escaping_keeps_user_text_from_pinging_anyone() {
         assert_eq!(escape_mrkdwn("<!channel> & <@U123>"), "&lt;!channel&gt; &amp; &lt;@U123&gt;");
         assert_eq!(escape_mrkdwn("*bold* stays"), "*bold* stays");
+    }
+
+    #[test]
+    fn the_report_template_is_cut_at_its_sections() {
+        let dir = std::env::temp_dir().join(format!("warroom-templates-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("postmortem.md.hbs"), "# {{title}}\n{{{timeline}}}\nmid {{ diagnostics }}\nend\n")
+            .unwrap();
+        let templates = Templates::load(Some(&dir)).unwrap();
+        let parts = templates.render_postmortem(&json!({ "title": "\u{1}timeline\u{1} {{{timeline}}}" })).unwrap();
+        let got: Vec<(&str, Option<&str>)> = parts.iter().map(|p| (p.text.as_str(), p.section)).collect();
+        assert_eq!(
+            got,
+            [
+                ("# \u{1}timeline\u{1} {{{timeline}}}\n", Some("timeline")),
+                ("\nmid ", Some("diagnostics")),
+                ("\nend\n", None)
+            ],
+            "the title's look-alikes are text; only the template's placeholders cut it"
+        );
+        std::fs::write(dir.join("postmortem.md.hbs"), "{{#if title}}{{{timeline}}}{{/if}}").unwrap();
+        let err = Templates::load(Some(&dir)).unwrap_err().to_string();
+        assert!(err.contains("must stand outside {{#if}}"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

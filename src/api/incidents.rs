@@ -92,7 +92,9 @@ async fn new_incident(state: &AppState, r: DeclareRequest) -> Result<NewIncident
     }
     let service = ServiceName::parse(&r.service).map_err(|m| invalid("service", m))?;
     let severity = Severity::parse(r.severity.as_deref().unwrap_or("P0")).map_err(|m| invalid("severity", m))?;
-    let text = |field: &str, value: Option<String>, max: usize| match value.map(|v| v.trim().to_string()) {
+    // Control characters out (a NUL cannot even be stored), CR and U+2028 as line breaks.
+    let clean = |v: String| crate::sanitize::strip_controls(&v).trim().to_string();
+    let text = |field: &str, value: Option<String>, max: usize| match value.map(clean) {
         Some(v) if v.chars().count() > max => Err(invalid(field, format!("at most {max} characters"))),
         Some(v) if v.is_empty() => Ok(None),
         other => Ok(other),
@@ -172,10 +174,10 @@ pub async fn show(
     Ok(Json(view(&incident)).into_response())
 }
 
-/// An incident as the API shows it (the README documents the fields).
+/// An incident as the API shows it (the README documents the fields), redacted like the report.
 pub fn view(i: &Incident) -> Value {
     let channel = i.channel_id.as_ref().map(|id| json!({ "id": id, "name": i.channel_name }));
-    json!({
+    let mut view = json!({
         "id": i.id,
         "number": i.number().to_string(),
         "title": i.title,
@@ -199,5 +201,7 @@ pub fn view(i: &Incident) -> Value {
             "slack_channel": i.channel_id.as_ref().map(|id| format!("https://slack.com/app_redirect?channel={id}")),
             "runbook": i.runbook_url,
         },
-    })
+    });
+    crate::sanitize::redact_json(&mut view);
+    view
 }

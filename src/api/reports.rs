@@ -1,6 +1,6 @@
 //! `GET /api/v1/incidents/{number}/timeline` and `.../export?format=md|json|csv`: the timeline
 //! as JSON, and the post-incident report — the same bytes as `/incident export` and `warroom
-//! export`, streamed as they are written.
+//! export`, streamed as they are written. Both are redacted (`crate::sanitize`) as the report is.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
@@ -49,11 +49,13 @@ pub async fn timeline(
     let offset = number_param("offset", 0, i64::MAX)?;
     let events = crate::timeline::page(&state.db, incident.id, offset, limit).await?;
     let events: Vec<_> = events
-        .iter()
+        .into_iter()
         .map(|e| {
-            json!({ "id": e.id, "at": e.at, "actor": e.actor, "kind": e.kind,
-                    "description": crate::timeline::describe::plain(&crate::timeline::describe::what(e)),
-                    "payload": e.payload })
+            let description = crate::timeline::describe::plain(&crate::timeline::describe::what(&e));
+            let mut event = json!({ "id": e.id, "at": e.at, "actor": e.actor, "kind": e.kind,
+                                    "description": description, "payload": e.payload });
+            crate::sanitize::redact_json(&mut event);
+            event
         })
         .collect();
     Ok(Json(

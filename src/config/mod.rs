@@ -3,6 +3,7 @@
 
 mod alerts;
 mod allow;
+mod api_url;
 mod file;
 mod permissions;
 mod runners;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 pub use alerts::{AlertRule, AlertsConfig};
 pub use allow::Allow;
+pub use api_url::is_allowed_api_url;
 pub use file::{
     ApprovalsConfig, ComponentStatus, ConfigProblem, EscalationTier, FileConfig, ServiceConfig, SeverityConfig,
     StatuspageConfig, StatuspageMode,
@@ -112,11 +114,8 @@ impl Settings {
             SocketAddr::from(([127, 0, 0, 1], 8080))
         });
         let slack_api_url = lookup("SLACK_API_URL").unwrap_or_else(|| "https://slack.com/api".into());
-        if !is_allowed_api_url(&slack_api_url) {
-            problems.push(env_problem(
-                "SLACK_API_URL",
-                format!("`{slack_api_url}` must be https, or plain http to a loopback address"),
-            ));
+        if let Some(why) = api_url::refusal(&slack_api_url) {
+            problems.push(env_problem("SLACK_API_URL", format!("SLACK_API_URL {why}")));
         }
         let log_format = match lookup("WARROOM_LOG_FORMAT").as_deref() {
             None => None,
@@ -128,19 +127,13 @@ impl Settings {
             }
         };
         let statuspage_api_url = lookup("STATUSPAGE_API_URL").unwrap_or_else(|| "https://api.statuspage.io/v1".into());
-        if !is_allowed_api_url(&statuspage_api_url) {
-            problems.push(env_problem(
-                "STATUSPAGE_API_URL",
-                format!("`{statuspage_api_url}` must be https, or plain http to a loopback address"),
-            ));
+        if let Some(why) = api_url::refusal(&statuspage_api_url) {
+            problems.push(env_problem("STATUSPAGE_API_URL", format!("STATUSPAGE_API_URL {why}")));
         }
         let pagerduty_events_url =
             lookup("PAGERDUTY_EVENTS_URL").unwrap_or_else(|| "https://events.pagerduty.com/v2/enqueue".into());
-        if !is_allowed_api_url(&pagerduty_events_url) {
-            problems.push(env_problem(
-                "PAGERDUTY_EVENTS_URL",
-                format!("`{pagerduty_events_url}` must be https, or plain http to a loopback address"),
-            ));
+        if let Some(why) = api_url::refusal(&pagerduty_events_url) {
+            problems.push(env_problem("PAGERDUTY_EVENTS_URL", format!("PAGERDUTY_EVENTS_URL {why}")));
         }
         let sandbox = match lookup("WARROOM_SANDBOX").as_deref() {
             None | Some("0" | "false") => false,
@@ -266,17 +259,6 @@ pub fn load_file(path: &Path) -> Result<FileConfig, SettingsError> {
     FileConfig::parse(path, &text).map_err(SettingsError::Invalid)
 }
 
-/// External APIs must be reached over TLS, except loopback servers (the sandbox, tests).
-pub fn is_allowed_api_url(url: &str) -> bool {
-    if url.starts_with("https://") {
-        return true;
-    }
-    let Some(rest) = url.strip_prefix("http://") else { return false };
-    let host = rest.split(['/', '?']).next().unwrap_or("");
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,6 +334,10 @@ mod tests {
         let err =
             settings(&[("WARROOM_CONFIG", "/dev/null"), ("SLACK_API_URL", "http://evil.example/api")]).unwrap_err();
         assert!(err.to_string().contains("SLACK_API_URL"), "{err}");
+        let err = settings(&[("WARROOM_CONFIG", "/dev/null"), ("STATUSPAGE_API_URL", "http://127.0.0.1:pw@evil/v1")])
+            .unwrap_err();
+        assert!(err.to_string().contains("STATUSPAGE_API_URL must not carry a user name or password"), "{err}");
+        assert!(!err.to_string().contains("pw@evil"), "the URL (and what it carries) is not echoed: {err}");
     }
 
     #[test]

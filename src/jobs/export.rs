@@ -25,7 +25,8 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let channel = incident.channel_id.clone().ok_or_else(JobError::channel_pending)?;
     let format = Format::parse(job.payload["format"].as_str().unwrap_or("md")).map_err(JobError::Fatal)?;
     let by = job.payload["by"].as_str().unwrap_or(timeline::WARROOM);
-    // Slack needs the length before the upload: the report is written to memory first.
+    // Slack needs the length before the upload: the report is written to memory first, once,
+    // and that buffer becomes the upload's body (nothing copies it).
     let mut bytes = Vec::new();
     export::write(&source(state, &incident).await?, format, &mut bytes).await.map_err(|e| match e {
         ExportError::Database(e) => JobError::from(e),
@@ -34,9 +35,10 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let filename = export::filename(&incident, format);
     let title = format!("{} post-incident report ({})", incident.number(), format.extension());
     let comment = format!("Post-incident report of {}, exported by <@{by}>.", incident.number());
-    let file = state.slack.upload_file(&channel, &filename, &title, &bytes, &comment).await?;
+    let length = bytes.len();
+    let file = state.slack.upload_file(&channel, &filename, &title, bytes, &comment).await?;
     let now = state.clock.now();
-    let payload = json!({ "format": format.extension(), "bytes": bytes.len(), "file": file, "filename": filename });
+    let payload = json!({ "format": format.extension(), "bytes": length, "file": file, "filename": filename });
     timeline::append(&state.db, incident.id, now, by, EventKind::ReportExported, payload).await?;
     Ok(())
 }

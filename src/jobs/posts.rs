@@ -90,8 +90,9 @@ pub async fn upload(state: &AppState, job: &queue::Job) -> Result<(), JobError> 
     let channel = incident.channel_id.as_deref().ok_or_else(JobError::channel_pending)?;
     let field = |key: &str| job.payload[key].as_str().unwrap_or_default().to_string();
     let (filename, title, content) = (field("filename"), field("title"), field("content"));
-    let file_id = state.slack.upload_file(channel, &filename, &title, content.as_bytes(), "").await?;
-    let payload = json!({ "channel": channel, "file": file_id, "filename": filename, "bytes": content.len() });
+    let length = content.len();
+    let file_id = state.slack.upload_file(channel, &filename, &title, content.into_bytes(), "").await?;
+    let payload = json!({ "channel": channel, "file": file_id, "filename": filename, "bytes": length });
     timeline::append(&state.db, incident.id, state.clock.now(), WARROOM, EventKind::FileUploaded, payload).await?;
     Ok(())
 }

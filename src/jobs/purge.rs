@@ -1,5 +1,7 @@
-//! Housekeeping: finished jobs (done, failed, cancelled) older than a week are deleted, hourly,
-//! so the queue's table stays small. The timeline keeps the history; jobs are only the work.
+//! Housekeeping, hourly: finished jobs (done, failed, cancelled) older than a week are deleted,
+//! so the queue's table stays small (the timeline keeps the history; jobs are only the work),
+//! and so are idempotency keys older than a week (Slack repeats a delivery within minutes; an
+//! API client's `Idempotency-Key` is good for a week).
 
 use chrono::Duration;
 use serde_json::json;
@@ -9,6 +11,9 @@ use crate::app::AppState;
 
 /// How long finished jobs are kept (for looking into a recent failure).
 pub const KEEP_DAYS: i64 = 7;
+
+/// How long an idempotency key (`trigger_id`, `event_id`, view id, `Idempotency-Key`) is kept.
+pub const KEEP_KEYS_DAYS: i64 = 7;
 
 /// Queues the purge an hour from now (one per hour, however many replicas ask): nothing to do
 /// at start-up, and a process stopped at once leaves no due work behind.
@@ -33,6 +38,14 @@ pub async fn run(state: &AppState) -> Result<(), JobError> {
         tracing::info!(jobs.purged = purged, "purged {purged} finished jobs older than {KEEP_DAYS} days");
     }
     crate::slack::views::purge(&state.db, now).await?;
+    let keys = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+        .bind(now - Duration::days(KEEP_KEYS_DAYS))
+        .execute(&state.db)
+        .await?
+        .rows_affected();
+    if keys > 0 {
+        tracing::info!(keys.purged = keys, "purged {keys} idempotency keys older than {KEEP_KEYS_DAYS} days");
+    }
     let next = now + Duration::hours(1);
     let slot = format!("hour:{}", next.timestamp() / 3600);
     queue::enqueue(&state.db, None, kind::PURGE_JOBS, &slot, json!({}), next).await?;

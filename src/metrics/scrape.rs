@@ -1,5 +1,6 @@
 //! `GET /metrics`: the process's counters, plus gauges read from Postgres at scrape time (open
-//! incidents, the job queue), which are the same whichever replica is scraped.
+//! incidents, the job queue), which are the same whichever replica is scraped. The gauges are
+//! read on the probes' own pool (`AppState::probe_db`), never on the one that acknowledges Slack.
 
 use axum::extract::State;
 use axum::http::header;
@@ -66,7 +67,7 @@ async fn read_gauges(state: &AppState, gauges: &Registry) -> sqlx::Result<()> {
     }
     let open =
         sqlx::query!(r#"SELECT severity, count(*) AS "n!" FROM incidents WHERE resolved_at IS NULL GROUP BY severity"#)
-            .fetch_all(&state.db)
+            .fetch_all(&state.probe_db)
             .await?;
     for row in open {
         gauges.set(&INCIDENTS_OPEN, &[row.severity.as_str()], row.n as f64);
@@ -77,7 +78,7 @@ async fn read_gauges(state: &AppState, gauges: &Registry) -> sqlx::Result<()> {
            FROM jobs WHERE state = 'queued' AND run_at <= $1 GROUP BY kind"#,
         now
     )
-    .fetch_all(&state.db)
+    .fetch_all(&state.probe_db)
     .await?;
     for row in queue {
         gauges.set(&QUEUE_DEPTH, &[row.kind.as_str()], row.due as f64);

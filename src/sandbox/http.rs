@@ -24,7 +24,8 @@ pub fn api_router(workspace: Arc<Workspace>) -> Router {
     Router::new()
         .route("/api/{method}", post(web_api))
         .route("/response/{id}", post(response_url))
-        .route("/upload/{file_id}", post(upload))
+        // Slack takes files up to 1 GB; a long incident's report is tens of MiB.
+        .route("/upload/{file_id}", post(upload).layer(axum::extract::DefaultBodyLimit::max(256 << 20)))
         .route("/socket", get(super::socket::connect))
         .with_state(workspace)
 }

@@ -1,5 +1,7 @@
 //! The Slack Web API client: JSON over HTTPS (plain HTTP to loopback for the sandbox), with the
 //! distinction the job queue needs between errors worth retrying and errors that are final.
+//! Error texts never carry a URL: a `response_url` or an upload URL is a one-time credential,
+//! and these texts go to logs, `jobs.last_error`, the channel and the timeline.
 
 use std::time::Duration;
 
@@ -112,8 +114,7 @@ impl SlackClient {
     }
 
     async fn send_uncounted(&self, method: &str, request: reqwest::RequestBuilder) -> Result<Value, SlackError> {
-        let transport = |e: reqwest::Error| SlackError::Transport { method: method.into(), message: e.to_string() };
-        let response = request.send().await.map_err(transport)?;
+        let response = request.send().await.map_err(|e| transport(method, e))?;
         let status = response.status();
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             let retry_after = response
@@ -266,13 +267,14 @@ impl SlackClient {
     }
 
     /// Shares a file in `channel` the current way (`files.upload` is retired): ask for an upload
-    /// URL, send the bytes there, then complete the upload into the channel.
+    /// URL, send the bytes there, then complete the upload into the channel. The content is
+    /// taken, not copied: the request body is the caller's buffer.
     pub async fn upload_file(
         &self,
         channel: &str,
         filename: &str,
         title: &str,
-        content: &[u8],
+        content: Vec<u8>,
         comment: &str,
     ) -> Result<String, SlackError> {
         let length = content.len().to_string();
@@ -286,10 +288,10 @@ impl SlackClient {
             .http
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-            .body(content.to_vec())
+            .body(content)
             .send()
             .await
-            .map_err(|e| SlackError::Transport { method: method.into(), message: e.to_string() })?;
+            .map_err(|e| transport(method, e))?;
         if !sent.status().is_success() {
             return Err(SlackError::Http { method: method.into(), status: sent.status().as_u16() });
         }
@@ -351,13 +353,30 @@ impl SlackClient {
             .json(&json!({ "response_type": "ephemeral", "replace_original": false, "text": text, "blocks": blocks }))
             .send()
             .await
-            .map_err(|e| SlackError::Transport { method: method.into(), message: e.to_string() })?;
+            .map_err(|e| transport(method, e))?;
         match response.status().as_u16() {
             200..=299 => Ok(()),
             429 => Err(SlackError::RateLimited { method: method.into(), retry_after: Duration::from_secs(1) }),
             status => Err(SlackError::Http { method: method.into(), status }),
         }
     }
+}
+
+/// A request that got no answer, said without its URL (reqwest's own text has it) but with its
+/// causes ("connection refused", "operation timed out").
+fn transport(method: &str, error: reqwest::Error) -> SlackError {
+    let error = error.without_url();
+    let mut message = error.to_string();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(e) = cause {
+        message.push_str(": ");
+        message.push_str(&e.to_string());
+        cause = e.source();
+    }
+    // The causes are the HTTP stack's and the OS's, which name no URL; should one ever do, it
+    // goes too.
+    let message = message.split(' ').map(|word| if word.contains("://") { "<url>" } else { word }).collect::<Vec<_>>();
+    SlackError::Transport { method: method.into(), message: message.join(" ") }
 }
 
 fn channel_of(value: &Value) -> Channel {

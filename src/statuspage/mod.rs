@@ -6,6 +6,7 @@
 //! the push that tells customers about it are committed together or not at all.
 
 pub mod client;
+pub mod customer;
 pub mod manual;
 pub mod push;
 pub mod reconcile;

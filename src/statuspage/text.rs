@@ -1,5 +1,7 @@
 //! What customers read: a push's name, status, body, impact and component statuses, rendered
-//! from `templates/statuspage/*.hbs` and the incident as it was when the push was made.
+//! from `templates/statuspage/*.hbs` and the incident as it was when the push was made. What
+//! people typed in Slack is read as a customer should read it ([`customer`]: Slack's markup
+//! decoded, broadcasts removed), and every body is redacted, whoever wrote it.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::client::{fit_body, fit_name, IncidentRequest};
+use super::customer;
 use crate::config::FileConfig;
 use crate::incident::store::Incident;
 use crate::incident::{Severity, Status};
@@ -88,12 +91,13 @@ pub fn request(
         component_ids.iter().map(|id| (id.clone(), component_status.to_string())).collect();
     let outage = sev.statuspage_component_status.label();
     let name = templates.render_plain("statuspage/name", &json!({ "outage": outage, "service": display }))?;
+    // A person's edit of a draft is their own words, not Slack markup: only cleaned.
     let body = match body {
-        Some(body) => body.to_string(),
+        Some(body) => customer::finish(body),
         None => self::body(templates, config, snapshot, &display, at)?,
     };
     Ok(IncidentRequest {
-        name: Some(fit_name(name.trim())),
+        name: Some(fit_name(customer::finish(&name).trim())),
         status: snapshot.status.clone(),
         body: Some(fit_body(&body)),
         impact_override: Some(impact(severity).into()),
@@ -113,19 +117,22 @@ pub fn body(
     at: DateTime<Utc>,
 ) -> Result<String, TemplateError> {
     let hhmm = |t: DateTime<Utc>| t.format("%H:%M").to_string();
+    // Typed in Slack; absent when nothing is left to show.
+    let said = |text: &Option<String>| text.as_deref().map(customer::text).filter(|t| !t.trim().is_empty());
     let severity = snapshot.severity();
     let sev = config.severity.get(&severity).cloned().unwrap_or_default();
     if snapshot.resolved() {
         let resolved = snapshot.resolved_at.unwrap_or(at);
         let minutes = (resolved - snapshot.declared_at).num_minutes().max(0);
-        return templates.render_plain(
+        let text = templates.render_plain(
             "statuspage/resolved",
             &json!({
-                "service": display, "root_cause": snapshot.root_cause, "resolution": snapshot.resolution,
+                "service": display, "root_cause": said(&snapshot.root_cause), "resolution": said(&snapshot.resolution),
                 "duration": if minutes == 1 { "1 minute".to_string() } else { format!("{minutes} minutes") },
                 "started": hhmm(snapshot.declared_at), "resolved": hhmm(resolved), "now": hhmm(at),
             }),
-        );
+        )?;
+        return Ok(customer::finish(&text));
     }
     let status = Status::parse(&snapshot.status).unwrap_or(Status::Investigating);
     let outage = sev.statuspage_component_status;
@@ -137,23 +144,25 @@ pub fn body(
             format!("{minutes} minutes")
         }
     });
-    templates.render_plain(
+    let text = templates.render_plain(
         "statuspage/update",
         &json!({
             "service": display,
             "major_outage": outage == crate::config::ComponentStatus::MajorOutage,
             "outage_lower": format!("a {}", outage.label().to_lowercase()),
             "monitoring": status == Status::Monitoring,
-            "impact": snapshot.impact,
+            "impact": said(&snapshot.impact),
             "status_label": capitalize(status.as_str()),
-            "status_text": snapshot.status_text,
+            "status_text": said(&snapshot.status_text),
             // Seed 002 says what was identified: "Status: Identified - Memory exhaustion".
-            "identified_cause": if status == Status::Identified { snapshot.root_cause.clone() } else { None },
-            "eta": snapshot.eta,
+            "identified_cause": if status == Status::Identified { said(&snapshot.root_cause) } else { None },
+            "eta": said(&snapshot.eta),
             "cadence": cadence,
             "now": hhmm(at),
         }),
-    )
+    )?;
+    // The display name comes from the config, the rest from templates: cleaned as a whole.
+    Ok(customer::finish(&text))
 }
 
 /// The status page's impact for a severity.
@@ -217,6 +226,25 @@ mod tests {
         assert!(text.contains("Root Cause: Memory resource exhaustion\nResolution: Increased memory allocation\n"));
         assert!(text.contains("Duration: 8 minutes (15:45-15:53 UTC)"), "{text}");
         assert!(text.ends_with("Status: Resolved\nLast Updated: 15:55 UTC"));
+    }
+
+    #[test]
+    fn what_people_typed_in_slack_reaches_customers_as_plain_text() {
+        let templates = Templates::load(None).unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 11, 23, 15, 50, 0).unwrap();
+        let mut typed = snapshot("identified");
+        typed.status_text =
+            Some("<!here> <@U0ALICE|alice> found it &amp; p99 &lt; 1s, see <https://x.example/d|the graph>".into());
+        typed.impact = Some("<!channel>".into());
+        typed.eta = Some("after DB_PASSWORD=hunter2 rotates".into());
+        let text = body(&templates, &FileConfig::default(), &typed, "ML Inference API", at).unwrap();
+        assert!(text.contains("Status: Identified - alice found it & p99 < 1s, see the graph\n"), "{text}");
+        assert!(text.contains("ETA: after DB_PASSWORD=[REDACTED] rotates"), "{text}");
+        assert!(!text.contains("<!") && !text.contains("hunter2"), "{text}");
+        assert!(
+            text.contains("ML Inference API.\nOur engineering team"),
+            "an impact that was only a broadcast is none: {text}"
+        );
     }
 
     #[test]

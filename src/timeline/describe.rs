@@ -103,16 +103,17 @@ pub fn what(event: &Event) -> String {
 }
 
 /// Slack mrkdwn as plain text: `<@U1>` → `@U1`, `<#C1>` → `#C1`, `<url|text>` → `text (url)`,
-/// and the escaped `&`, `<`, `>` back.
+/// and the escaped `&`, `<`, `>` back. A `<` that starts no Slack markup (`a < b`, `</details>`
+/// typed somewhere that does not escape it) is text.
 pub fn plain(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find('<') {
         out.push_str(&rest[..start]);
-        let Some(end) = rest[start..].find('>') else {
-            out.push_str(&rest[start..]);
-            rest = "";
-            break;
+        let Some(end) = rest[start..].find('>').filter(|end| is_markup(&rest[start + 1..start + end])) else {
+            out.push('<');
+            rest = &rest[start + 1..];
+            continue;
         };
         let inner = &rest[start + 1..start + end];
         match inner.chars().next() {
@@ -132,8 +133,32 @@ pub fn plain(text: &str) -> String {
     out
 }
 
+/// The inside of `<…>` as Slack writes it: a mention (`@U1`), a channel (`#C1`), a special
+/// command (`!here`) or a URL (`scheme:…`), optionally `|label`; never spaces outside the label.
+pub fn is_markup(inner: &str) -> bool {
+    let target = inner.split('|').next().unwrap_or_default();
+    if target.is_empty() || target.contains(char::is_whitespace) {
+        return false;
+    }
+    let scheme = target.split_once(':').map(|(s, _)| s).unwrap_or_default();
+    target.starts_with(['@', '#', '!'])
+        || (scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)))
+}
+
 fn mentions(users: &Value) -> String {
     let ids: Vec<String> =
         users.as_array().into_iter().flatten().filter_map(|u| u.as_str()).map(|u| format!("<@{u}>")).collect();
     ids.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_reads_slack_markup_and_leaves_other_angle_brackets_alone() {
+        let text = "&lt;b&gt; <@U1> <#C1|inc-1> <https://x.example|label> <!here> a < b </details> <not markup>";
+        assert_eq!(plain(text), "<b> @U1 #C1 label (https://x.example) @here a < b </details> <not markup>");
+    }
 }

@@ -133,8 +133,9 @@ pub async fn append(
     at: DateTime<Utc>,
     actor: &str,
     kind: EventKind,
-    payload: Value,
+    mut payload: Value,
 ) -> sqlx::Result<()> {
+    without_nul(&mut payload);
     sqlx::query!(
         "INSERT INTO timeline_events (incident_id, at, actor, kind, payload) VALUES ($1, $2, $3, $4, $5)",
         incident_id,
@@ -146,6 +147,26 @@ pub async fn append(
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// A JSON string cannot hold U+0000 in Postgres (`jsonb` refuses it): whatever a person, an
+/// alert or a program sent, its NULs are dropped rather than the event.
+fn without_nul(value: &mut Value) {
+    match value {
+        Value::String(text) => text.retain(|c| c != '\0'),
+        Value::Array(items) => items.iter_mut().for_each(without_nul),
+        Value::Object(fields) => fields.values_mut().for_each(without_nul),
+        _ => {}
+    }
+}
+
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(fields) => fields.values().any(has_nul),
+        _ => false,
+    }
 }
 
 /// Appends one event per payload, in their order, in one statement (an alert group can bring
@@ -161,6 +182,13 @@ pub async fn append_many(
     if payloads.is_empty() {
         return Ok(());
     }
+    let cleaned: Vec<Value>;
+    let payloads = if payloads.iter().any(has_nul) {
+        cleaned = payloads.iter().cloned().map(|mut p| (without_nul(&mut p), p).1).collect();
+        &cleaned
+    } else {
+        payloads
+    };
     sqlx::query!(
         r#"INSERT INTO timeline_events (incident_id, at, actor, kind, payload)
            SELECT $1, $2, $3, $4, p.payload FROM unnest($5::jsonb[]) WITH ORDINALITY AS p(payload, n) ORDER BY p.n"#,

@@ -1,9 +1,11 @@
 //! The CSV report: the timeline alone, one event a row, RFC 4180 (CRLF line ends; a field with a
-//! comma, quote or line break is quoted, quotes doubled).
+//! comma, quote or line break is quoted, quotes doubled). Descriptions and details are redacted
+//! and free of control characters (`crate::sanitize`).
 
 use tokio::io::AsyncWrite;
 
 use super::{minutes_since, put, Events, ExportError, Source};
+use crate::sanitize::{redact_json, redacted, strip_controls};
 use crate::timeline::describe;
 
 const HEADER: &str = "time_utc,minutes_since_declared,actor,kind,description,details\r\n";
@@ -12,14 +14,17 @@ pub async fn write<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut 
     put(out, HEADER).await?;
     let mut events = Events::of(source, &[]);
     let mut row = String::new();
-    while let Some(event) = events.next().await? {
+    while let Some(mut event) = events.next().await? {
         row.clear();
+        let description = describe::plain(&describe::what(&event));
+        let description = redacted(&strip_controls(&description)).into_owned();
+        redact_json(&mut event.payload);
         let fields = [
             event.at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
             minutes_since(source.incident, event.at).to_string(),
             event.actor.clone(),
             event.kind.clone(),
-            describe::plain(&describe::what(&event)),
+            description,
             event.payload.to_string(),
         ];
         for (i, field) in fields.iter().enumerate() {

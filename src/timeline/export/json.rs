@@ -1,17 +1,20 @@
 //! The JSON report: the complete machine-readable record, versioned (`"schema":
 //! "warroom.incident-report/v1"`, described by `specs/incident-report.v1.schema.json`). The
-//! events are written one at a time inside the `timeline` array.
+//! events are written one at a time inside the `timeline` array. Every string is redacted
+//! (`crate::sanitize`) on its way out: a secret in a note, an update or a diagnostic's output
+//! never leaves in the report.
 
 use serde_json::json;
 use tokio::io::AsyncWrite;
 
 use super::{durations, minutes_since, put, Events, ExportError, Source, JSON_SCHEMA};
+use crate::sanitize::{redact_json, redacted};
 use crate::timeline::describe;
 
 pub async fn write<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut W) -> Result<(), ExportError> {
     let i = source.incident;
     let [tta, ttm, ttr] = durations(i);
-    let head = json!({
+    let mut head = json!({
         "schema": JSON_SCHEMA,
         "incident": {
             "id": i.id, "number": i.number().to_string(), "title": i.title, "service": i.service,
@@ -26,17 +29,20 @@ pub async fn write<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut 
             "time_to_acknowledge_secs": tta, "time_to_mitigate_secs": ttm, "time_to_resolve_secs": ttr,
         },
     });
+    redact_json(&mut head);
     // The head object, reopened to append the timeline array.
     let head = head.to_string();
     put(out, &head[..head.len() - 1]).await?;
     put(out, ",\"timeline\":[").await?;
     let mut events = Events::of(source, &[]);
     let mut first = true;
-    while let Some(event) = events.next().await? {
+    while let Some(mut event) = events.next().await? {
+        // What people and programs wrote is in the description and the payload.
+        let description = redacted(&describe::plain(&describe::what(&event))).into_owned();
+        redact_json(&mut event.payload);
         let row = json!({
             "id": event.id, "at": event.at, "minutes_since_declared": minutes_since(i, event.at),
-            "actor": event.actor, "kind": event.kind, "description": describe::plain(&describe::what(&event)),
-            "payload": event.payload,
+            "actor": event.actor, "kind": event.kind, "description": description, "payload": event.payload,
         });
         if !first {
             put(out, ",").await?;

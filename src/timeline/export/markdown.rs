@@ -1,18 +1,16 @@
 //! The Markdown report from `templates/postmortem.md.hbs`. The template gives the fixed parts;
 //! the sections that grow with the incident (timeline, diagnostics, approvals, escalations,
-//! status page updates, action items) are placeholders streamed from the events.
+//! status page updates, action items) are streamed from the events between its parts (the
+//! template is cut at their placeholders when loaded: no marker travels through the text).
+//! Every text a person, an alert or a program wrote goes through [`md_text`] on its way in.
 
 use serde_json::json;
 use tokio::io::AsyncWrite;
 
+use super::md_text::{self, block, inline};
 use super::{durations, minutes_since, put, Events, ExportError, Source};
 use crate::slack::blocks::human_span;
 use crate::timeline::{describe, Event};
-
-/// Marks a streamed section in the rendered template: `\u{1}timeline\u{1}`.
-const MARK: char = '\u{1}';
-const SECTIONS: [&str; 6] =
-    ["timeline", "diagnostics", "approvals", "escalations", "statuspage_updates", "action_items"];
 
 pub async fn write<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut W) -> Result<(), ExportError> {
     let i = source.incident;
@@ -22,27 +20,30 @@ pub async fn write<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut 
     let span = |secs: Option<i64>| secs.map_or_else(|| "—".to_string(), |s| human_span(chrono::Duration::seconds(s)));
     let [tta, ttm, ttr] = durations(i);
     let severity = i.severity();
-    let mut data = json!({
-        "number": i.number().to_string(), "title": cell(&i.title), "in_progress": !i.is_resolved(),
-        "service": i.service, "severity": severity.as_str(), "severity_label": severity.label(),
-        "status": if i.is_resolved() { "resolved".to_string() } else { format!("{} (in progress)", i.status) },
-        "commander": format!("@{}", i.commander), "declared_by": format!("@{}", i.declared_by),
-        "statuspage": source.statuspage, "channel": i.channel_name, "impact": i.impact,
+    let opt_block = |text: &Option<String>| text.as_deref().map(block).filter(|t| !t.is_empty());
+    let data = json!({
+        "number": i.number().to_string(), "title": inline(&i.title), "in_progress": !i.is_resolved(),
+        "service": inline(&i.service).replace('`', "'"), "severity": severity.as_str(), "severity_label": severity.label(),
+        "status": if i.is_resolved() { "resolved".to_string() } else { format!("{} (in progress)", inline(&i.status)) },
+        "commander": format!("@{}", inline(&i.commander)), "declared_by": format!("@{}", inline(&i.declared_by)),
+        "statuspage": source.statuspage.as_deref().map(inline), "channel": i.channel_name.as_deref().map(inline),
+        "impact": opt_block(&i.impact),
         "detected": at(i.detected_at), "declared": at(Some(i.declared_at)), "acknowledged": at(i.acknowledged_at),
         "mitigated": at(i.mitigated_at), "resolved": at(i.resolved_at),
         "time_to_acknowledge": span(tta), "time_to_mitigate": span(ttm), "time_to_resolve": span(ttr),
-        "root_cause": i.root_cause, "resolution": i.resolution,
+        "root_cause": opt_block(&i.root_cause), "resolution": opt_block(&i.resolution),
     });
-    for section in SECTIONS {
-        data[section] = json!(format!("{MARK}{section}{MARK}"));
-    }
-    let rendered = source.templates.render_plain("postmortem.md", &data)?;
-    for (n, part) in rendered.split(MARK).enumerate() {
-        if n % 2 == 0 {
-            // After a section (which ends its own last line), the template's line break is spent.
-            put(out, if n > 0 { part.strip_prefix('\n').unwrap_or(part) } else { part }).await?;
-        } else {
-            section(source, part, out).await?;
+    let parts = source.templates.render_postmortem(&data)?;
+    let last = parts.len().saturating_sub(1);
+    for (n, part) in parts.iter().enumerate() {
+        // After a section (which ends its own last line), the template's line break is spent.
+        let mut text = if n > 0 { part.text.strip_prefix('\n').unwrap_or(&part.text) } else { &part.text };
+        if n == last {
+            text = text.trim_end();
+        }
+        put(out, text).await?;
+        if let Some(name) = part.section {
+            section(source, name, out).await?;
         }
     }
     put(out, "\n").await
@@ -100,21 +101,23 @@ fn timeline_row(source: &Source<'_>, event: &Event) -> String {
         "| {} | {} | {} | {} |\n",
         event.at.format("%H:%M:%S"),
         minutes_since(source.incident, event.at),
-        cell(&who(&event.actor)),
-        cell(&what(event))
+        who(&event.actor),
+        what(event)
     )
 }
 
-/// A diagnostic with its (already redacted and capped) output, collapsed.
+/// A diagnostic with its (capped) output, collapsed; redacted again and without control
+/// characters, in a fence longer than any run of backticks inside.
 fn diagnostic(event: &Event) -> String {
     let p = &event.payload;
     let stdout = p["stdout"].as_str().unwrap_or_default();
     let stderr = p["stderr"].as_str().unwrap_or_default();
     let output = if stderr.is_empty() { stdout.to_string() } else { format!("{stdout}\n--- stderr ---\n{stderr}") };
+    let output = md_text::code(&output);
     let fence = fence_for(&output);
     format!(
         "<details><summary><code>{}</code> — exit {} at {} UTC{}</summary>\n\n{fence}\n{}\n{fence}\n\n</details>\n",
-        html(p["action"].as_str().unwrap_or("?")),
+        inline(p["action"].as_str().unwrap_or("?")),
         p["exit_code"],
         event.at.format("%H:%M:%S"),
         if p["timed_out"] == true { " (timed out)" } else { "" },
@@ -129,13 +132,12 @@ fn statuspage_update(event: &Event) -> String {
         return format!("- {} — {}\n", event.at.format("%H:%M:%S"), what(event));
     }
     let body = p["body"].as_str().unwrap_or_default();
-    let quoted: String =
-        body.lines().map(|l| if l.is_empty() { ">\n".to_string() } else { format!("> {l}\n") }).collect();
+    let quoted = if body.trim().is_empty() { String::new() } else { md_text::quoted(body) };
     format!(
         "**{} UTC — {}** ({}{})\n\n{}",
         event.at.format("%H:%M"),
-        p["status"].as_str().unwrap_or_default(),
-        p["action"].as_str().unwrap_or_default(),
+        inline(p["status"].as_str().unwrap_or_default()),
+        inline(p["action"].as_str().unwrap_or_default()),
         if p["sandbox"] == true { ", sandbox status page" } else { "" },
         if quoted.is_empty() { "> (status only)\n".to_string() } else { quoted }
     )
@@ -152,8 +154,9 @@ async fn action_items<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &m
             Some("long") => 2,
             _ => 1,
         };
-        let owner = p["owner"].as_str().map_or_else(|| "unassigned".to_string(), |o| format!("@{o}"));
-        items[slot].push(format!("- [ ] **{owner}**: {}\n", describe::plain(p["text"].as_str().unwrap_or_default())));
+        let owner = p["owner"].as_str().map_or_else(|| "unassigned".to_string(), |o| format!("@{}", inline(o)));
+        let text = inline(&describe::plain(p["text"].as_str().unwrap_or_default()));
+        items[slot].push(format!("- [ ] **{owner}**: {text}\n"));
     }
     let titles = ["### Immediate (< 2 hours)", "### Short-term (< 24 hours)", "### Long-term (< 1 week)"];
     for (n, (title, items)) in titles.iter().zip(items).enumerate() {
@@ -168,21 +171,14 @@ async fn action_items<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &m
     Ok(())
 }
 
+/// Who did it, as one escaped line.
 fn who(actor: &str) -> String {
-    describe::plain(&describe::actor(actor))
+    inline(&describe::plain(&describe::actor(actor)))
 }
 
+/// What happened, as one escaped line (notes, captured messages and alert labels are in it).
 fn what(event: &Event) -> String {
-    describe::plain(&describe::what(event))
-}
-
-/// Text safe in a table cell: one line, no column breaks.
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\r', '\n'], " ")
-}
-
-fn html(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    inline(&describe::plain(&describe::what(event)))
 }
 
 /// A code fence longer than any run of backticks in `text`.
@@ -199,10 +195,5 @@ mod tests {
     fn a_fence_is_longer_than_any_backticks_inside() {
         assert_eq!(fence_for("plain"), "```");
         assert_eq!(fence_for("a ```` b"), "`````");
-    }
-
-    #[test]
-    fn table_cells_keep_to_one_cell() {
-        assert_eq!(cell("a | b\nc"), "a \\| b c");
     }
 }

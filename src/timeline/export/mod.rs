@@ -6,6 +6,7 @@
 mod csv;
 mod json;
 mod markdown;
+mod md_text;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;

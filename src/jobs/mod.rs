@@ -85,9 +85,10 @@ pub enum JobError {
 }
 
 impl JobError {
-    /// The incident channel is still being created: try again shortly.
+    /// The incident channel is still being created (which a Slack storm can hold up for
+    /// minutes): try again shortly, without using up an attempt.
     pub fn channel_pending() -> Self {
-        JobError::Retry { error: "the incident channel does not exist yet".into(), after: Some(Duration::from_secs(5)) }
+        JobError::Throttled { error: "the incident channel does not exist yet".into(), after: Duration::from_secs(5) }
     }
 }
 

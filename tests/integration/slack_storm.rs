@@ -55,7 +55,8 @@ fn inside_retry_after(app: &TestApp, log: &[CallRecord]) -> Vec<String> {
 async fn a_minute_of_429s_on_every_method_across_two_replicas_loses_and_doubles_nothing() {
     let app = spawn_app_with(|s| {
         let tier = EscalationTier {
-            after: HumanDuration(std::time::Duration::from_secs(15 * 60)),
+            // Fires 40 s into the storm, by its timer.
+            after: HumanDuration(std::time::Duration::from_secs(40)),
             notify: vec![BOB.into(), "@sre-leads".into()],
             pagerduty: false,
         };
@@ -77,9 +78,6 @@ async fn a_minute_of_429s_on_every_method_across_two_replicas_loses_and_doubles_
         match second {
             10 | 20 | 30 => {
                 app.slash(ALICE, &format!("update INC-1 eta=\"storm {second}\"")).await;
-            }
-            40 => {
-                app.slash(ALICE, "escalate INC-1 the storm").await;
             }
             _ => {}
         }

@@ -79,16 +79,19 @@ pub enum JobError {
     /// Not now, and not a failure: run again at this time (rate limiting on our side).
     #[error("deferred")]
     Defer(chrono::DateTime<chrono::Utc>),
+    /// The incident channel does not exist yet ([`JobError::channel_pending`]).
+    #[error("the incident channel does not exist yet")]
+    ChannelPending,
     /// Failed for good, and the job already told the channel and the timeline.
     #[error("{0}")]
     Reported(String),
 }
 
 impl JobError {
-    /// The incident channel is still being created (which a Slack storm can hold up for
-    /// minutes): try again shortly, without using up an attempt.
+    /// The incident has no channel yet: try again shortly. While its channel is still being
+    /// created (which a Slack storm can hold up for minutes) that uses up no attempt.
     pub fn channel_pending() -> Self {
-        JobError::Throttled { error: "the incident channel does not exist yet".into(), after: Duration::from_secs(5) }
+        JobError::ChannelPending
     }
 }
 

@@ -72,6 +72,20 @@ async fn run_one(state: &AppState, job: queue::Job) -> sqlx::Result<()> {
             count("throttled");
             queue::retry(&state.db, job.id, later(after), &error, false).await
         }
+        Err(JobError::ChannelPending) if channel_in_the_making(state, &job).await? => {
+            count("deferred");
+            let error = JobError::ChannelPending.to_string();
+            queue::retry(&state.db, job.id, later(CHANNEL_WAIT), &error, false).await
+        }
+        Err(JobError::ChannelPending) if job.attempts < job.max_attempts => {
+            count("retried");
+            let error = JobError::ChannelPending.to_string();
+            queue::retry(&state.db, job.id, later(CHANNEL_WAIT), &error, true).await
+        }
+        Err(JobError::ChannelPending) => {
+            count("failed");
+            give_up(state, &job, &JobError::ChannelPending.to_string()).await
+        }
         Err(JobError::Transient(error)) => {
             count("retried");
             let wait = backoff(job.attempts);
@@ -133,6 +147,20 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::ALERT_RESOLVED_PROMPT => crate::alerts::prompt::run(state, job).await,
         other => Err(JobError::Fatal(format!("unknown job kind `{other}`"))),
     }
+}
+
+/// How soon a job waiting for its incident channel looks again.
+const CHANNEL_WAIT: Duration = Duration::from_secs(5);
+
+/// Whether the job's incident channel is still being created (its step queued or running).
+async fn channel_in_the_making(state: &AppState, job: &queue::Job) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM jobs WHERE incident_id = $1 AND kind = $2 AND state IN ('queued', 'running'))",
+    )
+    .bind(job.incident_id)
+    .bind(kind::CREATE_CHANNEL)
+    .fetch_one(&state.db)
+    .await
 }
 
 /// Exponential backoff: 2s, 4s, 8s ... capped at one minute, so that work that keeps retrying

@@ -36,12 +36,11 @@ pub async fn post(
 ) -> Result<(String, String), JobError> {
     let db = &state.db;
     let now = state.clock.now();
-    let ledger: Option<Ledger> = sqlx::query_as(
-        "SELECT first_attempt_at, uncertain, posted_channel, ts FROM slack_posts WHERE job_id = $1",
-    )
-    .bind(job.id)
-    .fetch_optional(db)
-    .await?;
+    let ledger: Option<Ledger> =
+        sqlx::query_as("SELECT first_attempt_at, uncertain, posted_channel, ts FROM slack_posts WHERE job_id = $1")
+            .bind(job.id)
+            .fetch_optional(db)
+            .await?;
     if let Some(Ledger { ts: Some(ts), posted_channel, .. }) = &ledger {
         return Ok((posted_channel.clone().unwrap_or_else(|| channel.to_string()), ts.clone()));
     }

@@ -211,7 +211,8 @@ async fn give_up(state: &AppState, job: &queue::Job, error: &str) -> sqlx::Resul
         // incident channel is what failed (or there is none). A failed notice is not noticed
         // again (that would never end).
         if let (Some(incident_id), false) = (job.incident_id, job.slot.starts_with("failed:")) {
-            let has_channel = crate::incident::store::get(&mut *tx, incident_id).await?.is_some_and(|i| i.channel_id.is_some());
+            let has_channel =
+                crate::incident::store::get(&mut *tx, incident_id).await?.is_some_and(|i| i.channel_id.is_some());
             let to = if has_channel && !channel_unusable(job, error) { "channel" } else { "announce" };
             let payload = json!({ "text": notice, "to": to, "what": "failure" });
             queue::enqueue(&mut *tx, Some(incident_id), kind::POST, &format!("failed:{}", job.id), payload, now)

@@ -40,8 +40,15 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let post = json!({ "due": due, "fired_at": now, "silent": silent });
     let slot = due.timestamp().to_string();
     queue::enqueue(&mut *tx, Some(id), kind::POST_STATUS_UPDATE, &slot, post, now).await?;
-    queue::enqueue(&mut *tx, Some(id), kind::STATUS_UPDATE, &next.timestamp().to_string(), json!({ "due": next }), next)
-        .await?;
+    queue::enqueue(
+        &mut *tx,
+        Some(id),
+        kind::STATUS_UPDATE,
+        &next.timestamp().to_string(),
+        json!({ "due": next }),
+        next,
+    )
+    .await?;
     let refresh = format!("next:{}", next.timestamp());
     queue::enqueue(&mut *tx, Some(id), kind::REFRESH_DECLARATION, &refresh, json!({}), now).await?;
     if silent_posts >= 2 {
@@ -70,7 +77,8 @@ pub async fn post(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         return Err(JobError::Fatal("a status update post without its slot".into()));
     };
     // A later slot fired while this one waited (an outage): that post carries the news.
-    let superseded = incident.last_status_post_at.is_some_and(|last| last > fired_at + chrono::Duration::milliseconds(1));
+    let superseded =
+        incident.last_status_post_at.is_some_and(|last| last > fired_at + chrono::Duration::milliseconds(1));
     if incident.is_resolved() || superseded {
         return Ok(());
     }

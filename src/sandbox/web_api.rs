@@ -96,7 +96,10 @@ impl Workspace {
                     "id": id, "handle": handle, "name": handle, "user_count": users.len(),
                     "users": if params["include_users"] == true || params["include_users"] == "true" { json!(users) } else { Value::Null },
                 })).collect::<Vec<_>>() })),
-                "usergroups.users.list" => s.usergroups.iter().find(|(id, _, _)| *id == p("usergroup"))
+                "usergroups.users.list" => s
+                    .usergroups
+                    .iter()
+                    .find(|(id, _, _)| *id == p("usergroup"))
                     .map(|(_, _, users)| json!({ "users": users }))
                     .ok_or("no_such_subteam"),
                 "users.info" => s

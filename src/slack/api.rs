@@ -206,8 +206,8 @@ impl SlackClient {
         // The answer cut off midway (a reset, a timeout) is no answer; a whole one that is not
         // JSON is not Slack's.
         let bytes = response.bytes().await.map_err(|e| transport_error(method, &e))?;
-        let answer: Value =
-            serde_json::from_slice(&bytes).map_err(|_| SlackError::Http { method: method.into(), status: status.as_u16() })?;
+        let answer: Value = serde_json::from_slice(&bytes)
+            .map_err(|_| SlackError::Http { method: method.into(), status: status.as_u16() })?;
         if answer["ok"].as_bool() == Some(true) {
             Ok(answer)
         } else {
@@ -308,7 +308,8 @@ impl SlackClient {
         job: i64,
     ) -> Result<(String, String), SlackError> {
         let metadata = json!({ "event_type": POST_EVENT_TYPE, "event_payload": { "job": job.to_string() } });
-        let body = json!({ "channel": channel, "text": text, "blocks": blocks, "unfurl_links": false, "metadata": metadata });
+        let body =
+            json!({ "channel": channel, "text": text, "blocks": blocks, "unfurl_links": false, "metadata": metadata });
         let answer = self.call("chat.postMessage", &body).await?;
         Ok((
             answer["channel"].as_str().unwrap_or(channel).to_string(),

@@ -100,12 +100,17 @@ async fn a_post_the_incident_channel_refuses_for_good_is_told_in_the_announcemen
     assert!(count(&app, "incidents", "channel_not_found") >= 1);
     let incident = app.only_incident().await;
     assert!(app.timeline(&incident).await.contains(&"slack_api_failed".to_string()));
-    let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE state = 'failed' AND kind = 'incident.post_update'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let failed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE state = 'failed' AND kind = 'incident.post_update'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert_eq!(failed, 1);
-    assert_eq!(app.slack.call_count("chat.postMessage"), 4, "declaration, announcement, the refused update, the notice");
+    assert_eq!(
+        app.slack.call_count("chat.postMessage"),
+        4,
+        "declaration, announcement, the refused update, the notice"
+    );
     app.finish().await;
 }
 

@@ -27,8 +27,12 @@ async fn drain_all(replicas: &[&AppState]) {
     panic!("the job queue did not settle");
 }
 
-/// Which limit a call falls under: the method, and for posts the channel (by id).
-fn limit_key(app: &TestApp, call: &CallRecord) -> (String, Option<String>) {
+/// A method, and for posts the channel (by id).
+type LimitKey = (String, Option<String>);
+type Window = (DateTime<Utc>, DateTime<Utc>);
+
+/// Which limit a call falls under.
+fn limit_key(app: &TestApp, call: &CallRecord) -> LimitKey {
     let channel = (call.method == "chat.postMessage")
         .then(|| call.channel.as_deref().map(|c| app.slack.channel(c).map_or(c.to_string(), |c| c.id)))
         .flatten();
@@ -37,7 +41,7 @@ fn limit_key(app: &TestApp, call: &CallRecord) -> (String, Option<String>) {
 
 /// Every answered call that came inside the `Retry-After` of a 429 under the same limit.
 fn inside_retry_after(app: &TestApp, log: &[CallRecord]) -> Vec<String> {
-    let mut pauses: HashMap<(String, Option<String>), Vec<(DateTime<Utc>, DateTime<Utc>)>> = HashMap::new();
+    let mut pauses: HashMap<LimitKey, Vec<Window>> = HashMap::new();
     for call in log.iter().filter(|c| c.status == 429) {
         let until = call.at + Duration::seconds(call.retry_after.unwrap_or(1) as i64);
         pauses.entry(limit_key(app, call)).or_default().push((call.at, until));
@@ -45,7 +49,9 @@ fn inside_retry_after(app: &TestApp, log: &[CallRecord]) -> Vec<String> {
     log.iter()
         .filter(|c| c.status != 429)
         .filter(|c| {
-            pauses.get(&limit_key(app, c)).is_some_and(|ps| ps.iter().any(|(from, until)| *from <= c.at && c.at < *until))
+            pauses
+                .get(&limit_key(app, c))
+                .is_some_and(|ps| ps.iter().any(|(from, until)| *from <= c.at && c.at < *until))
         })
         .map(|c| format!("{} {:?} at {}", c.method, c.channel, c.at))
         .collect()
@@ -132,7 +138,8 @@ async fn ten_minutes_of_503_across_two_status_slots_end_in_one_catch_up_and_the_
         app.drain().await;
     }
 
-    let updates: Vec<_> = app.slack.channel(&channel).unwrap().messages.into_iter().filter(|m| m.text.starts_with("🔄")).collect();
+    let updates: Vec<_> =
+        app.slack.channel(&channel).unwrap().messages.into_iter().filter(|m| m.text.starts_with("🔄")).collect();
     assert_eq!(updates.len(), 2, "one catch-up after the outage, then the 15:00 slot");
     let (catch_up, on_time) = (&updates[0], &updates[1]);
     assert!(catch_up.received_at >= at(780) && catch_up.received_at <= at(780 + 70), "{}", catch_up.received_at);

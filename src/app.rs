@@ -115,11 +115,14 @@ impl Application {
         let base_url = format!("http://{}", loopback_of(local));
         let templates = Arc::new(Templates::load(settings.file.templates_dir.as_deref())?);
         let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build()?;
+        let slack_http = reqwest::Client::builder().timeout(settings.slack_timeout).build()?;
+        let pauses = crate::slack::pauses::Pauses::new(db.clone(), clock.clone());
 
         let (slack, signing_secret, sandbox) = match &settings.slack_bot_token {
             Some(token) => {
                 let secret = settings.slack_signing_secret.clone().unwrap_or_else(|| Secret::new(""));
-                (SlackClient::new(http.clone(), settings.slack_api_url.clone(), token.clone()), secret, None)
+                let client = SlackClient::new(slack_http, settings.slack_api_url.clone(), token.clone());
+                (client.with_pauses(pauses), secret, None)
             }
             None => {
                 let secret = Secret::new(uuid::Uuid::new_v4().simple().to_string());
@@ -130,7 +133,8 @@ impl Application {
                 }
                 workspace.enforce_rate_limits();
                 let api = format!("{base_url}/sandbox/api");
-                (SlackClient::new(http.clone(), api, Secret::new(sandbox::BOT_TOKEN)), secret, Some(workspace))
+                let client = SlackClient::new(slack_http, api, Secret::new(sandbox::BOT_TOKEN));
+                (client.with_pauses(pauses), secret, Some(workspace))
             }
         };
 

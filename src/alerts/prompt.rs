@@ -48,7 +48,7 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         { "type": "actions", "block_id": "alert_resolved", "elements": [resolve_button(&incident, &format!("Resolve {}", incident.number()))] },
     ]);
     let fallback = format!("Alert resolved — resolve {}?", incident.number());
-    let (channel, ts) = state.slack.post_message(channel, &fallback, &blocks).await?;
+    let (channel, ts) = crate::jobs::post_once::post(state, job, channel, &fallback, &blocks).await?;
     let payload = json!({ "channel": channel, "ts": ts, "message": "alert resolved prompt" });
     timeline::append(&state.db, incident.id, state.clock.now(), WARROOM, EventKind::MessagePosted, payload).await?;
     Ok(())

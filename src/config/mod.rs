@@ -69,6 +69,10 @@ pub struct Settings {
     /// How long a status page request may take before it counts as lost (not configurable
     /// from the environment; tests shorten it).
     pub statuspage_timeout: std::time::Duration,
+    /// How long a Slack Web API call may take before its answer counts as lost (a post then
+    /// looks for itself in the channel before posting again). Not configurable from the
+    /// environment; tests shorten it.
+    pub slack_timeout: std::time::Duration,
 }
 
 /// Why settings could not be loaded.
@@ -168,6 +172,7 @@ impl Settings {
             statuspage_page_id: lookup("STATUSPAGE_PAGE_ID"),
             statuspage_api_url: statuspage_api_url.trim_end_matches('/').to_string(),
             statuspage_timeout: std::time::Duration::from_secs(10),
+            slack_timeout: std::time::Duration::from_secs(10),
             pagerduty_routing_key: secret("PAGERDUTY_ROUTING_KEY"),
             pagerduty_events_url: pagerduty_events_url.clone(),
         };

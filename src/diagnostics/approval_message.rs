@@ -26,7 +26,7 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
             let incident = crate::incident::store::get(&state.db, request.incident_id).await?;
             let channel = incident.and_then(|i| i.channel_id).ok_or_else(JobError::channel_pending)?;
             state.limiter.acquire(&channel, state.clock.now(), job.holds_slot).map_err(JobError::Defer)?;
-            let (channel, ts) = state.slack.post_message(&channel, &text, &blocks).await?;
+            let (channel, ts) = crate::jobs::post_once::post(state, job, &channel, &text, &blocks).await?;
             approvals::set_message(&state.db, id, &channel, &ts).await?;
         }
     }

@@ -39,12 +39,18 @@ async fn resolve(state: &AppState, incident: &Incident, targets: &[String]) -> R
                 out.mentions.push(format!("<@{user}>"));
                 out.users.push(user);
             }
-            Target::Group(handle) => match state.slack.usergroup(&handle).await? {
-                Some((id, members)) => {
+            Target::Group(handle) => match state.slack.usergroup(&handle).await {
+                Ok(Some((id, members))) => {
                     out.mentions.push(format!("<!subteam^{id}>"));
                     out.users.extend(members);
                 }
-                None => out.missing.push(format!("@{handle} (no such user group)")),
+                Ok(None) => out.missing.push(format!("@{handle} (no such user group)")),
+                // A final answer (a missing scope) must not drop the whole notification: the
+                // tier is told to the channel without that group. Throttling and outages wait.
+                Err(e) if !e.is_retryable() => {
+                    out.missing.push(format!("@{handle} ({})", e.code().unwrap_or("Slack error")))
+                }
+                Err(e) => return Err(e.into()),
             },
             Target::Owner => {}
         }
@@ -152,6 +158,6 @@ pub async fn direct_message(state: &AppState, job: &queue::Job) -> Result<(), Jo
     let text = job.payload["text"].as_str().unwrap_or_default();
     let channel = state.slack.open_dm(user).await?;
     let blocks = json!([{ "type": "section", "text": { "type": "mrkdwn", "text": text } }]);
-    state.slack.post_message(&channel, text, &blocks).await?;
+    crate::jobs::post_once::post(state, job, &channel, text, &blocks).await?;
     Ok(())
 }

@@ -152,7 +152,7 @@ pub async fn post_declaration(state: &AppState, job: &queue::Job) -> Result<(), 
         let channel = channel_of(&incident)?;
         state.limiter.acquire(channel, state.clock.now(), job.holds_slot).map_err(JobError::Defer)?;
         let (text, blocks) = declaration(state, &incident).await?;
-        let (channel, ts) = state.slack.post_message(channel, &text, &blocks).await?;
+        let (channel, ts) = super::post_once::post(state, job, channel, &text, &blocks).await?;
         let mut tx = state.db.begin().await?;
         store::set_declaration_ts(&mut *tx, incident.id, &ts).await?;
         let payload = json!({ "channel": channel, "ts": ts, "message": "declaration" });
@@ -182,7 +182,7 @@ pub async fn announce(state: &AppState, job: &queue::Job) -> Result<(), JobError
     let target = &state.settings.file.announce_channel;
     state.limiter.acquire(target, state.clock.now(), job.holds_slot).map_err(JobError::Defer)?;
     let (text, blocks) = declaration(state, &incident).await?;
-    let (channel, ts) = state.slack.post_message(target, &text, &blocks).await?;
+    let (channel, ts) = super::post_once::post(state, job, target, &text, &blocks).await?;
     let mut tx = state.db.begin().await?;
     store::set_announcement(&mut *tx, incident.id, &channel, &ts).await?;
     let payload = json!({ "channel": channel, "ts": ts, "message": "announcement" });

@@ -4,6 +4,7 @@
 
 pub mod declare_steps;
 pub mod export;
+pub mod post_once;
 pub mod posts;
 pub mod purge;
 pub mod queue;
@@ -30,6 +31,7 @@ pub mod kind {
     pub const OPEN_MODAL: &str = "slack.open_modal";
     pub const RESPOND: &str = "slack.respond";
     pub const STATUS_UPDATE: &str = "incident.status_update";
+    pub const POST_STATUS_UPDATE: &str = "incident.post_status_update";
     pub const POST: &str = "incident.post";
     pub const POST_UPDATE: &str = "incident.post_update";
     pub const POST_RESOLUTION: &str = "incident.post_resolution";
@@ -64,24 +66,36 @@ pub mod kind {
 /// How a job attempt ended, when it did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
-    /// Worth another attempt (after `after`, or the queue's backoff).
+    /// Worth another attempt (after `after`, or the queue's backoff), while attempts last.
     #[error("{error}")]
     Retry { error: String, after: Option<Duration> },
+    /// Slack is throttling (a 429, or a pause another job's 429 started): run again after
+    /// `after`; not an attempt.
+    #[error("{error}")]
+    Throttled { error: String, after: Duration },
+    /// A failure that will pass (Slack's 5xx, a timeout, a lost connection): backed off, never
+    /// given up on.
+    #[error("{0}")]
+    Transient(String),
     /// Will never succeed: record it and tell someone.
     #[error("{0}")]
     Fatal(String),
     /// Not now, and not a failure: run again at this time (rate limiting on our side).
     #[error("deferred")]
     Defer(chrono::DateTime<chrono::Utc>),
+    /// The incident channel does not exist yet ([`JobError::channel_pending`]).
+    #[error("the incident channel does not exist yet")]
+    ChannelPending,
     /// Failed for good, and the job already told the channel and the timeline.
     #[error("{0}")]
     Reported(String),
 }
 
 impl JobError {
-    /// The incident channel is still being created: try again shortly.
+    /// The incident has no channel yet: try again shortly. While its channel is still being
+    /// created (which a Slack storm can hold up for minutes) that uses up no attempt.
     pub fn channel_pending() -> Self {
-        JobError::Retry { error: "the incident channel does not exist yet".into(), after: Some(Duration::from_secs(5)) }
+        JobError::ChannelPending
     }
 }
 
@@ -96,8 +110,10 @@ pub async fn load_incident(
 
 impl From<SlackError> for JobError {
     fn from(e: SlackError) -> Self {
-        if e.is_retryable() {
-            JobError::Retry { after: e.retry_after(), error: e.to_string() }
+        if let Some(after) = e.retry_after() {
+            JobError::Throttled { after, error: e.to_string() }
+        } else if e.is_retryable() {
+            JobError::Transient(e.to_string())
         } else {
             JobError::Fatal(e.to_string())
         }

@@ -26,7 +26,7 @@ async fn post_text(
     state.limiter.acquire(&target, now, job.holds_slot).map_err(JobError::Defer)?;
     let blocks = json!([{ "type": "section", "text": { "type": "mrkdwn", "text": text } }]);
     let fallback: String = text.chars().take(150).collect();
-    let (channel, ts) = state.slack.post_message(&target, &fallback, &blocks).await?;
+    let (channel, ts) = super::post_once::post(state, job, &target, &fallback, &blocks).await?;
     let payload = json!({ "channel": channel, "ts": ts, "message": what });
     timeline::append(&state.db, incident.id, now, WARROOM, EventKind::MessagePosted, payload).await?;
     Ok(())

@@ -71,6 +71,7 @@ pub async fn work(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>)
 async fn run_one(state: &AppState, job: queue::Job) -> sqlx::Result<()> {
     let now = || state.clock.now();
     let count = |outcome| state.metrics.job(&job.kind, outcome);
+    let later = |wait: Duration| now() + chrono::Duration::from_std(wait).unwrap_or_default();
     match dispatch(state, &job).await {
         Ok(()) => {
             count("done");
@@ -80,12 +81,36 @@ async fn run_one(state: &AppState, job: queue::Job) -> sqlx::Result<()> {
             count("deferred");
             queue::retry(&state.db, job.id, at, queue::DEFERRED, false).await
         }
+        // Throttling is Slack saying "later", not a failure: the attempt is given back.
+        Err(JobError::Throttled { error, after }) => {
+            count("throttled");
+            queue::retry(&state.db, job.id, later(after), &error, false).await
+        }
+        Err(JobError::ChannelPending) if channel_in_the_making(state, &job).await? => {
+            count("deferred");
+            let error = JobError::ChannelPending.to_string();
+            queue::retry(&state.db, job.id, later(CHANNEL_WAIT), &error, false).await
+        }
+        Err(JobError::ChannelPending) if job.attempts < job.max_attempts => {
+            count("retried");
+            let error = JobError::ChannelPending.to_string();
+            queue::retry(&state.db, job.id, later(CHANNEL_WAIT), &error, true).await
+        }
+        Err(JobError::ChannelPending) => {
+            count("failed");
+            give_up(state, &job, &JobError::ChannelPending.to_string()).await
+        }
+        Err(JobError::Transient(error)) => {
+            count("retried");
+            let wait = backoff(job.attempts);
+            warn!(job.error = %error, "job {} ({}) attempt {} failed, retrying in {}s: {error}", job.id, job.kind, job.attempts, wait.as_secs());
+            queue::retry(&state.db, job.id, later(wait), &error, true).await
+        }
         Err(JobError::Retry { error, after }) if job.attempts < job.max_attempts => {
             count("retried");
-            let wait = after.unwrap_or_else(|| backoff(&job.kind, job.attempts));
+            let wait = after.unwrap_or_else(|| backoff(job.attempts));
             warn!(job.error = %error, "job {} ({}) attempt {} failed, retrying in {}s: {error}", job.id, job.kind, job.attempts, wait.as_secs());
-            let at = now() + chrono::Duration::from_std(wait).unwrap_or_default();
-            queue::retry(&state.db, job.id, at, &error, true).await
+            queue::retry(&state.db, job.id, later(wait), &error, true).await
         }
         Err(JobError::Reported(error)) => {
             count("failed");
@@ -111,6 +136,7 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::OPEN_MODAL => respond::open_modal(state, job).await,
         kind::RESPOND => respond::respond(state, job).await,
         kind::STATUS_UPDATE => status_update::run(state, job).await,
+        kind::POST_STATUS_UPDATE => status_update::post(state, job).await,
         kind::POST => posts::post(state, job).await,
         kind::POST_UPDATE => posts::post_update(state, job).await,
         kind::POST_RESOLUTION => posts::post_resolution(state, job).await,
@@ -139,11 +165,38 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     }
 }
 
-/// Exponential backoff: 2s, 4s, 8s ... capped at five minutes; at one minute for status page
-/// pushes, which never give up, so that customers hear soon after the status page recovers.
-fn backoff(kind: &str, attempt: i32) -> Duration {
-    let cap = if kind == kind::STATUSPAGE_PUSH { 60 } else { 300 };
-    Duration::from_secs(2u64.saturating_pow(attempt.clamp(1, 16) as u32).min(cap))
+/// How soon a job waiting for its incident channel looks again.
+const CHANNEL_WAIT: Duration = Duration::from_secs(5);
+
+/// Whether the job's incident channel is still being created (its step queued or running).
+async fn channel_in_the_making(state: &AppState, job: &queue::Job) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM jobs WHERE incident_id = $1 AND kind = $2 AND state IN ('queued', 'running'))",
+    )
+    .bind(job.incident_id)
+    .bind(kind::CREATE_CHANNEL)
+    .fetch_one(&state.db)
+    .await
+}
+
+/// Exponential backoff: 2s, 4s, 8s ... capped at one minute, so that work that keeps retrying
+/// (Slack's outages are waited out, never given up on) lands soon after the outage ends.
+pub fn backoff(attempt: i32) -> Duration {
+    Duration::from_secs(2u64.saturating_pow(attempt.clamp(1, 16) as u32).min(60))
+}
+
+/// Whether the job failed because of the incident channel itself (it is gone, archived, or
+/// warroom is not in it and could not join), so that a notice there would fail the same way.
+fn channel_unusable(job: &queue::Job, error: &str) -> bool {
+    let to_channel = match job.kind.as_str() {
+        kind::POST => job.payload["to"].as_str().unwrap_or("channel") == "channel",
+        kind::CREATE_CHANNEL => return true,
+        _ => true,
+    };
+    let channel_error = ["channel_not_found", "not_in_channel", "is_archived", "channel_is_archived"]
+        .iter()
+        .any(|code| error.ends_with(&format!(": {code}")));
+    to_channel && channel_error
 }
 
 /// Marks the job failed; records the failure in the timeline and tells the declarer, in one
@@ -170,11 +223,14 @@ async fn give_up(state: &AppState, job: &queue::Job, error: &str) -> sqlx::Resul
         if let Some(target) = target.filter(|t| crate::slack::blocks::is_person(&t.user)) {
             respond::enqueue(&mut tx, job.incident_id, &target, &notice, now).await?;
         }
-        // The incident channel hears of it too (unless posting there is what failed).
-        if let (Some(incident_id), false) =
-            (job.incident_id, [kind::POST, kind::CREATE_CHANNEL].contains(&job.kind.as_str()))
-        {
-            let payload = json!({ "text": notice, "to": "channel", "what": "failure" });
+        // A person sees it in the incident channel; in the announcement channel when the
+        // incident channel is what failed (or there is none). A failed notice is not noticed
+        // again (that would never end).
+        if let (Some(incident_id), false) = (job.incident_id, job.slot.starts_with("failed:")) {
+            let has_channel =
+                crate::incident::store::get(&mut *tx, incident_id).await?.is_some_and(|i| i.channel_id.is_some());
+            let to = if has_channel && !channel_unusable(job, error) { "channel" } else { "announce" };
+            let payload = json!({ "text": notice, "to": to, "what": "failure" });
             queue::enqueue(&mut *tx, Some(incident_id), kind::POST, &format!("failed:{}", job.id), payload, now)
                 .await?;
         }

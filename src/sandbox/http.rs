@@ -17,6 +17,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::web_api::After;
 use super::Workspace;
 
 /// The Slack side: what warroom's Web API client and response URLs reach.
@@ -83,8 +84,21 @@ async fn web_api(
     }
     let token = bearer.or_else(|| params["token"].as_str().map(str::to_string));
     let answer = ws.call(&method, token.as_deref(), params);
-    let mut response =
-        (StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK), Json(answer.body)).into_response();
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    match answer.after {
+        After::Answer => {}
+        // Long past any client's timeout; the client gives up and the call is dropped with it.
+        After::Hang => tokio::time::sleep(Duration::from_secs(120)).await,
+        After::Reset => {
+            // The head goes out, then the connection drops before the body is complete.
+            let broken = futures_util::stream::iter([
+                Ok(Bytes::from_static(b"{\"ok\":")),
+                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset (injected)")),
+            ]);
+            return (status, axum::body::Body::from_stream(broken)).into_response();
+        }
+    }
+    let mut response = (status, Json(answer.body)).into_response();
     if let Some(secs) = answer.retry_after {
         response.headers_mut().insert(header::RETRY_AFTER, secs.into());
     }

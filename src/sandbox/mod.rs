@@ -8,12 +8,16 @@
 pub mod actor;
 mod changes;
 mod events;
+mod faults;
+mod history;
 pub mod http;
 mod membership;
 pub mod pagerduty;
 pub mod socket;
 pub mod statuspage;
 mod web_api;
+
+pub use faults::{CallRecord, Fault};
 
 use std::sync::Mutex;
 
@@ -69,6 +73,8 @@ pub struct Message {
     pub files: Vec<File>,
     pub pinned: bool,
     pub edited: bool,
+    /// `metadata` given to `chat.postMessage` (`null` without).
+    pub metadata: Value,
     /// When the sandbox received it (for latency measurements): a monotonic instant, and the
     /// workspace clock's time.
     #[serde(skip)]
@@ -94,22 +100,6 @@ pub struct View {
     pub view: Value,
 }
 
-/// A failure to inject into the next calls of a method.
-#[derive(Debug, Clone)]
-pub enum Fault {
-    /// HTTP 429 with `Retry-After`.
-    RateLimited { retry_after_secs: u64 },
-    /// HTTP 200 with `ok: false` and this error code.
-    Error(String),
-}
-
-#[derive(Debug)]
-struct InjectedFault {
-    method: String,
-    fault: Fault,
-    remaining: u32,
-}
-
 /// A slash command or click in flight: who did it and where, keyed by its response_url id.
 #[derive(Debug, Clone)]
 struct Interaction {
@@ -126,7 +116,9 @@ struct State {
     ephemerals: Vec<Ephemeral>,
     views: Vec<View>,
     interactions: Vec<Interaction>,
-    faults: Vec<InjectedFault>,
+    faults: Vec<faults::InjectedFault>,
+    /// Every Web API call, answered.
+    log: Vec<CallRecord>,
     files: Vec<File>,
     /// User groups: (id, handle, members).
     usergroups: Vec<(String, String, Vec<String>)>,
@@ -237,11 +229,6 @@ impl Workspace {
     /// short bursts (here: a fourth post within one second is answered 429, `Retry-After: 1`).
     pub fn enforce_rate_limits(&self) {
         self.with(|s| s.rate_limits = Some(Default::default()));
-    }
-
-    /// Makes the next `times` calls of `method` fail with `fault`.
-    pub fn inject(&self, method: &str, fault: Fault, times: u32) {
-        self.with(|s| s.faults.push(InjectedFault { method: method.into(), fault, remaining: times }));
     }
 
     /// Creates a channel that warroom did not create (to test name collisions).

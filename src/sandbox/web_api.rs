@@ -2,13 +2,24 @@
 
 use serde_json::{json, Value};
 
-use super::{Channel, Ephemeral, Fault, Message, State, View, Workspace, BOT_TOKEN, BOT_USER, TEAM_ID};
+use super::{faults, Channel, Ephemeral, Message, State, View, Workspace, BOT_TOKEN, BOT_USER, TEAM_ID};
 
-/// What the HTTP layer sends back: status, optional `Retry-After`, JSON body.
+/// What the HTTP layer sends back: status, optional `Retry-After`, JSON body, and how.
 pub struct Answer {
     pub status: u16,
     pub retry_after: Option<u64>,
     pub body: Value,
+    pub after: After,
+}
+
+/// How the answer goes back (an injected fault may lose it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    Answer,
+    /// Not until long after any client's timeout.
+    Hang,
+    /// The connection dropped midway through the answer.
+    Reset,
 }
 
 type MethodResult = Result<Value, &'static str>;
@@ -25,26 +36,33 @@ impl Workspace {
         let now = self.clock.now();
         self.with(|s| {
             s.calls.push((method.to_string(), params.clone()));
+            let fault = faults::take(s, method, now);
+            let answer = match fault.as_ref().and_then(faults::refusal) {
+                Some(refused) => refused,
+                None => faults::spoil(fault.as_ref(), self.carry_out(s, method, token, &params, now)),
+            };
+            faults::log(s, method, &params, now, &answer);
+            answer
+        })
+    }
+
+    fn carry_out(
+        &self,
+        s: &mut State,
+        method: &str,
+        token: Option<&str>,
+        params: &Value,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Answer {
+        {
             // `apps.connections.open` is authorised by the app-level token (checked below).
             if token != Some(BOT_TOKEN) && method != "apps.connections.open" {
                 return error_answer(if token.is_none() { "not_authed" } else { "invalid_auth" });
             }
-            if let Some(pos) = s.faults.iter().position(|f| f.method == method && f.remaining > 0) {
-                s.faults[pos].remaining -= 1;
-                return match s.faults[pos].fault.clone() {
-                    Fault::RateLimited { retry_after_secs } => Answer {
-                        status: 429,
-                        retry_after: Some(retry_after_secs),
-                        body: json!({ "ok": false, "error": "ratelimited" }),
-                    },
-                    Fault::Error(code) => {
-                        Answer { status: 200, retry_after: None, body: json!({ "ok": false, "error": code }) }
-                    }
-                };
-            }
             let p = |key: &str| params[key].as_str().unwrap_or("").to_string();
             if method == "chat.postMessage" && over_post_limit(s, &p("channel"), now) {
-                return Answer { status: 429, retry_after: Some(1), body: json!({ "ok": false, "error": "ratelimited" }) };
+                let body = json!({ "ok": false, "error": "ratelimited" });
+                return Answer { status: 429, retry_after: Some(1), body, after: After::Answer };
             }
             let result = match method {
                 "apps.connections.open" => self.open_socket_url(token),
@@ -62,26 +80,26 @@ impl Workspace {
                     super::membership::members(s, &p("channel"), &p("cursor"), params["limit"].as_u64().unwrap_or(100))
                 }
                 "conversations.open" => open_dm(s, &p("users")),
-                "conversations.history" => {
-                    let inclusive = params["inclusive"] == true || params["inclusive"] == "true";
-                    history(s, &p("channel"), &p("latest"), inclusive)
-                }
+                "conversations.history" => super::history::history(s, params),
                 "conversations.setTopic" => set_topic(s, &p("channel"), &p("topic")),
-                "chat.postMessage" => post(s, &params, now),
-                "chat.update" => update(s, &params),
+                "chat.postMessage" => post(s, params, now),
+                "chat.update" => update(s, params),
                 "chat.postEphemeral" => ephemeral(s, &p("channel"), &p("user"), &p("text"), &params["blocks"]),
                 "pins.add" => pin(s, &p("channel"), &p("timestamp")),
                 "views.open" => open_view(s, &p("trigger_id"), &params["view"], now),
                 "files.getUploadURLExternal" => {
-                    upload_url(s, &params, &self.urls.lock().unwrap_or_else(|e| e.into_inner()).1)
+                    upload_url(s, params, &self.urls.lock().unwrap_or_else(|e| e.into_inner()).1)
                 }
-                "files.completeUploadExternal" => complete_upload(s, &params, now),
+                "files.completeUploadExternal" => complete_upload(s, params, now),
                 "files.upload" => Err("method_deprecated"),
                 "usergroups.list" => Ok(json!({ "usergroups": s.usergroups.iter().map(|(id, handle, users)| json!({
                     "id": id, "handle": handle, "name": handle, "user_count": users.len(),
                     "users": if params["include_users"] == true || params["include_users"] == "true" { json!(users) } else { Value::Null },
                 })).collect::<Vec<_>>() })),
-                "usergroups.users.list" => s.usergroups.iter().find(|(id, _, _)| *id == p("usergroup"))
+                "usergroups.users.list" => s
+                    .usergroups
+                    .iter()
+                    .find(|(id, _, _)| *id == p("usergroup"))
                     .map(|(_, _, users)| json!({ "users": users }))
                     .ok_or("no_such_subteam"),
                 "users.info" => s
@@ -95,11 +113,11 @@ impl Workspace {
             match result {
                 Ok(mut body) => {
                     body["ok"] = json!(true);
-                    Answer { status: 200, retry_after: None, body }
+                    Answer { status: 200, retry_after: None, body, after: After::Answer }
                 }
                 Err(code) => error_answer(code),
             }
-        })
+        }
     }
 }
 
@@ -117,7 +135,7 @@ fn over_post_limit(s: &mut State, channel: &str, now: chrono::DateTime<chrono::U
 }
 
 fn error_answer(code: &str) -> Answer {
-    Answer { status: 200, retry_after: None, body: json!({ "ok": false, "error": code }) }
+    Answer { status: 200, retry_after: None, body: json!({ "ok": false, "error": code }), after: After::Answer }
 }
 
 fn channel_json(c: &Channel) -> Value {
@@ -254,6 +272,7 @@ fn post(s: &mut State, params: &Value, now: chrono::DateTime<chrono::Utc>) -> Me
         files: Vec::new(),
         pinned: false,
         edited: false,
+        metadata: params.get("metadata").cloned().unwrap_or(Value::Null),
         received: Some(std::time::Instant::now()),
         received_at: now,
     };
@@ -261,23 +280,6 @@ fn post(s: &mut State, params: &Value, now: chrono::DateTime<chrono::Utc>) -> Me
         json!({ "channel": c.id, "ts": ts, "message": { "text": message.text, "ts": message.ts, "user": BOT_USER } });
     c.messages.push(message);
     Ok(body)
-}
-
-/// `conversations.history` as warroom asks it: the message at `latest` (inclusive, limit 1).
-fn history(s: &mut State, channel: &str, latest: &str, inclusive: bool) -> MethodResult {
-    let c = s.channel_mut(channel).ok_or("channel_not_found")?;
-    if !c.members.iter().any(|m| m == BOT_USER) {
-        return Err("not_in_channel");
-    }
-    let found: Vec<Value> = c
-        .messages
-        .iter()
-        .rev()
-        .filter(|m| latest.is_empty() || m.ts.as_str() < latest || (inclusive && m.ts == latest))
-        .take(1)
-        .map(|m| json!({ "type": "message", "ts": m.ts, "user": m.user, "text": m.text }))
-        .collect();
-    Ok(json!({ "messages": found, "has_more": false }))
 }
 
 /// A person posts in a channel (the sandbox acting as them). Returns the message's ts.
@@ -298,6 +300,7 @@ pub(super) fn say(
         files: Vec::new(),
         pinned: false,
         edited: false,
+        metadata: Value::Null,
         received: Some(std::time::Instant::now()),
         received_at: now,
     });
@@ -421,6 +424,7 @@ fn complete_upload(s: &mut State, params: &Value, now: chrono::DateTime<chrono::
         files: shared,
         pinned: false,
         edited: false,
+        metadata: Value::Null,
         received: Some(std::time::Instant::now()),
         received_at: now,
     });

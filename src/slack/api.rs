@@ -22,20 +22,45 @@ pub enum SlackError {
     /// Slack answered with an HTTP error status or a body that is not Slack's.
     #[error("{method} failed: HTTP {status}")]
     Http { method: String, status: u16 },
-    /// The request never got an answer.
+    /// The request never reached Slack (the connection could not be made).
     #[error("{method} failed: {message}")]
     Transport { method: String, message: String },
+    /// The request was sent and no usable answer came (a timeout, the connection lost while
+    /// waiting): Slack may have carried it out.
+    #[error("{method} failed: {message}")]
+    Unanswered { method: String, message: String },
 }
 
 impl SlackError {
     /// Slack's own "try again" errors, 5xx and network failures are retried; the rest are final.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::RateLimited { .. } | Self::Transport { .. } => true,
+            Self::RateLimited { .. } | Self::Transport { .. } | Self::Unanswered { .. } => true,
             Self::Http { status, .. } => *status >= 500,
-            Self::Api { error, .. } => {
-                matches!(error.as_str(), "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout")
-            }
+            Self::Api { error, .. } => is_slack_internal(error),
+        }
+    }
+
+    /// Whether Slack may have carried the call out although it did not say so: a timeout, a
+    /// connection lost after sending, a 5xx, an answer that is not Slack's, Slack's own internal
+    /// errors. A post after such an attempt first looks for itself in the channel's history.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            Self::Unanswered { .. } => true,
+            Self::Http { status, .. } => *status >= 500 || (200..300).contains(status),
+            Self::Api { error, .. } => is_slack_internal(error),
+            Self::RateLimited { .. } | Self::Transport { .. } => false,
+        }
+    }
+
+    /// The method the failed call was for.
+    pub fn method(&self) -> &str {
+        match self {
+            Self::RateLimited { method, .. }
+            | Self::Api { method, .. }
+            | Self::Http { method, .. }
+            | Self::Transport { method, .. }
+            | Self::Unanswered { method, .. } => method,
         }
     }
 
@@ -62,7 +87,28 @@ impl SlackError {
             Self::Api { .. } => "error",
             Self::Http { status, .. } => crate::metrics::status_outcome(*status),
             Self::Transport { .. } => "transport",
+            Self::Unanswered { .. } => "unanswered",
         }
+    }
+}
+
+/// Slack's own "something went wrong on our side" codes: retried, and of unknown outcome.
+fn is_slack_internal(error: &str) -> bool {
+    matches!(error, "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout")
+}
+
+/// `metadata.event_type` of every message warroom posts; `event_payload.job` names the job.
+pub const POST_EVENT_TYPE: &str = "warroom_post";
+
+/// Failed before anything was sent (no connection) or after (a timeout, a reset): only the
+/// latter may have reached Slack.
+fn transport_error(method: &str, e: reqwest::Error) -> SlackError {
+    let never_sent = e.is_connect() || e.is_builder();
+    let message = url_free_message(e);
+    if never_sent {
+        SlackError::Transport { method: method.into(), message }
+    } else {
+        SlackError::Unanswered { method: method.into(), message }
     }
 }
 
@@ -83,11 +129,19 @@ pub struct SlackClient {
     bot_user: std::sync::Arc<OnceCell<String>>,
     /// Counts calls by method and outcome (a private registry until [`Self::with_metrics`]).
     metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Slack's `Retry-After` pauses, shared by every replica (none until [`Self::with_pauses`]).
+    pauses: Option<super::pauses::Pauses>,
 }
 
 impl SlackClient {
     pub fn new(http: reqwest::Client, base_url: impl Into<String>, token: Secret) -> Self {
-        Self { http, base_url: base_url.into(), token, bot_user: Default::default(), metrics: Default::default() }
+        let (bot_user, metrics) = Default::default();
+        Self { http, base_url: base_url.into(), token, bot_user, metrics, pauses: None }
+    }
+
+    /// Honours and records Slack's `Retry-After` through `pauses` (Postgres), for every replica.
+    pub fn with_pauses(self, pauses: super::pauses::Pauses) -> Self {
+        Self { pauses: Some(pauses), ..self }
     }
 
     /// Counts this client's calls in `metrics`.
@@ -98,13 +152,34 @@ impl SlackClient {
     /// Calls `method` with a JSON body and returns Slack's JSON answer when `ok` is true.
     pub async fn call(&self, method: &str, body: &Value) -> Result<Value, SlackError> {
         let request = self.http.post(format!("{}/{method}", self.base_url)).bearer_auth(self.token.expose()).json(body);
-        self.send(method, request).await
+        let channel = if method == "chat.postMessage" { body["channel"].as_str() } else { None };
+        self.paused_send(method, channel, request).await
     }
 
     /// Calls `method` form-encoded (the file upload methods take no JSON).
     pub async fn call_form(&self, method: &str, form: &[(&str, &str)]) -> Result<Value, SlackError> {
         let request = self.http.post(format!("{}/{method}", self.base_url)).bearer_auth(self.token.expose()).form(form);
-        self.send(method, request).await
+        self.paused_send(method, None, request).await
+    }
+
+    /// [`Self::send`] unless `method` (for posts: `channel`) is paused by an earlier 429 — then
+    /// nothing is sent and the answer is the rest of the pause; a 429 starts a pause.
+    async fn paused_send(
+        &self,
+        method: &str,
+        channel: Option<&str>,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Value, SlackError> {
+        let Some(pauses) = &self.pauses else { return self.send(method, request).await };
+        if let Some(retry_after) = pauses.remaining(method, channel).await {
+            self.metrics.slack_call(method, "paused");
+            return Err(SlackError::RateLimited { method: method.into(), retry_after });
+        }
+        let result = self.send(method, request).await;
+        if let Err(SlackError::RateLimited { retry_after, .. }) = &result {
+            pauses.pause(method, channel, *retry_after).await;
+        }
+        result
     }
 
     async fn send(&self, method: &str, request: reqwest::RequestBuilder) -> Result<Value, SlackError> {
@@ -114,7 +189,7 @@ impl SlackClient {
     }
 
     async fn send_uncounted(&self, method: &str, request: reqwest::RequestBuilder) -> Result<Value, SlackError> {
-        let response = request.send().await.map_err(|e| transport(method, e))?;
+        let response = request.send().await.map_err(|e| transport_error(method, e))?;
         let status = response.status();
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             let retry_after = response
@@ -131,8 +206,11 @@ impl SlackClient {
         if !status.is_success() {
             return Err(SlackError::Http { method: method.into(), status: status.as_u16() });
         }
-        let answer: Value =
-            response.json().await.map_err(|_| SlackError::Http { method: method.into(), status: status.as_u16() })?;
+        // The answer cut off midway (a reset, a timeout) is no answer; a whole one that is not
+        // JSON is not Slack's.
+        let bytes = response.bytes().await.map_err(|e| transport_error(method, e))?;
+        let answer: Value = serde_json::from_slice(&bytes)
+            .map_err(|_| SlackError::Http { method: method.into(), status: status.as_u16() })?;
         if answer["ok"].as_bool() == Some(true) {
             Ok(answer)
         } else {
@@ -222,23 +300,60 @@ impl SlackClient {
         self.call("conversations.setTopic", &json!({ "channel": channel, "topic": topic })).await.map(drop)
     }
 
-    /// Posts a message; returns (channel id, ts).
+    /// Posts a message for job `job`, which the message's metadata names (so that a post whose
+    /// answer was lost can be found again: [`Self::find_post`]); returns (channel id, ts).
+    /// Use [`crate::jobs::post_once`] rather than this: it makes the post exactly once.
     pub async fn post_message(
         &self,
         channel: &str,
         text: &str,
         blocks: &Value,
+        job: i64,
     ) -> Result<(String, String), SlackError> {
-        let answer = self
-            .call(
-                "chat.postMessage",
-                &json!({ "channel": channel, "text": text, "blocks": blocks, "unfurl_links": false }),
-            )
-            .await?;
+        let metadata = json!({ "event_type": POST_EVENT_TYPE, "event_payload": { "job": job.to_string() } });
+        let body =
+            json!({ "channel": channel, "text": text, "blocks": blocks, "unfurl_links": false, "metadata": metadata });
+        let answer = self.call("chat.postMessage", &body).await?;
         Ok((
             answer["channel"].as_str().unwrap_or(channel).to_string(),
             answer["ts"].as_str().unwrap_or_default().to_string(),
         ))
+    }
+
+    /// The ts of the message job `job` posted in `channel` since `oldest`, if there is one
+    /// (`conversations.history` with `include_all_metadata`, newest first, a few pages at most).
+    pub async fn find_post(
+        &self,
+        channel: &str,
+        job: i64,
+        oldest: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<String>, SlackError> {
+        let (job, oldest) = (job.to_string(), format!("{}.000000", oldest.timestamp()));
+        let mut cursor = String::new();
+        // 10 pages of 200: far more than warroom and people post in a channel in the minutes a
+        // post can stay uncertain.
+        for _ in 0..10 {
+            let params = json!({ "channel": channel, "oldest": oldest, "include_all_metadata": true,
+                                 "limit": 200, "cursor": cursor });
+            let answer = self.call("conversations.history", &params).await?;
+            let messages = answer["messages"].as_array().into_iter().flatten();
+            let mut ours = messages.filter(|m| {
+                m["metadata"]["event_type"] == POST_EVENT_TYPE && m["metadata"]["event_payload"]["job"] == job.as_str()
+            });
+            if let Some(ts) = ours.next().and_then(|m| m["ts"].as_str()) {
+                return Ok(Some(ts.to_string()));
+            }
+            cursor = answer["response_metadata"]["next_cursor"].as_str().unwrap_or("").to_string();
+            if cursor.is_empty() || answer["has_more"] == false {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Joins a public channel (after `not_in_channel`).
+    pub async fn join(&self, channel: &str) -> Result<(), SlackError> {
+        self.call("conversations.join", &json!({ "channel": channel })).await.map(drop)
     }
 
     pub async fn update_message(&self, channel: &str, ts: &str, text: &str, blocks: &Value) -> Result<(), SlackError> {
@@ -365,6 +480,12 @@ impl SlackClient {
 /// A request that got no answer, said without its URL (reqwest's own text has it) but with its
 /// causes ("connection refused", "operation timed out").
 fn transport(method: &str, error: reqwest::Error) -> SlackError {
+    SlackError::Transport { method: method.into(), message: url_free_message(error) }
+}
+
+/// What went wrong, with its causes, but never the URL (a `response_url` or an upload URL is a
+/// credential for as long as it lives).
+fn url_free_message(error: reqwest::Error) -> String {
     let error = error.without_url();
     let mut message = error.to_string();
     let mut cause = std::error::Error::source(&error);
@@ -376,7 +497,7 @@ fn transport(method: &str, error: reqwest::Error) -> SlackError {
     // The causes are the HTTP stack's and the OS's, which name no URL; should one ever do, it
     // goes too.
     let message = message.split(' ').map(|word| if word.contains("://") { "<url>" } else { word }).collect::<Vec<_>>();
-    SlackError::Transport { method: method.into(), message: message.join(" ") }
+    message.join(" ")
 }
 
 fn channel_of(value: &Value) -> Channel {

@@ -13,6 +13,7 @@ mod interactions;
 pub mod limiter;
 pub mod membership;
 pub mod messages;
+pub mod pauses;
 pub mod socket;
 mod submissions;
 pub mod verify;

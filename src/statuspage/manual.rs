@@ -64,7 +64,7 @@ pub async fn preview(state: &AppState, job: &queue::Job) -> Result<(), JobError>
     .await?;
     state.limiter.acquire(&channel, now, job.holds_slot).map_err(JobError::Defer)?;
     let (fallback, blocks) = preview_blocks(&incident, draft, &body);
-    state.slack.post_message(&channel, &fallback, &blocks).await?;
+    crate::jobs::post_once::post(state, job, &channel, &fallback, &blocks).await?;
     let payload = json!({ "draft": draft, "body": body });
     timeline::append(&state.db, incident.id, now, WARROOM, EventKind::StatuspageDraft, payload).await?;
     Ok(())

@@ -59,8 +59,12 @@ async fn an_incident_from_declaration_to_resolution_is_counted() {
     assert_sample(&resolved, "warroom_slack_api_calls_total{method=\"conversations.create\",outcome=\"ok\"} 1");
     assert_sample(&resolved, &format!("warroom_jobs_total{{kind=\"{}\",outcome=\"done\"}} 1", kind::CREATE_CHANNEL));
     let retried =
-        |l: &str| l.starts_with("warroom_jobs_total{kind=\"incident.") && l.ends_with("outcome=\"retried\"} 1");
-    assert_eq!(resolved.lines().filter(|l| retried(l)).count(), 1, "the throttled post was retried once");
+        |l: &str| l.starts_with("warroom_jobs_total{kind=\"incident.") && l.ends_with("outcome=\"throttled\"} 1");
+    assert_eq!(
+        resolved.lines().filter(|l| retried(l)).count(),
+        1,
+        "the throttled post was put back once (no attempt used)"
+    );
     // Two clicks and the modal's submission.
     let interactions = "warroom_http_request_duration_seconds_count{method=\"POST\",route=\"/slack/interactions\",\
                         status=\"2xx\"} 3";

@@ -158,6 +158,8 @@ async fn after_a_sigkill_and_12_minutes_down_exactly_one_catch_up_update_is_post
     fixture.set_time(&app, start_time() + chrono::Duration::minutes(17));
     let second = fixture.spawn(&app).await;
     wait_for(&app, "the catch-up update", || async { status_jobs(&app, "done").await.len() == 2 }).await;
+    wait_for(&app, "the catch-up to be posted", || async { status_updates(&app) >= 2 }).await;
+    wait_for(&app, "the queue to be idle", || idle(&app)).await;
 
     assert_eq!(status_updates(&app), 2, "one catch-up, not one per missed slot");
     let planned = status_jobs(&app, "queued").await;
@@ -181,6 +183,9 @@ async fn two_processes_on_one_database_post_each_update_exactly_once() {
         nudge(&app).await;
         wait_for(&app, "the update to be done", || async { status_jobs(&app, "done").await.len() == round as usize })
             .await;
+        // The timer queued the post: wait for it (and any second one) to be sent.
+        wait_for(&app, "the update to be posted", || async { status_updates(&app) >= round as usize }).await;
+        wait_for(&app, "the queue to be idle", || idle(&app)).await;
         wait_for(&app, "the next one to be planned", || async { status_jobs(&app, "queued").await.len() == 1 }).await;
         assert_eq!(status_updates(&app), round as usize, "round {round}: posted once");
     }

@@ -112,6 +112,11 @@ impl From<SlackError> for JobError {
     fn from(e: SlackError) -> Self {
         if let Some(after) = e.retry_after() {
             JobError::Throttled { after, error: e.to_string() }
+        } else if e.is_retryable() && e.method() == crate::slack::api::FILE_UPLOAD {
+            // An upload URL is not Slack's API but a host it names once: if it cannot be
+            // reached a few times running (a proxy in the way), waiting will not mend it, and
+            // the person who asked for the file is told to ask again.
+            JobError::Retry { error: e.to_string(), after: None }
         } else if e.is_retryable() {
             JobError::Transient(e.to_string())
         } else {

@@ -40,7 +40,7 @@ pub async fn enqueue_blocks(
     blocks: serde_json::Value,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    let payload = json!({ "target": target, "text": text, "blocks": blocks });
+    let payload = json!({ "target": target, "text": text, "blocks": blocks, "queued_at": now });
     super::queue::enqueue(db, incident_id, kind::RESPOND, &Uuid::new_v4().to_string(), payload, now).await?;
     Ok(())
 }
@@ -55,6 +55,13 @@ pub async fn respond(state: &AppState, job: &Job) -> Result<(), JobError> {
             Ok(()) => return Ok(()),
             // An expired response_url is final; fall through to an ephemeral message.
             Err(e) if !e.is_retryable() && target.channel.is_some() => {}
+            // Transient failures are retried while the URL lives; after that its answer will
+            // not change, so it is final like any other (and the fallback, if any, is taken).
+            Err(e) if e.is_retryable() && !response_url_alive(job, state.clock.now()) => {
+                if target.channel.is_none() {
+                    return Err(JobError::Fatal(e.to_string()));
+                }
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -62,6 +69,16 @@ pub async fn respond(state: &AppState, job: &Job) -> Result<(), JobError> {
         Some(channel) => Ok(state.slack.post_ephemeral(channel, &target.user, text, blocks).await?),
         None => Err(JobError::Fatal(format!("no way to reach <@{}>", target.user))),
     }
+}
+
+/// Slack takes a `response_url` for 30 minutes after the command or click that gave it.
+const RESPONSE_URL_LIFETIME_MINUTES: i64 = 30;
+
+/// Whether the job's `response_url` may still be taken (a job queued before warroom recorded
+/// when it was queued counts as expired).
+fn response_url_alive(job: &Job, now: DateTime<Utc>) -> bool {
+    let queued: Option<DateTime<Utc>> = serde_json::from_value(job.payload["queued_at"].clone()).ok();
+    queued.is_some_and(|at| now - at < chrono::Duration::minutes(RESPONSE_URL_LIFETIME_MINUTES))
 }
 
 /// Payload of [`kind::OPEN_MODAL`]: which modal, for whom, about which incident.

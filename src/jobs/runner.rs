@@ -91,6 +91,13 @@ async fn run_one(state: &AppState, job: queue::Job) -> sqlx::Result<()> {
             let error = JobError::ChannelPending.to_string();
             queue::retry(&state.db, job.id, later(CHANNEL_WAIT), &error, false).await
         }
+        // The channel will never exist: its creation failed for good, and the declarer and the
+        // announcement channel were told then. Every step waiting for it (a status update each
+        // interval, while the timer goes on) ends quietly instead of telling them again.
+        Err(JobError::ChannelPending) if channel_failed(state, &job).await? => {
+            count("failed");
+            queue::fail(&state.db, job.id, now(), "the incident channel could not be created").await
+        }
         Err(JobError::ChannelPending) if job.attempts < job.max_attempts => {
             count("retried");
             let error = JobError::ChannelPending.to_string();
@@ -177,6 +184,15 @@ async fn channel_in_the_making(state: &AppState, job: &queue::Job) -> sqlx::Resu
     .bind(kind::CREATE_CHANNEL)
     .fetch_one(&state.db)
     .await
+}
+
+/// Whether the job's incident channel failed for good to be created.
+async fn channel_failed(state: &AppState, job: &queue::Job) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM jobs WHERE incident_id = $1 AND kind = $2 AND state = 'failed')")
+        .bind(job.incident_id)
+        .bind(kind::CREATE_CHANNEL)
+        .fetch_one(&state.db)
+        .await
 }
 
 /// Exponential backoff: 2s, 4s, 8s ... capped at one minute, so that work that keeps retrying

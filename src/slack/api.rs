@@ -112,6 +112,9 @@ fn transport_error(method: &str, e: reqwest::Error) -> SlackError {
     }
 }
 
+/// The `method` of errors in sending a file's bytes to its upload URL.
+pub const FILE_UPLOAD: &str = "file upload";
+
 /// A channel as the Web API describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Channel {
@@ -398,7 +401,7 @@ impl SlackClient {
         let (Some(url), Some(file_id)) = (answer["upload_url"].as_str(), answer["file_id"].as_str()) else {
             return Err(SlackError::Api { method: "files.getUploadURLExternal".into(), error: "no upload_url".into() });
         };
-        let method = "file upload";
+        let method = FILE_UPLOAD;
         let sent = self
             .http
             .post(url)

@@ -124,6 +124,9 @@ const PROCESS_FAMILIES: &[&Family] = &[
 #[derive(Debug, Default)]
 pub struct Metrics {
     registry: Registry,
+    /// Woken whenever a Socket Mode envelope is counted: an envelope warroom fails leaves no
+    /// other trace to wait for (nothing is committed, nothing is sent back).
+    envelope_counted: tokio::sync::Notify,
 }
 
 impl Metrics {
@@ -175,6 +178,13 @@ impl Metrics {
     /// One Socket Mode envelope handled.
     pub fn socket_envelope(&self, kind: &str, outcome: &str) {
         self.registry.add(&SOCKET_ENVELOPES, &[kind, outcome], 1.0);
+        self.envelope_counted.notify_waiters();
+    }
+
+    /// Resolves at the next Socket Mode envelope counted (create it before looking, so that one
+    /// counted in between is not missed).
+    pub fn envelope_counted(&self) -> tokio::sync::futures::Notified<'_> {
+        self.envelope_counted.notified()
     }
 
     /// A Socket Mode connection opened (`1`) or ended (`-1`).

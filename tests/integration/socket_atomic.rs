@@ -60,16 +60,21 @@ async fn a_failure_after_the_work_leaves_nothing_and_the_repeat_does_it_once() {
     let slack = app.slack.clone();
     let (channel_id, text) = (channel.clone(), "note Rolled back the config");
     let typed = tokio::spawn(async move { slack.slash(BOB, &channel_id, text).await });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let mut metrics = String::new();
-        app.state.metrics.render(&mut metrics);
-        if metrics.contains(failed) {
-            break;
+    // Wait for the envelope to be counted as failed (no sleep: woken by each count).
+    let counted_failed = async {
+        loop {
+            let next = app.state.metrics.envelope_counted();
+            let mut metrics = String::new();
+            app.state.metrics.render(&mut metrics);
+            if metrics.contains(failed) {
+                return;
+            }
+            next.await;
         }
-        assert!(std::time::Instant::now() < deadline, "the first delivery did not fail: {metrics}");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), counted_failed)
+        .await
+        .expect("the first delivery failed within 10 s");
     assert_eq!(kinds(&app, "note").await, 0, "the failed delivery left no note");
 
     // Slack repeats an unacknowledged envelope on another connection.

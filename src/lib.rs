@@ -15,6 +15,7 @@ pub mod input;
 pub mod jobs;
 pub mod metrics;
 pub mod permissions;
+pub mod runbook;
 pub mod sandbox;
 pub mod sanitize;
 pub mod secret;

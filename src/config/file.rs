@@ -147,6 +147,8 @@ pub struct ServiceConfig {
     /// Target parameters a person may choose, and the pattern each value must match in full.
     #[serde(default)]
     pub allow: super::Allow,
+    /// A Markdown runbook (relative to the working directory): the incident's checklist.
+    pub runbook: Option<PathBuf>,
 }
 
 /// Per-severity behaviour.

@@ -55,6 +55,9 @@ struct RawAction {
     explain: Option<String>,
     filter: Option<String>,
     approvals: Option<u32>,
+    /// How runbooks write this action, each a command line with `{param}` words (default: argv).
+    #[serde(default)]
+    forms: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +98,8 @@ pub struct Action {
     pub filter: Option<Regex>,
     /// Approvals a change needs (its own policy; default `[approvals] required`).
     pub approvals: Option<u32>,
+    /// How runbooks write it (`systemctl status {unit}`): what a runbook step is matched against.
+    forms: Vec<String>,
 }
 
 /// Every action of every pack, by id.
@@ -177,7 +182,7 @@ impl Action {
             let pattern = Regex::new(&format!("^(?:{})$", p.pattern)).map_err(|e| format!("{}.{name}: {e}", raw.id))?;
             params.insert(name, Param { pattern, default: p.default, target: p.target });
         }
-        for word in &raw.argv {
+        for word in raw.argv.iter().map(String::as_str).chain(raw.forms.iter().flat_map(|f| f.split_whitespace())) {
             for name in placeholders(word) {
                 if !params.contains_key(name) {
                     return Err(format!("{}: `{{{name}}}` is not a declared parameter", raw.id));
@@ -197,6 +202,7 @@ impl Action {
             explain: raw.explain,
             filter: raw.filter.map(|f| Regex::new(&f)).transpose().map_err(|e| format!("filter: {e}"))?,
             approvals: raw.approvals,
+            forms: raw.forms,
         })
     }
 
@@ -228,6 +234,15 @@ impl Action {
             values.insert(name.clone(), value.clone());
         }
         Ok(values)
+    }
+
+    /// How runbooks write this action: its `forms`, else its argv as one line.
+    pub fn forms(&self) -> Vec<String> {
+        if self.forms.is_empty() && !self.argv.is_empty() {
+            vec![self.argv.join(" ")]
+        } else {
+            self.forms.clone()
+        }
     }
 
     /// The argument vector with the (already checked) values in place.

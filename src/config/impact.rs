@@ -132,6 +132,16 @@ mod tests {
     }
 
     #[test]
+    fn in_the_example_file_seed_001_s_service_opens_as_major_and_the_others_by_severity() {
+        let config = parse(include_str!("../../warroom.example.toml")).unwrap();
+        assert_eq!(config.statuspage_impact(Severity::P0, "web3-marketplace-backend"), Impact::Major);
+        assert_eq!(config.statuspage_impact(Severity::P1, "web3-marketplace-backend"), Impact::Major);
+        for other in ["inference-gateway", "microdiff-matdesign", "dmarc-dashboard", "pynomaly"] {
+            assert_eq!(config.statuspage_impact(Severity::P0, other), Impact::Critical, "{other}");
+        }
+    }
+
+    #[test]
     fn a_bad_impact_or_severity_is_a_problem_on_its_line() {
         let text = "[severity.P0]\nstatuspage_impact = \"severe\"\n\n[services.api]\n\
                     statuspage_impact = { P0 = \"huge\", P7 = \"minor\" }\n";

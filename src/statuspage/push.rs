@@ -306,17 +306,21 @@ impl Delivery<'_> {
             return Err(JobError::Retry { error: format!("status page: {described}"), after: error.retry_after() });
         }
         let mut tx = state.db.begin().await?;
-        store::record_failing(&mut *tx, incident.id, now, &format!("{described}, not retried")).await?;
+        let started = store::record_failing(&mut *tx, incident.id, now, &format!("{described}, not retried")).await?;
         let payload = json!({ "seq": push.seq, "action": push.action.as_str(), "error": described,
                               "http_status": error.status() });
         timeline::append(&mut *tx, incident.id, now, WARROOM, EventKind::StatuspageFailed, payload).await?;
-        let text = format!(
-            ":x: The status page refused the {} of {} ({described}). It will not be retried; \
-             fix the cause (see `warroom.toml`) and post the next update.",
-            push.action.as_str(),
-            incident.number(),
-        );
-        crate::incident::lifecycle::post(&mut tx, incident, &text, false, now).await?;
+        // A slot's push refused like the push before it is not told again: a refusal in the
+        // channel every five minutes would bury the one that says what to fix.
+        if started || push.scheduled.is_none() {
+            let text = format!(
+                ":x: The status page refused the {} of {} ({described}). It will not be retried; \
+                 fix the cause (see `warroom.toml`) and post the next update.",
+                if push.scheduled.is_some() { "scheduled update" } else { push.action.as_str() },
+                incident.number(),
+            );
+            crate::incident::lifecycle::post(&mut tx, incident, &text, false, now).await?;
+        }
         refresh_declaration(&mut tx, incident, &format!("sp:{}", push.seq), now).await?;
         tx.commit().await?;
         store::hurry_next(&state.db, incident.id, push.seq, now).await?;

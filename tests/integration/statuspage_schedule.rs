@@ -386,3 +386,34 @@ async fn one_slot_run_by_two_replicas_at_once_pushes_once() {
     assert_conforming(&app);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_refusal_that_repeats_at_every_slot_is_told_once_and_recorded_each_time() {
+    let app = gateway_app(|s| {
+        s.file.services.get_mut("inference-gateway").unwrap().statuspage_components = vec!["cmp0missing".into()];
+    })
+    .await;
+    let channel = declared(&app).await;
+    app.settle().await;
+
+    for minutes in [5, 10] {
+        slot(&app, &[], minutes).await;
+    }
+
+    let told: Vec<String> = crate::statuspage::texts(&app, &channel)
+        .into_iter()
+        .filter(|t| t.contains("The status page refused"))
+        .collect();
+    assert_eq!(told.len(), 1, "the opening's refusal says what to fix; the slots' add nothing: {told:#?}");
+    assert!(told[0].contains("HTTP 422: Component cmp0missing could not be found on this page"), "{}", told[0]);
+    let incident = app.only_incident().await;
+    let refused = app.timeline(&incident).await.iter().filter(|k| *k == "statuspage_failed").count();
+    assert_eq!(refused, 3, "the opening and both slots, each in the timeline");
+    // A person's update is told again: it is what they just did.
+    in_channel(&app, ALICE, &channel, "update status=identified").await;
+    app.settle().await;
+    let told =
+        crate::statuspage::texts(&app, &channel).iter().filter(|t| t.contains("The status page refused")).count();
+    assert_eq!(told, 2);
+    app.finish().await;
+}

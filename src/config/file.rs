@@ -111,6 +111,7 @@ struct RawSeverity {
     status_update_every: Option<Spanned<String>>,
     statuspage: Option<Spanned<String>>,
     statuspage_component_status: Option<Spanned<String>>,
+    statuspage_impact: Option<Spanned<String>>,
     ack_within: Option<Spanned<String>>,
 }
 
@@ -149,6 +150,10 @@ pub struct ServiceConfig {
     pub allow: super::Allow,
     /// A Markdown runbook (relative to the working directory): the incident's checklist.
     pub runbook: Option<PathBuf>,
+    /// The status page impact of this service's incidents at some severities, over the
+    /// severity's own (seed 001's page says `major` where P0 says `critical`).
+    #[serde(default)]
+    pub statuspage_impact: super::ServiceImpact,
 }
 
 /// Per-severity behaviour.
@@ -159,6 +164,8 @@ pub struct SeverityConfig {
     pub statuspage: StatuspageMode,
     /// What the service's status page components show while the incident is open.
     pub statuspage_component_status: ComponentStatus,
+    /// The status page incident's impact; `None`: by severity ([`super::Impact::default_for`]).
+    pub statuspage_impact: Option<super::Impact>,
     pub ack_within: Option<HumanDuration>,
 }
 
@@ -207,6 +214,7 @@ impl Default for FileConfig {
                 ack_within: minutes(5),
                 statuspage: StatuspageMode::Auto,
                 statuspage_component_status: ComponentStatus::MajorOutage,
+                statuspage_impact: None,
             },
         );
         severity.insert(
@@ -337,6 +345,12 @@ impl FileConfig {
                     Err(m) => problems.push(problem(v.span(), m)),
                 }
             }
+            if let Some(v) = &raw_sev.statuspage_impact {
+                match super::Impact::parse(v.get_ref()) {
+                    Ok(impact) => entry.statuspage_impact = Some(impact),
+                    Err(m) => problems.push(problem(v.span(), m)),
+                }
+            }
         }
 
         for (key, tiers) in &raw.escalation {
@@ -373,6 +387,8 @@ impl FileConfig {
             }
             let mut service = service.clone();
             problems.extend(service.allow.problems(name.get_ref()).into_iter().map(|(span, m)| problem(span, m)));
+            let impact = service.statuspage_impact.problems(name.get_ref());
+            problems.extend(impact.into_iter().map(|(span, m)| problem(span, m)));
             service.allow.locate(|span| format!("{}:{}", file.display(), line_of(text, span.start)));
             config.services.insert(name.get_ref().clone(), service);
         }

@@ -5,6 +5,7 @@ mod alerts;
 mod allow;
 mod api_url;
 mod file;
+mod impact;
 mod permissions;
 mod runners;
 mod statuspage;
@@ -19,6 +20,7 @@ pub use file::{
     ApprovalsConfig, ComponentStatus, ConfigProblem, EscalationTier, FileConfig, ServiceConfig, SeverityConfig,
     StatuspageConfig, StatuspageMode,
 };
+pub use impact::{Impact, ServiceImpact};
 pub use permissions::{Permission, PermissionsConfig, Principal, Responders};
 pub use runners::RunnerTokens;
 

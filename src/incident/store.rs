@@ -95,6 +95,12 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Incid
     sqlx::query_as!(Incident, "SELECT * FROM incidents WHERE id = $1", id).fetch_optional(db).await
 }
 
+/// The incident, its row locked until the caller's transaction ends: a timer that acts on what
+/// it reads (its slot still being the plan) cannot act twice alongside another replica.
+pub async fn lock(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Incident>> {
+    sqlx::query_as!(Incident, "SELECT * FROM incidents WHERE id = $1 FOR UPDATE", id).fetch_optional(db).await
+}
+
 pub async fn by_number(db: impl PgExecutor<'_>, number: IncidentNumber) -> sqlx::Result<Option<Incident>> {
     sqlx::query_as!(Incident, "SELECT * FROM incidents WHERE number = $1", number.0).fetch_optional(db).await
 }

@@ -4,6 +4,8 @@
 //! A restart or a second replica can neither skip nor repeat a slot. After downtime, an overdue
 //! update is sent once and the cadence continues from then; a post still waiting out an outage
 //! when the next slot fires is superseded by that one (one catch-up, not a pile of stale ones).
+//! In `auto` mode the same transaction queues the slot's status page push
+//! ([`crate::statuspage::scheduled`]).
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -32,10 +34,16 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     // On time: keep the grid (no drift). Late by a whole interval or more (downtime): one
     // catch-up now, and the cadence continues from here.
     let next = if now - due < every { due + every } else { crate::clock::whole_seconds(now + every) };
-    let previous = incident.last_status_post_at.unwrap_or(incident.declared_at);
-    let silent = incident.last_update_at.is_none_or(|at| at <= previous);
 
     let mut tx = state.db.begin().await?;
+    // Read again under the row's lock: a second run of this slot (another replica, a claim whose
+    // lock ran out) waits here, then finds the slot taken and does nothing.
+    let Some(incident) = store::lock(&mut *tx, id).await?.filter(|i| !i.is_resolved() && i.next_update_at == Some(due))
+    else {
+        return Ok(());
+    };
+    let previous = incident.last_status_post_at.unwrap_or(incident.declared_at);
+    let silent = incident.last_update_at.is_none_or(|at| at <= previous);
     let silent_posts = store::record_status_post(&mut *tx, id, now, silent, Some(next)).await?;
     let post = json!({ "due": due, "fired_at": now, "silent": silent });
     let slot = due.timestamp().to_string();
@@ -51,6 +59,8 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     .await?;
     let refresh = format!("next:{}", next.timestamp());
     queue::enqueue(&mut *tx, Some(id), kind::REFRESH_DECLARATION, &refresh, json!({}), now).await?;
+    // The status page hears the same news, with the slot's "Last Updated" (auto mode only).
+    crate::statuspage::after_scheduled(&mut tx, &state.settings.file, &incident, due, now).await?;
     if silent_posts >= 2 {
         let channel = incident.channel_id.as_deref().unwrap_or("the incident channel");
         let text = format!(

@@ -2,7 +2,8 @@
 //! uses) served over HTTP. It keeps incidents, their updates and the page's components in memory,
 //! checks every request body against the API's published shapes, enforces the API's one request
 //! per second per key, and can fail on purpose: an HTTP status until a moment of the workspace
-//! clock, a 429 with `Retry-After`, or a request that is applied but never answered (a timeout).
+//! clock, a 429 with `Retry-After`, or a request that is applied but never answered (a timeout)
+//! or answered with an error.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -26,6 +27,8 @@ pub enum Fault {
     RateLimited { retry_after_secs: u64 },
     /// Apply the request, then never answer (the client times out).
     ApplyThenHang,
+    /// Apply the request, then answer with this HTTP status (a 500 after the work was done).
+    ApplyThenStatus(u16),
 }
 
 #[derive(Debug)]
@@ -100,11 +103,24 @@ pub struct StatusPage {
     key: String,
     page_id: String,
     state: Mutex<State>,
+    /// Told of every request received, for tests that act the moment one arrives.
+    received: tokio::sync::Notify,
 }
 
 impl StatusPage {
     pub fn new(clock: SharedClock, key: &str, page_id: &str) -> Self {
-        Self { clock, key: key.into(), page_id: page_id.into(), state: Mutex::default() }
+        Self { clock, key: key.into(), page_id: page_id.into(), state: Mutex::default(), received: Default::default() }
+    }
+
+    /// Waits until the page has received `count` requests in all.
+    pub async fn received(&self, count: usize) {
+        loop {
+            let notified = self.received.notified();
+            if self.lock().requests.len() >= count {
+                return;
+            }
+            notified.await;
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -180,6 +196,8 @@ impl StatusPage {
         let answer = self.answer(&mut state, now, method, path, authorization, &body, &mut record);
         record.status = if answer.hang { 0 } else { answer.status };
         state.requests.push(record);
+        drop(state);
+        self.received.notify_waiters();
         answer
     }
 
@@ -204,7 +222,7 @@ impl StatusPage {
             return Answer { retry_after: Some(1), ..error(429, "Rate limit exceeded") };
         }
         state.last_accepted = Some(now);
-        let mut hang = false;
+        let (mut hang, mut spoiled) = (false, None);
         if let Some(fault) = take_fault(&mut state.faults, now) {
             match fault {
                 Fault::Status(status) => return error(status, "Service Unavailable"),
@@ -212,6 +230,7 @@ impl StatusPage {
                     return Answer { retry_after: Some(retry_after_secs), ..error(429, "Rate limit exceeded") }
                 }
                 Fault::ApplyThenHang => hang = true,
+                Fault::ApplyThenStatus(status) => spoiled = Some(status),
             }
         }
         let (path, query) = path.split_once('?').unwrap_or((path, ""));
@@ -244,7 +263,10 @@ impl StatusPage {
             ("PATCH" | "PUT", id) => self.update(state, now, id.trim_start_matches('/'), body, record),
             _ => error(405, "Method not allowed"),
         };
-        Answer { hang: hang && answer.status < 300, ..answer }
+        match spoiled {
+            Some(status) if answer.status < 300 => error(status, "Internal Server Error"),
+            _ => Answer { hang: hang && answer.status < 300, ..answer },
+        }
     }
 
     fn create(&self, state: &mut State, now: DateTime<Utc>, body: &Value, record: &mut Recorded) -> Answer {

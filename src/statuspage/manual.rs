@@ -232,7 +232,15 @@ async fn confirm(
     let Ok(snapshot) = serde_json::from_value::<Snapshot>(posted.snapshot) else {
         return Ok(Err("this draft is unreadable; post a new update".into()));
     };
-    let mut push = Push { seq: 0, action: Action::Update, at: now, by: user.into(), snapshot, body: Some(posted.body) };
+    let mut push = Push {
+        seq: 0,
+        action: Action::Update,
+        at: now,
+        by: user.into(),
+        snapshot,
+        body: Some(posted.body),
+        scheduled: None,
+    };
     super::store::enqueue_push(&mut tx, incident.id, &mut push, true, now).await?;
     tx.commit().await?;
     Ok(Ok(()))

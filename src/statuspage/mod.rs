@@ -10,6 +10,7 @@ pub mod customer;
 pub mod manual;
 pub mod push;
 pub mod reconcile;
+pub mod scheduled;
 pub mod schema;
 pub mod store;
 pub mod text;
@@ -19,6 +20,7 @@ use sqlx::{PgExecutor, Postgres, Transaction};
 
 pub use client::StatuspageClient;
 use push::{Action, Push};
+pub use scheduled::after_scheduled;
 
 use crate::config::{FileConfig, StatuspageMode};
 use crate::incident::store::{Incident, NewIncident};
@@ -39,6 +41,7 @@ pub fn opening_push(config: &FileConfig, new: &NewIncident, now: DateTime<Utc>) 
         by: new.declared_by.clone(),
         snapshot: text::Snapshot::declared(new, now),
         body: None,
+        scheduled: None,
     })
 }
 

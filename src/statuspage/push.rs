@@ -64,11 +64,14 @@ pub struct Push {
     /// Customer text a person wrote or confirmed (manual mode), instead of the template's.
     #[serde(default)]
     pub body: Option<String>,
+    /// The status update slot (its due time) this push was made for, when a timer made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled: Option<DateTime<Utc>>,
 }
 
 impl Push {
     pub fn new(action: Action, incident: &Incident, by: &str, at: DateTime<Utc>) -> Self {
-        Self { seq: 0, action, at, by: by.into(), snapshot: Snapshot::of(incident), body: None }
+        Self { seq: 0, action, at, by: by.into(), snapshot: Snapshot::of(incident), body: None, scheduled: None }
     }
 }
 
@@ -80,6 +83,11 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     if let Some(due) = store::earlier_unfinished(&state.db, incident.id, push.seq).await? {
         // Its predecessor brings it forward when it finishes; this is only the fallback.
         return Err(JobError::Defer(due.max(now + chrono::Duration::seconds(1))));
+    }
+    if super::scheduled::superseded(state, &incident, &push).await? {
+        store::hurry_next(&state.db, incident.id, push.seq, now).await?;
+        crate::jobs::wake(state);
+        return Ok(());
     }
     let sync = store::get(&state.db, incident.id)
         .await?
@@ -174,11 +182,14 @@ async fn deliver(
         store::set_unverified(&d.state.db, id, None).await?;
     }
     budget(d.state).await?;
+    // Marked before it is sent: a process that dies waiting for the answer (or after it, before
+    // recording it) leaves the push unverified, and the next attempt reads the page back first.
+    store::set_unverified(&d.state.db, id, Some(d.push.seq)).await?;
     match client.update(&remote_id, &request).await {
         Ok(remote) => Ok(Some((remote, request))),
         Err(e) => {
-            if e.maybe_applied() {
-                store::set_unverified(&d.state.db, id, Some(d.push.seq)).await?;
+            if !e.maybe_applied() {
+                store::set_unverified(&d.state.db, id, None).await?;
             }
             Err(Step::Failed(e))
         }
@@ -252,7 +263,7 @@ impl Delivery<'_> {
             "seq": push.seq, "action": push.action.as_str(), "status": sent.status, "name": sent.name,
             "body": sent.body, "components": sent.components, "statuspage_id": remote.id,
             "shortlink": remote.shortlink, "sandbox": state.statuspage.is_sandbox(), "made_at": push.at,
-            "by": push.by,
+            "by": push.by, "scheduled": push.scheduled, "impact": sent.impact_override,
         });
         timeline::append(&mut *tx, incident.id, now, WARROOM, EventKind::StatuspagePushed, payload).await?;
         if was_failing {
@@ -295,17 +306,21 @@ impl Delivery<'_> {
             return Err(JobError::Retry { error: format!("status page: {described}"), after: error.retry_after() });
         }
         let mut tx = state.db.begin().await?;
-        store::record_failing(&mut *tx, incident.id, now, &format!("{described}, not retried")).await?;
+        let started = store::record_failing(&mut *tx, incident.id, now, &format!("{described}, not retried")).await?;
         let payload = json!({ "seq": push.seq, "action": push.action.as_str(), "error": described,
                               "http_status": error.status() });
         timeline::append(&mut *tx, incident.id, now, WARROOM, EventKind::StatuspageFailed, payload).await?;
-        let text = format!(
-            ":x: The status page refused the {} of {} ({described}). It will not be retried; \
-             fix the cause (see `warroom.toml`) and post the next update.",
-            push.action.as_str(),
-            incident.number(),
-        );
-        crate::incident::lifecycle::post(&mut tx, incident, &text, false, now).await?;
+        // A slot's push refused like the push before it is not told again: a refusal in the
+        // channel every five minutes would bury the one that says what to fix.
+        if started || push.scheduled.is_none() {
+            let text = format!(
+                ":x: The status page refused the {} of {} ({described}). It will not be retried; \
+                 fix the cause (see `warroom.toml`) and post the next update.",
+                if push.scheduled.is_some() { "scheduled update" } else { push.action.as_str() },
+                incident.number(),
+            );
+            crate::incident::lifecycle::post(&mut tx, incident, &text, false, now).await?;
+        }
         refresh_declaration(&mut tx, incident, &format!("sp:{}", push.seq), now).await?;
         tx.commit().await?;
         store::hurry_next(&state.db, incident.id, push.seq, now).await?;

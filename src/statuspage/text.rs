@@ -100,7 +100,7 @@ pub fn request(
         name: Some(fit_name(customer::finish(&name).trim())),
         status: snapshot.status.clone(),
         body: Some(fit_body(&body)),
-        impact_override: Some(impact(severity).into()),
+        impact_override: Some(config.statuspage_impact(severity, &snapshot.service).as_str().into()),
         component_ids,
         components,
         deliver_notifications: config.statuspage.deliver_notifications,
@@ -163,15 +163,6 @@ pub fn body(
     )?;
     // The display name comes from the config, the rest from templates: cleaned as a whole.
     Ok(customer::finish(&text))
-}
-
-/// The status page's impact for a severity.
-pub fn impact(severity: Severity) -> &'static str {
-    match severity {
-        Severity::P0 => "critical",
-        Severity::P1 => "major",
-        Severity::P2 | Severity::P3 => "minor",
-    }
 }
 
 fn capitalize(word: &str) -> String {
@@ -264,5 +255,17 @@ mod tests {
         assert_eq!(open.impact_override.as_deref(), Some("critical"));
         let resolved = request(&templates, &config, &snapshot("resolved"), None, at).unwrap();
         assert_eq!(resolved.components["cmp1"], "operational");
+    }
+
+    #[test]
+    fn the_impact_comes_from_the_config_at_every_push() {
+        let templates = Templates::load(None).unwrap();
+        let text = "[services.inference-gateway]\nstatuspage_impact = { P0 = \"major\" }\n";
+        let config = FileConfig::parse(std::path::Path::new("warroom.toml"), text).unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 11, 23, 15, 55, 0).unwrap();
+        for status in ["investigating", "identified", "resolved"] {
+            let request = request(&templates, &config, &snapshot(status), None, at).unwrap();
+            assert_eq!(request.impact_override.as_deref(), Some("major"), "{status}");
+        }
     }
 }

@@ -65,7 +65,8 @@ pub fn what(event: &Event) -> String {
         "file_uploaded" => format!("shared {}", s("filename")),
         "statuspage_pushed" => format!(
             "status page {}: {}{}",
-            s("action"),
+            // A status update slot's push (`scheduled` is its slot).
+            if p["scheduled"].is_string() { "scheduled update".to_string() } else { s("action") },
             s("status"),
             if p["sandbox"] == true { " (sandbox status page)" } else { "" }
         ),

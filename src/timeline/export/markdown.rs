@@ -137,7 +137,11 @@ fn statuspage_update(event: &Event) -> String {
         "**{} UTC — {}** ({}{})\n\n{}",
         event.at.format("%H:%M"),
         inline(p["status"].as_str().unwrap_or_default()),
-        inline(p["action"].as_str().unwrap_or_default()),
+        if p["scheduled"].is_string() {
+            "scheduled update".into()
+        } else {
+            inline(p["action"].as_str().unwrap_or_default())
+        },
         if p["sandbox"] == true { ", sandbox status page" } else { "" },
         if quoted.is_empty() { "> (status only)\n".to_string() } else { quoted }
     )

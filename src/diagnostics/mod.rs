@@ -16,6 +16,8 @@ pub mod net;
 pub mod pack_file;
 pub mod pack_load;
 pub mod pack_rules;
+#[cfg(test)]
+mod pack_tests;
 pub mod policy;
 pub mod redact;
 pub mod run_job;

@@ -58,3 +58,34 @@ pub(super) fn validate(
     }
     DiagnosticsConfig { dirs }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::FileConfig;
+    use super::*;
+
+    #[test]
+    fn relative_dirs_are_taken_from_the_config_files_directory() {
+        let text = "[diagnostics]\ndirs = [\n  \"./diagnostics.d\",\n  \"/opt/warroom/packs\",\n]\n";
+
+        let config = FileConfig::parse(Path::new("/etc/warroom/warroom.toml"), text).unwrap();
+
+        let dirs: Vec<(PathBuf, usize)> = config.diagnostics.dirs.iter().map(|d| (d.path.clone(), d.line)).collect();
+        assert_eq!(
+            dirs,
+            [(PathBuf::from("/etc/warroom/./diagnostics.d"), 3), (PathBuf::from("/opt/warroom/packs"), 4)]
+        );
+        assert_eq!(config.diagnostics.dirs[0].file, Path::new("/etc/warroom/warroom.toml"));
+    }
+
+    #[test]
+    fn an_empty_entry_and_an_unknown_key_are_errors_with_their_lines() {
+        let empty = FileConfig::parse(Path::new("w.toml"), "[diagnostics]\ndirs = [\"\"]\n").unwrap_err();
+        let unknown = FileConfig::parse(Path::new("w.toml"), "[diagnostics]\ndir = [\"x\"]\n").unwrap_err();
+
+        assert_eq!((empty.len(), empty[0].line), (1, 2));
+        assert!(empty[0].message.contains("an empty entry"), "{}", empty[0].message);
+        assert_eq!((unknown.len(), unknown[0].line), (1, 2));
+        assert!(unknown[0].message.contains("unknown field `dir`"), "{}", unknown[0].message);
+    }
+}

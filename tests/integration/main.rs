@@ -37,4 +37,5 @@ mod socket_atomic;
 mod socket_mode;
 mod statuspage;
 mod statuspage_failures;
+mod team_packs;
 mod timeline;

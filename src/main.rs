@@ -202,6 +202,11 @@ async fn export(settings: Settings, incident: &str, format: &str) -> anyhow::Res
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     // Before anything starts: a forgotten SLACK_BOT_TOKEN must not become a silent sandbox.
     settings.check_serve()?;
+    // A bad team pack stops the start here, before a database is started for nothing.
+    if let Err(problems) = warroom::diagnostics::Catalog::load(&settings.file.diagnostics.dirs) {
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::bail!("the diagnostics packs have problems (`warroom check-config` lists them):\n{}", lines.join("\n"));
+    }
     if let Some(warning) = settings.runner_tokens.deprecation() {
         warn!("{warning}");
     }

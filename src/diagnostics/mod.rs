@@ -25,5 +25,7 @@ pub mod runner;
 pub mod runner_cancel;
 pub mod runner_results;
 pub mod runner_tasks;
+#[cfg(test)]
+mod shipped_tests;
 
 pub use catalog::{Action, Catalog, Kind};

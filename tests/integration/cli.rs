@@ -183,3 +183,28 @@ fn a_runner_refuses_to_start_with_a_bad_pack_and_says_where() {
     assert!(stderr.contains(&format!("{}/packs/edge.toml:5: `edge.x`: `sh` is a shell", dir.display())), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn serve_refuses_to_start_with_a_bad_team_pack_and_says_where() {
+    let dir = config_dir("[diagnostics]\ndirs = [\"packs\", \"gone\"]\n", &[]);
+
+    let output = Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .arg("serve")
+        .env_clear()
+        .env("WARROOM_CONFIG", dir.join("warroom.toml"))
+        .env("WARROOM_LISTEN", "127.0.0.1:0")
+        .env("WARROOM_DATA_DIR", dir.join("data"))
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let expected = format!(
+        "{}:2: [diagnostics] dirs: cannot read the pack directory `{}/gone`",
+        dir.join("warroom.toml").display(),
+        dir.display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(!dir.join("data").exists(), "no embedded database was started");
+    std::fs::remove_dir_all(dir).unwrap();
+}

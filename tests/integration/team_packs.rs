@@ -37,24 +37,29 @@ params.worker_container = { pattern = "^[a-z0-9][a-z0-9_.-]{0,62}$", target = tr
 params.beat_container = { pattern = "^[a-z0-9][a-z0-9_.-]{0,62}$", target = true }
 "#;
 
-/// A directory of shims whose `docker` appends its argv (words separated by U+001F) as one line.
+/// A directory of shims, `docker` and `journalctl`, each appending its argv (words separated by
+/// U+001F) as one line to `<program>-calls`.
 fn argv_shims() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("warroom-argv-shims-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        // One write per call, so that concurrent calls never interleave within a line.
-        let script = format!(
-            "#!/bin/sh\nline=$(printf '%s\\037' \"$@\")\nprintf '%s\\n' \"$line\" >> {}\ncase \"$*\" in\n  \
-             *redis-cli*) echo PONG ;;\n  *inspect\\ ping*) echo '-> celery@worker: OK'; echo '        pong' ;;\n  \
-             *inspect\\ active*) echo '-> celery@worker: OK'; echo '    - empty -' ;;\n  \
-             *nslookup*) echo 'Name: db'; echo 'Address: 172.18.0.3' ;;\nesac\n",
-            dir.join("docker-calls").display()
-        );
-        let path = dir.join("docker");
-        std::fs::write(&path, script).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for program in ["docker", "journalctl"] {
+            // One write per call, so that concurrent calls never interleave within a line.
+            let script = format!(
+                "#!/bin/sh\nline=$(printf '%s\\037' \"$@\")\nprintf '%s\\n' \"$line\" >> {}\ncase \"$*\" in\n  \
+                 *redis-cli*) echo PONG ;;\n  *inspect\\ ping*) echo '-> celery@worker: OK'; echo '        pong' ;;\n  \
+                 *inspect\\ active*) echo '-> celery@worker: OK'; echo '    - empty -' ;;\n  \
+                 *nslookup*) echo 'Name: db'; echo 'Address: 172.18.0.3' ;;\n  \
+                 *-u\\ *) echo 'Nov 23 14:58:01 host systemd[1]: microdiff-matdesign.service: Main process exited, code=killed, status=9/KILL' ;;\n\
+                 esac\n",
+                dir.join(format!("{program}-calls")).display()
+            );
+            let path = dir.join(program);
+            std::fs::write(&path, script).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
         dir
     })
 }
@@ -65,7 +70,12 @@ fn shims_path() -> String {
 
 /// Every recorded `docker` call that has the word `marker`, as its argument vector.
 fn docker_calls_with(marker: &str) -> Vec<Vec<String>> {
-    let calls = std::fs::read_to_string(argv_shims().join("docker-calls")).unwrap_or_default();
+    calls_with("docker", marker)
+}
+
+/// Every recorded call of `program` that has the word `marker`, as its argument vector.
+fn calls_with(program: &str, marker: &str) -> Vec<Vec<String>> {
+    let calls = std::fs::read_to_string(argv_shims().join(format!("{program}-calls"))).unwrap_or_default();
     calls
         .lines()
         .map(|line| line.trim_end_matches('\u{1f}').split('\u{1f}').map(String::from).collect::<Vec<_>>())
@@ -261,4 +271,46 @@ async fn seed_003s_checks_run_inside_its_containers_as_the_runbook_writes_them()
     assert!(posted.contains("pong") && posted.contains("PONG"), "{posted}");
     app.finish().await;
     std::fs::remove_dir_all(no_team).unwrap();
+}
+
+#[tokio::test]
+async fn seed_000s_journal_reads_as_the_runbook_writes_it_and_a_priority_only_when_asked() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("warroom.example.toml");
+    let mut service = warroom::config::load_file(&example).unwrap().services["microdiff-matdesign"].clone();
+    service.statuspage_components.clear();
+    let app = spawn_app_with(|s| {
+        s.file.services.insert("microdiff-matdesign".into(), service);
+        s.diagnostics_path = Some(shims_path());
+    })
+    .await;
+    app.slash(ALICE, "declare P0 microdiff-matdesign API down").await;
+    app.drain().await;
+    let channel = app.only_incident().await.channel_id.unwrap();
+    app.slack.join(BOB, &channel).await.unwrap();
+    app.drain().await;
+
+    // Seed 000: journalctl -u microdiff-matdesign --since "1 hour ago"
+    run(&app, &channel, "run systemd.journal").await;
+    run(&app, &channel, "run systemd.journal_priority priority=warning").await;
+
+    assert_eq!(
+        calls_with("journalctl", "microdiff-matdesign"),
+        [
+            words(&["-u", "microdiff-matdesign", "--since", "1 hour ago", "--no-pager", "--lines", "200"]),
+            words(&[
+                "-u",
+                "microdiff-matdesign",
+                "--since",
+                "1 hour ago",
+                "--no-pager",
+                "--priority",
+                "warning",
+                "--lines",
+                "200",
+            ]),
+        ]
+    );
+    let posted = posts(&app, &channel).join("\n");
+    assert!(posted.contains("code=killed, status=9/KILL"), "the kill line is shown: {posted}");
+    app.finish().await;
 }

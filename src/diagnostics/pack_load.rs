@@ -48,7 +48,7 @@ pub fn shipped() -> Vec<Source> {
 /// the config line that named it.
 pub fn read_team_dir(dir: &PackDir, problems: &mut Vec<ConfigProblem>) -> Vec<Source> {
     match pack_files(&dir.path) {
-        Ok(files) => files.iter().filter_map(|file| read(file, problems)).collect(),
+        Ok(files) => files.iter().filter_map(|file| read(file, Naming::Team, problems)).collect(),
         Err(e) => {
             let message = format!("[diagnostics] dirs: cannot read the pack directory `{}`: {e}", dir.path.display());
             problems.push(ConfigProblem { file: dir.file.clone(), line: dir.line, message });
@@ -61,14 +61,22 @@ pub fn read_team_dir(dir: &PackDir, problems: &mut Vec<ConfigProblem>) -> Vec<So
 pub fn read_path(path: &Path, problems: &mut Vec<ConfigProblem>) -> Vec<Source> {
     if path.is_dir() {
         return match pack_files(path) {
-            Ok(files) => files.iter().filter_map(|file| read(file, problems)).collect(),
+            Ok(files) => files.iter().filter_map(|file| read(file, Naming::Runner, problems)).collect(),
             Err(e) => {
                 problems.push(at(path, 0, format!("--catalog: cannot read the directory: {e}")));
                 Vec::new()
             }
         };
     }
-    read(path, problems).into_iter().collect()
+    read(path, Naming::Runner, problems).into_iter().collect()
+}
+
+/// Whether a file's stem must be a pack name people write: a team pack is listed in services'
+/// `packs`; a runner's file is only a container of actions (`docker.toml`, `edge-1.docker.toml`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Naming {
+    Team,
+    Runner,
 }
 
 /// The `*.toml` files of `dir`, by name (dot files, such as editors' leftovers, are not packs).
@@ -83,10 +91,11 @@ fn pack_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn read(file: &Path, problems: &mut Vec<ConfigProblem>) -> Option<Source> {
+fn read(file: &Path, naming: Naming, problems: &mut Vec<ConfigProblem>) -> Option<Source> {
     let name = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-    let valid = name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+    let pack_name = name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    let valid = pack_name || (naming == Naming::Runner && !name.is_empty());
     if !valid {
         let message = format!(
             "`{name}` is not a pack name: the file's name (without .toml) is the pack's, in lowercase letters, \

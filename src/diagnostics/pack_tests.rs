@@ -244,3 +244,18 @@ fn a_runner_loads_files_and_directories_and_repeats() {
     assert!(nothing[0].to_string().contains("absent.toml:0: cannot read the pack file"), "{nothing:?}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_team_pack_is_named_as_services_write_it_and_a_runner_file_by_any_name() {
+    let team = dir_with(&[("Dmarc Team.toml", GOOD)]);
+    let runner = dir_with(&[("edge-1.dmarc.toml", GOOD)]);
+
+    let problems = Catalog::load(&[pack_dir(&team, 3)]).unwrap_err();
+    let catalog = Catalog::from_paths(std::slice::from_ref(&runner)).unwrap();
+
+    let expected = format!("{}/Dmarc Team.toml:1: `Dmarc Team` is not a pack name", team.display());
+    assert!(located(&problems)[0].starts_with(&expected), "{problems:?}");
+    assert!(catalog.get("dmarc.dns").is_some());
+    std::fs::remove_dir_all(team).unwrap();
+    std::fs::remove_dir_all(runner).unwrap();
+}

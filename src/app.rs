@@ -43,7 +43,7 @@ pub struct AppState {
     pub signing_secret: Secret,
     /// Message templates.
     pub templates: Arc<Templates>,
-    /// The diagnostics catalog (the shipped packs).
+    /// The diagnostics catalog: the shipped packs and the team's (`[diagnostics] dirs`).
     pub catalog: Arc<crate::diagnostics::Catalog>,
     /// Per-channel `chat.postMessage` pacing.
     pub limiter: Arc<ChannelLimiter>,
@@ -160,6 +160,10 @@ impl Application {
             .max_connections(PROBE_CONNECTIONS)
             .acquire_timeout(PROBE_ACQUIRE)
             .connect_lazy_with((*db.connect_options()).clone());
+        // The shipped packs and the team's own: a bad team pack stops the start, every problem said.
+        let catalog = crate::diagnostics::Catalog::load(&settings.file.diagnostics.dirs).map_err(|problems| {
+            anyhow::anyhow!("{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
+        })?;
         let state = AppState {
             limiter: Arc::new(ChannelLimiter::new(settings.file.channel_post_interval.0)),
             settings: Arc::new(settings),
@@ -169,7 +173,7 @@ impl Application {
             slack,
             signing_secret,
             templates,
-            catalog: Arc::new(crate::diagnostics::Catalog::built_in().map_err(anyhow::Error::msg)?),
+            catalog: Arc::new(catalog),
             jobs_ready: Arc::new(Notify::new()),
             notify_in_flight: Arc::default(),
             runner_tasks_ready: Arc::new(Notify::new()),

@@ -25,7 +25,8 @@ enum Cmd {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
-    /// Validate the configuration and templates; exit non-zero with file:line errors.
+    /// Validate the configuration, the diagnostics packs (shipped and the team's) and templates;
+    /// exit non-zero with file:line errors.
     CheckConfig,
     /// Write one incident's post-incident report to standard output.
     Export {
@@ -35,7 +36,7 @@ enum Cmd {
         #[arg(long, default_value = "md")]
         format: String,
     },
-    /// Run diagnostics on this host for a warroom server (only actions in `--catalog`).
+    /// Run diagnostics on this host for a warroom server (only actions in its `--catalog` files).
     Runner {
         /// The warroom server, e.g. https://warroom.example.com
         #[arg(long)]
@@ -43,9 +44,10 @@ enum Cmd {
         /// This runner's own token: its entry in the server's WARROOM_RUNNER_TOKENS.
         #[arg(long, env = "WARROOM_RUNNER_TOKEN", hide_env_values = true)]
         token: String,
-        /// The pack file (TOML, the diagnostics/*.toml format) of what this runner may run.
-        #[arg(long)]
-        catalog: std::path::PathBuf,
+        /// What this runner may run: a pack file (TOML, the diagnostics/*.toml format) or a
+        /// directory of them (its *.toml files, as in `[diagnostics] dirs`). Repeat it for more.
+        #[arg(long, required = true)]
+        catalog: Vec<std::path::PathBuf>,
         /// This runner's name, as services' `runner = "..."` call it. Optional: the server knows
         /// a runner by its token, and refuses a name that is not the token's.
         #[arg(long, env = "WARROOM_RUNNER_NAME")]
@@ -70,10 +72,12 @@ async fn main() -> ExitCode {
     match cli.command.unwrap_or(Cmd::Serve) {
         Cmd::Runner { server, token, catalog, name, state_dir } => {
             warroom::telemetry::init(settings.log_format);
-            let catalog = match warroom::diagnostics::Catalog::from_file(&catalog) {
+            let catalog = match warroom::diagnostics::Catalog::from_paths(&catalog) {
                 Ok(catalog) => catalog,
-                Err(e) => {
-                    eprintln!("{e}");
+                Err(problems) => {
+                    for p in problems {
+                        eprintln!("{p}");
+                    }
                     return ExitCode::FAILURE;
                 }
             };
@@ -132,10 +136,10 @@ fn check_config(settings: &Settings) -> ExitCode {
     if let Err(e) = Templates::load(settings.file.templates_dir.as_deref()) {
         problems.push(e.to_string());
     }
-    match warroom::diagnostics::Catalog::built_in() {
-        Ok(catalog) => problems.extend(catalog.check_services(&settings.file.services)),
-        Err(e) => problems.push(e),
-    }
+    // Every pack problem, and the services checked against the packs that did load.
+    let (catalog, pack_problems) = warroom::diagnostics::Catalog::load_checked(&settings.file.diagnostics.dirs);
+    problems.extend(pack_problems.iter().map(ToString::to_string));
+    problems.extend(catalog.check_services(&settings.file.services));
     if problems.is_empty() {
         let source = settings.config_path.as_ref().map_or("built-in defaults".into(), |p| p.display().to_string());
         println!("configuration OK ({source})");
@@ -198,6 +202,11 @@ async fn export(settings: Settings, incident: &str, format: &str) -> anyhow::Res
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     // Before anything starts: a forgotten SLACK_BOT_TOKEN must not become a silent sandbox.
     settings.check_serve()?;
+    // A bad team pack stops the start here, before a database is started for nothing.
+    if let Err(problems) = warroom::diagnostics::Catalog::load(&settings.file.diagnostics.dirs) {
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::bail!("the diagnostics packs have problems (`warroom check-config` lists them):\n{}", lines.join("\n"));
+    }
     if let Some(warning) = settings.runner_tokens.deprecation() {
         warn!("{warning}");
     }

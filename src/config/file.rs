@@ -48,6 +48,8 @@ struct RawFile {
     statuspage: RawStatuspage,
     #[serde(default)]
     permissions: super::permissions::RawPermissions,
+    #[serde(default)]
+    diagnostics: super::diagnostics::RawDiagnostics,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -201,6 +203,8 @@ pub struct FileConfig {
     /// `[permissions]`: who may do what.
     pub permissions: super::PermissionsConfig,
     pub statuspage: StatuspageConfig,
+    /// `[diagnostics]`: the team's own pack directories.
+    pub diagnostics: super::DiagnosticsConfig,
 }
 
 impl Default for FileConfig {
@@ -250,6 +254,7 @@ impl Default for FileConfig {
             responders: super::Responders::default(),
             permissions: super::PermissionsConfig::default(),
             statuspage: StatuspageConfig::default(),
+            diagnostics: super::DiagnosticsConfig::default(),
         }
     }
 }
@@ -425,6 +430,8 @@ impl FileConfig {
         if let Some(deliver) = raw.statuspage.deliver_notifications {
             config.statuspage.deliver_notifications = deliver;
         }
+        let line = |span: std::ops::Range<usize>| line_of(text, span.start);
+        config.diagnostics = super::diagnostics::validate(&raw.diagnostics, file, &line, &mut problems);
 
         if problems.is_empty() {
             Ok(config)

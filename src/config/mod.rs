@@ -4,6 +4,7 @@
 mod alerts;
 mod allow;
 mod api_url;
+mod diagnostics;
 mod file;
 mod impact;
 mod permissions;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 pub use alerts::{AlertRule, AlertsConfig};
 pub use allow::Allow;
 pub use api_url::is_allowed_api_url;
+pub use diagnostics::{DiagnosticsConfig, PackDir};
 pub use file::{
     ApprovalsConfig, ComponentStatus, ConfigProblem, EscalationTier, FileConfig, ServiceConfig, SeverityConfig,
     StatuspageConfig, StatuspageMode,

@@ -1,28 +1,18 @@
-//! The diagnostics catalog: packs of actions declared in TOML (`diagnostics/*.toml`, compiled
-//! in). An action is an argument vector template (or a built-in check) whose `{placeholders}`
-//! are typed parameters, each checked against its own anchored pattern before anything runs.
+//! The diagnostics catalog: packs of actions declared in TOML — the shipped ones
+//! (`diagnostics/*.toml`, compiled in) and the team's own (`[diagnostics] dirs`), in one format
+//! ([`super::pack_file`], [`super::pack_rules`]). An action is an argument vector template (or a
+//! built-in check) whose `{placeholders}` are typed parameters, each checked against its own
+//! anchored pattern before anything runs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use regex::Regex;
 use serde::Deserialize;
 
-use crate::duration::HumanDuration;
-
-/// The packs shipped with warroom: (name, TOML).
-const PACKS: &[(&str, &str)] = &[
-    ("http", include_str!("../../diagnostics/http.toml")),
-    ("systemd", include_str!("../../diagnostics/systemd.toml")),
-    ("docker", include_str!("../../diagnostics/docker.toml")),
-    ("compose", include_str!("../../diagnostics/compose.toml")),
-    ("kubernetes", include_str!("../../diagnostics/kubernetes.toml")),
-    ("host", include_str!("../../diagnostics/host.toml")),
-    ("postgres", include_str!("../../diagnostics/postgres.toml")),
-    ("redis", include_str!("../../diagnostics/redis.toml")),
-    ("celery", include_str!("../../diagnostics/celery.toml")),
-    ("prometheus", include_str!("../../diagnostics/prometheus.toml")),
-];
+use super::pack_load;
+use crate::config::{ConfigProblem, PackDir};
 
 /// Read-only, or a change that needs another person's approval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -30,43 +20,6 @@ const PACKS: &[(&str, &str)] = &[
 pub enum Kind {
     Read,
     Change,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PackFile {
-    #[serde(rename = "action")]
-    actions: Vec<RawAction>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAction {
-    id: String,
-    title: String,
-    kind: Kind,
-    #[serde(default)]
-    argv: Vec<String>,
-    builtin: Option<String>,
-    timeout: Option<HumanDuration>,
-    output_cap: Option<usize>,
-    #[serde(default)]
-    params: BTreeMap<String, RawParam>,
-    explain: Option<String>,
-    filter: Option<String>,
-    approvals: Option<u32>,
-    /// How runbooks write this action, each a command line with `{param}` words (default: argv).
-    #[serde(default)]
-    forms: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawParam {
-    pattern: String,
-    default: Option<String>,
-    #[serde(default)]
-    target: bool,
 }
 
 /// One parameter: values must match `pattern` (anchored).
@@ -99,53 +52,73 @@ pub struct Action {
     /// Approvals a change needs (its own policy; default `[approvals] required`).
     pub approvals: Option<u32>,
     /// How runbooks write it (`systemctl status {unit}`): what a runbook step is matched against.
-    forms: Vec<String>,
+    pub(super) forms: Vec<String>,
 }
 
 /// Every action of every pack, by id.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     actions: BTreeMap<String, Action>,
+    /// Every pack's name, also one without actions (a service may still list it).
+    packs: BTreeSet<String>,
 }
 
 impl Catalog {
     /// The shipped packs. They are part of the binary, so a bad one is a bug caught by tests.
     pub fn built_in() -> Result<Self, String> {
-        Self::from_packs(PACKS.iter().map(|(name, text)| (name.to_string(), text.to_string())))
+        Self::load(&[]).map_err(|problems| joined(&problems))
     }
 
-    /// A remote runner's own catalog: one pack file, named after the file.
-    pub fn from_file(path: &std::path::Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("runner").to_string();
-        Self::from_packs([(name, text)])
-    }
-
-    fn from_packs(packs: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
-        let mut actions = BTreeMap::new();
-        for (pack, text) in packs {
-            let (pack, text) = (pack.as_str(), text.as_str());
-            let file: PackFile = toml::from_str(text).map_err(|e| format!("diagnostics/{pack}.toml: {e}"))?;
-            for raw in file.actions {
-                let action = Action::from_raw(pack, raw).map_err(|e| format!("diagnostics/{pack}.toml: {e}"))?;
-                actions.insert(action.id.clone(), action);
-            }
+    /// The shipped packs and the team's own, from `[diagnostics] dirs`; or every problem found
+    /// in them, each with its file and line.
+    pub fn load(dirs: &[PackDir]) -> Result<Self, Vec<ConfigProblem>> {
+        let (catalog, problems) = Self::load_checked(dirs);
+        if problems.is_empty() {
+            Ok(catalog)
+        } else {
+            Err(problems)
         }
-        Ok(Self { actions })
+    }
+
+    /// [`Catalog::load`] for `check-config`: the actions that are valid, and every problem, so
+    /// that the services can be checked against the packs all the same.
+    pub fn load_checked(dirs: &[PackDir]) -> (Self, Vec<ConfigProblem>) {
+        let mut problems = Vec::new();
+        let team = dirs.iter().flat_map(|dir| pack_load::read_team_dir(dir, &mut problems)).collect::<Vec<_>>();
+        let (packs, actions) = pack_load::assemble(pack_load::shipped(), team, &mut problems);
+        (Self { actions, packs }, problems)
+    }
+
+    /// A remote runner's own catalog (`--catalog`, repeated): pack files, and directories whose
+    /// `*.toml` files are packs; each pack named by its file's stem. Nothing else runs there.
+    pub fn from_paths(paths: &[PathBuf]) -> Result<Self, Vec<ConfigProblem>> {
+        let mut problems = Vec::new();
+        let sources = paths.iter().flat_map(|path| pack_load::read_path(path, &mut problems)).collect::<Vec<_>>();
+        let (packs, actions) = pack_load::assemble(Vec::new(), sources, &mut problems);
+        if problems.is_empty() {
+            Ok(Self { actions, packs })
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// [`Catalog::from_paths`] for one pack file.
+    pub fn from_file(path: &Path) -> Result<Self, String> {
+        Self::from_paths(&[path.to_path_buf()]).map_err(|problems| joined(&problems))
+    }
+
+    /// Whether a pack of this name is loaded.
+    pub fn has_pack(&self, name: &str) -> bool {
+        self.packs.contains(name)
     }
 
     /// Every problem with the services' packs: a pack that does not exist.
     pub fn check_services(&self, services: &BTreeMap<String, crate::config::ServiceConfig>) -> Vec<String> {
         let mut problems = Vec::new();
         for (name, service) in services {
-            for pack in &service.packs {
-                if !self.actions.values().any(|a| &a.pack == pack) {
-                    let known: std::collections::BTreeSet<&str> =
-                        self.actions.values().map(|a| a.pack.as_str()).collect();
-                    let known: Vec<&str> = known.into_iter().collect();
-                    problems
-                        .push(format!("[services.{name}]: no diagnostics pack `{pack}` (packs: {})", known.join(", ")));
-                }
+            for pack in service.packs.iter().filter(|p| !self.has_pack(p)) {
+                let known: Vec<&str> = self.packs.iter().map(String::as_str).collect();
+                problems.push(format!("[services.{name}]: no diagnostics pack `{pack}` (packs: {})", known.join(", ")));
             }
             // An `allow` entry that no target of the service's actions has is a typo, or a
             // belief that something is allowed that is not.
@@ -173,39 +146,6 @@ impl Catalog {
 }
 
 impl Action {
-    fn from_raw(pack: &str, raw: RawAction) -> Result<Self, String> {
-        if raw.argv.is_empty() == raw.builtin.is_none() {
-            return Err(format!("{}: give either argv or builtin", raw.id));
-        }
-        let mut params = BTreeMap::new();
-        for (name, p) in raw.params {
-            let pattern = Regex::new(&format!("^(?:{})$", p.pattern)).map_err(|e| format!("{}.{name}: {e}", raw.id))?;
-            params.insert(name, Param { pattern, default: p.default, target: p.target });
-        }
-        for word in raw.argv.iter().map(String::as_str).chain(raw.forms.iter().flat_map(|f| f.split_whitespace())) {
-            for name in placeholders(word) {
-                if !params.contains_key(name) {
-                    return Err(format!("{}: `{{{name}}}` is not a declared parameter", raw.id));
-                }
-            }
-        }
-        Ok(Self {
-            id: raw.id,
-            pack: pack.to_string(),
-            title: raw.title,
-            kind: raw.kind,
-            argv: raw.argv,
-            builtin: raw.builtin,
-            timeout: raw.timeout.map_or(Duration::from_secs(30), |t| t.0).min(Duration::from_secs(120)),
-            output_cap: raw.output_cap.unwrap_or(64 * 1024).min(1024 * 1024),
-            params,
-            explain: raw.explain,
-            filter: raw.filter.map(|f| Regex::new(&f)).transpose().map_err(|e| format!("filter: {e}"))?,
-            approvals: raw.approvals,
-            forms: raw.forms,
-        })
-    }
-
     /// The parameter values for a run: given ones (the user's, over the service's), defaults
     /// for the rest; each checked against its pattern. Unknown names are refused.
     pub fn resolve_params(
@@ -261,11 +201,16 @@ impl Action {
 }
 
 /// `{name}` placeholders in an argv word; other braces (docker's `{{.State.ExitCode}}`) are text.
-fn placeholders(word: &str) -> impl Iterator<Item = &str> {
+pub(super) fn placeholders(word: &str) -> impl Iterator<Item = &str> {
     word.split('{').skip(1).filter_map(|rest| rest.split_once('}').map(|(name, _)| name)).filter(|name| {
         name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
             && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
     })
+}
+
+/// Problems as lines of text, for callers that report one string.
+fn joined(problems: &[ConfigProblem]) -> String {
+    problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
 }
 
 /// What a container exit code means (seed 002's table).
@@ -354,7 +299,7 @@ mod tests {
             ["url", "host", "port", "container", "unit", "namespace", "deployment", "pod", "job", "project", "service"];
         let targets_too = ["celery_app", "pg_user"];
         // How much or how far back: a person may give these within their patterns.
-        let not_targets = ["minutes", "replicas", "lines", "since"];
+        let not_targets = ["minutes", "replicas", "lines", "since", "priority"];
         let catalog = Catalog::built_in().unwrap();
         for action in catalog.actions.values() {
             for (name, param) in &action.params {
@@ -373,7 +318,9 @@ mod tests {
             }
         }
         assert!(catalog.get("http.health").unwrap().params["health_url"].target);
-        assert!(!catalog.get("systemd.journal").unwrap().params["minutes"].target);
+        assert!(!catalog.get("systemd.journal").unwrap().params["since"].target);
+        assert!(catalog.get("celery.docker_ping").unwrap().params["celery_container"].target);
+        assert!(catalog.get("postgres.kubectl_ready").unwrap().params["pg_pod"].target);
     }
 
     #[test]

@@ -137,8 +137,9 @@ mod tests {
 
     #[test]
     fn other_parameters_may_be_given_within_their_patterns() {
-        assert_eq!(bind_api(&api(&[]), "systemd.journal", &[("minutes", "15")]).unwrap()["minutes"], "15");
-        let err = bind_api(&api(&[]), "systemd.journal", &[("minutes", "15; reboot")]).unwrap_err();
+        let since = bind_api(&api(&[]), "systemd.journal", &[("since", "15 minutes ago")]).unwrap();
+        assert_eq!(since["since"], "15 minutes ago");
+        let err = bind_api(&api(&[]), "systemd.journal", &[("since", "15 minutes ago; reboot")]).unwrap_err();
         assert!(err.contains("is not allowed"), "{err}");
     }
 

@@ -67,3 +67,144 @@ fn check_config_rejects_a_bad_allow_pattern_and_an_allow_of_no_target_with_file_
     assert!(stray_err.contains(&expected), "{stray_err}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A directory with `warroom.toml` (`config`) and the files `packs` (path, text) beside it.
+fn config_dir(config: &str, packs: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("warroom-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(dir.join("packs")).unwrap();
+    std::fs::write(dir.join("warroom.toml"), config).unwrap();
+    for (path, text) in packs {
+        std::fs::write(dir.join(path), text).unwrap();
+    }
+    dir
+}
+
+const TEAM_CONFIG: &str = "[diagnostics]\ndirs = [\"./packs\"]\n\n[services.dmarc]\npacks = [\"dmarc\", \"celery\"]\n";
+
+#[test]
+fn check_config_accepts_a_team_pack_that_a_service_uses() {
+    let pack = "[[action]]\nid = \"dmarc.dns\"\ntitle = \"DNS\"\nkind = \"read\"\n\
+                argv = [\"docker\", \"exec\", \"{c}\", \"nslookup\", \"db\"]\n\
+                params.c = { pattern = \"^[a-z0-9][a-z0-9-]{0,62}$\", target = true }\n";
+    let dir = config_dir(TEAM_CONFIG, &[("packs/dmarc.toml", pack)]);
+
+    let output = check_config(&dir.join("warroom.toml"));
+
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn check_config_reports_every_team_pack_problem_with_file_and_line_and_fails() {
+    let config =
+        "[diagnostics]\ndirs = [\"./packs\", \"./absent\"]\n\n[services.dmarc]\npacks = [\"dmarc\", \"ghost\"]\n";
+    let dmarc = r#"[[action]]
+id = "docker.ps"
+title = "a shipped id"
+kind = "read"
+argv = ["docker", "ps"]
+
+[[action]]
+id = "dmarc.worker"
+title = "everything else"
+kind = "read"
+argv = ["bash", "-c", "celery -A {app} inspect {what}"]
+forms = ["celery -A {app} inspect {verb}"]
+params.app = { pattern = "[a-z_]+", target = true }
+params.what = { pattern = "^[a-z-]+$", target = false }
+params.queue = { target = false }
+params.tail = { pattern = "^[0-9]*$", target = false }
+"#;
+    let sudo = "[[action]]\nid = \"ops.restart\"\ntitle = \"x\"\nkind = \"change\"\n\
+                argv = [\"sudo\", \"/usr/bin/env\", \"sh\", \"restart.sh\"]\n";
+    let dir = config_dir(
+        config,
+        &[
+            ("packs/dmarc.toml", dmarc),
+            ("packs/ops.toml", sudo),
+            ("packs/docker.toml", "[[action]]\nid = \"x.y\"\ntitle = \"x\"\nkind = \"read\"\nargv = [\"true\"]\n"),
+            (
+                "packs/typo.toml",
+                "[[action]]\nid = \"typo.x\"\ntitle = \"x\"\nkind = \"read\"\nargv = [\"true\"]\ntimout = \"5s\"\n",
+            ),
+        ],
+    );
+    let file = dir.join("warroom.toml");
+
+    let output = check_config(&file);
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let (config, packs) = (file.display().to_string(), format!("{}/./packs", dir.display()));
+    for expected in [
+        format!("{config}:2: [diagnostics] dirs: cannot read the pack directory `{}/./absent`", dir.display()),
+        format!("{packs}/dmarc.toml:2: `docker.ps` is a shipped action (diagnostics/docker.toml:4)"),
+        format!("{packs}/dmarc.toml:13: `dmarc.worker`: parameter `app`: pattern `[a-z_]+` is not anchored"),
+        format!("{packs}/dmarc.toml:15: `dmarc.worker`: parameter `queue` has no `pattern`"),
+        format!("{packs}/dmarc.toml:16: `dmarc.worker`: parameter `tail`: pattern `^[0-9]*$` accepts the empty string"),
+        format!("{packs}/dmarc.toml:14: `dmarc.worker`: parameter `what`: pattern `^[a-z-]+$` accepts values starting with `-`"),
+        format!("{packs}/dmarc.toml:12: `dmarc.worker`: `{{verb}}` is not a declared parameter"),
+        format!("{packs}/dmarc.toml:11: `dmarc.worker`: `bash` is a shell"),
+        format!("{packs}/ops.toml:5: `ops.restart`: `sh` is a shell"),
+        format!("{packs}/docker.toml:1: pack `docker` has the name of a shipped pack"),
+        format!("{packs}/typo.toml:6: unknown field `timout`"),
+        "[services.dmarc]: no diagnostics pack `ghost`".to_string(),
+    ] {
+        assert!(stderr.contains(&expected), "missing `{expected}` in:\n{stderr}");
+    }
+    assert!(!stderr.contains("no diagnostics pack `dmarc`"), "a team pack is a pack, problems or not: {stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_runner_refuses_to_start_with_a_bad_pack_and_says_where() {
+    let dir = config_dir(
+        "",
+        &[(
+            "packs/edge.toml",
+            "[[action]]\nid = \"edge.x\"\ntitle = \"x\"\nkind = \"read\"\nargv = [\"sh\", \"-c\", \"uptime\"]\n",
+        )],
+    );
+    let docker = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("diagnostics/docker.toml");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(["runner", "--server", "http://127.0.0.1:9", "--token", "edge-token-0123456789abcdef"])
+        .arg("--catalog")
+        .arg(dir.join("packs"))
+        .arg("--catalog")
+        .arg(&docker)
+        .env_clear()
+        .env("WARROOM_CONFIG", dir.join("warroom.toml"))
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("{}/packs/edge.toml:5: `edge.x`: `sh` is a shell", dir.display())), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn serve_refuses_to_start_with_a_bad_team_pack_and_says_where() {
+    let dir = config_dir("[diagnostics]\ndirs = [\"packs\", \"gone\"]\n", &[]);
+
+    let output = Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .arg("serve")
+        .env_clear()
+        .env("WARROOM_CONFIG", dir.join("warroom.toml"))
+        .env("WARROOM_LISTEN", "127.0.0.1:0")
+        .env("WARROOM_DATA_DIR", dir.join("data"))
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let expected = format!(
+        "{}:2: [diagnostics] dirs: cannot read the pack directory `{}/gone`",
+        dir.join("warroom.toml").display(),
+        dir.display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(!dir.join("data").exists(), "no embedded database was started");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -214,7 +214,7 @@ async fn diagnostics_lists_the_services_actions() {
 async fn long_output_is_uploaded_as_a_file_in_three_steps() {
     let (app, channel) = app_with_service(&[("unit", "api")]).await;
 
-    run(&app, &channel, "run systemd.journal minutes=15").await;
+    run(&app, &channel, "run systemd.journal since=\"15 minutes ago\"").await;
 
     let messages = app.slack.channel(&channel).unwrap().messages;
     let notice = messages.iter().rev().find(|m| m.blocks.to_string().contains("systemd.journal")).unwrap();
@@ -224,7 +224,7 @@ async fn long_output_is_uploaded_as_a_file_in_three_steps() {
     assert_eq!((file.name.as_str(), file.title.as_str()), ("systemd.journal.txt", "systemd.journal output"));
     assert!(file.completed && file.content.len() > 2800, "{} bytes", file.content.len());
     assert!(String::from_utf8_lossy(&file.content).contains("connection to db:5432 refused"));
-    assert!(shim_calls().contains("journalctl -u api --since -15min"));
+    assert!(shim_calls().contains("journalctl -u api --since 15 minutes ago --no-pager --lines 200\n"));
     assert_eq!(app.slack.call_count("files.getUploadURLExternal"), 1);
     assert_eq!(app.slack.call_count("files.completeUploadExternal"), 1);
     assert!(app.timeline(&app.only_incident().await).await.contains(&"file_uploaded".to_string()));

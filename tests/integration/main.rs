@@ -38,4 +38,5 @@ mod socket_mode;
 mod statuspage;
 mod statuspage_failures;
 mod statuspage_schedule;
+mod team_packs;
 mod timeline;

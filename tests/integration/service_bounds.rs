@@ -95,12 +95,15 @@ async fn a_target_override_is_accepted_where_allow_permits_it_and_only_there() {
 async fn a_parameter_that_is_not_a_target_may_be_given_within_its_pattern() {
     let (app, channel) = app_with_service_and(&[("unit", "bounds.service")], |_| {}).await;
 
-    let within = run(&app, &channel, "run systemd.journal minutes=45").await;
-    let outside = run(&app, &channel, "run systemd.journal minutes=99999").await;
+    let within = run(&app, &channel, "run systemd.journal since=\"45 minutes ago\"").await;
+    let outside = run(&app, &channel, "run systemd.journal since=\"99999 minutes ago\"").await;
 
     assert!(within.contains("Running `systemd.journal`"), "{within}");
-    assert!(shim_calls().contains("journalctl -u bounds.service --since -45min"));
-    assert!(outside.contains(":no_entry: `minutes` = `99999` is not allowed for `systemd.journal`"), "{outside}");
+    assert!(shim_calls().contains("journalctl -u bounds.service --since 45 minutes ago --no-pager --lines 200\n"));
+    assert!(
+        outside.contains(":no_entry: `since` = `99999 minutes ago` is not allowed for `systemd.journal`"),
+        "{outside}"
+    );
     assert_eq!(finished(&app).await.len(), 1);
     app.finish().await;
 }

@@ -45,6 +45,8 @@ pub struct AppState {
     pub templates: Arc<Templates>,
     /// The diagnostics catalog (the shipped packs).
     pub catalog: Arc<crate::diagnostics::Catalog>,
+    /// Each service's runbook checklist, read at start (`[services.x] runbook`).
+    pub runbooks: Arc<crate::checklist::Runbooks>,
     /// Per-channel `chat.postMessage` pacing.
     pub limiter: Arc<ChannelLimiter>,
     /// Wakes the job workers when work was queued.
@@ -155,6 +157,10 @@ impl Application {
         let statuspage = statuspage.with_metrics(metrics.clone());
         let pagerduty = pagerduty.map(|p| p.with_metrics(metrics.clone()));
 
+        let catalog = Arc::new(crate::diagnostics::Catalog::built_in().map_err(anyhow::Error::msg)?);
+        // A runbook that cannot be read stops the start, with the service and the file named.
+        let runbooks = crate::checklist::Runbooks::load(&settings.file.services, &catalog)
+            .map_err(|problems| anyhow::anyhow!("cannot start: {problems}"))?;
         // Same database, own connections, opened on first use.
         let probe_db = sqlx::postgres::PgPoolOptions::new()
             .max_connections(PROBE_CONNECTIONS)
@@ -169,7 +175,8 @@ impl Application {
             slack,
             signing_secret,
             templates,
-            catalog: Arc::new(crate::diagnostics::Catalog::built_in().map_err(anyhow::Error::msg)?),
+            catalog,
+            runbooks: Arc::new(runbooks),
             jobs_ready: Arc::new(Notify::new()),
             notify_in_flight: Arc::default(),
             runner_tasks_ready: Arc::new(Notify::new()),

@@ -20,7 +20,12 @@ use crate::slack::authorize;
 use crate::timeline::{self, EventKind};
 
 /// Acts on a checklist button click by `user`.
-pub async fn handle(state: &AppState, db: &mut PgConnection, user: &str, payload: &Value) -> Result<Response, AppError> {
+pub async fn handle(
+    state: &AppState,
+    db: &mut PgConnection,
+    user: &str,
+    payload: &Value,
+) -> Result<Response, AppError> {
     let action = &payload["actions"][0];
     let target = Target {
         user: user.to_string(),
@@ -39,7 +44,8 @@ pub async fn handle(state: &AppState, db: &mut PgConnection, user: &str, payload
 async fn act(state: &AppState, db: &mut PgConnection, user: &str, action: &Value) -> Result<Option<String>, AppError> {
     let not_ours = || Some("This checklist button is not one warroom made; nothing changed.".to_string());
     let action_id = action["action_id"].as_str().unwrap_or_default();
-    let button = action_id.strip_prefix(ACTION_PREFIX).and_then(|rest| rest.split('.').next()).and_then(Button::from_word);
+    let button =
+        action_id.strip_prefix(ACTION_PREFIX).and_then(|rest| rest.split('.').next()).and_then(Button::from_word);
     let value = action["value"].as_str().unwrap_or_default();
     let parsed = value.split_once('|').and_then(|(id, n)| Some((Uuid::parse_str(id).ok()?, n.parse::<u32>().ok()?)));
     let (Some(button), Some((incident_id, number))) = (button, parsed) else { return Ok(not_ours()) };

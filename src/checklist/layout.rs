@@ -89,12 +89,7 @@ fn heading_items(section: usize, heading: &str, level: u8) -> Vec<Item> {
     pieces
         .into_iter()
         .enumerate()
-        .map(|(chunk, piece)| Item {
-            what: What::Heading { section },
-            chunk,
-            chunks,
-            text: format!("{mark}*{piece}*"),
-        })
+        .map(|(chunk, piece)| Item { what: What::Heading { section }, chunk, chunks, text: format!("{mark}*{piece}*") })
         .collect()
 }
 
@@ -119,7 +114,11 @@ fn step_items(step: &Step) -> Vec<Item> {
     }
     let chunks = texts.len();
     let number = step.number;
-    texts.into_iter().enumerate().map(|(chunk, text)| Item { what: What::Step { number }, chunk, chunks, text }).collect()
+    texts
+        .into_iter()
+        .enumerate()
+        .map(|(chunk, text)| Item { what: What::Step { number }, chunk, chunks, text })
+        .collect()
 }
 
 /// `raw`, escaped for mrkdwn, in pieces of at most `budget` characters each (an escape is never

@@ -90,7 +90,10 @@ mod tests {
     fn a_missing_or_empty_runbook_is_an_error_naming_the_service_and_file() {
         let catalog = Catalog::built_in().unwrap();
         let missing = Runbooks::load(&services("/nonexistent/runbook.md"), &catalog).unwrap_err();
-        assert!(missing.starts_with("[services.api] runbook = \"/nonexistent/runbook.md\": cannot read it"), "{missing}");
+        assert!(
+            missing.starts_with("[services.api] runbook = \"/nonexistent/runbook.md\": cannot read it"),
+            "{missing}"
+        );
 
         let dir = std::env::temp_dir().join(format!("warroom-runbooks-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -169,6 +169,14 @@ impl Checklist {
         })
     }
 
+    /// The window that section `position` (of [`Checklist::sections`]) gives, unless it is the
+    /// one it inherits from its `##`.
+    pub fn own_window(&self, position: usize) -> Option<u64> {
+        let section = self.sections.get(position)?;
+        let parent = self.sections[..position].iter().rev().find(|s| s.level == 2).filter(|_| section.level == 3);
+        section.window_end_secs.filter(|w| parent.is_none_or(|p| p.window_end_secs != Some(*w)))
+    }
+
     /// The time windows that cover steps. A `###` that inherits its `##`'s window is covered by
     /// the `##`'s (one reminder for the whole section); one with a window of its own has its own.
     pub fn windows(&self) -> Vec<Window<'_>> {
@@ -247,7 +255,13 @@ mod tests {
         let headings: Vec<&str> = checklist.sections.iter().map(|s| s.heading.as_str()).collect();
         assert_eq!(
             headings,
-            ["Immediate Actions (0-5 minutes)", "1. Verify", "2. Look", "Investigation (5-15 minutes)", "Deeper (First 20 Minutes)"],
+            [
+                "Immediate Actions (0-5 minutes)",
+                "1. Verify",
+                "2. Look",
+                "Investigation (5-15 minutes)",
+                "Deeper (First 20 Minutes)"
+            ],
             "sections without steps are left out, their `##` kept"
         );
         let steps: Vec<(u32, Button)> = checklist.steps().map(|(_, s)| (s.number, s.button())).collect();

@@ -83,11 +83,22 @@ pub async fn post(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     if !store::posted(&mut *tx, incident.id, &posting, index as i32).await? {
         let states = store::states(&mut *tx, incident.id).await?;
         let number = incident.number().to_string();
-        let frame = Frame { incident_id: incident.id, number: &number, declared_at: incident.declared_at, now: state.clock.now() };
+        let frame = Frame {
+            incident_id: incident.id,
+            number: &number,
+            declared_at: incident.declared_at,
+            now: state.clock.now(),
+        };
         let message = render::part(&checklist, &parts, index, &frame, &states);
         let (channel, ts) = crate::jobs::post_once::post(state, job, &channel, &message.text, &message.blocks).await?;
         let now = state.clock.now();
-        let row = store::Message { posting: posting.clone(), part: index as i32, channel_id: channel.clone(), ts, shown: message.digest() };
+        let row = store::Message {
+            posting: posting.clone(),
+            part: index as i32,
+            channel_id: channel.clone(),
+            ts,
+            shown: message.digest(),
+        };
         store::add_message(&mut *tx, incident.id, &row, now).await?;
         let what = format!("runbook checklist (part {} of {})", index + 1, parts.len());
         let payload = json!({ "channel": channel, "ts": row.ts, "message": what, "posting": posting });
@@ -104,7 +115,11 @@ pub async fn post(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
 }
 
 /// Queues an edit of the checklist's messages (after a tick, a run, an approval's decision).
-pub async fn queue_refresh(db: impl sqlx::PgExecutor<'_>, incident_id: Uuid, now: chrono::DateTime<chrono::Utc>) -> sqlx::Result<()> {
+pub async fn queue_refresh(
+    db: impl sqlx::PgExecutor<'_>,
+    incident_id: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> sqlx::Result<()> {
     let slot = Uuid::new_v4().simple().to_string();
     queue::enqueue(db, Some(incident_id), kind::CHECKLIST_REFRESH, &slot, json!({}), now).await?;
     Ok(())
@@ -120,7 +135,8 @@ pub async fn refresh(state: &AppState, job: &queue::Job) -> Result<(), JobError>
     let states = store::states(&mut *tx, incident.id).await?;
     let parts = layout::parts(&checklist);
     let number = incident.number().to_string();
-    let frame = Frame { incident_id: incident.id, number: &number, declared_at: incident.declared_at, now: state.clock.now() };
+    let frame =
+        Frame { incident_id: incident.id, number: &number, declared_at: incident.declared_at, now: state.clock.now() };
     for message in messages.iter().filter(|m| (m.part as usize) < parts.len()) {
         let rendered = render::part(&checklist, &parts, message.part as usize, &frame, &states);
         let digest = rendered.digest();
@@ -156,6 +172,8 @@ pub async fn repost(
     queue_posting(&mut *db, incident.id, &format!("again:{trigger_id}"), state.clock.now()).await?;
     Ok(match &incident.channel_id {
         Some(channel) => format!(":clipboard: Posting the runbook checklist of {} in <#{channel}>.", incident.number()),
-        None => format!(":clipboard: The runbook checklist of {} is posted once its channel exists.", incident.number()),
+        None => {
+            format!(":clipboard: The runbook checklist of {} is posted once its channel exists.", incident.number())
+        }
     })
 }

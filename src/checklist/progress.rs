@@ -15,21 +15,47 @@ const MARGIN_SECS: i64 = crate::diagnostics::change::MARGIN.as_secs() as i64;
 pub enum Progress<'a> {
     Open,
     /// Ticked by hand.
-    Done { by: &'a str, at: DateTime<Utc> },
+    Done {
+        by: &'a str,
+        at: DateTime<Utc>,
+    },
     /// Ticked by its run, which ended `ok` (exit 0) or not.
-    Ran { by: &'a str, at: DateTime<Utc>, ok: bool },
+    Ran {
+        by: &'a str,
+        at: DateTime<Utc>,
+        ok: bool,
+    },
     /// A read asked from the checklist, not finished yet.
-    Running { by: &'a str, at: DateTime<Utc> },
+    Running {
+        by: &'a str,
+        at: DateTime<Utc>,
+    },
     /// Asked, and not finished within its time limit and a margin: taken as lost.
-    Lost { by: &'a str, at: DateTime<Utc> },
+    Lost {
+        by: &'a str,
+        at: DateTime<Utc>,
+    },
     /// A change waiting for its approval.
-    Awaiting { by: &'a str, at: DateTime<Utc> },
+    Awaiting {
+        by: &'a str,
+        at: DateTime<Utc>,
+    },
     /// A change approved, running or about to.
-    Approved { by: &'a str, at: DateTime<Utc> },
+    Approved {
+        by: &'a str,
+        at: DateTime<Utc>,
+    },
     /// A change whose request ended without running it (`denied`, `expired`, `cancelled`).
-    Dropped { by: &'a str, at: DateTime<Utc>, how: &'a str },
+    Dropped {
+        by: &'a str,
+        at: DateTime<Utc>,
+        how: &'a str,
+    },
     /// A change that started and whose outcome is unknown.
-    Unknown { by: &'a str, at: DateTime<Utc> },
+    Unknown {
+        by: &'a str,
+        at: DateTime<Utc>,
+    },
 }
 
 impl<'a> Progress<'a> {

@@ -20,7 +20,11 @@ use crate::timeline::{self, EventKind, WARROOM};
 const LISTED: usize = 20;
 
 /// Plans the checklist's time-window timers (with the checklist, in its transaction).
-pub async fn schedule(tx: &mut Transaction<'_, Postgres>, incident: &Incident, checklist: &Checklist) -> sqlx::Result<()> {
+pub async fn schedule(
+    tx: &mut Transaction<'_, Postgres>,
+    incident: &Incident,
+    checklist: &Checklist,
+) -> sqlx::Result<()> {
     for window in checklist.windows() {
         let at = incident.declared_at + chrono::Duration::seconds(window.end_secs as i64);
         let payload = json!({ "section": window.index });
@@ -42,11 +46,7 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let Some(window) = windows.iter().find(|w| w.index == section) else { return Ok(()) };
     let now = state.clock.now();
     let states = store::states(&state.db, incident.id).await?;
-    let open: Vec<_> = window
-        .steps
-        .iter()
-        .filter(|s| !Progress::of(s, states.get(&s.number), now).is_done())
-        .collect();
+    let open: Vec<_> = window.steps.iter().filter(|s| !Progress::of(s, states.get(&s.number), now).is_done()).collect();
     if open.is_empty() {
         return Ok(());
     }

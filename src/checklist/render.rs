@@ -71,7 +71,8 @@ pub fn part(
             .to_string()
     };
     blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": footer }] }));
-    let text = format!("📋 {} runbook checklist: {} (part {} of {of})", frame.number, short_title(checklist), index + 1);
+    let text =
+        format!("📋 {} runbook checklist: {} (part {} of {of})", frame.number, short_title(checklist), index + 1);
     Rendered { text, blocks: Value::Array(blocks) }
 }
 
@@ -110,11 +111,11 @@ fn short(text: &str, max: usize) -> String {
     format!("{}…", text.chars().take(max - 1).collect::<String>())
 }
 
-fn heading(checklist: &Checklist, section: usize, item: &Item, frame: &Frame<'_>) -> Value {
-    let section = &checklist.sections[section];
+fn heading(checklist: &Checklist, position: usize, item: &Item, frame: &Frame<'_>) -> Value {
+    let section = &checklist.sections[position];
     let mut text = item.text.clone();
     if item.chunk + 1 == item.chunks {
-        if let Some(secs) = section.window_end_secs {
+        if let Some(secs) = checklist.own_window(position) {
             let end = frame.declared_at + chrono::Duration::seconds(secs as i64);
             text.push_str(&format!(" · ⏱ until {} UTC", crate::slack::blocks::hhmm(end)));
         }

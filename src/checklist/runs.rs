@@ -48,7 +48,8 @@ pub async fn start(
         Ok(asked) => asked,
         Err(refusal) => return Ok(format!(":no_entry: {refusal}")),
     };
-    let run = store::Run { step: step.number, by: user, action: &action.id, hash: &asked.hash, approval: asked.approval };
+    let run =
+        store::Run { step: step.number, by: user, action: &action.id, hash: &asked.hash, approval: asked.approval };
     store::set_run(&mut *db, incident.id, &run, now).await?;
     let payload = json!({
         "step": step.number, "command": step.command, "action": action.id,

@@ -155,7 +155,12 @@ pub struct Run<'a> {
     pub approval: Option<Uuid>,
 }
 
-pub async fn set_run(db: impl PgExecutor<'_>, incident_id: Uuid, run: &Run<'_>, now: DateTime<Utc>) -> sqlx::Result<()> {
+pub async fn set_run(
+    db: impl PgExecutor<'_>,
+    incident_id: Uuid,
+    run: &Run<'_>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
     sqlx::query!(
         "UPDATE checklist_steps SET run_by = $3, run_at = $4, action = $5, action_hash = $6, approval_id = $7
          WHERE incident_id = $1 AND step = $2",

@@ -176,7 +176,9 @@ pub fn declaration(
             "📋 *Runbook checklist:* {title} ({} steps) — posted in {place} after this message; `/incident runbook` posts it again.",
             checklist.steps
         );
-        blocks.push(json!({ "type": "section", "block_id": "runbook_checklist", "text": { "type": "mrkdwn", "text": text } }));
+        blocks.push(
+            json!({ "type": "section", "block_id": "runbook_checklist", "text": { "type": "mrkdwn", "text": text } }),
+        );
     }
     blocks.push(json!({
         "type": "context",

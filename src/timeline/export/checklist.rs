@@ -35,11 +35,22 @@ pub struct Row {
 pub enum State {
     Open,
     /// Ticked by hand.
-    Done { by: String, at: DateTime<Utc> },
+    Done {
+        by: String,
+        at: DateTime<Utc>,
+    },
     /// Ticked when its run finished (`ok` or `failed`).
-    Ran { by: String, at: DateTime<Utc>, result: String },
+    Ran {
+        by: String,
+        at: DateTime<Utc>,
+        result: String,
+    },
     /// Run or requested from the checklist, and not finished.
-    Asked { by: String, at: DateTime<Utc>, change: bool },
+    Asked {
+        by: String,
+        at: DateTime<Utc>,
+        change: bool,
+    },
 }
 
 impl State {

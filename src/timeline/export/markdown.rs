@@ -194,7 +194,8 @@ async fn runbook_checklist<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, ou
         let ticked = matches!(step.state, super::checklist::State::Done { .. } | super::checklist::State::Ran { .. });
         let note = step.note.as_deref().map(|n| format!("{}: ", inline(n))).unwrap_or_default();
         let action = step.action.as_deref().map(|a| format!(" (<code>{}</code>)", inline(a))).unwrap_or_default();
-        let state = if ticked { inline(&step.state.describe()) } else { format!("**{}**", inline(&step.state.describe())) };
+        let state =
+            if ticked { inline(&step.state.describe()) } else { format!("**{}**", inline(&step.state.describe())) };
         let line = format!(
             "- [{}] **{}.** {note}<code>{}</code>{action} — {state}\n",
             if ticked { "x" } else { " " },

@@ -32,8 +32,10 @@ impl Database {
         let admin = PgConnectOptions::from_str(&server)?;
         let name = format!("warroom_bench_{}", uuid::Uuid::new_v4().simple());
         sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin.connect().await?).await?;
-        let pool =
-            sqlx::postgres::PgPoolOptions::new().max_connections(16).connect_with(admin.clone().database(&name)).await?;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(16)
+            .connect_with(admin.clone().database(&name))
+            .await?;
         warroom::db::migrate(&pool).await?;
         Ok(Self { pool, name, admin })
     }

@@ -98,7 +98,9 @@ async fn done(
         return Ok(Some(format!("Step {} was already ticked ({line}); nothing changed.", step.number)));
     }
     store::tick(&mut *db, incident.id, step.number, user, now).await?;
-    let payload = json!({ "step": step.number, "command": step.command, "action": null, "via": "done" });
+    let button = super::render::action_id(Button::Done, step.number);
+    let payload =
+        json!({ "step": step.number, "command": step.command, "action": null, "via": "done", "button": button });
     timeline::append(&mut *db, incident.id, now, user, EventKind::ChecklistStepDone, payload).await?;
     post::queue_refresh(&mut *db, incident.id, now).await?;
     Ok(None)

@@ -77,9 +77,8 @@ pub async fn post(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         return Err(JobError::Fatal(format!("the checklist has {} messages, not {}", parts.len(), index + 1)));
     }
     state.limiter.acquire(&channel, state.clock.now(), job.holds_slot).map_err(JobError::Defer)?;
-
     let mut tx = state.db.begin().await?;
-    store::lock(&mut tx, incident.id).await?;
+    store::lock(&mut tx, incident.id, true).await?;
     if !store::posted(&mut *tx, incident.id, &posting, index as i32).await? {
         let states = store::states(&mut *tx, incident.id).await?;
         let number = incident.number().to_string();
@@ -114,6 +113,15 @@ pub async fn post(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     Ok(())
 }
 
+/// How soon a job that found the checklist's lock taken comes back.
+const BUSY_WAIT: chrono::Duration = chrono::Duration::milliseconds(250);
+
+/// Another job is posting or editing the checklist: this one runs again shortly (not an
+/// attempt), and then draws the state as it is by then.
+fn busy(state: &AppState) -> JobError {
+    JobError::Defer(state.clock.now() + BUSY_WAIT)
+}
+
 /// Queues an edit of the checklist's messages (after a tick, a run, an approval's decision).
 pub async fn queue_refresh(
     db: impl sqlx::PgExecutor<'_>,
@@ -130,7 +138,11 @@ pub async fn queue_refresh(
 pub async fn refresh(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let incident = crate::jobs::load_incident(state, job).await?;
     let mut tx = state.db.begin().await?;
-    let Some(checklist) = store::lock(&mut tx, incident.id).await? else { return Ok(()) };
+    let checklist = match store::lock(&mut tx, incident.id, false).await? {
+        store::Locked::Mine(checklist) => checklist,
+        store::Locked::Busy => return Err(busy(state)),
+        store::Locked::None => return Ok(()),
+    };
     let messages = store::messages(&mut *tx, incident.id).await?;
     let states = store::states(&mut *tx, incident.id).await?;
     let parts = layout::parts(&checklist);

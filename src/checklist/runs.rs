@@ -54,6 +54,7 @@ pub async fn start(
     let payload = json!({
         "step": step.number, "command": step.command, "action": action.id,
         "kind": if action.change { "change" } else { "read" }, "request": asked.approval, "hash": asked.hash,
+        "button": super::render::action_id(step.button(), step.number),
     });
     timeline::append(&mut *db, incident.id, now, user, EventKind::ChecklistStepRun, payload).await?;
     post::queue_refresh(&mut *db, incident.id, now).await?;

@@ -68,16 +68,43 @@ pub async fn get(db: impl PgExecutor<'_>, incident_id: Uuid) -> sqlx::Result<Opt
     Ok(json.and_then(parse))
 }
 
+/// What [`lock`] found.
+pub enum Locked {
+    /// The checklist, locked until the transaction ends.
+    Mine(Checklist),
+    /// Another job holds it (it is posting or editing the messages right now).
+    Busy,
+    /// The incident has no checklist.
+    None,
+}
+
 /// The incident's checklist, locked until `tx` ends: the jobs that post and edit its messages
-/// take turns through this lock. (Clicks never take it: they only read the row.)
-pub async fn lock(tx: &mut PgConnection, incident_id: Uuid) -> sqlx::Result<Option<Checklist>> {
-    let json = sqlx::query_scalar!(
-        "SELECT checklist FROM incident_checklists WHERE incident_id = $1 FOR NO KEY UPDATE",
-        incident_id
-    )
-    .fetch_optional(tx)
-    .await?;
-    Ok(json.and_then(parse))
+/// take turns through this lock, so that an edit never overtakes a newer one. Posting a message
+/// waits for it (`wait`: it is taken for one Slack call at a time, and a posting job must not
+/// lose the slot the channel's limiter gave it); an edit that finds it taken does not wait (a
+/// burst of ticks would otherwise hold every worker behind one slow Slack call) but comes back
+/// shortly. Clicks never take it: they only read the row.
+pub async fn lock(tx: &mut PgConnection, incident_id: Uuid, wait: bool) -> sqlx::Result<Locked> {
+    let json = if wait {
+        sqlx::query_scalar!(
+            "SELECT checklist FROM incident_checklists WHERE incident_id = $1 FOR NO KEY UPDATE",
+            incident_id
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+    } else {
+        sqlx::query_scalar!(
+            "SELECT checklist FROM incident_checklists WHERE incident_id = $1 FOR NO KEY UPDATE SKIP LOCKED",
+            incident_id
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+    };
+    match json {
+        Some(json) => Ok(parse(json).map_or(Locked::None, Locked::Mine)),
+        None if get(&mut *tx, incident_id).await?.is_some() => Ok(Locked::Busy),
+        None => Ok(Locked::None),
+    }
 }
 
 fn parse(json: serde_json::Value) -> Option<Checklist> {

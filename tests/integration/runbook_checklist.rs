@@ -266,6 +266,22 @@ async fn incident_runbook_posts_the_checklist_again_with_its_state() {
     app.drain().await;
     let texts = step_texts(&app, &channel, 2);
     assert!(texts.iter().all(|t| t.ends_with("✅ done by <@U0BOB> at 15:00")), "{texts:?}");
+    // The same command delivered twice posts it once.
+    let form = [
+        ("team_id", "T0SANDBOX"),
+        ("channel_id", channel.as_str()),
+        ("user_id", BOB),
+        ("command", "/incident"),
+        ("text", "runbook"),
+        ("response_url", ""),
+        ("trigger_id", "1.1.repeated"),
+    ];
+    let body = serde_urlencoded::to_string(form).unwrap().into_bytes();
+    for _ in 0..2 {
+        app.slack.send_signed("/slack/commands", "application/x-www-form-urlencoded", body.clone()).await.unwrap();
+    }
+    app.drain().await;
+    assert_eq!(checklist_messages(&app, &channel).len(), 6, "a third posting, not a fourth");
     let help = app.slack.slash(BOB, &channel, "help").await.unwrap().text();
     assert!(help.contains("`runbook` — the service's runbook checklist"), "{help}");
     app.finish().await;

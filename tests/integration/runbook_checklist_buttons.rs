@@ -63,9 +63,14 @@ async fn a_request_button_needs_an_approval_by_another_person() {
     assert!(told(&app, CAROL).contains("Only the responders (<@U0BOB>) may request changes"), "{}", told(&app, CAROL));
     assert!(events(&app, "approval_requested").await.is_empty());
 
+    // Twice, before the message changes: one request.
+    app.slack.click(BOB, &channel, &ts, &action).await.unwrap();
     app.slack.click(BOB, &channel, &ts, &action).await.unwrap();
     app.drain().await;
-    assert!(told(&app, BOB).contains("`systemd.restart` is a change"), "{}", told(&app, BOB));
+    let replies: Vec<String> = app.slack.ephemerals(BOB).into_iter().map(|e| e.text).collect();
+    assert!(replies[0].contains("`systemd.restart` is a change"), "{replies:?}");
+    assert!(replies[1].contains("⏳ awaiting approval") && replies[1].contains("Nothing changed"), "{replies:?}");
+    assert_eq!(events(&app, "approval_requested").await.len(), 1);
     let text = step_texts(&app, &channel, 6).pop().unwrap();
     assert!(text.ends_with("⏳ awaiting approval — requested by <@U0BOB> at 15:00"), "{text}");
     let approval = app
@@ -205,5 +210,63 @@ async fn no_reminder_once_the_incident_is_resolved() {
     app.drain().await;
     assert!(told(&app, BOB).contains("INC-1 is resolved: its checklist is closed"), "{}", told(&app, BOB));
     assert!(events(&app, "checklist_step_done").await.is_empty());
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_denied_request_offers_the_request_button_again() {
+    let (app, channel) = declared(&SYSTEMD, |s| s.file.approvals.approvers = vec![CAROL.into()]).await;
+    click(&app, &channel, BOB, 6).await;
+    app.drain().await;
+    let approval = app
+        .slack
+        .channel(&channel)
+        .unwrap()
+        .messages
+        .into_iter()
+        .rev()
+        .find(|m| m.blocks.to_string().contains("approval.deny"))
+        .unwrap();
+
+    app.slack.click(CAROL, &channel, &approval.ts, "approval.deny").await.unwrap();
+    app.drain().await;
+
+    let text = step_texts(&app, &channel, 6).pop().unwrap();
+    assert!(text.ends_with("✖ request denied — requested by <@U0BOB> at 15:00; request it again"), "{text}");
+    assert_eq!(button(&app, &channel, 6).map(|b| b.1).as_deref(), Some("checklist.request.6"));
+    assert!(events(&app, "checklist_step_done").await.is_empty(), "a denied change ticks nothing");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_checklist_click_warroom_did_not_make_changes_nothing() {
+    let (app, channel) = declared(&SYSTEMD, |_| {}).await;
+    let incident = app.only_incident().await;
+    let forged = |action_id: &str, value: String| {
+        let payload = serde_json::json!({
+            "type": "block_actions", "user": { "id": BOB }, "channel": { "id": channel },
+            "actions": [{ "type": "button", "action_id": action_id, "value": value }],
+        });
+        serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap().into_bytes()
+    };
+    let form = "application/x-www-form-urlencoded";
+
+    for (action_id, value) in [
+        ("checklist.done.1", "not-an-incident|1".to_string()),
+        ("checklist.done.999", format!("{}|999", incident.id)),
+        ("checklist.done.12", format!("{}|12", incident.id)),
+        ("checklist.explode.1", format!("{}|1", incident.id)),
+    ] {
+        let reply = app.slack.send_signed("/slack/interactions", form, forged(action_id, value)).await.unwrap();
+        assert_eq!(reply.status, 200, "{action_id}");
+    }
+    app.drain().await;
+
+    let replies: Vec<String> = app.slack.ephemerals(BOB).into_iter().map(|e| e.text).collect();
+    assert_eq!(replies.len(), 4, "{replies:?}");
+    assert!(replies[1].contains("INC-1's checklist has no step 999"), "{replies:?}");
+    assert!(replies.iter().filter(|r| r.contains("not one warroom made")).count() == 3, "{replies:?}");
+    assert!(events(&app, "checklist_step_done").await.is_empty());
+    assert!(events(&app, "diagnostic_requested").await.is_empty(), "a Done on a Run step runs nothing");
     app.finish().await;
 }

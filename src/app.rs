@@ -45,6 +45,8 @@ pub struct AppState {
     pub templates: Arc<Templates>,
     /// The diagnostics catalog: the shipped packs and the team's (`[diagnostics] dirs`).
     pub catalog: Arc<crate::diagnostics::Catalog>,
+    /// Each service's runbook checklist, read at start (`[services.x] runbook`).
+    pub runbooks: Arc<crate::checklist::Runbooks>,
     /// Per-channel `chat.postMessage` pacing.
     pub limiter: Arc<ChannelLimiter>,
     /// Wakes the job workers when work was queued.
@@ -164,6 +166,10 @@ impl Application {
         let catalog = crate::diagnostics::Catalog::load(&settings.file.diagnostics.dirs).map_err(|problems| {
             anyhow::anyhow!("{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
         })?;
+        let catalog = Arc::new(catalog);
+        // A runbook that cannot be read stops the start, with the service and the file named.
+        let runbooks = crate::checklist::Runbooks::load(&settings.file.services, &catalog)
+            .map_err(|problems| anyhow::anyhow!("cannot start: {problems}"))?;
         let state = AppState {
             limiter: Arc::new(ChannelLimiter::new(settings.file.channel_post_interval.0)),
             settings: Arc::new(settings),
@@ -173,7 +179,8 @@ impl Application {
             slack,
             signing_secret,
             templates,
-            catalog: Arc::new(catalog),
+            catalog,
+            runbooks: Arc::new(runbooks),
             jobs_ready: Arc::new(Notify::new()),
             notify_in_flight: Arc::default(),
             runner_tasks_ready: Arc::new(Notify::new()),

@@ -31,8 +31,8 @@ const POSTMORTEM: (&str, &str) = ("postmortem.md", include_str!("../templates/po
 /// `{{{timeline}}}` (or `{{timeline}}`), the report streams the timeline. The template is cut at
 /// these placeholders when it is loaded, so the sections' places never travel through rendered
 /// text, where user text could imitate them.
-pub const POSTMORTEM_SECTIONS: [&str; 6] =
-    ["timeline", "diagnostics", "approvals", "escalations", "statuspage_updates", "action_items"];
+pub const POSTMORTEM_SECTIONS: [&str; 7] =
+    ["timeline", "diagnostics", "approvals", "escalations", "statuspage_updates", "action_items", "runbook_checklist"];
 
 /// A piece of a template cut at its sections: its rendered text, then the section that follows.
 #[derive(Debug)]

@@ -30,6 +30,8 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
             approvals::set_message(&state.db, id, &channel, &ts).await?;
         }
     }
+    // A request made from the runbook checklist shows its state there too.
+    crate::checklist::runs::request_changed(&state.db, request.incident_id, request.id, state.clock.now()).await?;
     Ok(())
 }
 

@@ -213,6 +213,9 @@ pub async fn record_in(
         "duration_ms": outcome.duration.as_millis() as u64, "stdout": stdout, "stderr": stderr, "truncated": outcome.truncated,
     });
     timeline::append(&mut **tx, incident_id, now, by, EventKind::DiagnosticFinished, payload).await?;
+    // A run asked from the runbook checklist ticks its step, with how it ended.
+    let ok = outcome.exit_code == Some(0) && !outcome.timed_out;
+    crate::checklist::runs::finished(tx, now, incident_id, id, &argv, by, ok).await?;
     let post = json!({ "text": text, "to": "channel", "what": "diagnostic" });
     queue::enqueue(&mut **tx, Some(incident_id), kind::POST, slot, post, now).await?;
     if long {

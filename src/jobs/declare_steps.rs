@@ -17,7 +17,12 @@ async fn declaration(state: &AppState, incident: &Incident) -> Result<(String, s
     let sync = crate::statuspage::line(&state.db, incident.id, state.statuspage.is_sandbox()).await?;
     // Known from creating the channel; a failure here only means the commander shows as a mention.
     let bot = state.slack.bot_user_id().await.ok();
-    Ok(blocks::declaration(&state.templates, &state.settings.file, incident, sync.as_deref(), bot.as_deref())?)
+    let checklist = state.runbooks.get(&incident.service).map(|c| {
+        let (run, request, done) = c.buttons();
+        blocks::ChecklistLink { title: &c.title, steps: run + request + done }
+    });
+    let config = &state.settings.file;
+    Ok(blocks::declaration(&state.templates, config, incident, sync.as_deref(), bot.as_deref(), checklist)?)
 }
 
 /// How many suffixed names to try when `inc-42-api` belongs to someone else.
@@ -159,7 +164,11 @@ pub async fn post_declaration(state: &AppState, job: &queue::Job) -> Result<(), 
         timeline::append(&mut *tx, incident.id, state.clock.now(), WARROOM, EventKind::MessagePosted, payload).await?;
         tx.commit().await?;
     }
-    queue::enqueue(&state.db, Some(incident.id), kind::PIN_DECLARATION, "", json!({}), state.clock.now()).await?;
+    let mut tx = state.db.begin().await?;
+    queue::enqueue(&mut *tx, Some(incident.id), kind::PIN_DECLARATION, "", json!({}), state.clock.now()).await?;
+    // The runbook checklist follows the declaration in the channel.
+    crate::checklist::post::after_declaration(&mut tx, state, &incident).await?;
+    tx.commit().await?;
     crate::jobs::wake(state);
     Ok(())
 }

@@ -58,9 +58,15 @@ pub mod kind {
     pub const EXPORT: &str = "incident.export";
     pub const CAPTURE: &str = "timeline.capture";
     pub const ALERT_RESOLVED_PROMPT: &str = "alerts.resolved_prompt";
+    /// One message of the runbook checklist (`crate::checklist::post`).
+    pub const CHECKLIST_POST: &str = "checklist.post";
+    /// Edits the checklist's messages after a step changed.
+    pub const CHECKLIST_REFRESH: &str = "checklist.refresh";
+    /// A section's time window ended (`crate::checklist::remind`).
+    pub const CHECKLIST_WINDOW: &str = "checklist.window";
 
     /// Timers: cancelled when the incident resolves.
-    pub const TIMERS: [&str; 3] = [STATUS_UPDATE, ESCALATION_TIER, ESCALATION_ACK_CHECK];
+    pub const TIMERS: [&str; 4] = [STATUS_UPDATE, ESCALATION_TIER, ESCALATION_ACK_CHECK, CHECKLIST_WINDOW];
 }
 
 /// How a job attempt ended, when it did not succeed.

@@ -168,6 +168,9 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::EXPORT => super::export::run(state, job).await,
         kind::CAPTURE => crate::slack::capture::run(state, job).await,
         kind::ALERT_RESOLVED_PROMPT => crate::alerts::prompt::run(state, job).await,
+        kind::CHECKLIST_POST => crate::checklist::post::post(state, job).await,
+        kind::CHECKLIST_REFRESH => crate::checklist::post::refresh(state, job).await,
+        kind::CHECKLIST_WINDOW => crate::checklist::remind::run(state, job).await,
         other => Err(JobError::Fatal(format!("unknown job kind `{other}`"))),
     }
 }

@@ -6,6 +6,7 @@
 //! envelopes over warroom's WebSocket connections).
 
 pub mod actor;
+pub mod block_kit;
 mod changes;
 mod events;
 mod faults;

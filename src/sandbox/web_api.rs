@@ -259,6 +259,7 @@ fn post(s: &mut State, params: &Value, now: chrono::DateTime<chrono::Utc>) -> Me
     if text.is_empty() && blocks.as_array().is_none_or(|b| b.is_empty()) {
         return Err("no_text");
     }
+    within_limits(&blocks)?;
     let ts = next_ts(s, now);
     let c = s.channel_mut(params["channel"].as_str().unwrap_or("")).ok_or("channel_not_found")?;
     if !c.members.iter().any(|m| m == BOT_USER) {
@@ -318,6 +319,7 @@ fn update(s: &mut State, params: &Value) -> MethodResult {
     let ts = params["ts"].as_str().unwrap_or("");
     let c = s.channel_mut(params["channel"].as_str().unwrap_or("")).ok_or("channel_not_found")?;
     let m = c.messages.iter_mut().find(|m| m.ts == ts).ok_or("message_not_found")?;
+    within_limits(&params["blocks"])?;
     if let Some(text) = params["text"].as_str() {
         m.text = text.into();
     }
@@ -328,7 +330,18 @@ fn update(s: &mut State, params: &Value) -> MethodResult {
     Ok(json!({ "channel": c.id, "ts": ts, "text": m.text }))
 }
 
+/// Slack refuses blocks beyond Block Kit's limits with `invalid_blocks` (and says why).
+fn within_limits(blocks: &Value) -> Result<(), &'static str> {
+    let problems = super::block_kit::problems(blocks);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    tracing::warn!("sandbox: invalid_blocks: {}", problems.join("; "));
+    Err("invalid_blocks")
+}
+
 fn ephemeral(s: &mut State, channel: &str, user: &str, text: &str, blocks: &Value) -> MethodResult {
+    within_limits(blocks)?;
     let c = s.channel_mut(channel).ok_or("channel_not_found")?;
     if !c.members.iter().any(|m| m == user) {
         return Err("user_not_in_channel");

@@ -80,6 +80,13 @@ pub fn resolve_modal(incident: &Incident) -> Value {
     })
 }
 
+/// The runbook checklist a declaration points to (posted after it in the incident channel).
+#[derive(Debug, Clone, Copy)]
+pub struct ChecklistLink<'a> {
+    pub title: &'a str,
+    pub steps: usize,
+}
+
 /// The declaration message: fallback text and blocks. `bot_user` is warroom's own Slack user:
 /// an incident whose commander it is (declared by an alert or the API with no commander
 /// configured) reads "unassigned".
@@ -89,6 +96,7 @@ pub fn declaration(
     incident: &Incident,
     statuspage: Option<&str>,
     bot_user: Option<&str>,
+    checklist: Option<ChecklistLink<'_>>,
 ) -> Result<(String, Value), TemplateError> {
     let severity = incident.severity();
     let next_update = match incident.next_update_at {
@@ -160,6 +168,17 @@ pub fn declaration(
         }
         buttons.push(resolve_button(incident, "Resolve"));
         blocks.push(json!({ "type": "actions", "block_id": "incident_actions", "elements": buttons }));
+    }
+    if let Some(checklist) = checklist {
+        let title = crate::templates::escape_mrkdwn(&checklist.title.chars().take(200).collect::<String>());
+        let place = incident.channel_id.as_deref().map_or_else(|| "the incident channel".into(), |c| format!("<#{c}>"));
+        let text = format!(
+            "📋 *Runbook checklist:* {title} ({} steps) — posted in {place} after this message; `/incident runbook` posts it again.",
+            checklist.steps
+        );
+        blocks.push(
+            json!({ "type": "section", "block_id": "runbook_checklist", "text": { "type": "mrkdwn", "text": text } }),
+        );
     }
     blocks.push(json!({
         "type": "context",

@@ -53,6 +53,8 @@ pub enum IncidentAction {
     },
     /// Upload the report to the channel.
     Export(crate::timeline::export::Format),
+    /// Post the service's runbook checklist again, with its state.
+    Runbook,
 }
 
 /// `/incident declare [P0-P3] <service> <summary...>`
@@ -79,6 +81,7 @@ pub const USAGE: &str = "*Usage:* `/incident <subcommand>`\n\
 • `ic @user` · `sev P1` · `note <text>` — commander, severity, a timeline note\n\
 • `summary` — the executive summary · `timeline` — the last 20 entries · `resolve` — the resolution form · `reopen`\n\
 • `diagnostics` — the runbook checks for this service · `run <diagnostic> [name=value] [reason=\"why\"]` — run one\n\
+• `runbook` — the service's runbook checklist, posted again with each step's state\n\
 • `escalate [why]` — page the next escalation tier now\n\
 • `followup <text> [@owner] [immediate|short|long]` — an action item for the report · `export [md|json|csv]` — upload the post-incident report\n\
 • `list` — active incidents\n\
@@ -105,7 +108,7 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         "declare" if rest.is_empty() => Ok(Command::DeclareModal),
         "declare" => parse_declare(&rest).map(Command::Declare),
         sub @ ("update" | "status" | "ic" | "sev" | "note" | "summary" | "resolve" | "reopen" | "diagnostics"
-        | "run" | "timeline" | "escalate" | "followup" | "export") => {
+        | "run" | "timeline" | "escalate" | "followup" | "export" | "runbook") => {
             parse_incident_command(sub, text.trim_start()[sub.len()..].trim())
         }
         other => match PLANNED.iter().find(|p| **p == other) {
@@ -162,6 +165,7 @@ fn parse_incident_command(sub: &str, args: &str) -> Result<Command, CommandError
         "reopen" => IncidentAction::Reopen,
         "diagnostics" => IncidentAction::Diagnostics,
         "timeline" => IncidentAction::Timeline,
+        "runbook" => IncidentAction::Runbook,
         "escalate" if args.chars().count() > MAX_FIELD => {
             return Err(bad(format!("The reason holds at most {MAX_FIELD} characters.")))
         }

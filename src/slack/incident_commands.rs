@@ -149,6 +149,7 @@ pub async fn run(
                 incident.channel_id.as_deref().unwrap_or(who.channel)
             )
         }
+        IncidentAction::Runbook => crate::checklist::post::repost(state, db, &incident, who.trigger_id).await?,
         IncidentAction::Reopen => match lifecycle::reopen(&mut *db, config, now, &incident, who.user).await {
             Ok(()) => format!(":white_check_mark: {} is open again.", incident.number()),
             Err(e) => return refused(e),
@@ -204,6 +205,27 @@ pub async fn request_diagnostic(
     given: &std::collections::BTreeMap<String, String>,
     reason: Option<&str>,
 ) -> Result<Result<String, String>, AppError> {
+    Ok(ask_diagnostic(state, db, incident, user, id, given, reason).await?.map(|asked| asked.text))
+}
+
+/// A diagnostic asked for: what to tell the person, the hash of its exact command (what its
+/// approval is bound to, and what its finished run is known by), and a change's request.
+pub struct Asked {
+    pub text: String,
+    pub hash: String,
+    pub approval: Option<uuid::Uuid>,
+}
+
+/// [`request_diagnostic`], saying what was queued.
+pub async fn ask_diagnostic(
+    state: &AppState,
+    db: &mut PgConnection,
+    incident: &Incident,
+    user: &str,
+    id: &str,
+    given: &std::collections::BTreeMap<String, String>,
+    reason: Option<&str>,
+) -> Result<Result<Asked, String>, AppError> {
     // Only the service's packs, and its own targets unless `[services.x] allow` says otherwise.
     let service = state.settings.file.services.get(&incident.service);
     let bound = crate::diagnostics::policy::bind(&state.catalog, &incident.service, service, id, given);
@@ -212,6 +234,7 @@ pub async fn request_diagnostic(
         Err(refusal) => return Ok(Err(crate::templates::escape_mrkdwn(&refusal))),
     };
     let now = state.clock.now();
+    let hash = crate::diagnostics::approvals::action_hash(id, &action.render(&params));
     if action.kind == crate::diagnostics::Kind::Change {
         let config = &state.settings.file.approvals;
         let new = crate::diagnostics::approvals::NewRequest {
@@ -224,11 +247,12 @@ pub async fn request_diagnostic(
             required: action.approvals.unwrap_or(config.required),
         };
         let request = crate::diagnostics::approvals::request(&mut *db, config, now, new).await?;
-        return Ok(Ok(format!(
+        let text = format!(
             ":lock: `{id}` is a change: it runs once {} approver(s) other than you approve it, before {} UTC. The request is posted in the channel.",
             request.required,
             crate::slack::blocks::hhmm(request.expires_at)
-        )));
+        );
+        return Ok(Ok(Asked { text, hash, approval: Some(request.id) }));
     }
     let payload = json!({ "action": id, "params": params, "argv": action.render(&params), "reason": reason });
     crate::timeline::append(&mut *db, incident.id, now, user, crate::timeline::EventKind::DiagnosticRequested, payload)
@@ -236,7 +260,8 @@ pub async fn request_diagnostic(
     let job = json!({ "action": id, "params": params, "by": user });
     queue::enqueue(&mut *db, Some(incident.id), kind::RUN_DIAGNOSTIC, &uuid::Uuid::new_v4().to_string(), job, now)
         .await?;
-    Ok(Ok(format!(":mag: Running `{id}` for {}; the output will be posted here.", incident.number())))
+    let text = format!(":mag: Running `{id}` for {}; the output will be posted here.", incident.number());
+    Ok(Ok(Asked { text, hash, approval: None }))
 }
 
 /// Queues `views.open` for the update or resolve modal (trigger ids live three seconds).

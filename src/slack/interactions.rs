@@ -112,6 +112,9 @@ async fn block_actions(
     if action_id == approvals::ACTION_APPROVE || action_id == approvals::ACTION_DENY {
         return approval_click(state, db, user, payload, action_id == approvals::ACTION_APPROVE).await;
     }
+    if action_id.starts_with(crate::checklist::ACTION_PREFIX) {
+        return crate::checklist::click::handle(state, db, user, payload).await;
+    }
     if action_id == incident_commands::ACTION_RUN_DIAGNOSTIC {
         return run_click(state, db, user, payload).await;
     }

@@ -2,13 +2,13 @@
 //! Block Kit rendering, and the Web API client.
 
 pub mod api;
-mod authorize;
+pub(crate) mod authorize;
 pub mod blocks;
 pub mod capture;
 pub mod command;
 mod commands;
 mod events;
-mod incident_commands;
+pub(crate) mod incident_commands;
 mod interactions;
 pub mod limiter;
 pub mod membership;

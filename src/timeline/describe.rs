@@ -97,6 +97,22 @@ pub fn what(event: &Event) -> String {
         "report_exported" => format!("report exported as {}", s("format")),
         "alert_received" => format!("alert firing: {}", crate::alerts::describe_alert(p)),
         "alert_resolved" => format!("alert resolved: {}", crate::alerts::describe_alert(p)),
+        "checklist_created" => format!("runbook checklist: {} ({} steps)", esc(&s("title")), p["steps"]),
+        "checklist_step_run" => format!(
+            "{} `{}` from runbook step {}",
+            if s("kind") == "change" { "requested" } else { "ran" },
+            s("action"),
+            p["step"]
+        ),
+        "checklist_step_done" if s("via") == "run" => {
+            format!("runbook step {} done: `{}` finished {}", p["step"], s("action"), s("result"))
+        }
+        "checklist_step_done" => format!("runbook step {} done: {}", p["step"], esc(&s("command"))),
+        "checklist_reminder" => format!(
+            "reminded the commander: {} ended with steps {} open",
+            esc(&s("heading")),
+            p["open"].as_array().into_iter().flatten().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+        ),
         "slack_api_failed" => format!("Slack step failed: {}", esc(&s("error"))),
         other => other.replace('_', " "),
     };

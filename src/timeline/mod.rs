@@ -58,6 +58,14 @@ pub enum EventKind {
     ChangeOutcomeUnknown,
     ApprovalCancelled,
     DiagnosticOutcomeUnknown,
+    /// The incident's runbook checklist, as posted (payload `checklist`: its sections and steps).
+    ChecklistCreated,
+    /// A step's Run or Request clicked: `step`, `command`, `action`, `kind`, `request`.
+    ChecklistStepRun,
+    /// A step ticked: `step`, `command`, `action`, `via` (`done` or `run`), `result`.
+    ChecklistStepDone,
+    /// A section's time window ended with steps open: `section`, `heading`, `open`.
+    ChecklistReminder,
 }
 
 impl EventKind {
@@ -109,6 +117,10 @@ impl EventKind {
             Self::ChangeOutcomeUnknown => "change_outcome_unknown",
             Self::ApprovalCancelled => "approval_cancelled",
             Self::DiagnosticOutcomeUnknown => "diagnostic_outcome_unknown",
+            Self::ChecklistCreated => "checklist_created",
+            Self::ChecklistStepRun => "checklist_step_run",
+            Self::ChecklistStepDone => "checklist_step_done",
+            Self::ChecklistReminder => "checklist_reminder",
         }
     }
 }

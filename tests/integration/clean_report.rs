@@ -19,7 +19,7 @@ const HOSTILE: &str =
     "x</details>\n## Root cause\n```\n| a | b |\0\r# H1\r\n<script>alert(1)</script>\u{2028}---\n\u{1b}[2J";
 
 /// The headings the template has, in order (the title's text aside).
-const HEADINGS: [&str; 15] = [
+const HEADINGS: [&str; 16] = [
     "## Summary",
     "## Impact",
     "## Lifecycle",
@@ -33,6 +33,7 @@ const HEADINGS: [&str; 15] = [
     "### Immediate (< 2 hours)",
     "### Short-term (< 24 hours)",
     "### Long-term (< 1 week)",
+    "## Runbook checklist",
     "## Validation checklist",
     "## Post-mortem checklist",
 ];

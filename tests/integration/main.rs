@@ -25,6 +25,8 @@ mod network_checks;
 mod one_time_urls;
 mod permissions;
 mod processes;
+mod runbook_checklist;
+mod runbook_checklist_buttons;
 mod runner_delivery;
 mod runners;
 mod sandbox_mode;

@@ -1,6 +1,7 @@
-//! The CSV report: the timeline alone, one event a row, RFC 4180 (CRLF line ends; a field with a
-//! comma, quote or line break is quoted, quotes doubled). Descriptions and details are redacted
-//! and free of control characters (`crate::sanitize`).
+//! The CSV report: the timeline, one event a row, RFC 4180 (CRLF line ends; a field with a
+//! comma, quote or line break is quoted, quotes doubled), then the runbook checklist, one row per
+//! step (kind `checklist_step`: who ticked it and when, or empty and "open"). Descriptions and
+//! details are redacted and free of control characters (`crate::sanitize`).
 
 use tokio::io::AsyncWrite;
 
@@ -26,6 +27,36 @@ pub async fn write<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut 
             event.kind.clone(),
             description,
             event.payload.to_string(),
+        ];
+        for (i, field) in fields.iter().enumerate() {
+            if i > 0 {
+                row.push(',');
+            }
+            push_field(&mut row, field);
+        }
+        row.push_str("\r\n");
+        put(out, &row).await?;
+    }
+    let Some(report) = super::checklist::read(source).await? else { return Ok(()) };
+    for step in &report.steps {
+        row.clear();
+        let (by, at) = step.state.by_at().unzip();
+        let description = format!(
+            "runbook step {} ({}): {} — {}",
+            step.number,
+            step.section,
+            step.note.as_deref().map_or_else(|| step.command.clone(), |n| format!("{n}: {}", step.command)),
+            step.state.describe()
+        );
+        let mut details = super::checklist::Report::json(step);
+        redact_json(&mut details);
+        let fields = [
+            at.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default(),
+            at.map(|t| minutes_since(source.incident, t).to_string()).unwrap_or_default(),
+            by.unwrap_or_default().to_string(),
+            "checklist_step".to_string(),
+            redacted(&strip_controls(&description)).into_owned(),
+            details.to_string(),
         ];
         for (i, field) in fields.iter().enumerate() {
             if i > 0 {

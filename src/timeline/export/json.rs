@@ -50,5 +50,12 @@ pub async fn write<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut 
         first = false;
         put(out, &row.to_string()).await?;
     }
-    put(out, "]}\n").await
+    // The runbook checklist, step by step (null when the service has no runbook).
+    let checklist = super::checklist::read(source).await?.map(|report| {
+        json!({ "title": report.title, "source": report.source,
+                "steps": report.steps.iter().map(super::checklist::Report::json).collect::<Vec<_>>() })
+    });
+    let mut checklist = json!(checklist);
+    redact_json(&mut checklist);
+    put(out, &format!("],\"checklist\":{checklist}}}\n")).await
 }

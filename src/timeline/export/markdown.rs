@@ -72,6 +72,7 @@ async fn section<W: AsyncWrite + Unpin + Send>(
         }
         "statuspage_updates" => &["statuspage_pushed", "statuspage_failed", "statuspage_drift"],
         "action_items" => return action_items(source, out).await,
+        "runbook_checklist" => return runbook_checklist(source, out).await,
         _ => return Ok(()),
     };
     let mut events = Events::of(source, kinds);
@@ -171,6 +172,41 @@ async fn action_items<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &m
         for item in items {
             put(out, &item).await?;
         }
+    }
+    Ok(())
+}
+
+/// The runbook checklist: each step ticked (`[x]`, by whom and when) or open, under its section.
+async fn runbook_checklist<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut W) -> Result<(), ExportError> {
+    let Some(report) = super::checklist::read(source).await? else {
+        return put(out, "No runbook checklist: the service has no `runbook` in warroom.toml.\n").await;
+    };
+    let head = format!(
+        "**{}** (<code>{}</code>): {} of {} steps done.\n",
+        inline(&report.title),
+        inline(&report.source),
+        report.done(),
+        report.steps.len()
+    );
+    put(out, &head).await?;
+    let mut section = None;
+    for step in &report.steps {
+        if section != Some(&step.section) {
+            put(out, &format!("\n**{}**\n\n", inline(&step.section))).await?;
+            section = Some(&step.section);
+        }
+        let ticked = matches!(step.state, super::checklist::State::Done { .. } | super::checklist::State::Ran { .. });
+        let note = step.note.as_deref().map(|n| format!("{}: ", inline(n))).unwrap_or_default();
+        let action = step.action.as_deref().map(|a| format!(" (<code>{}</code>)", inline(a))).unwrap_or_default();
+        let state =
+            if ticked { inline(&step.state.describe()) } else { format!("**{}**", inline(&step.state.describe())) };
+        let line = format!(
+            "- [{}] **{}.** {note}<code>{}</code>{action} — {state}\n",
+            if ticked { "x" } else { " " },
+            step.number,
+            inline(&step.command),
+        );
+        put(out, &line).await?;
     }
     Ok(())
 }

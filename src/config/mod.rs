@@ -6,6 +6,7 @@ mod allow;
 mod api_url;
 mod file;
 mod permissions;
+mod runbook_path;
 mod runners;
 mod statuspage;
 

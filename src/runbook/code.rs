@@ -105,7 +105,7 @@ impl Block {
             if self.group_below_step && is_expectation(&group[0].1) && !self.steps.is_empty() {
                 self.give_previous(group);
             } else {
-                step.note = Some(group.iter().map(|(_, t)| t.trim()).collect::<Vec<_>>().join(" "));
+                step.note = Some(group.iter().map(|(_, t)| t.trim()).collect::<Vec<_>>().join("\n"));
             }
         }
         step.detail.extend(script.comments.iter().filter(|c| !c.is_empty()).map(|c| format!("# {c}")));

@@ -71,7 +71,7 @@ pub struct Step {
     /// The command as written (continuation lines joined with newlines, the code block's
     /// indentation removed); for a task, its text.
     pub command: String,
-    /// The comment line(s) just above a command ("Check service status"), if any.
+    /// The comment line(s) just above a command ("Check service status"), if any, one per line.
     pub note: Option<String>,
     /// Shell plumbing the runbook runs before this step, folded into it: `sleep 30`.
     pub before: Vec<String>,

@@ -45,24 +45,38 @@ pub fn outline(runbook: &Runbook, mappings: &[StepAction], catalog: &Catalog) ->
                 }
                 _ => "[Done]".to_string(),
             };
-            let head = match step.kind {
+            let mut head = match step.kind {
                 StepKind::Task => Some(step.command.as_str()),
                 StepKind::Command => step.note.as_deref(),
-            };
-            let head = head.map_or(String::new(), |h| format!(" {h}"));
-            out.push_str(&format!("  {}. {button}{head}\n", step.number + 1));
-            let pad = "       ";
+            }
+            .unwrap_or_default()
+            .lines();
+            let first = head.next().map_or(String::new(), |h| format!(" {h}"));
+            let number = format!("  {}. ", step.number + 1);
+            out.push_str(&format!("{number}{button}{first}\n"));
+            let pad = " ".repeat(number.len() + 2);
+            for line in head {
+                out.push_str(&format!("{pad}{line}\n"));
+            }
             for before in &step.before {
-                out.push_str(&format!("{pad}after: {before}\n"));
+                out.push_str(&format!("{pad}first: {before}\n"));
             }
             if step.kind == StepKind::Command {
+                // SQL statements are typed into the session the runbook opened above, not a shell.
+                let sql = step.command.split_whitespace().next().is_some_and(super::why::is_sql);
                 for (i, line) in step.command.lines().enumerate() {
-                    let prompt = if i == 0 { "$ " } else { "  " };
-                    out.push_str(&format!("{pad}{prompt}{line}\n").replace(" \n", "\n"));
+                    let prompt = match (i, sql) {
+                        (0, true) => "sql> ",
+                        (0, false) => "$ ",
+                        _ => "  ",
+                    };
+                    out.push_str(format!("{pad}{prompt}{line}").trim_end());
+                    out.push('\n');
                 }
             }
             for line in &step.detail {
-                out.push_str(&format!("{pad}{line}\n"));
+                out.push_str(format!("{pad}{line}").trim_end());
+                out.push('\n');
             }
         }
     }

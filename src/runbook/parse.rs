@@ -31,6 +31,8 @@ pub fn parse(text: &str) -> Runbook {
     let mut prev_end: Option<Duration> = None;
     // The task list item open for nested lines: (its indent).
     let mut open_item: Option<usize> = None;
+    // Plain list lines, by section: the detail of a section that becomes a task of its own.
+    let mut bullets: Vec<(usize, String)> = Vec::new();
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
@@ -42,7 +44,7 @@ pub fn parse(text: &str) -> Runbook {
             if close.is_none() {
                 runbook.problems.push(Problem {
                     line: i + 1,
-                    message: format!("the code block opened here (`{marker}{language}`) is never closed: the rest of the file is read as its code"),
+                    message: format!("the code block opened here ({marker}{language}) is never closed: the rest of the file is read as its code"),
                 });
             }
             let end = close.unwrap_or(lines.len());
@@ -105,7 +107,12 @@ pub fn parse(text: &str) -> Runbook {
                     current(&mut runbook, i + 1).steps.push(task(i + 1, &item.text));
                     open_item = Some(item.indent);
                 }
-                _ => open_item = None,
+                _ => {
+                    open_item = None;
+                    if let Some(index) = runbook.sections.len().checked_sub(1) {
+                        bullets.push((index, unemphasize(trimmed)));
+                    }
+                }
             }
         } else if trimmed.is_empty() {
             // A blank line keeps the item open: its nested lines may follow.
@@ -116,12 +123,37 @@ pub fn parse(text: &str) -> Runbook {
         }
         i += 1;
     }
+    numbered_sections_as_tasks(&mut runbook, &bullets);
     let mut number = 0;
     for step in runbook.sections.iter_mut().flat_map(|s| s.steps.iter_mut()) {
         step.number = number;
         number += 1;
     }
     runbook
+}
+
+/// A numbered section with nothing to run or tick in it ("### 3. Monitor for 10 Minutes",
+/// "### Step 4: Communicate Resolution", then bullets or a message template) is itself a task:
+/// its heading says what to do, its bullets are the detail.
+fn numbered_sections_as_tasks(runbook: &mut Runbook, bullets: &[(usize, String)]) {
+    let numbered = regex::Regex::new(r"^(?:\d+\.|(?i:step)\s+\d+:)\s*(\S.*)$").expect("a valid pattern");
+    let mut reference: Vec<(u8, bool)> = Vec::new();
+    for index in 0..runbook.sections.len() {
+        let section = &runbook.sections[index];
+        reference.retain(|(l, _)| *l < section.level);
+        let is_reference = reference.last().is_some_and(|(_, r)| *r) || is_reference(&section.heading);
+        reference.push((section.level, is_reference));
+        let level = section.level;
+        let below = runbook.sections[index + 1..].iter().take_while(|s| s.level > level);
+        let has_steps = !section.steps.is_empty() || below.into_iter().any(|s| !s.steps.is_empty());
+        let Some(what) = numbered.captures(&section.heading).and_then(|c| c.get(1)) else { continue };
+        if has_steps || is_reference {
+            continue;
+        }
+        let mut step = task(section.line, what.as_str());
+        step.detail = bullets.iter().filter(|(i, _)| *i == index).map(|(_, b)| b.clone()).collect();
+        runbook.sections[index].steps.push(step);
+    }
 }
 
 /// The section steps go to; one named after the runbook when steps come before any heading.

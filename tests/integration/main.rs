@@ -25,6 +25,7 @@ mod network_checks;
 mod one_time_urls;
 mod permissions;
 mod processes;
+mod runbooks;
 mod runner_delivery;
 mod runners;
 mod sandbox_mode;

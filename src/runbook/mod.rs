@@ -9,6 +9,8 @@ mod code;
 mod mapping;
 mod outline;
 mod parse;
+#[cfg(test)]
+mod seeds;
 pub mod shell;
 mod suggest;
 mod why;

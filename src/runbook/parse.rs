@@ -124,10 +124,8 @@ pub fn parse(text: &str) -> Runbook {
         i += 1;
     }
     numbered_sections_as_tasks(&mut runbook, &bullets);
-    let mut number = 0;
-    for step in runbook.sections.iter_mut().flat_map(|s| s.steps.iter_mut()) {
+    for (number, step) in runbook.sections.iter_mut().flat_map(|s| s.steps.iter_mut()).enumerate() {
         step.number = number;
-        number += 1;
     }
     runbook
 }
@@ -234,7 +232,7 @@ fn list_item(line: &str) -> Option<ListItem> {
     let indent = line.len() - line.trim_start().len();
     let rest = line.trim_start();
     let (numbered, after) = match rest.split_once(' ') {
-        Some((marker, after)) if matches!(marker, "-" | "*" | "+") => (false, after),
+        Some(("-" | "*" | "+", after)) => (false, after),
         Some((marker, after))
             if marker.len() > 1
                 && marker[..marker.len() - 1].chars().all(|c| c.is_ascii_digit())

@@ -71,7 +71,7 @@ pub(super) fn manual(catalog: &Catalog, service: &ServiceConfig, script: &Script
             .flat_map(|a| a.forms())
             .any(|f| f.split_whitespace().take(wrapper.len()).eq(wrapper.iter().map(String::as_str)));
         if !wrapped_form {
-            let (inner_nearest, _) = nearest(catalog.for_packs(&service.packs), service, &[inner.clone()]);
+            let (inner_nearest, _) = nearest(catalog.for_packs(&service.packs), service, std::slice::from_ref(&inner));
             let why = format!(
                 "runs `{}` inside `{target}` (`{}`): no action of the service's packs runs a command there",
                 super::shell::display(&inner),
@@ -259,7 +259,7 @@ pub(super) fn shell_construct(script: &Script, words: &[String]) -> Option<Strin
             _ => "`;` or a new line",
         };
         let parts: Vec<String> =
-            script.pipelines.iter().map(|p| p.first().map_or(String::new(), |s| first_words(s))).collect();
+            script.pipelines.iter().map(|p| p.first().map_or(String::new(), first_words)).collect();
         return Some(format!("{op} joins {} commands ({}): {none}", parts.len(), parts.join(", ")));
     }
     let stages = script.pipelines.first()?;

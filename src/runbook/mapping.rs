@@ -255,20 +255,36 @@ pub(super) fn capture(form_word: &str, word: &str) -> Option<Vec<(String, String
     if matches!(segments.as_slice(), [Segment::Param(_)]) && word.starts_with('-') {
         return None; // an option is never a parameter's value
     }
-    let mut pattern = String::from("^");
-    for segment in &segments {
-        match segment {
-            Segment::Text(t) => pattern.push_str(&regex::escape(t)),
-            Segment::Param(_) => pattern.push_str("(.+?)"),
-        }
+    let mut values = Vec::new();
+    if !fill(&segments, word, &mut values) {
+        return None;
     }
-    pattern.push('$');
-    let caps = regex::Regex::new(&pattern).ok()?.captures(word)?;
     let names = segments.iter().filter_map(|s| match s {
         Segment::Param(name) => Some(name.clone()),
         Segment::Text(_) => None,
     });
-    Some(names.zip(caps.iter().skip(1)).map(|(n, c)| (n, c.map_or("", |m| m.as_str()).to_string())).collect())
+    Some(names.zip(values).collect())
+}
+
+/// Matches `word` against the segments, each `{param}` taking the shortest non-empty text that
+/// lets the rest match (as `(.+?)` would); pushes the values taken.
+fn fill(segments: &[Segment], word: &str, values: &mut Vec<String>) -> bool {
+    match segments {
+        [] => word.is_empty(),
+        [Segment::Text(t), rest @ ..] => word.strip_prefix(t.as_str()).is_some_and(|w| fill(rest, w, values)),
+        [Segment::Param(_), rest @ ..] => {
+            let ends = word.char_indices().map(|(at, _)| at).skip(1).chain(std::iter::once(word.len()));
+            for at in ends.filter(|at| *at > 0) {
+                let depth = values.len();
+                values.push(word[..at].to_string());
+                if fill(rest, &word[at..], values) {
+                    return true;
+                }
+                values.truncate(depth);
+            }
+            false
+        }
+    }
 }
 
 enum Segment {
@@ -405,5 +421,32 @@ mod tests {
         };
         assert_eq!(nearest.as_deref(), Some("kubernetes.rollout_restart"));
         assert!(why.contains("`deployment` is a target of `kubernetes.rollout_restart`"), "{why}");
+    }
+
+    #[test]
+    fn a_target_the_services_allow_permits_is_given_and_another_is_refused() {
+        let catalog = Catalog::built_in().unwrap();
+        let mut k8s = service(&["kubernetes"], &[("namespace", "prod"), ("deployment", "backend-deployment")]);
+        k8s.allow = crate::config::Allow::from_pairs([("deployment", "^backend-[a-z0-9-]+$")]).unwrap();
+        let canary = map_step(&catalog, &k8s, "kubectl rollout restart deployment/backend-canary -n prod");
+        let given = BTreeMap::from([("deployment".to_string(), "backend-canary".to_string())]);
+        assert_eq!(canary, StepAction::Action { id: "kubernetes.rollout_restart".into(), given, ask: vec![] });
+        let StepAction::Manual { why, .. } =
+            map_step(&catalog, &k8s, "kubectl rollout restart deployment/frontend -n prod")
+        else {
+            panic!("allow does not permit `frontend`")
+        };
+        assert!(why.contains("the service's `allow.deployment` permits only `^backend-[a-z0-9-]+$`"), "{why}");
+        let StepAction::Manual { why, .. } =
+            map_step(&catalog, &k8s, "kubectl scale deployment/backend-x --replicas=many -n prod")
+        else {
+            panic!("`many` is no replica count")
+        };
+        assert!(
+            why.starts_with(
+                "differs at `--replicas`: the runbook says `many`; `kubernetes.scale`'s `replicas` must match"
+            ),
+            "{why}"
+        );
     }
 }

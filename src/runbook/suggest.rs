@@ -185,8 +185,11 @@ fn parametrize(
         }
     }
     // Placeholders, whole or inside the word (`/proc/<pid>/maps`, `.../pages/$PAGE_ID/...`).
-    let re = regex::Regex::new(r"<[A-Za-z][A-Za-z0-9_.-]*>|\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
-        .expect("a valid pattern");
+    static PLACEHOLDER: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"<[A-Za-z][A-Za-z0-9_.-]*>|\$\{[A-Za-z_][A-Za-z0-9_]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+            .expect("a valid pattern")
+    });
+    let re = &*PLACEHOLDER;
     let whole = is_placeholder(word).then(|| word.to_string());
     let mut out = word.to_string();
     let found: Vec<String> = match whole {

@@ -10,6 +10,9 @@
 use super::shell;
 use super::{Problem, Step, StepKind};
 
+/// A command longer than this is not one the author meant (a quote left open): it ends there.
+const MAX_COMMAND_LINES: usize = 200;
+
 /// The steps of one code block: `lines` are (line number, text without the block's indent).
 /// `prose` is false in reference sections (Prevention, Related Runbooks), where a comment-only
 /// group is not a task.
@@ -39,7 +42,8 @@ pub(super) fn steps(lines: &[(usize, String)], prose: bool, problems: &mut Vec<P
         }
         let mut command = text.to_string();
         let mut lexed = shell::parse(&command);
-        while lexed.is_err() && k + 1 < lines.len() {
+        let start = k;
+        while lexed.is_err() && k + 1 < lines.len() && k - start < MAX_COMMAND_LINES {
             k += 1;
             command.push('\n');
             command.push_str(lines[k].1.trim_end());
@@ -49,7 +53,9 @@ pub(super) fn steps(lines: &[(usize, String)], prose: bool, problems: &mut Vec<P
         let script = match lexed {
             Ok(script) => script,
             Err(open) => {
-                let message = format!("the command here is not whole: {open}; it is read to the end of its code block");
+                let message = format!(
+                    "the command here is not whole: {open}; it is read to the end of its code block (at most {MAX_COMMAND_LINES} lines)"
+                );
                 problems.push(Problem { line, message });
                 shell::Script::default()
             }

@@ -233,10 +233,11 @@ fn list_item(line: &str) -> Option<ListItem> {
     let rest = line.trim_start();
     let (numbered, after) = match rest.split_once(' ') {
         Some(("-" | "*" | "+", after)) => (false, after),
+        // The `.`/`)` test comes first: it makes `len - 1` a character boundary.
         Some((marker, after))
-            if marker.len() > 1
-                && marker[..marker.len() - 1].chars().all(|c| c.is_ascii_digit())
-                && (marker.ends_with('.') || marker.ends_with(')')) =>
+            if (marker.ends_with('.') || marker.ends_with(')'))
+                && marker.len() > 1
+                && marker[..marker.len() - 1].chars().all(|c| c.is_ascii_digit()) =>
         {
             (true, after)
         }

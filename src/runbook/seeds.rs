@@ -144,3 +144,83 @@ fn seed_004_aws_app() {
     assert_eq!(edit.detail, ["# Add:", "# [Service]", "# MemoryLimit=4G", "# CPUQuota=200%"]);
     assert_eq!(step(&runbook, "SELECT * FROM pg_locks").note.as_deref(), Some("Check database locks"));
 }
+
+#[test]
+fn no_runbook_text_makes_the_reader_panic() {
+    let catalog = crate::diagnostics::Catalog::built_in().unwrap();
+    let service = crate::config::ServiceConfig {
+        packs: vec!["http".into(), "docker".into(), "kubernetes".into(), "systemd".into()],
+        params: [("container".to_string(), "c".to_string()), ("unit".to_string(), "u".to_string())].into(),
+        ..Default::default()
+    };
+    let nasty = [
+        "",
+        "|",
+        "||",
+        "&&",
+        ";",
+        "2>",
+        "<<",
+        "<<EOF",
+        "$(",
+        "`",
+        "'",
+        "\"",
+        "\\",
+        "{",
+        "}",
+        "{1..",
+        "<a>",
+        "<",
+        ">",
+        "1é text",
+        "1. ",
+        "- [ ]",
+        "#",
+        "##",
+        "```",
+        "~~~bash",
+        "sudo",
+        "sudo -u x",
+        "docker exec",
+        "kubectl exec --",
+        "é",
+        "🚨 | 🔄",
+        "X=1",
+        "for",
+        "done",
+        "\u{0}",
+        "echo $?",
+        "sleep 30",
+        "SELECT",
+        "--opt=",
+        "-",
+        "{}",
+        "{x}",
+    ];
+    let mut texts: Vec<String> = nasty.iter().map(|s| s.to_string()).collect();
+    for seed in ["000", "001", "002", "003", "004"] {
+        let text = match seed {
+            "000" => include_str!("../../runbooks/microdiff-matdesign.md"),
+            "001" => include_str!("../../runbooks/web3-marketplace-backend.md"),
+            "002" => include_str!("../../runbooks/inference-gateway.md"),
+            "003" => include_str!("../../runbooks/dmarc-dashboard.md"),
+            _ => include_str!("../../runbooks/pynomaly.md"),
+        };
+        texts.extend(text.lines().map(str::to_string));
+        // Cut anywhere: an unclosed block, quote or heredoc at the end of the file.
+        let cuts: Vec<usize> = text.char_indices().map(|(i, _)| i).step_by(499).collect();
+        for cut in cuts {
+            let runbook = parse(&text[..cut]);
+            let mappings = runbook.map(&catalog, &service);
+            let _ = super::outline(&runbook, &mappings, &catalog);
+        }
+    }
+    let mut taken = std::collections::BTreeSet::new();
+    for text in &texts {
+        let runbook = parse(text);
+        let _ = super::report("x.md", &runbook, &catalog, "svc", &service);
+        let _ = super::map_step(&catalog, &service, text);
+        let _ = super::suggest(&catalog, "svc", &service, text, None, &mut taken);
+    }
+}

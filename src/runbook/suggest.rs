@@ -70,7 +70,7 @@ pub fn suggest(
 ) -> Result<String, String> {
     let script = shell::parse(command).map_err(|open| format!("not a whole command: {open}"))?;
     let all: Vec<&str> = script.pipelines.iter().flatten().flat_map(|s| &s.words).map(|w| w.text.as_str()).collect();
-    let Some(stages) = script.pipelines.first().filter(|_| !all.is_empty()) else {
+    let Some(stages) = script.pipelines.first().filter(|p| p.first().is_some_and(|s| !s.words.is_empty())) else {
         return Err("no command on this line".into());
     };
     let mut words: Vec<String> = stages[0].words.iter().map(|w| w.text.clone()).collect();

@@ -92,7 +92,8 @@ pub fn report(file: &str, runbook: &Runbook, catalog: &Catalog, service_name: &s
                             out.push_str(&format!("      {line}\n"));
                         }
                     }
-                    Err(why) => out.push_str(&format!("    no pack entry: {why}\n")),
+                    Err(reason) if why.contains(&reason) => out.push_str("    no pack entry: see above\n"),
+                    Err(reason) => out.push_str(&format!("    no pack entry: {reason}\n")),
                 }
             }
         }

@@ -194,6 +194,20 @@ pub(super) fn match_form(
     let given: BTreeMap<String, String> = values.into_iter().filter(|(k, v)| own(k) != Some(v)).collect();
     let ask: Vec<String> =
         action.params.keys().filter(|name| !given.contains_key(*name) && own(name).is_none()).cloned().collect();
+    // A target left to the reader can only be chosen where `allow` lets people choose it.
+    let unchoosable = ask
+        .iter()
+        .find(|name| action.params.get(*name).is_some_and(|p| p.target) && service.allow.pattern(name).is_none());
+    if let (true, Some(name)) = (strict, unchoosable) {
+        return Err(Mismatch::Value {
+            value: name.clone(),
+            option: None,
+            reason: format!(
+                "`{name}` is a target of `{}` that the service's params do not set, and its `allow` lets nobody choose one",
+                action.id
+            ),
+        });
+    }
     if strict && ask.iter().any(|name| !placeheld.contains(name)) {
         let missing = ask.iter().find(|name| !placeheld.contains(name)).cloned().unwrap_or_default();
         return Err(Mismatch::Value {
@@ -421,6 +435,20 @@ mod tests {
         };
         assert_eq!(nearest.as_deref(), Some("kubernetes.rollout_restart"));
         assert!(why.contains("`deployment` is a target of `kubernetes.rollout_restart`"), "{why}");
+    }
+
+    #[test]
+    fn a_placeholder_for_a_target_the_service_does_not_set_is_no_match() {
+        let catalog = Catalog::built_in().unwrap();
+        let bare = service(&["kubernetes"], &[]);
+        let StepAction::Manual { nearest, why } = map_step(&catalog, &bare, "kubectl top pods -n <namespace>") else {
+            panic!("nobody could run it")
+        };
+        assert_eq!(nearest.as_deref(), Some("kubernetes.top"));
+        assert!(
+            why.contains("`namespace` is a target of `kubernetes.top` that the service's params do not set"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -110,7 +110,7 @@ pub fn suggest(
         }
     }
     if let Some(reason) = why::endless(&words) {
-        comments.push(format!("careful: {reason}; it is cut at its timeout"));
+        comments.push(format!("careful: {reason}, so it is cut there"));
     }
     if let Some(word) = why::destructive(&words) {
         comments.push(format!("destructive (`{word}`): a change, run only after another person approves it"));

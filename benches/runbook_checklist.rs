@@ -18,20 +18,15 @@ use std::time::{Duration, Instant};
 use support::{env_or, Database, Latencies};
 use warroom::config::ServiceConfig;
 
-/// The largest seed runbook.
-const RUNBOOK: &str = "tests/fixtures/runbooks/002-inference-gateway.md";
+/// The largest seed runbook (seed 002, `runbooks/inference-gateway.md`), for its service as
+/// `warroom.example.toml` configures it.
 const SERVICE: &str = "inference-gateway";
 
 fn service() -> ServiceConfig {
-    ServiceConfig {
-        packs: ["http", "docker", "host", "prometheus"].map(String::from).to_vec(),
-        params: [("container", "inference-gateway"), ("health_url", "http://localhost:8000/health")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        runbook: Some(RUNBOOK.into()),
-        ..Default::default()
-    }
+    let example = std::path::Path::new("warroom.example.toml");
+    let file = warroom::config::FileConfig::parse(example, include_str!("../warroom.example.toml"))
+        .expect("the example config parses");
+    file.services[SERVICE].clone()
 }
 
 /// How many messages the checklist takes.
@@ -85,7 +80,7 @@ async fn main() -> anyhow::Result<()> {
     let declares: usize = env_or("BENCH_DECLARES", 50);
     let paced: usize = env_or("BENCH_PACED", 10);
     let parts = parts()?;
-    println!("runbook {RUNBOOK}: its checklist is {parts} messages");
+    println!("runbook runbooks/{SERVICE}.md: its checklist is {parts} messages");
     println!("phase 1: {declares} declarations, per-channel pacing lifted ...");
     let lifted = measure(declares, false, parts).await?;
     println!("phase 2: {paced} declarations, Slack's pacing (1 post/s per channel) ...");

@@ -36,6 +36,11 @@ enum Cmd {
         #[arg(long, default_value = "md")]
         format: String,
     },
+    /// Read a Markdown runbook against the catalog.
+    Runbook {
+        #[command(subcommand)]
+        command: RunbookCmd,
+    },
     /// Run diagnostics on this host for a warroom server (only actions in its `--catalog` files).
     Runner {
         /// The warroom server, e.g. https://warroom.example.com
@@ -56,6 +61,19 @@ enum Cmd {
         /// survives a runner restart (created if missing). Without it, they wait in memory.
         #[arg(long, env = "WARROOM_RUNNER_STATE_DIR")]
         state_dir: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RunbookCmd {
+    /// How each command of FILE maps to the catalog for the service: an action id with its
+    /// parameters, or a manual step with the nearest action, why, and a pack entry to add.
+    Check {
+        /// The Markdown runbook.
+        file: std::path::PathBuf,
+        /// The service of warroom.toml whose packs and params apply.
+        #[arg(long)]
+        service: String,
     },
 }
 
@@ -108,6 +126,8 @@ async fn main() -> ExitCode {
         }
         Cmd::CheckConfig => check_config(&settings),
         // No logging: standard output is the report.
+        Cmd::Runbook { command: RunbookCmd::Check { file, service } } => runbook_check(&settings, &file, &service),
+        // No logging: standard output is the report.
         Cmd::Export { incident, format } => exit_on(export(settings, &incident, &format).await),
         Cmd::Migrate => {
             warroom::telemetry::init(settings.log_format);
@@ -140,6 +160,7 @@ fn check_config(settings: &Settings) -> ExitCode {
     let (catalog, pack_problems) = warroom::diagnostics::Catalog::load_checked(&settings.file.diagnostics.dirs);
     problems.extend(pack_problems.iter().map(ToString::to_string));
     problems.extend(catalog.check_services(&settings.file.services));
+    problems.extend(warroom::runbook::check_config(&settings.file.services));
     if problems.is_empty() {
         let source = settings.config_path.as_ref().map_or("built-in defaults".into(), |p| p.display().to_string());
         println!("configuration OK ({source})");
@@ -150,6 +171,36 @@ fn check_config(settings: &Settings) -> ExitCode {
         }
         ExitCode::FAILURE
     }
+}
+
+/// `warroom runbook check FILE --service NAME`: exit 0 whatever maps; non-zero only when the
+/// file cannot be read or the service is not configured.
+fn runbook_check(settings: &Settings, file: &std::path::Path, service: &str) -> ExitCode {
+    let Some(config) = settings.file.services.get(service) else {
+        let known: Vec<&str> = settings.file.services.keys().map(String::as_str).collect();
+        let source = settings.config_path.as_ref().map_or("built-in defaults".into(), |p| p.display().to_string());
+        let known = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+        eprintln!("`{service}` is not a service of {source} (services: {known})");
+        return ExitCode::from(2);
+    };
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    // The team's packs too: a runbook line that is a team action maps to it.
+    let catalog = match warroom::diagnostics::Catalog::load(&settings.file.diagnostics.dirs) {
+        Ok(catalog) => catalog,
+        Err(problems) => {
+            problems.iter().for_each(|p| eprintln!("{p}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let runbook = warroom::runbook::parse(&text);
+    print!("{}", warroom::runbook::report(&file.display().to_string(), &runbook, &catalog, service, config));
+    ExitCode::SUCCESS
 }
 
 /// The database URL, starting the embedded Postgres when none is configured.

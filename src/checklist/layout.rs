@@ -99,9 +99,12 @@ fn step_items(step: &Step) -> Vec<Item> {
     let head = format!("*{}.*", step.number);
     let note = step.note.as_deref().map(escape_mrkdwn);
     let code = escape_mrkdwn(&step.command);
-    let whole = match &note {
-        Some(note) => format!("{head} {note}\n```{code}```"),
-        None => format!("{head}\n```{code}```"),
+    let whole = match (&note, step.task) {
+        // A task is its own text: "Document the incident", then what the runbook adds below it.
+        (Some(note), true) => format!("{head} {code}\n{note}"),
+        (None, true) => format!("{head} {code}"),
+        (Some(note), false) => format!("{head} {note}\n```{code}```"),
+        (None, false) => format!("{head}\n```{code}```"),
     };
     let mut texts = Vec::new();
     if whole.chars().count() <= BODY {
@@ -155,7 +158,14 @@ mod tests {
     use super::*;
 
     fn step(number: u32, command: &str) -> Step {
-        Step { number, command: command.into(), note: Some(format!("note {number}")), line: 1, action: None }
+        Step {
+            number,
+            command: command.into(),
+            note: Some(format!("note {number}")),
+            line: 1,
+            action: None,
+            task: false,
+        }
     }
 
     fn checklist(sections: Vec<Section>) -> Checklist {

@@ -48,6 +48,10 @@ pub struct Step {
     pub line: usize,
     /// The catalog action it is, if any.
     pub action: Option<Mapped>,
+    /// Something a person does rather than a command (a numbered list item, an instruction the
+    /// runbook gives only as comments): shown as text, not as code.
+    #[serde(default)]
+    pub task: bool,
 }
 
 /// The action a step maps to, with what the command gave its parameters.
@@ -211,19 +215,39 @@ impl Checklist {
 }
 
 fn step(catalog: &Catalog, service: &ServiceConfig, step: &runbook::Step) -> Step {
+    // What the runbook says around the command is shown with it, nothing dropped: the comment
+    // above, the plumbing folded into it (`sleep 30` first), the lines below (`echo $?`, what to
+    // expect).
+    let lines: Vec<String> = step
+        .note
+        .iter()
+        .cloned()
+        .chain(step.before.iter().map(|b| format!("first: {b}")))
+        .chain(step.detail.iter().cloned())
+        .collect();
+    let mut note = (!lines.is_empty()).then(|| lines.join("\n"));
     let action = match runbook::map_step(catalog, service, &step.command) {
-        StepAction::Action { id, given } => catalog.get(&id).map(|action| Mapped {
+        StepAction::Action { id, given, ask } if ask.is_empty() => catalog.get(&id).map(|action| Mapped {
             change: action.kind == Kind::Change,
             timeout_secs: action.timeout.as_secs(),
             id,
             given,
         }),
+        // A value the runbook leaves to the reader (`--replicas=<count>`) cannot ride on a button:
+        // the step is ticked by hand, and says how to run it with the value.
+        StepAction::Action { id, ask, .. } => {
+            let values: Vec<String> = ask.iter().map(|name| format!("{name}=…")).collect();
+            let how = format!("run it with `/incident run {id} {}`", values.join(" "));
+            note = Some(note.map_or(how.clone(), |n| format!("{n}\n{how}")));
+            None
+        }
         StepAction::Manual { .. } => None,
     };
     Step {
         number: step.number as u32 + 1,
         command: step.command.clone(),
-        note: step.note.clone(),
+        task: step.kind == runbook::StepKind::Task,
+        note,
         line: step.line,
         action,
     }

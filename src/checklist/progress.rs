@@ -126,7 +126,7 @@ mod tests {
 
     fn read_step() -> Step {
         let action = Mapped { id: "host.load".into(), change: false, given: Default::default(), timeout_secs: 10 };
-        Step { number: 1, command: "uptime".into(), note: None, line: 1, action: Some(action) }
+        Step { number: 1, command: "uptime".into(), note: None, line: 1, action: Some(action), task: false }
     }
 
     #[test]

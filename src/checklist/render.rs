@@ -177,6 +177,7 @@ mod tests {
             number,
             command: format!("systemctl restart api-{number}"),
             note: Some("Restart <it> & check".into()),
+            task: false,
             line: 1,
             action: (number % 2 == 0).then(|| Mapped {
                 id: "systemd.restart".into(),

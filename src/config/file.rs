@@ -150,12 +150,16 @@ pub struct ServiceConfig {
     /// Target parameters a person may choose, and the pattern each value must match in full.
     #[serde(default)]
     pub allow: super::Allow,
-    /// A Markdown runbook (relative to the working directory): the incident's checklist.
+    /// A Markdown runbook: the incident's checklist. Written relative to the config file's
+    /// directory; [`FileConfig::parse`] resolves it, so this is the path to open.
     pub runbook: Option<PathBuf>,
     /// The status page impact of this service's incidents at some severities, over the
     /// severity's own (seed 001's page says `major` where P0 says `critical`).
     #[serde(default)]
     pub statuspage_impact: super::ServiceImpact,
+    /// Where `runbook` is written (`warroom.toml:42`), for check-config's messages.
+    #[serde(skip)]
+    pub runbook_location: Option<String>,
 }
 
 /// Per-severity behaviour.
@@ -397,6 +401,7 @@ impl FileConfig {
             service.allow.locate(|span| format!("{}:{}", file.display(), line_of(text, span.start)));
             config.services.insert(name.get_ref().clone(), service);
         }
+        super::runbook_path::resolve(file, text, &mut config.services);
         config.templates_dir = raw.templates.dir.clone();
         config.responders = super::permissions::validate_responders(&raw.roles.responders, &problem, &mut problems);
         config.permissions = super::permissions::validate(&raw.permissions, &problem, &mut problems);

@@ -8,6 +8,7 @@ mod diagnostics;
 mod file;
 mod impact;
 mod permissions;
+mod runbook_path;
 mod runners;
 mod statuspage;
 

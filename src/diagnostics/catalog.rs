@@ -139,6 +139,11 @@ impl Catalog {
         self.actions.get(id)
     }
 
+    /// Every action, in catalog order.
+    pub fn all(&self) -> impl Iterator<Item = &Action> {
+        self.actions.values()
+    }
+
     /// The actions of these packs, in catalog order.
     pub fn for_packs<'a>(&'a self, packs: &'a [String]) -> impl Iterator<Item = &'a Action> + 'a {
         self.actions.values().filter(move |a| packs.contains(&a.pack))

@@ -27,6 +27,7 @@ mod permissions;
 mod processes;
 mod runbook_checklist;
 mod runbook_checklist_buttons;
+mod runbooks;
 mod runner_delivery;
 mod runners;
 mod sandbox_mode;

@@ -12,58 +12,31 @@ use warroom::timeline::export::{self, Format, Source};
 use crate::diagnostics::shims;
 use crate::harness::*;
 
-/// A seed runbook (`tests/fixtures/runbooks/<file>.md`) and the service it is the runbook of,
-/// configured as `warroom.example.toml` configures that system.
+/// A seed runbook as it ships (`runbooks/<service>.md`), for its service configured exactly as
+/// `warroom.example.toml` configures it (packs, params, runbook).
 pub struct Seed {
+    /// The seed's number, naming its committed outline (`tests/expected/checklists/<file>.txt`).
     pub file: &'static str,
     pub service: &'static str,
-    packs: &'static [&'static str],
-    params: &'static [(&'static str, &'static str)],
 }
 
-pub const SYSTEMD: Seed = Seed {
-    file: "000-systemd",
-    service: "microdiff-matdesign",
-    packs: &["http", "systemd", "host", "postgres", "redis"],
-    params: &[("unit", "microdiff-matdesign"), ("health_url", "http://localhost:8080/health")],
-};
-pub const KUBERNETES: Seed = Seed {
-    file: "001-kubernetes",
-    service: "web3-marketplace",
-    packs: &["kubernetes", "http", "postgres", "redis"],
-    params: &[("namespace", "web3-marketplace-prod"), ("deployment", "backend")],
-};
-pub const GATEWAY: Seed = Seed {
-    file: "002-inference-gateway",
-    service: "inference-gateway",
-    packs: &["http", "docker", "host", "prometheus"],
-    params: &[("container", "inference-gateway"), ("health_url", "http://localhost:8000/health")],
-};
-pub const COMPOSE: Seed = Seed {
-    file: "003-compose",
-    service: "dmarc-analyzer",
-    packs: &["compose", "docker", "celery", "redis", "postgres", "host"],
-    params: &[("compose_project", "dmarc"), ("compose_service", "backend"), ("celery_app", "celery_worker")],
-};
-pub const AWS: Seed = Seed {
-    file: "004-aws",
-    service: "webapp",
-    packs: &["http", "systemd", "host", "postgres"],
-    params: &[("unit", "webapp"), ("health_url", "https://app.example.com/health")],
-};
+pub const SYSTEMD: Seed = Seed { file: "000-systemd", service: "microdiff-matdesign" };
+pub const KUBERNETES: Seed = Seed { file: "001-kubernetes", service: "web3-marketplace-backend" };
+pub const GATEWAY: Seed = Seed { file: "002-inference-gateway", service: "inference-gateway" };
+pub const COMPOSE: Seed = Seed { file: "003-compose", service: "dmarc-dashboard" };
+pub const AWS: Seed = Seed { file: "004-aws", service: "pynomaly" };
 
 impl Seed {
     pub fn path(&self) -> String {
-        format!("tests/fixtures/runbooks/{}.md", self.file)
+        format!("runbooks/{}.md", self.service)
     }
 
     pub fn config(&self) -> ServiceConfig {
-        ServiceConfig {
-            packs: self.packs.iter().map(|p| p.to_string()).collect(),
-            params: self.params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            runbook: Some(self.path().into()),
-            ..Default::default()
-        }
+        let example = std::path::Path::new("warroom.example.toml");
+        let file = warroom::config::FileConfig::parse(example, include_str!("../../warroom.example.toml")).unwrap();
+        let config = file.services[self.service].clone();
+        assert_eq!(config.runbook.as_deref(), Some(std::path::Path::new(&self.path())), "the example's runbook");
+        config
     }
 }
 
@@ -215,18 +188,18 @@ async fn the_largest_seed_spans_messages_in_order_each_within_slacks_limits() {
     let all = app.slack.channel(&channel).unwrap().messages;
     let messages = checklist_messages(&app, &channel);
 
-    assert_eq!(messages.len(), 2, "51 steps and their headings need two messages");
+    assert_eq!(messages.len(), 3, "77 steps and their headings need three messages");
     let positions: Vec<usize> = messages.iter().map(|m| all.iter().position(|a| a.ts == m.ts).unwrap()).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "posted in order: {positions:?}");
     let declaration = &all[0];
     let link = declaration.blocks.to_string();
-    assert!(link.contains("*Runbook checklist:* Runbook: Service Down Alert (51 steps)"), "{link}");
+    assert!(link.contains("*Runbook checklist:* Runbook: Service Down Alert (77 steps)"), "{link}");
     let mut numbers = Vec::new();
     for (index, m) in messages.iter().enumerate() {
         let blocks = m.blocks.as_array().unwrap();
         assert!(blocks.len() <= 50, "{} blocks", blocks.len());
         let header = blocks[0]["text"]["text"].as_str().unwrap();
-        assert!(header.contains(&format!("part {} of 2", index + 1)), "{header}");
+        assert!(header.contains(&format!("part {} of 3", index + 1)), "{header}");
         let mut ids = std::collections::HashSet::new();
         for b in blocks {
             assert!(b["text"]["text"].as_str().unwrap_or_default().chars().count() <= 3000);
@@ -239,11 +212,14 @@ async fn the_largest_seed_spans_messages_in_order_each_within_slacks_limits() {
             }
         }
     }
-    assert_eq!(numbers, (1..=51).collect::<Vec<_>>(), "every step once, in order, none cut");
+    assert_eq!(numbers, (1..=77).collect::<Vec<_>>(), "every step once, in order, none cut");
     let posted = events(&app, "message_posted").await;
     let parts: Vec<&str> =
         posted.iter().filter_map(|(_, p)| p["message"].as_str()).filter(|m| m.contains("checklist")).collect();
-    assert_eq!(parts, ["runbook checklist (part 1 of 2)", "runbook checklist (part 2 of 2)"]);
+    assert_eq!(
+        parts,
+        ["runbook checklist (part 1 of 3)", "runbook checklist (part 2 of 3)", "runbook checklist (part 3 of 3)"]
+    );
     app.finish().await;
 }
 
@@ -257,14 +233,14 @@ async fn incident_runbook_posts_the_checklist_again_with_its_state() {
     app.drain().await;
 
     assert!(reply.contains("Posting the runbook checklist of INC-1"), "{reply}");
-    assert_eq!(checklist_messages(&app, &channel).len(), 4, "two messages, twice");
+    assert_eq!(checklist_messages(&app, &channel).len(), 6, "three messages, twice");
     let texts = step_texts(&app, &channel, 1);
     assert_eq!(texts.len(), 2);
     assert!(texts.iter().all(|t| t.ends_with("✅ done by <@U0BOB> at 15:00")), "{texts:?}");
     // A tick now shows in both postings.
-    click(&app, &channel, BOB, 2).await;
+    click(&app, &channel, BOB, 5).await;
     app.drain().await;
-    let texts = step_texts(&app, &channel, 2);
+    let texts = step_texts(&app, &channel, 5);
     assert!(texts.iter().all(|t| t.ends_with("✅ done by <@U0BOB> at 15:00")), "{texts:?}");
     // The same command delivered twice posts it once.
     let form = [
@@ -281,7 +257,7 @@ async fn incident_runbook_posts_the_checklist_again_with_its_state() {
         app.slack.send_signed("/slack/commands", "application/x-www-form-urlencoded", body.clone()).await.unwrap();
     }
     app.drain().await;
-    assert_eq!(checklist_messages(&app, &channel).len(), 6, "a third posting, not a fourth");
+    assert_eq!(checklist_messages(&app, &channel).len(), 9, "a third posting, not a fourth");
     let help = app.slack.slash(BOB, &channel, "help").await.unwrap().text();
     assert!(help.contains("`runbook` — the service's runbook checklist"), "{help}");
     app.finish().await;
@@ -339,43 +315,43 @@ async fn report(app: &TestApp, format: Format) -> String {
 #[tokio::test]
 async fn the_report_shows_each_step_done_by_whom_and_when_and_the_open_ones() {
     let (app, channel) = declared(&SYSTEMD, |_| {}).await;
-    click(&app, &channel, BOB, 1).await;
+    click(&app, &channel, BOB, 3).await;
     app.drain().await;
     app.clock.advance(chrono::Duration::minutes(2));
-    click(&app, &channel, BOB, 12).await;
+    click(&app, &channel, BOB, 10).await;
     app.drain().await;
 
     let markdown = report(&app, Format::Markdown).await;
     let json: Value = serde_json::from_str(&report(&app, Format::Json).await).unwrap();
     let csv = report(&app, Format::Csv).await;
 
-    assert!(markdown.contains("## Runbook checklist\n\n**Service Down Runbook** (<code>tests/fixtures/runbooks/000-systemd.md</code>): 2 of 59 steps done."), "{markdown}");
-    assert!(markdown.contains("**Immediate Actions (0-5 minutes) › 1. Verify the Alert**"), "{markdown}");
+    assert!(markdown.contains("## Runbook checklist\n\n**Service Down Runbook** (<code>runbooks/microdiff-matdesign.md</code>): 2 of 63 steps done."), "{markdown}");
+    assert!(markdown.contains("**Immediate Actions (0-5 minutes) › 2. Check Recent Changes**"), "{markdown}");
     assert!(
-        markdown.contains("- [x] **1.** Check if service is actually down: <code>curl -f http://localhost:8080/health</code> — done by @U0BOB at 15:00:00 UTC"),
+        markdown.contains("- [x] **3.** Check recent deployments: <code>git log --oneline -10</code> — done by @U0BOB at 15:00:00 UTC"),
         "{markdown}"
     );
     assert!(
         markdown
-            .contains("- [ ] **2.** <code>echo $?  # Should return 0 if healthy, non-zero if down</code> — **open**"),
+            .contains("- [ ] **2.** Check service status: <code>systemctl status microdiff-matdesign</code> (<code>systemd.status</code>) — **open**"),
         "{markdown}"
     );
     assert!(
-        markdown.contains("- [x] **12.** Check memory usage: <code>free -h</code> (<code>host.memory</code>) — run by @U0BOB at 15:02:00 UTC → ok"),
+        markdown.contains("- [x] **10.** Check memory usage: <code>free -h</code> (<code>host.memory</code>) — run by @U0BOB at 15:02:00 UTC → ok"),
         "{markdown}"
     );
     let schema: Value =
         serde_json::from_str(&std::fs::read_to_string("specs/incident-report.v1.schema.json").unwrap()).unwrap();
     warroom::statuspage::schema::check_against(&schema, &json).expect("the report follows its schema");
     let steps = json["checklist"]["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 59);
-    assert_eq!((steps[0]["state"].as_str(), steps[0]["by"].as_str()), (Some("done"), Some(BOB)));
-    assert_eq!(steps[0]["at"], "2026-11-23T15:00:00Z");
-    assert_eq!((steps[11]["state"].as_str(), steps[11]["result"].as_str()), (Some("run"), Some("ok")));
+    assert_eq!(steps.len(), 63);
+    assert_eq!((steps[2]["state"].as_str(), steps[2]["by"].as_str()), (Some("done"), Some(BOB)));
+    assert_eq!(steps[2]["at"], "2026-11-23T15:00:00Z");
+    assert_eq!((steps[9]["state"].as_str(), steps[9]["result"].as_str()), (Some("run"), Some("ok")));
     assert_eq!((steps[1]["state"].as_str(), &steps[1]["by"]), (Some("open"), &Value::Null));
     let rows: Vec<&str> = csv.lines().filter(|l| l.contains(",checklist_step,")).collect();
-    assert_eq!(rows.len(), 59);
-    assert!(rows[0].starts_with("2026-11-23T15:00:00Z,0,U0BOB,checklist_step,"), "{}", rows[0]);
+    assert_eq!(rows.len(), 63);
+    assert!(rows[2].starts_with("2026-11-23T15:00:00Z,0,U0BOB,checklist_step,"), "{}", rows[2]);
     assert!(rows[1].starts_with(",,,checklist_step,") && rows[1].contains("— open"), "{}", rows[1]);
     app.finish().await;
 }

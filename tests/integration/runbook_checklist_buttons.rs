@@ -17,8 +17,8 @@ fn told(app: &TestApp, user: &str) -> String {
 #[tokio::test]
 async fn a_run_button_runs_its_action_once_and_ticks_the_step_when_it_finishes() {
     let (app, channel) = declared(&SYSTEMD, |_| {}).await;
-    let (ts, action) = button(&app, &channel, 12).unwrap();
-    assert_eq!(action, "checklist.run.12", "`free -h` is host.memory, a read");
+    let (ts, action) = button(&app, &channel, 10).unwrap();
+    assert_eq!(action, "checklist.run.10", "`free -h` is host.memory, a read");
 
     // A double click: both arrive before the message changes.
     app.slack.click(BOB, &channel, &ts, &action).await.unwrap();
@@ -28,7 +28,7 @@ async fn a_run_button_runs_its_action_once_and_ticks_the_step_when_it_finishes()
     let replies: Vec<String> = app.slack.ephemerals(BOB).into_iter().map(|e| e.text).collect();
     assert!(replies.iter().any(|r| r.contains("Running `host.memory` for INC-1")), "{replies:?}");
     assert!(
-        replies.iter().any(|r| r.contains("Step 12 of INC-1: ▶ running") && r.contains("Nothing changed")),
+        replies.iter().any(|r| r.contains("Step 10 of INC-1: ▶ running") && r.contains("Nothing changed")),
         "{replies:?}"
     );
     assert_eq!(events(&app, "diagnostic_requested").await.len(), 1, "ran once");
@@ -38,14 +38,14 @@ async fn a_run_button_runs_its_action_once_and_ticks_the_step_when_it_finishes()
     let run = events(&app, "checklist_step_run").await;
     assert_eq!(run.len(), 1);
     assert_eq!(run[0].0, BOB);
-    assert_eq!((run[0].1["step"].as_u64(), run[0].1["command"].as_str()), (Some(12), Some("free -h")));
+    assert_eq!((run[0].1["step"].as_u64(), run[0].1["command"].as_str()), (Some(10), Some("free -h")));
     assert_eq!(run[0].1["action"], "host.memory");
     let done = events(&app, "checklist_step_done").await;
     assert_eq!(done.len(), 1, "ticked once, when the run finished");
     assert_eq!((done[0].1["via"].as_str(), done[0].1["result"].as_str()), (Some("run"), Some("ok")));
-    let text = step_texts(&app, &channel, 12).pop().unwrap();
+    let text = step_texts(&app, &channel, 10).pop().unwrap();
     assert!(text.ends_with("▶ run by <@U0BOB> at 15:00 → ok ✅"), "{text}");
-    assert!(button(&app, &channel, 12).is_none(), "no button once done");
+    assert!(button(&app, &channel, 10).is_none(), "no button once done");
     let edited = checklist_messages(&app, &channel).into_iter().find(|m| m.ts == ts).unwrap();
     assert!(edited.edited, "the checklist message was updated in place");
     app.finish().await;
@@ -54,8 +54,8 @@ async fn a_run_button_runs_its_action_once_and_ticks_the_step_when_it_finishes()
 #[tokio::test]
 async fn a_request_button_needs_an_approval_by_another_person() {
     let (app, channel) = declared(&SYSTEMD, |s| s.file.approvals.approvers = vec![BOB.into(), CAROL.into()]).await;
-    let (ts, action) = button(&app, &channel, 6).unwrap();
-    assert_eq!(action, "checklist.request.6", "`systemctl restart` is a change");
+    let (ts, action) = button(&app, &channel, 5).unwrap();
+    assert_eq!(action, "checklist.request.5", "`systemctl restart` is a change");
 
     // Carol is no responder: she may not request changes.
     app.slack.click(CAROL, &channel, &ts, &action).await.unwrap();
@@ -71,7 +71,7 @@ async fn a_request_button_needs_an_approval_by_another_person() {
     assert!(replies[0].contains("`systemd.restart` is a change"), "{replies:?}");
     assert!(replies[1].contains("⏳ awaiting approval") && replies[1].contains("Nothing changed"), "{replies:?}");
     assert_eq!(events(&app, "approval_requested").await.len(), 1);
-    let text = step_texts(&app, &channel, 6).pop().unwrap();
+    let text = step_texts(&app, &channel, 5).pop().unwrap();
     assert!(text.ends_with("⏳ awaiting approval — requested by <@U0BOB> at 15:00"), "{text}");
     let approval = app
         .slack
@@ -94,8 +94,8 @@ async fn a_request_button_needs_an_approval_by_another_person() {
     assert_eq!(shim_calls().matches("systemctl restart microdiff-matdesign\n").count(), 1);
     let done = events(&app, "checklist_step_done").await;
     assert_eq!(done.len(), 1);
-    assert_eq!((done[0].0.as_str(), done[0].1["step"].as_u64()), (BOB, Some(6)));
-    let text = step_texts(&app, &channel, 6).pop().unwrap();
+    assert_eq!((done[0].0.as_str(), done[0].1["step"].as_u64()), (BOB, Some(5)));
+    let text = step_texts(&app, &channel, 5).pop().unwrap();
     // The systemctl shim exits 3.
     assert!(text.ends_with("▶ run by <@U0BOB> at 15:00 → failed ❌"), "{text}");
     app.finish().await;
@@ -104,8 +104,8 @@ async fn a_request_button_needs_an_approval_by_another_person() {
 #[tokio::test]
 async fn a_done_click_by_someone_without_run_read_is_refused_and_changes_nothing() {
     let (app, channel) = declared(&SYSTEMD, |_| {}).await;
-    let (ts, action) = button(&app, &channel, 1).unwrap();
-    assert_eq!(action, "checklist.done.1");
+    let (ts, action) = button(&app, &channel, 3).unwrap();
+    assert_eq!(action, "checklist.done.3");
     let shown = |app: &TestApp| -> Vec<(String, String, bool)> {
         let messages = checklist_messages(app, &channel);
         messages.into_iter().map(|m| (m.ts, m.blocks.to_string(), m.edited)).collect()
@@ -127,11 +127,11 @@ async fn a_done_click_by_someone_without_run_read_is_refused_and_changes_nothing
     app.drain().await;
     assert_eq!(events(&app, "checklist_step_done").await.len(), 1);
     assert!(
-        told(&app, BOB).contains("Step 1 was already ticked (✅ done by <@U0BOB> at 15:00)"),
+        told(&app, BOB).contains("Step 3 was already ticked (✅ done by <@U0BOB> at 15:00)"),
         "{}",
         told(&app, BOB)
     );
-    assert!(step_texts(&app, &channel, 1).pop().unwrap().ends_with("✅ done by <@U0BOB> at 15:00"));
+    assert!(step_texts(&app, &channel, 3).pop().unwrap().ends_with("✅ done by <@U0BOB> at 15:00"));
     app.finish().await;
 }
 
@@ -164,21 +164,21 @@ async fn a_time_window_reminds_the_commander_once_with_its_open_steps() {
     assert_eq!(posted.len(), 1, "{posted:?}");
     let text = &posted[0];
     assert!(
-        text.starts_with("⏰ <@U0ALICE>: *Immediate Actions (0-5 minutes)* ended at 15:05 UTC with 7 of 9 steps open:"),
+        text.starts_with("⏰ <@U0ALICE>: *Immediate Actions (0-5 minutes)* ended at 15:05 UTC with 5 of 7 steps open:"),
         "{text}"
     );
     assert!(!text.contains("• *1.*") && !text.contains("• *2.*"), "ticked steps are not listed: {text}");
-    assert!(text.contains("• *3.* Check service status") && text.contains("• *9.*"), "{text}");
+    assert!(text.contains("• *3.* Check recent deployments") && text.contains("• *7.*"), "{text}");
     let reminded = events(&app, "checklist_reminder").await;
     assert_eq!(reminded.len(), 1);
-    assert_eq!(reminded[0].1["open"], serde_json::json!([3, 4, 5, 6, 7, 8, 9]));
+    assert_eq!(reminded[0].1["open"], serde_json::json!([3, 4, 5, 6, 7]));
     app.finish().await;
 }
 
 #[tokio::test]
 async fn no_reminder_when_every_step_of_the_window_is_done() {
     let (app, channel) = declared(&GATEWAY, |_| {}).await;
-    for step in 1..=5 {
+    for step in 1..=6 {
         click(&app, &channel, BOB, step).await;
     }
     app.drain().await;
@@ -216,7 +216,7 @@ async fn no_reminder_once_the_incident_is_resolved() {
 #[tokio::test]
 async fn a_denied_request_offers_the_request_button_again() {
     let (app, channel) = declared(&SYSTEMD, |s| s.file.approvals.approvers = vec![CAROL.into()]).await;
-    click(&app, &channel, BOB, 6).await;
+    click(&app, &channel, BOB, 5).await;
     app.drain().await;
     let approval = app
         .slack
@@ -231,9 +231,9 @@ async fn a_denied_request_offers_the_request_button_again() {
     app.slack.click(CAROL, &channel, &approval.ts, "approval.deny").await.unwrap();
     app.drain().await;
 
-    let text = step_texts(&app, &channel, 6).pop().unwrap();
+    let text = step_texts(&app, &channel, 5).pop().unwrap();
     assert!(text.ends_with("✖ request denied — requested by <@U0BOB> at 15:00; request it again"), "{text}");
-    assert_eq!(button(&app, &channel, 6).map(|b| b.1).as_deref(), Some("checklist.request.6"));
+    assert_eq!(button(&app, &channel, 5).map(|b| b.1).as_deref(), Some("checklist.request.5"));
     assert!(events(&app, "checklist_step_done").await.is_empty(), "a denied change ticks nothing");
     app.finish().await;
 }
@@ -254,7 +254,7 @@ async fn a_checklist_click_warroom_did_not_make_changes_nothing() {
     for (action_id, value) in [
         ("checklist.done.1", "not-an-incident|1".to_string()),
         ("checklist.done.999", format!("{}|999", incident.id)),
-        ("checklist.done.12", format!("{}|12", incident.id)),
+        ("checklist.done.10", format!("{}|10", incident.id)),
         ("checklist.explode.1", format!("{}|1", incident.id)),
     ] {
         let reply = app.slack.send_signed("/slack/interactions", form, forged(action_id, value)).await.unwrap();

@@ -188,9 +188,10 @@ fn runbook_check_shows_the_action_with_its_params_and_a_pack_entry_for_a_manual_
     );
     assert!(stdout.contains("    -> systemd.restart (unit=microdiff-matdesign): Request: runs after an approval\n"));
     assert!(stdout.contains("    folded in: `sleep 30` before it (a wait, not a step of its own)\n"));
+    assert!(stdout.contains("  line 81: redis-cli ping\n    -> redis.ping"), "{stdout}");
     assert!(stdout.contains(
-        "  line 81: redis-cli ping\n    manual (nearest: redis.ping): `redis.ping` runs this, but its pack `redis` is not in the service's packs\n"
-    ));
+        "  line 141: journalctl --vacuum-time=7d\n    manual (nearest: systemd.journal): `--vacuum-time` is no action: destructive commands are never mapped implicitly\n"
+    ), "{stdout}");
     assert!(stdout.contains("      argv = [\"git\", \"log\", \"--oneline\", \"-10\"]\n"), "{stdout}");
     assert!(stdout.contains("      forms = [\"git log --oneline -10\"]\n"));
 }

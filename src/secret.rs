@@ -29,9 +29,12 @@ impl fmt::Display for Secret {
     }
 }
 
-/// Compares two byte strings in time that does not depend on where they differ.
+/// Compares two byte strings in time that does not depend on where they differ: `subtle`'s
+/// comparison, which the optimiser cannot turn into an early exit as it may a hand-written fold.
+/// Lengths are not secret (tokens have fixed forms) and differ quickly.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
 #[cfg(test)]
@@ -43,5 +46,14 @@ mod tests {
         let s = Secret::new("xoxb-very-secret");
         assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
         assert_eq!(s.expose(), "xoxb-very-secret");
+    }
+
+    #[test]
+    fn equal_bytes_compare_equal_and_any_difference_does_not() {
+        assert!(constant_time_eq(b"token-1", b"token-1"));
+        assert!(!constant_time_eq(b"token-1", b"token-2"));
+        assert!(!constant_time_eq(b"token-1", b"token-10"));
+        assert!(!constant_time_eq(b"", b"x"));
+        assert!(constant_time_eq(b"", b""));
     }
 }

@@ -102,6 +102,10 @@ async fn web_api(
     if let Some(secs) = answer.retry_after {
         response.headers_mut().insert(header::RETRY_AFTER, secs.into());
     }
+    // Slack names the token's scopes on every Web API answer.
+    if let Ok(scopes) = header::HeaderValue::from_str(&ws.granted_scopes().join(",")) {
+        response.headers_mut().insert("x-oauth-scopes", scopes);
+    }
     response
 }
 

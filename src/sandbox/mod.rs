@@ -126,6 +126,8 @@ struct State {
     /// Slack's per-channel posting limit, when enforced: recent post times by channel id.
     rate_limits: Option<std::collections::HashMap<String, Vec<DateTime<Utc>>>>,
     calls: Vec<(String, Value)>,
+    /// Bot scopes taken away from the app (all of the manifest's are granted otherwise).
+    revoked_scopes: Vec<String>,
     next_id: u64,
     last_ts: (i64, u64),
 }
@@ -310,6 +312,19 @@ impl Workspace {
                 .flat_map(|c| c.messages.iter().map(move |m| (c.id.clone(), m.ts.clone(), m.received_at)))
                 .collect()
         })
+    }
+
+    /// The bot scopes granted, as Slack lists them in every Web API answer's `x-oauth-scopes`
+    /// header: the manifest's, less any [`Self::revoke_scope`] took away.
+    pub fn granted_scopes(&self) -> Vec<String> {
+        let revoked = self.read(|s| s.revoked_scopes.clone());
+        crate::slack::manifest::bot_scopes().into_iter().filter(|scope| !revoked.contains(scope)).collect()
+    }
+
+    /// Takes a bot scope away (as if the app had been installed without it), for tests of
+    /// what checks the grants.
+    pub fn revoke_scope(&self, scope: &str) {
+        self.with(|s| s.revoked_scopes.push(scope.to_string()));
     }
 
     /// How many times warroom called `method` (including failed calls).

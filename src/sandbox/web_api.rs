@@ -139,8 +139,10 @@ fn error_answer(code: &str) -> Answer {
 }
 
 fn channel_json(c: &Channel) -> Value {
+    // The sandbox has one token, the bot's: `is_member` is the bot's membership, as Slack says it.
     json!({ "id": c.id, "name": c.name, "is_channel": true, "is_archived": false, "creator": c.creator,
-            "topic": { "value": c.topic }, "num_members": c.members.len() })
+            "topic": { "value": c.topic }, "num_members": c.members.len(),
+            "is_member": c.members.iter().any(|m| m == BOT_USER) })
 }
 
 fn create(s: &mut State, name: &str) -> MethodResult {

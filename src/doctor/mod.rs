@@ -110,7 +110,7 @@ pub async fn run(settings: &Settings, clock: SharedClock) -> Report {
     let mut checks = slack::checks(&cx).await;
     checks.extend(secrets::checks(&cx).await);
     checks.extend(statuspage::checks(&cx).await);
-    checks.extend(pagerduty::checks(&cx));
+    checks.extend(pagerduty::checks(&cx).await);
     checks.extend(runners::checks(&cx).await);
     Report { checks }
 }

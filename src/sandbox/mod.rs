@@ -14,6 +14,7 @@ mod history;
 pub mod http;
 mod membership;
 pub mod pagerduty;
+mod scopes;
 pub mod socket;
 pub mod statuspage;
 mod web_api;
@@ -312,19 +313,6 @@ impl Workspace {
                 .flat_map(|c| c.messages.iter().map(move |m| (c.id.clone(), m.ts.clone(), m.received_at)))
                 .collect()
         })
-    }
-
-    /// The bot scopes granted, as Slack lists them in every Web API answer's `x-oauth-scopes`
-    /// header: the manifest's, less any [`Self::revoke_scope`] took away.
-    pub fn granted_scopes(&self) -> Vec<String> {
-        let revoked = self.read(|s| s.revoked_scopes.clone());
-        crate::slack::manifest::bot_scopes().into_iter().filter(|scope| !revoked.contains(scope)).collect()
-    }
-
-    /// Takes a bot scope away (as if the app had been installed without it), for tests of
-    /// what checks the grants.
-    pub fn revoke_scope(&self, scope: &str) {
-        self.with(|s| s.revoked_scopes.push(scope.to_string()));
     }
 
     /// How many times warroom called `method` (including failed calls).

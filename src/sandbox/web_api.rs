@@ -59,6 +59,9 @@ impl Workspace {
             if token != Some(BOT_TOKEN) && method != "apps.connections.open" {
                 return error_answer(if token.is_none() { "not_authed" } else { "invalid_auth" });
             }
+            if let Some(body) = super::scopes::refusal(s, method) {
+                return Answer { status: 200, retry_after: None, body, after: After::Answer };
+            }
             let p = |key: &str| params[key].as_str().unwrap_or("").to_string();
             if method == "chat.postMessage" && over_post_limit(s, &p("channel"), now) {
                 let body = json!({ "ok": false, "error": "ratelimited" });

@@ -107,6 +107,8 @@ fn env(app: &TestApp, config: &std::path::Path, clock: &std::path::Path) -> Vec<
         ("STATUSPAGE_PAGE_ID", STATUSPAGE_PAGE.to_string()),
         ("STATUSPAGE_API_URL", app.statuspage_url.clone()),
         ("PAGERDUTY_ROUTING_KEY", PAGERDUTY_KEY.to_string()),
+        ("PAGERDUTY_API_TOKEN", sandbox::pagerduty::REST_TOKEN.to_string()),
+        ("PAGERDUTY_API_URL", app.state.settings.pagerduty_events_url.trim_end_matches("/v2/enqueue").to_string()),
         ("DATABASE_URL", app.database_url()),
         ("WARROOM_RUNNER_TOKENS", format!("edge-1={RUNNER_TOKEN}")),
         ("WARROOM_FAKE_CLOCK_FILE", clock.display().to_string()),
@@ -143,7 +145,7 @@ async fn doctor(app: &TestApp, config: &str, changes: &[(&'static str, &str)]) -
     run
 }
 
-const ALL: [&str; 9] = [
+const ALL: [&str; 10] = [
     "slack auth.test",
     "slack scopes",
     "slack announcement channel",
@@ -152,6 +154,7 @@ const ALL: [&str; 9] = [
     "status page",
     "status page components",
     "pagerduty routing key",
+    "pagerduty api token",
     "runner edge-1",
 ];
 
@@ -171,7 +174,7 @@ async fn against_a_workspace_that_is_set_up_every_check_passes_and_doctor_exits_
     assert!(run.line("slack user groups").contains("@sre-leads, @sre-oncall resolve"), "{}", run.out);
     assert!(run.line("status page").contains(&format!("page {STATUSPAGE_PAGE} answers")));
     assert!(run.line("runner edge-1").contains("polled 0 s ago"), "{}", run.out);
-    assert!(run.out.ends_with("0 failed, 1 skipped\n"), "only the PagerDuty REST token is skipped:\n{}", run.out);
+    assert!(run.out.ends_with("10 passed, 0 failed, 0 skipped\n"), "{}", run.out);
     app.finish().await;
 }
 
@@ -185,6 +188,11 @@ async fn a_scope_the_workspace_did_not_grant_is_named_with_the_fix() {
 
     run.failed_with("slack scopes", "missing scope pins:write", "add it under OAuth & Permissions");
     assert!(run.line("slack scopes").contains("reinstall the app"));
+    app.slack.revoke_scope("usergroups:read");
+    let two = doctor(&app, CONFIG, &[]).await;
+    two.failed_with("slack scopes", "missing scopes pins:write, usergroups:read", "add them under OAuth & Permissions");
+    // The sandbox refuses the methods that need a missing scope, as Slack does.
+    two.failed_with("slack user groups", "usergroups.list failed: missing_scope", "grant usergroups:read");
     assert!(run.passed("slack auth.test") && run.passed("status page"), "the other checks still run:\n{}", run.out);
     app.finish().await;
 }
@@ -320,5 +328,29 @@ async fn a_bad_or_missing_bot_token_fails_auth_test_and_skips_what_needs_it() {
         assert!(bad.line(name).contains("skipped: auth.test failed"), "{}", bad.out);
     }
     none.failed_with("slack auth.test", "SLACK_BOT_TOKEN is not set", "Bot User OAuth Token");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn pagerduty_keys_of_the_wrong_form_or_a_rest_key_pagerduty_refuses_fail() {
+    let app = app().await;
+    runner_polls(&app).await;
+
+    let bad_routing = doctor(&app, CONFIG, &[("PAGERDUTY_ROUTING_KEY", "not-a-routing-key")]).await;
+    let refused = doctor(&app, CONFIG, &[("PAGERDUTY_API_TOKEN", "u+wrongrestapikey000")]).await;
+    let malformed = doctor(&app, CONFIG, &[("PAGERDUTY_API_TOKEN", "short")]).await;
+    let none = doctor(&app, CONFIG, &[("PAGERDUTY_ROUTING_KEY", ""), ("PAGERDUTY_API_TOKEN", "")]).await;
+
+    bad_routing.failed_with("pagerduty routing key", "is not 32 letters and digits", "Events API v2 integration");
+    refused.failed_with("pagerduty api token", "refuses the REST API key (HTTP 401)", "API Access Keys");
+    malformed.failed_with("pagerduty api token", "is not a 20-character REST API key", "API Access Keys");
+    assert_eq!(none.code, Some(0), "PagerDuty is optional:\n{}", none.out);
+    let line = none.line("pagerduty routing key");
+    assert!(line.contains("skipped: no PAGERDUTY_ROUTING_KEY (no escalation tier asks for PagerDuty)"), "{line}");
+    let paging_config =
+        CONFIG.replace("notify = [\"owner\", \"@sre-leads\"]", "notify = [\"owner\"]\npagerduty = true");
+    let paging = doctor(&app, &paging_config, &[("PAGERDUTY_ROUTING_KEY", "")]).await;
+    let line = paging.line("pagerduty routing key");
+    assert!(line.contains("1 escalation tier asking for PagerDuty notify only in Slack"), "{line}");
     app.finish().await;
 }

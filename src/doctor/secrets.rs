@@ -33,11 +33,16 @@ pub async fn checks(cx: &Context<'_>) -> Vec<Check> {
                 hello["num_connections"].as_u64().map_or(String::new(), |n| format!(" ({n} connections)"));
             Check::pass(SOCKET, format!("apps.connections.open answered and Slack said hello{connections}"))
         }
-        Err(e) => Check::fail(
-            SOCKET,
-            format!("could not connect: {e}"),
-            "turn Socket Mode on (Settings → Socket Mode) and give the app token connections:write",
-        ),
+        Err(e) => {
+            let said =
+                |code: &str| e.downcast_ref::<crate::slack::api::SlackError>().and_then(|e| e.code()) == Some(code);
+            let fix = if said("invalid_auth") || said("not_authed") {
+                "set SLACK_APP_TOKEN to this app's app-level token (Basic Information → App-Level Tokens)"
+            } else {
+                "turn Socket Mode on (Settings → Socket Mode) and give the app token connections:write"
+            };
+            Check::fail(SOCKET, format!("could not connect: {e}"), fix)
+        }
     });
     checks
 }

@@ -26,8 +26,12 @@ pub async fn checks(cx: &Context<'_>) -> Vec<Check> {
     let base = &cx.settings.slack_api_url;
     let (auth, scopes) = match auth_test(cx, token.expose()).await {
         Ok(found) => found,
-        Err(why) => {
-            let fix = "check SLACK_BOT_TOKEN (OAuth & Permissions → Bot User OAuth Token) and SLACK_API_URL";
+        Err((why, answered)) => {
+            let fix = if answered {
+                "check SLACK_BOT_TOKEN (OAuth & Permissions → Bot User OAuth Token) and SLACK_API_URL"
+            } else {
+                "check SLACK_API_URL (https://slack.com/api) and that this host reaches it"
+            };
             let mut checks = vec![Check::fail(AUTH, format!("{base}: {why}"), fix)];
             checks.extend([SCOPES, CHANNEL, GROUPS].map(|name| Check::skip(name, "auth.test failed")));
             return checks;
@@ -46,10 +50,12 @@ pub async fn checks(cx: &Context<'_>) -> Vec<Check> {
     checks
 }
 
-/// `auth.test`'s answer and the `x-oauth-scopes` header (absent: `None`).
-async fn auth_test(cx: &Context<'_>, token: &str) -> Result<(Value, Option<Vec<String>>), String> {
+/// `auth.test`'s answer and the `x-oauth-scopes` header (absent: `None`); or what went wrong
+/// and whether anything answered.
+async fn auth_test(cx: &Context<'_>, token: &str) -> Result<(Value, Option<Vec<String>>), (String, bool)> {
     let url = format!("{}/auth.test", cx.settings.slack_api_url);
-    let response = cx.http.post(url).bearer_auth(token).json(&json!({})).send().await.map_err(|e| transport(&e))?;
+    let response =
+        cx.http.post(url).bearer_auth(token).json(&json!({})).send().await.map_err(|e| (transport(&e), false))?;
     let status = response.status();
     let scopes = response
         .headers()
@@ -57,11 +63,11 @@ async fn auth_test(cx: &Context<'_>, token: &str) -> Result<(Value, Option<Vec<S
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
     if !status.is_success() {
-        return Err(format!("HTTP {}", status.as_u16()));
+        return Err((format!("HTTP {}", status.as_u16()), true));
     }
-    let answer: Value = response.json().await.map_err(|_| "an answer that is not Slack's".to_string())?;
+    let answer: Value = response.json().await.map_err(|_| ("an answer that is not Slack's".to_string(), true))?;
     if answer["ok"] != true {
-        return Err(format!("Slack answered `{}`", answer["error"].as_str().unwrap_or("unknown_error")));
+        return Err((format!("Slack answered `{}`", answer["error"].as_str().unwrap_or("unknown_error")), true));
     }
     Ok((answer, scopes))
 }

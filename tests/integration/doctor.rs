@@ -268,7 +268,7 @@ async fn with_an_app_token_socket_mode_must_say_hello_and_a_malformed_or_wrong_t
     assert!(!good.out.contains("slack signing secret"), "Socket Mode needs no signing secret:\n{}", good.out);
     malformed.failed_with("slack app token", "not of the form xapp-1-A…-…", "App-Level Tokens");
     assert!(malformed.line("slack socket mode").starts_with("- "), "not tried with a malformed token");
-    wrong.failed_with("slack socket mode", "invalid_auth", "connections:write");
+    wrong.failed_with("slack socket mode", "invalid_auth", "set SLACK_APP_TOKEN to this app's app-level token");
     assert!(!wrong.out.contains("xapp-1-A0OTHER-wrong"));
     app.finish().await;
 }
@@ -328,6 +328,12 @@ async fn a_bad_or_missing_bot_token_fails_auth_test_and_skips_what_needs_it() {
         assert!(bad.line(name).contains("skipped: auth.test failed"), "{}", bad.out);
     }
     none.failed_with("slack auth.test", "SLACK_BOT_TOKEN is not set", "Bot User OAuth Token");
+    // Nothing listens there: said, and the other families still run.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let nowhere = format!("http://{closed}/api");
+    let unreachable = doctor(&app, CONFIG, &[("SLACK_API_URL", &nowhere)]).await;
+    unreachable.failed_with("slack auth.test", "could not connect", "check SLACK_API_URL (https://slack.com/api)");
+    assert!(unreachable.passed("status page") && unreachable.passed("runner edge-1"), "{}", unreachable.out);
     app.finish().await;
 }
 

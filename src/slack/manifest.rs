@@ -54,6 +54,12 @@ mod tests {
     }
 
     #[test]
+    fn the_socket_mode_manifest_asks_for_the_same_bot_scopes() {
+        let socket = bot_scopes_of(include_str!("../../slack-app-manifest.socket-mode.yml"));
+        assert_eq!(socket, bot_scopes());
+    }
+
+    #[test]
     fn only_the_bot_list_counts() {
         let manifest = "oauth_config:\n  scopes:\n    user:\n      - search:read\n    bot:\n      - chat:write   # posts\n      - \"pins:write\"\nsettings:\n  bot_events:\n    - reaction_added\n";
         assert_eq!(bot_scopes_of(manifest), ["chat:write", "pins:write"]);

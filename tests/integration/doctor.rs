@@ -175,6 +175,11 @@ async fn against_a_workspace_that_is_set_up_every_check_passes_and_doctor_exits_
     assert!(run.line("status page").contains(&format!("page {STATUSPAGE_PAGE} answers")));
     assert!(run.line("runner edge-1").contains("polled 0 s ago"), "{}", run.out);
     assert!(run.out.ends_with("10 passed, 0 failed, 0 skipped\n"), "{}", run.out);
+    // A preflight only reads: nothing posted, created or joined.
+    for method in ["chat.postMessage", "conversations.create", "conversations.join", "conversations.invite"] {
+        assert_eq!(app.slack.call_count(method), 0, "{method}");
+    }
+    assert!(app.statuspage.incidents().is_empty() && app.pagerduty.events().is_empty());
     app.finish().await;
 }
 
@@ -358,5 +363,34 @@ async fn pagerduty_keys_of_the_wrong_form_or_a_rest_key_pagerduty_refuses_fail()
     let paging = doctor(&app, &paging_config, &[("PAGERDUTY_ROUTING_KEY", "")]).await;
     let line = paging.line("pagerduty routing key");
     assert!(line.contains("1 escalation tier asking for PagerDuty notify only in Slack"), "{line}");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_configuration_that_does_not_load_fails_before_any_check_without_printing_the_token() {
+    let app = app().await;
+    let dir = std::env::temp_dir().join(format!("warroom-doctor-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (file, clock) = (dir.join("warroom.toml"), dir.join("clock"));
+    std::fs::write(&file, CONFIG.replace("after = \"15m\"", "after = \"soon\"")).unwrap();
+    let mut vars = env(&app, &file, &clock);
+    vars.push(("SLACK_APP_TOKEN", "xoxb-a-bot-token-as-app-token".into()));
+
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .arg("doctor")
+        .env_clear()
+        .envs(vars.iter().map(|(k, v)| (k, v)))
+        .output()
+        .await
+        .unwrap();
+
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout.is_empty(), "no check ran: {stdout}");
+    assert!(stderr.contains("`soon` is not a duration"), "{stderr}");
+    assert!(stderr.contains("SLACK_APP_TOKEN must be an app-level token"), "{stderr}");
+    assert!(!stderr.contains("xoxb-a-bot-token-as-app-token"), "{stderr}");
+    assert_eq!(app.slack.call_count("auth.test"), 0, "nothing was asked of Slack");
+    std::fs::remove_dir_all(dir).unwrap();
     app.finish().await;
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{Check, Context};
 use crate::config::{Permission, Principal};
@@ -55,7 +55,7 @@ pub async fn checks(cx: &Context<'_>) -> Vec<Check> {
 async fn auth_test(cx: &Context<'_>, token: &str) -> Result<(Value, Option<Vec<String>>), (String, bool)> {
     let url = format!("{}/auth.test", cx.settings.slack_api_url);
     let response =
-        cx.http.post(url).bearer_auth(token).json(&json!({})).send().await.map_err(|e| (transport(&e), false))?;
+        cx.http.post(url).bearer_auth(token).form(&[("", ""); 0]).send().await.map_err(|e| (transport(&e), false))?;
     let status = response.status();
     let scopes = response
         .headers()
@@ -111,17 +111,7 @@ fn scope_check(granted: Option<&[String]>) -> Check {
 /// joins at its first post on `not_in_channel`) or post without joining (`chat:write.public`).
 async fn channel_check(cx: &Context<'_>, slack: &SlackClient, granted: &[String]) -> Check {
     let name = &cx.settings.file.announce_channel;
-    let channel = match slack
-        .call(
-            "conversations.list",
-            &json!({ "limit": 1000, "exclude_archived": true,
-                                                                     "types": "public_channel" }),
-        )
-        .await
-    {
-        Ok(first) => find(slack, name, first).await,
-        Err(e) => Err(e.to_string()),
-    };
+    let channel = find(slack, name).await;
     let fix_find = format!(
         "create the public channel #{name}, or set [slack] announce_channel in warroom.toml to an existing one"
     );
@@ -149,19 +139,22 @@ async fn channel_check(cx: &Context<'_>, slack: &SlackClient, granted: &[String]
     }
 }
 
-/// The channel named `name` in `conversations.list`, following its pages.
-async fn find(slack: &SlackClient, name: &str, mut page: Value) -> Result<Option<Value>, String> {
+/// The channel named `name` in `conversations.list`, following its pages. Read methods are
+/// called form-encoded: Slack takes JSON bodies only for some methods.
+async fn find(slack: &SlackClient, name: &str) -> Result<Option<Value>, String> {
+    let mut cursor = String::new();
     for _ in 0..50 {
+        let params =
+            [("limit", "1000"), ("cursor", &cursor), ("exclude_archived", "true"), ("types", "public_channel")];
+        let page = slack.call_form("conversations.list", &params).await.map_err(|e| e.to_string())?;
         let channels = page["channels"].as_array().cloned().unwrap_or_default();
         if let Some(found) = channels.into_iter().find(|c| c["name"] == name) {
             return Ok(Some(found));
         }
-        let cursor = page["response_metadata"]["next_cursor"].as_str().unwrap_or("").to_string();
+        cursor = page["response_metadata"]["next_cursor"].as_str().unwrap_or("").to_string();
         if cursor.is_empty() {
             return Ok(None);
         }
-        let params = json!({ "limit": 1000, "cursor": cursor, "exclude_archived": true, "types": "public_channel" });
-        page = slack.call("conversations.list", &params).await.map_err(|e| e.to_string())?;
     }
     Ok(None)
 }
@@ -207,7 +200,7 @@ async fn group_check(cx: &Context<'_>, slack: &SlackClient) -> Check {
     if wanted.is_empty() {
         return Check::pass(GROUPS, "the configuration names no @group");
     }
-    let known: Vec<String> = match slack.call("usergroups.list", &json!({})).await {
+    let known: Vec<String> = match slack.call_form("usergroups.list", &[]).await {
         Ok(answer) => answer["usergroups"]
             .as_array()
             .into_iter()

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod diagnostics;
+pub mod doctor;
 pub mod duration;
 pub mod error;
 pub mod escalation;

@@ -28,6 +28,9 @@ enum Cmd {
     /// Validate the configuration, the diagnostics packs (shipped and the team's) and templates;
     /// exit non-zero with file:line errors.
     CheckConfig,
+    /// Preflight against the configured Slack, status page, PagerDuty and runners: each check,
+    /// what it found and the fix; exit 1 when one fails.
+    Doctor,
     /// Write one incident's post-incident report to standard output.
     Export {
         /// The incident: INC-42 (or 42).
@@ -126,6 +129,8 @@ async fn main() -> ExitCode {
         }
         Cmd::CheckConfig => check_config(&settings),
         // No logging: standard output is the report.
+        Cmd::Doctor => doctor(&settings).await,
+        // No logging: standard output is the report.
         Cmd::Runbook { command: RunbookCmd::Check { file, service } } => runbook_check(&settings, &file, &service),
         // No logging: standard output is the report.
         Cmd::Export { incident, format } => exit_on(export(settings, &incident, &format).await),
@@ -170,6 +175,28 @@ fn check_config(settings: &Settings) -> ExitCode {
             eprintln!("{p}");
         }
         ExitCode::FAILURE
+    }
+}
+
+/// `warroom doctor`: every check on standard output, exit 1 when one failed.
+async fn doctor(settings: &Settings) -> ExitCode {
+    let report = warroom::doctor::run(settings, clock()).await;
+    print!("{report}");
+    if report.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The system clock, or the file `WARROOM_FAKE_CLOCK_FILE` names (tests only).
+fn clock() -> warroom::clock::SharedClock {
+    match std::env::var_os("WARROOM_FAKE_CLOCK_FILE") {
+        Some(path) => {
+            warn!("WARROOM_FAKE_CLOCK_FILE is set: time comes from {} (tests only)", path.to_string_lossy());
+            Arc::new(warroom::clock::FileClock(path.into()))
+        }
+        None => Arc::new(SystemClock),
     }
 }
 
@@ -275,13 +302,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     if settings.slack_app_token.is_some() {
         info!("SLACK_APP_TOKEN is set: Slack reaches warroom over Socket Mode; /slack/* is not served");
     }
-    let clock: warroom::clock::SharedClock = match std::env::var_os("WARROOM_FAKE_CLOCK_FILE") {
-        Some(path) => {
-            warn!("WARROOM_FAKE_CLOCK_FILE is set: time comes from {} (tests only)", path.to_string_lossy());
-            Arc::new(warroom::clock::FileClock(path.into()))
-        }
-        None => Arc::new(SystemClock),
-    };
+    let clock = clock();
     let app = Application::build(settings, pool, clock, warroom::app::DEFAULT_WORKERS).await?;
     info!("warroom listening on port {}", app.port());
     if app.sandbox().is_some() {

@@ -71,6 +71,11 @@ pub struct Settings {
     /// `PAGERDUTY_ROUTING_KEY`: PagerDuty Events API v2 integration key; paging is off without it.
     pub pagerduty_routing_key: Option<Secret>,
     pub pagerduty_events_url: String,
+    /// `PAGERDUTY_API_TOKEN`: a REST API key. warroom pages without one; `warroom doctor`
+    /// checks it answers when it is set.
+    pub pagerduty_api_token: Option<Secret>,
+    /// `PAGERDUTY_API_URL`: the REST API's base (default `https://api.pagerduty.com`).
+    pub pagerduty_api_url: String,
     /// How long a status page request may take before it counts as lost (not configurable
     /// from the environment; tests shorten it).
     pub statuspage_timeout: std::time::Duration,
@@ -144,6 +149,10 @@ impl Settings {
         if let Some(why) = api_url::refusal(&pagerduty_events_url) {
             problems.push(env_problem("PAGERDUTY_EVENTS_URL", format!("PAGERDUTY_EVENTS_URL {why}")));
         }
+        let pagerduty_api_url = lookup("PAGERDUTY_API_URL").unwrap_or_else(|| "https://api.pagerduty.com".into());
+        if let Some(why) = api_url::refusal(&pagerduty_api_url) {
+            problems.push(env_problem("PAGERDUTY_API_URL", format!("PAGERDUTY_API_URL {why}")));
+        }
         let sandbox = match lookup("WARROOM_SANDBOX").as_deref() {
             None | Some("0" | "false") => false,
             Some("1" | "true") => true,
@@ -180,6 +189,8 @@ impl Settings {
             slack_timeout: std::time::Duration::from_secs(10),
             pagerduty_routing_key: secret("PAGERDUTY_ROUTING_KEY"),
             pagerduty_events_url: pagerduty_events_url.clone(),
+            pagerduty_api_token: secret("PAGERDUTY_API_TOKEN"),
+            pagerduty_api_url: pagerduty_api_url.trim_end_matches('/').to_string(),
         };
         if settings.statuspage_api_key.is_some() && settings.statuspage_page_id.is_none() {
             problems.push(env_problem(

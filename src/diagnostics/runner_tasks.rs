@@ -19,7 +19,7 @@ use crate::slack::blocks::hhmm;
 use crate::timeline::{self, EventKind};
 
 /// A runner not heard from for this long is offline.
-const OFFLINE_AFTER: i64 = 60;
+pub const OFFLINE_AFTER: i64 = 60;
 /// The time limit of a task whose action the server's catalog no longer has (the catalog's cap).
 const MAX_TIMEOUT: Duration = Duration::from_secs(120);
 

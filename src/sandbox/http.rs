@@ -102,6 +102,13 @@ async fn web_api(
     if let Some(secs) = answer.retry_after {
         response.headers_mut().insert(header::RETRY_AFTER, secs.into());
     }
+    // Slack names the bot token's scopes on every Web API answer to it.
+    let is_bot = token.as_deref() == Some(super::BOT_TOKEN);
+    if let Some(scopes) =
+        is_bot.then(|| header::HeaderValue::from_str(&ws.granted_scopes().join(","))).and_then(Result::ok)
+    {
+        response.headers_mut().insert("x-oauth-scopes", scopes);
+    }
     response
 }
 

@@ -14,6 +14,7 @@ mod history;
 pub mod http;
 mod membership;
 pub mod pagerduty;
+mod scopes;
 pub mod socket;
 pub mod statuspage;
 mod web_api;
@@ -126,6 +127,8 @@ struct State {
     /// Slack's per-channel posting limit, when enforced: recent post times by channel id.
     rate_limits: Option<std::collections::HashMap<String, Vec<DateTime<Utc>>>>,
     calls: Vec<(String, Value)>,
+    /// Bot scopes taken away from the app (all of the manifest's are granted otherwise).
+    revoked_scopes: Vec<String>,
     next_id: u64,
     last_ts: (i64, u64),
 }

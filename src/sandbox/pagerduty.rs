@@ -133,7 +133,21 @@ impl PagerDutySandbox {
     }
 }
 
-/// The sandbox PagerDuty over HTTP: `POST /v2/enqueue`.
+/// The sandbox's REST API key (`PAGERDUTY_API_TOKEN`): the one `GET /abilities` accepts.
+pub const REST_TOKEN: &str = "u+sandboxrestapikey0";
+
+/// `GET /abilities` of the REST API: what the account may do, for a token that answers
+/// (`Authorization: Token token=…`); 401 otherwise, as PagerDuty answers.
+fn abilities(authorization: Option<&str>) -> (u16, Value) {
+    if authorization.and_then(|h| h.strip_prefix("Token token=")) == Some(REST_TOKEN) {
+        (200, json!({ "abilities": ["teams", "read_only_users", "urgencies"] }))
+    } else {
+        (401, json!({ "error": { "message": "Authentication failed", "code": 2006 } }))
+    }
+}
+
+/// The sandbox PagerDuty over HTTP: `POST /v2/enqueue` (Events API v2) and `GET /abilities`
+/// (the one REST request, which `warroom doctor` makes).
 pub fn router(sandbox: std::sync::Arc<PagerDutySandbox>) -> axum::Router {
     use axum::body::Bytes;
     use axum::extract::State;
@@ -145,5 +159,14 @@ pub fn router(sandbox: std::sync::Arc<PagerDutySandbox>) -> axum::Router {
         (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), axum::Json(answer)).into_response()
     }
 
-    axum::Router::new().route("/v2/enqueue", axum::routing::post(enqueue)).with_state(sandbox)
+    async fn rest_abilities(headers: axum::http::HeaderMap) -> axum::response::Response {
+        let authorization = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let (status, answer) = abilities(authorization);
+        (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), axum::Json(answer)).into_response()
+    }
+
+    axum::Router::new()
+        .route("/v2/enqueue", axum::routing::post(enqueue))
+        .route("/abilities", axum::routing::get(rest_abilities))
+        .with_state(sandbox)
 }

@@ -234,6 +234,9 @@ impl StatusPage {
             }
         }
         let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        if let Some(answer) = self.page_read(state, method, path) {
+            return answer;
+        }
         let prefix = format!("/pages/{}/incidents", self.page_id);
         let Some(rest) = path.strip_prefix(&prefix) else {
             return error(404, "The requested resource could not be found.");
@@ -266,6 +269,25 @@ impl StatusPage {
         match spoiled {
             Some(status) if answer.status < 300 => error(status, "Internal Server Error"),
             _ => Answer { hang: hang && answer.status < 300, ..answer },
+        }
+    }
+
+    /// `GET /pages/{id}` and `GET /pages/{id}/components` (what `warroom doctor` reads); `None`
+    /// for every other request. A wrong page id falls through to the API's 404.
+    fn page_read(&self, state: &State, method: &str, path: &str) -> Option<Answer> {
+        let page = format!("/pages/{}", self.page_id);
+        let rest = path.trim_end_matches(".json").strip_prefix(&page)?;
+        match (method, rest) {
+            ("GET", "") => Some(ok(200, json!({ "id": self.page_id, "name": "Sandbox status page" }))),
+            ("GET", "/components") => {
+                let components: Vec<Value> = state
+                    .components
+                    .iter()
+                    .map(|(id, (name, status))| json!({ "id": id, "name": name, "status": status, "page_id": self.page_id }))
+                    .collect();
+                Some(ok(200, Value::Array(components)))
+            }
+            _ => None,
         }
     }
 

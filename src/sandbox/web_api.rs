@@ -59,6 +59,9 @@ impl Workspace {
             if token != Some(BOT_TOKEN) && method != "apps.connections.open" {
                 return error_answer(if token.is_none() { "not_authed" } else { "invalid_auth" });
             }
+            if let Some(body) = super::scopes::refusal(s, method) {
+                return Answer { status: 200, retry_after: None, body, after: After::Answer };
+            }
             let p = |key: &str| params[key].as_str().unwrap_or("").to_string();
             if method == "chat.postMessage" && over_post_limit(s, &p("channel"), now) {
                 let body = json!({ "ok": false, "error": "ratelimited" });
@@ -139,8 +142,10 @@ fn error_answer(code: &str) -> Answer {
 }
 
 fn channel_json(c: &Channel) -> Value {
+    // The sandbox has one token, the bot's: `is_member` is the bot's membership, as Slack says it.
     json!({ "id": c.id, "name": c.name, "is_channel": true, "is_archived": false, "creator": c.creator,
-            "topic": { "value": c.topic }, "num_members": c.members.len() })
+            "topic": { "value": c.topic }, "num_members": c.members.len(),
+            "is_member": c.members.iter().any(|m| m == BOT_USER) })
 }
 
 fn create(s: &mut State, name: &str) -> MethodResult {

@@ -13,6 +13,7 @@ mod clean_report;
 mod cli;
 mod declare;
 mod diagnostics;
+mod doctor;
 mod escalation;
 mod exactly_once;
 mod export;

@@ -24,6 +24,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::app::AppState;
 use crate::secret::Secret;
+use crate::slack::api::SlackClient;
 
 /// Connections each replica holds: two, so that one dropping never leaves the replica deaf.
 pub const CONNECTIONS_PER_REPLICA: usize = 2;
@@ -59,7 +60,7 @@ async fn hold(
 ) {
     let mut failures: u32 = 0;
     while !*stop.borrow() {
-        let failure = match connect(&state, &app_token).await {
+        let failure = match connect(&state.slack, &app_token).await {
             Ok(socket) => {
                 if serve_until_replaced(&state, socket, &permits, &stop).await {
                     failures = 0;
@@ -102,8 +103,8 @@ async fn serve_until_replaced(
 }
 
 /// Asks Slack for a WebSocket URL and connects to it.
-async fn connect(state: &AppState, app_token: &Secret) -> anyhow::Result<connection::Socket> {
-    let url = state.slack.open_connection(app_token).await?;
+async fn connect(slack: &SlackClient, app_token: &Secret) -> anyhow::Result<connection::Socket> {
+    let url = slack.open_connection(app_token).await?;
     let request = url.as_str().into_client_request()?;
     // The URL carries a one-use ticket: log only where it goes.
     tracing::debug!(host = request.uri().host().unwrap_or_default(), "opening a Socket Mode connection");
@@ -111,6 +112,30 @@ async fn connect(state: &AppState, app_token: &Secret) -> anyhow::Result<connect
         .await
         .map_err(|_| anyhow::anyhow!("the WebSocket handshake took longer than 10 s"))??;
     Ok(socket)
+}
+
+/// Opens one connection the way [`listen`] does, waits for Slack's `hello` (at most `within`)
+/// and closes it: whether Socket Mode works with `app_token` (`warroom doctor`). Returns the
+/// `hello` message. An envelope Slack sends meanwhile is left unacknowledged, so Slack sends it
+/// again on one of the server's own connections.
+pub async fn hello(slack: &SlackClient, app_token: &Secret, within: Duration) -> anyhow::Result<serde_json::Value> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let greeting = async {
+        let mut socket = connect(slack, app_token).await?;
+        while let Some(frame) = socket.next().await {
+            let Message::Text(text) = frame? else { continue };
+            let message: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            if message["type"] == "hello" {
+                let _ = socket.close(None).await;
+                return Ok(message);
+            }
+        }
+        anyhow::bail!("the connection closed before Slack said hello")
+    };
+    tokio::time::timeout(within, greeting)
+        .await
+        .map_err(|_| anyhow::anyhow!("no hello within {} s", within.as_secs()))?
 }
 
 /// 0.5 s, 1 s, 2 s, … up to 30 s, with up to a quarter added so replicas do not reconnect in

@@ -149,6 +149,32 @@ pub fn text(text: &str, where_: &str) -> String {
     format!("{}{}", &text[..cut], marker(text[cut..].chars().count()))
 }
 
+/// `head` and as many of the last of `lines` as fit in [`MAX_TEXT`] (for a timeline, the newest
+/// matter most), one a line; the lines left out are counted, and `where_` they are said.
+pub fn last_lines(head: &str, lines: &[String], where_: &str) -> String {
+    let mut room = MAX_TEXT - head.chars().count() - 200 - where_.chars().count();
+    let mut kept = 0;
+    for line in lines.iter().rev() {
+        let width = line.chars().count() + 1;
+        if width > room {
+            break;
+        }
+        room -= width;
+        kept += 1;
+    }
+    let mut out = head.to_string();
+    let left_out = lines.len() - kept;
+    if left_out > 0 {
+        out.push_str(&format!("\n{ELLIPSIS} _{left_out} older entries not shown: {where_}_"));
+    }
+    for line in &lines[left_out..] {
+        out.push('\n');
+        out.push_str(line);
+    }
+    // A single line longer than a whole message is still cut, and says so.
+    text(&out, where_)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,5 +255,11 @@ mod tests {
         let told = huge.chars().count() - shown.chars().count();
         assert!(fitted.ends_with(&format!("{told} more characters not shown: see the web timeline_")), "{told}");
         assert_eq!(text("fine", "x"), "fine");
+        let lines: Vec<String> = (0..30).map(|n| format!("{n} {}", "y".repeat(1990))).collect();
+        let shown = last_lines("*INC-1 timeline*", &lines, "the web UI");
+        assert!(shown.chars().count() <= MAX_TEXT);
+        assert!(shown.contains("… _11 older entries not shown: the web UI_"), "{:.200}", shown);
+        assert!(shown.ends_with(&lines[29]) && shown.contains(&lines[11]) && !shown.contains(&lines[10]));
+        assert_eq!(last_lines("h", &lines[..2], "w"), format!("h\n{}\n{}", lines[0], lines[1]));
     }
 }

@@ -89,6 +89,12 @@ async fn every_lifecycle_message_and_modal_is_accepted() {
     app.slack.submit_view(ALICE, &view.id, &[("cause", &field), ("resolution", &field)]).await.unwrap();
     app.drain().await;
 
+    // The declare modal, with the example's services to pick from.
+    app.slash(ALICE, "declare").await;
+    app.drain().await;
+    let declare = app.slack.views().pop().unwrap().view;
+    assert!(options(&declare) >= 5, "the example's services are listed");
+
     let text = all_text(&app, &channel);
     assert!(text.contains("RESOLVED"), "the resolution was posted");
     assert!(app.slack.views().len() >= 3, "declare/update/resolve modals opened");
@@ -241,7 +247,7 @@ async fn a_post_beyond_one_message_is_shared_whole_as_a_file() {
     let channel = incident.channel_id.clone().unwrap();
     let text: String = (0..6000).map(|n| format!("line {n}: the gateway answered 503\n")).collect();
     let payload = json!({ "text": text, "to": "channel", "what": "notice" });
-    let now = app.clock.now();
+    let now = warroom::clock::Clock::now(&*app.clock);
     warroom::jobs::queue::enqueue(&app.db, Some(incident.id), warroom::jobs::kind::POST, "big", payload, now)
         .await
         .unwrap();

@@ -230,6 +230,8 @@ async fn a_declare_modal_of_150_services_lists_100_and_says_so() {
     // A service beyond the list is typed; a bad one is refused under the field it came from.
     let bad = app.slack.submit_view(ALICE, id, &[("service_other", "not a service!"), ("summary", "down")]).await;
     assert!(bad.unwrap().json()["errors"]["service_other"].is_string());
+    let none = app.slack.submit_view(ALICE, id, &[("summary", "down")]).await.unwrap();
+    assert!(none.json()["errors"]["service"].is_string(), "no service, picked or typed: {:?}", none.json());
     assert!(app.incidents().await.is_empty());
     app.slack.submit_view(ALICE, id, &[("service_other", "svc-149"), ("summary", "down")]).await.unwrap();
     app.drain().await;

@@ -80,7 +80,7 @@ fn render(request: &Request, votes: &[(String, String)]) -> Value {
         let value = format!("{}:{}", request.id, request.action_hash);
         let confirm = |verb: &str| {
             json!({ "title": { "type": "plain_text", "text": format!("{verb} this change?") },
-                    "text": { "type": "mrkdwn", "text": format!("`{}`", crate::slack::limits::label(&command, 290)) },
+                    "text": { "type": "mrkdwn", "text": format!("`{}`", crate::slack::limits::label(&command, crate::slack::limits::MAX_CONFIRM_TEXT - 2)) },
                     "confirm": { "type": "plain_text", "text": verb },
                     "deny": { "type": "plain_text", "text": "Cancel" } })
         };

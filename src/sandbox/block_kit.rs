@@ -29,6 +29,10 @@ pub const MAX_MODAL_TITLE: usize = 24;
 pub const MAX_LABEL: usize = 2000;
 pub const MAX_PLACEHOLDER: usize = 150;
 pub const MAX_PRIVATE_METADATA: usize = 3000;
+/// A confirm dialog's title, text and button labels.
+pub const MAX_CONFIRM_TITLE: usize = 100;
+pub const MAX_CONFIRM_TEXT: usize = 300;
+pub const MAX_CONFIRM_BUTTON: usize = 30;
 
 const BLOCK_TYPES: &[&str] =
     &["section", "header", "context", "actions", "divider", "image", "input", "rich_text", "file", "video"];
@@ -178,6 +182,13 @@ fn element_problems(n: usize, element: &Value) -> Vec<String> {
         found.extend(plain(n, "a button's text", &element["text"], MAX_BUTTON_TEXT));
         found.extend(over(n, "a button's value", &element["value"], MAX_BUTTON_VALUE));
     }
+    let confirm = &element["confirm"];
+    if confirm.is_object() {
+        found.extend(plain(n, "a confirm's title", &confirm["title"], MAX_CONFIRM_TITLE));
+        found.extend(over(n, "a confirm's text", &confirm["text"]["text"], MAX_CONFIRM_TEXT));
+        found.extend(plain(n, "a confirm's confirm", &confirm["confirm"], MAX_CONFIRM_BUTTON));
+        found.extend(plain(n, "a confirm's deny", &confirm["deny"], MAX_CONFIRM_BUTTON));
+    }
     if kind.ends_with("static_select") || kind == "overflow" || kind == "checkboxes" || kind == "radio_buttons" {
         let options = element["options"].as_array().map_or(&[][..], Vec::as_slice);
         let groups = element["option_groups"].as_array().map_or(&[][..], Vec::as_slice);
@@ -269,5 +280,12 @@ mod tests {
         assert!(found.iter().any(|p| p == "block 0: 101 options, over 100"), "{found:?}");
         assert_eq!(text_problem(&json!("x".repeat(40_001))).unwrap(), "the text is 40001 characters, over 40000");
         assert!(text_problem(&json!("x".repeat(40_000))).is_none());
+        let confirm = json!({ "title": { "type": "plain_text", "text": "Sure?" }, "text": { "type": "mrkdwn", "text": "t".repeat(301) },
+                              "confirm": { "type": "plain_text", "text": "Yes" }, "deny": { "type": "plain_text", "text": "No" } });
+        let button = json!({ "type": "button", "action_id": "a", "text": { "type": "plain_text", "text": "Go" }, "confirm": confirm });
+        assert_eq!(
+            problems(&json!([{ "type": "actions", "elements": [button] }])),
+            ["block 0: a confirm's text is 301 characters, over 300"]
+        );
     }
 }

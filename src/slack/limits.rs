@@ -35,6 +35,8 @@ pub const MAX_OPTION_TEXT: usize = 75;
 pub const MAX_OPTION_VALUE: usize = 150;
 /// A modal's title, submit and close labels.
 pub const MAX_MODAL_TITLE: usize = 24;
+/// A confirm dialog's text.
+pub const MAX_CONFIRM_TEXT: usize = 300;
 
 /// Starts every piece of a split text after the first.
 pub const CONTINUED: &str = "_(continued)_\n";

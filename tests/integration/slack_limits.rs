@@ -299,3 +299,40 @@ async fn the_sandbox_answers_like_slack_for_what_breaks_a_limit() {
     assert_eq!(log.iter().filter(|c| c.error.as_deref() == Some("invalid_blocks")).count(), 3);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn a_diagnostics_menu_beyond_one_message_shows_48_buttons_and_names_the_rest() {
+    let dir = std::env::temp_dir().join(format!("warroom-limits-pack-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let actions: String = (0..60)
+        .map(|n| {
+            format!(
+                "[[action]]\nid = \"big.check{n:02}\"\ntitle = \"Check {n}\"\nkind = \"read\"\nargv = [\"true\"]\n\n"
+            )
+        })
+        .collect();
+    std::fs::write(dir.join("big.toml"), actions).unwrap();
+    let app = spawn_app_with(move |s| {
+        s.file.diagnostics.dirs = vec![warroom::config::PackDir { path: dir, file: "warroom.toml".into(), line: 2 }];
+        s.file.services.insert("api".into(), ServiceConfig { packs: vec!["big".into()], ..Default::default() });
+    })
+    .await;
+    app.slash(ALICE, "declare P0 api Everything 500s").await;
+    app.drain().await;
+    let channel = app.only_incident().await.channel_id.unwrap();
+
+    let reply = app.slack.slash(ALICE, &channel, "diagnostics").await.unwrap();
+    let blocks = reply.json()["blocks"].as_array().cloned().unwrap();
+    assert_eq!(blocks.len(), 50, "the title, 48 actions, the marker");
+    assert!(block_kit::problems(&Value::Array(blocks.clone())).is_empty());
+    let marker = blocks[49]["text"]["text"].as_str().unwrap();
+    assert!(marker.starts_with("… and 12 more diagnostics") && marker.contains("`big.check59`"), "{marker}");
+    assert!(reply.text().contains("/incident run big.check59"), "the fallback lists them all");
+    // The same menu behind the declaration's Run diagnostics button, through the job queue.
+    let declaration = app.slack.channel(&channel).unwrap().messages[0].ts.clone();
+    app.slack.click(ALICE, &channel, &declaration, "incident.diagnostics").await.unwrap();
+    app.drain().await;
+    assert!(app.slack.ephemerals(ALICE).iter().any(|e| e.blocks.as_array().is_some_and(|b| b.len() == 50)));
+    assert_all_accepted(&app);
+    app.finish().await;
+}

@@ -7,11 +7,8 @@
 use super::model::{Checklist, Step};
 use crate::templates::escape_mrkdwn;
 
-/// Slack's limits that the checklist's messages must keep.
-pub const MAX_BLOCKS: usize = 50;
-pub const MAX_SECTION_TEXT: usize = 3000;
-pub const MAX_BUTTON_VALUE: usize = 2000;
-pub const MAX_ID: usize = 255;
+/// Slack's limits that the checklist's messages must keep (one place: [`crate::slack::limits`]).
+pub use crate::slack::limits::{MAX_BLOCKS, MAX_BUTTON_VALUE, MAX_ID, MAX_SECTION_TEXT};
 
 /// Blocks of a message that are not items: its header and its footer.
 const FRAME_BLOCKS: usize = 2;

@@ -74,13 +74,13 @@ fn render(request: &Request, votes: &[(String, String)]) -> Value {
             hhmm(request.expires_at)
         ),
     };
-    let mut blocks =
-        vec![json!({ "type": "section", "text": { "type": "mrkdwn", "text": format!("{head}\n{status}") } })];
+    // A long command splits over sections; the confirm dialog (300 characters) names it short.
+    let mut blocks = crate::slack::limits::sections(&format!("{head}\n{status}"));
     if request.state == "pending" {
         let value = format!("{}:{}", request.id, request.action_hash);
         let confirm = |verb: &str| {
             json!({ "title": { "type": "plain_text", "text": format!("{verb} this change?") },
-                    "text": { "type": "mrkdwn", "text": format!("`{command}`") },
+                    "text": { "type": "mrkdwn", "text": format!("`{}`", crate::slack::limits::label(&command, crate::slack::limits::MAX_CONFIRM_TEXT - 2)) },
                     "confirm": { "type": "plain_text", "text": verb },
                     "deny": { "type": "plain_text", "text": "Cancel" } })
         };

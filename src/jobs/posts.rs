@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{kind, queue, JobError};
 use crate::app::AppState;
 use crate::incident::store::Incident;
-use crate::slack::messages;
+use crate::slack::{limits, messages};
 use crate::timeline::{self, EventKind, WARROOM};
 
 /// Posts `text` where `to` says (`channel`, `announce`), recording it in the timeline.
@@ -24,12 +24,39 @@ async fn post_text(
     };
     let now = state.clock.now();
     state.limiter.acquire(&target, now, job.holds_slot).map_err(JobError::Defer)?;
-    let blocks = json!([{ "type": "section", "text": { "type": "mrkdwn", "text": text } }]);
-    let fallback: String = text.chars().take(150).collect();
+    let (blocks, overflow) = fit(text, what);
+    let fallback = limits::label(text, 150);
     let (channel, ts) = super::post_once::post(state, job, &target, &fallback, &blocks).await?;
+    if let Some(file) = overflow {
+        // The whole text as a file, right after its first part (a retry of the post keeps the
+        // slot, so the file is queued once).
+        let slot = format!("{}:whole", job.slot);
+        queue::enqueue(&state.db, Some(incident.id), kind::UPLOAD, &slot, file, now).await?;
+        super::wake(state);
+    }
     let payload = json!({ "channel": channel, "ts": ts, "message": what });
     timeline::append(&state.db, incident.id, now, WARROOM, EventKind::MessagePosted, payload).await?;
     Ok(())
+}
+
+/// `text` as a message's blocks: sections of at most 3,000 characters, split at line
+/// boundaries. Text beyond one message's 50 blocks is shared whole as a file (the
+/// [`kind::UPLOAD`] payload returned), and the message says so.
+fn fit(text: &str, what: &str) -> (serde_json::Value, Option<serde_json::Value>) {
+    let mut blocks = limits::sections(text);
+    if blocks.len() <= limits::MAX_BLOCKS {
+        return (serde_json::Value::Array(blocks), None);
+    }
+    let left_out = blocks.len() - (limits::MAX_BLOCKS - 1);
+    blocks.truncate(limits::MAX_BLOCKS - 1);
+    let filename = format!("{what}.txt");
+    let marker = format!(
+        "{} — too long for one Slack message: the whole text is shared as the file `{filename}` in the incident channel.",
+        limits::more(left_out, "parts")
+    );
+    blocks.push(json!({ "type": "context", "elements": [limits::mrkdwn(&marker)] }));
+    let file = json!({ "filename": filename, "title": format!("{what} (full text)"), "content": text });
+    (serde_json::Value::Array(blocks), Some(file))
 }
 
 /// [`kind::POST`]: `{ "text": ..., "to": "channel" | "announce" }`.

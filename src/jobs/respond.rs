@@ -48,7 +48,8 @@ pub async fn enqueue_blocks(
 pub async fn respond(state: &AppState, job: &Job) -> Result<(), JobError> {
     let target: Target = serde_json::from_value(job.payload["target"].clone())
         .map_err(|e| JobError::Fatal(format!("bad respond payload: {e}")))?;
-    let text = job.payload["text"].as_str().unwrap_or_default();
+    // Slack takes 40,000 characters of text: what is over is said to be left out.
+    let text = &crate::slack::limits::text(job.payload["text"].as_str().unwrap_or_default(), "ask again with less");
     let blocks = &job.payload["blocks"];
     if let Some(url) = &target.response_url {
         match state.slack.respond(url, text, blocks).await {
@@ -104,7 +105,10 @@ pub async fn open_modal(state: &AppState, job: &Job) -> Result<(), JobError> {
         None => None,
     };
     let view = match (open.view.as_str(), &incident) {
-        ("declare", _) => blocks::declare_modal(&open.channel),
+        ("declare", _) => {
+            let services: Vec<&str> = state.settings.file.services.keys().map(String::as_str).collect();
+            blocks::declare_modal(&open.channel, &services)
+        }
         ("update", Some(incident)) => blocks::update_modal(incident),
         ("resolve", Some(incident)) => blocks::resolve_modal(incident),
         ("custom", _) if open.custom.is_some() => open.custom.unwrap_or_default(),

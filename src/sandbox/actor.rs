@@ -240,6 +240,15 @@ impl Workspace {
             };
             let text = body["text"].as_str().unwrap_or("").to_string();
             let blocks = body["blocks"].clone();
+            // A `response_url` takes what chat.postEphemeral takes, and refuses the same.
+            let mut problems: Vec<String> = super::block_kit::text_problem(&body["text"]).into_iter().collect();
+            problems.extend(super::block_kit::problems(&blocks));
+            if !problems.is_empty() {
+                tracing::warn!("sandbox: response_url: invalid_blocks: {}", problems.join("; "));
+                let answer = super::web_api::invalid_blocks(&problems);
+                super::faults::log(s, "response_url", body, self.clock.now(), &answer);
+                return false;
+            }
             s.ephemerals.push(Ephemeral { user: i.user, channel: i.channel, text, blocks, via: "response_url" });
             true
         })

@@ -1,12 +1,18 @@
-//! Slack's Block Kit limits for messages, as Slack enforces them: a message that breaks one is
-//! refused with `invalid_blocks`, so every test that posts also checks what it posted.
-//! (<https://api.slack.com/reference/block-kit/blocks>, `.../block-elements`.)
+//! Slack's Block Kit limits, as Slack enforces them: a message or a modal that breaks one, or
+//! that holds a block or an element type Slack does not know, is refused with `invalid_blocks`
+//! (or `msg_too_long` for a message's text), so every test that posts also checks what it posted.
+//! (<https://api.slack.com/reference/block-kit/blocks>, `.../block-elements`, `.../surfaces/modals`.)
+//!
+//! These are the sandbox's own copy of Slack's numbers, not `crate::slack::limits`: the sandbox
+//! stands in for Slack, so it must not agree with warroom by construction.
 
 use std::collections::HashSet;
 
 use serde_json::Value;
 
+pub const MAX_TEXT: usize = 40_000;
 pub const MAX_BLOCKS: usize = 50;
+pub const MAX_MODAL_BLOCKS: usize = 100;
 pub const MAX_SECTION_TEXT: usize = 3000;
 pub const MAX_SECTION_FIELDS: usize = 10;
 pub const MAX_FIELD_TEXT: usize = 2000;
@@ -16,13 +22,88 @@ pub const MAX_ACTIONS_ELEMENTS: usize = 25;
 pub const MAX_BUTTON_TEXT: usize = 75;
 pub const MAX_BUTTON_VALUE: usize = 2000;
 pub const MAX_ID: usize = 255;
+pub const MAX_OPTIONS: usize = 100;
+pub const MAX_OPTION_TEXT: usize = 75;
+pub const MAX_OPTION_VALUE: usize = 150;
+pub const MAX_MODAL_TITLE: usize = 24;
+pub const MAX_LABEL: usize = 2000;
+pub const MAX_PLACEHOLDER: usize = 150;
+pub const MAX_PRIVATE_METADATA: usize = 3000;
+/// A confirm dialog's title, text and button labels.
+pub const MAX_CONFIRM_TITLE: usize = 100;
+pub const MAX_CONFIRM_TEXT: usize = 300;
+pub const MAX_CONFIRM_BUTTON: usize = 30;
+
+const BLOCK_TYPES: &[&str] =
+    &["section", "header", "context", "actions", "divider", "image", "input", "rich_text", "file", "video"];
+const ELEMENT_TYPES: &[&str] = &[
+    "button",
+    "static_select",
+    "external_select",
+    "users_select",
+    "conversations_select",
+    "channels_select",
+    "multi_static_select",
+    "multi_external_select",
+    "multi_users_select",
+    "multi_conversations_select",
+    "multi_channels_select",
+    "plain_text_input",
+    "datepicker",
+    "timepicker",
+    "datetimepicker",
+    "checkboxes",
+    "radio_buttons",
+    "overflow",
+    "image",
+    "email_text_input",
+    "number_input",
+    "url_text_input",
+    "rich_text_input",
+    "file_input",
+    "workflow_button",
+];
+
+/// Slack's answer to a message `text` over 40,000 characters (`msg_too_long`).
+pub fn text_problem(text: &Value) -> Option<String> {
+    let len = text.as_str().map_or(0, |t| t.chars().count());
+    (len > MAX_TEXT).then(|| format!("the text is {len} characters, over {MAX_TEXT}"))
+}
 
 /// What is wrong with a message's `blocks` (nothing: they are fine).
 pub fn problems(blocks: &Value) -> Vec<String> {
+    blocks_problems(blocks, MAX_BLOCKS, "a message")
+}
+
+/// What is wrong with a modal (`views.open`, `views.update`, `views.push`).
+pub fn view_problems(view: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    if view["type"] != "modal" {
+        found.push(format!("the view's type is {}, not modal", view["type"]));
+    }
+    match view["title"]["text"].as_str() {
+        None => found.push("a modal needs a title".into()),
+        Some(_) => found.extend(plain(usize::MAX, "the title", &view["title"], MAX_MODAL_TITLE)),
+    }
+    for (key, what) in [("submit", "the submit button"), ("close", "the close button")] {
+        if !view[key].is_null() {
+            found.extend(plain(usize::MAX, what, &view[key], MAX_MODAL_TITLE));
+        }
+    }
+    found.extend(over(usize::MAX, "the callback_id", &view["callback_id"], MAX_ID));
+    found.extend(over(usize::MAX, "the private_metadata", &view["private_metadata"], MAX_PRIVATE_METADATA));
+    if !view["blocks"].is_array() {
+        found.push("a modal needs blocks".into());
+    }
+    found.extend(blocks_problems(&view["blocks"], MAX_MODAL_BLOCKS, "a modal"));
+    found
+}
+
+fn blocks_problems(blocks: &Value, max: usize, surface: &str) -> Vec<String> {
     let mut found = Vec::new();
     let Some(blocks) = blocks.as_array() else { return found };
-    if blocks.len() > MAX_BLOCKS {
-        found.push(format!("{} blocks: a message holds at most {MAX_BLOCKS}", blocks.len()));
+    if blocks.len() > max {
+        found.push(format!("{} blocks: {surface} holds at most {max}", blocks.len()));
     }
     let mut block_ids = HashSet::new();
     for (n, block) in blocks.iter().enumerate() {
@@ -33,6 +114,7 @@ pub fn problems(blocks: &Value) -> Vec<String> {
                 found.push(format!("block {n}: block_id `{id}` is used twice"));
             }
         }
+        let elements = block["elements"].as_array().map_or(&[][..], Vec::as_slice);
         match block["type"].as_str().unwrap_or_default() {
             "section" => {
                 found.extend(too_long("the text", &block["text"]["text"], MAX_SECTION_TEXT));
@@ -46,20 +128,26 @@ pub fn problems(blocks: &Value) -> Vec<String> {
                 if block["text"].is_null() && fields.is_empty() {
                     found.push(format!("block {n}: a section needs text or fields"));
                 }
-                found.extend(element_problems(n, &block["accessory"]));
+                if block["accessory"].is_object() {
+                    found.extend(element_problems(n, &block["accessory"]));
+                }
             }
-            "header" => found.extend(too_long("the header", &block["text"]["text"], MAX_HEADER_TEXT)),
+            "header" => found.extend(plain(n, "the header", &block["text"], MAX_HEADER_TEXT)),
             "context" => {
-                let elements = block["elements"].as_array().map_or(&[][..], Vec::as_slice);
                 if elements.len() > MAX_CONTEXT_ELEMENTS {
                     found.push(format!("block {n}: {} context elements, over {MAX_CONTEXT_ELEMENTS}", elements.len()));
                 }
                 for element in elements {
-                    found.extend(too_long("a context text", &element["text"], MAX_SECTION_TEXT));
+                    match element["type"].as_str().unwrap_or_default() {
+                        "mrkdwn" | "plain_text" => {
+                            found.extend(too_long("a context text", &element["text"], MAX_SECTION_TEXT))
+                        }
+                        "image" => {}
+                        other => found.push(format!("block {n}: unknown context element type `{other}`")),
+                    }
                 }
             }
             "actions" => {
-                let elements = block["elements"].as_array().map_or(&[][..], Vec::as_slice);
                 if elements.len() > MAX_ACTIONS_ELEMENTS {
                     found.push(format!("block {n}: {} elements, over {MAX_ACTIONS_ELEMENTS}", elements.len()));
                 }
@@ -67,30 +155,89 @@ pub fn problems(blocks: &Value) -> Vec<String> {
                     found.extend(element_problems(n, element));
                 }
             }
-            _ => {}
+            "input" => {
+                found.extend(plain(n, "an input's label", &block["label"], MAX_LABEL));
+                if !block["hint"].is_null() {
+                    found.extend(plain(n, "an input's hint", &block["hint"], MAX_LABEL));
+                }
+                found.extend(element_problems(n, &block["element"]));
+            }
+            known if BLOCK_TYPES.contains(&known) => {}
+            other => found.push(format!("block {n}: unknown block type `{other}`")),
         }
     }
     found
 }
 
 fn element_problems(n: usize, element: &Value) -> Vec<String> {
-    if element["type"] != "button" {
-        return Vec::new();
+    let kind = element["type"].as_str().unwrap_or_default();
+    if !ELEMENT_TYPES.contains(&kind) {
+        return vec![format!("block {n}: unknown element type `{kind}`")];
     }
-    [
-        ("a button's text", &element["text"]["text"], MAX_BUTTON_TEXT),
-        ("a button's value", &element["value"], MAX_BUTTON_VALUE),
-        ("an action_id", &element["action_id"], MAX_ID),
-    ]
-    .into_iter()
-    .filter_map(|(what, text, max)| over(n, what, text, max))
-    .collect()
+    let mut found: Vec<String> = over(n, "an action_id", &element["action_id"], MAX_ID).into_iter().collect();
+    if !element["placeholder"].is_null() {
+        found.extend(plain(n, "a placeholder", &element["placeholder"], MAX_PLACEHOLDER));
+    }
+    if kind == "button" {
+        found.extend(plain(n, "a button's text", &element["text"], MAX_BUTTON_TEXT));
+        found.extend(over(n, "a button's value", &element["value"], MAX_BUTTON_VALUE));
+    }
+    let confirm = &element["confirm"];
+    if confirm.is_object() {
+        found.extend(plain(n, "a confirm's title", &confirm["title"], MAX_CONFIRM_TITLE));
+        found.extend(over(n, "a confirm's text", &confirm["text"]["text"], MAX_CONFIRM_TEXT));
+        found.extend(plain(n, "a confirm's confirm", &confirm["confirm"], MAX_CONFIRM_BUTTON));
+        found.extend(plain(n, "a confirm's deny", &confirm["deny"], MAX_CONFIRM_BUTTON));
+    }
+    if kind.ends_with("static_select") || kind == "overflow" || kind == "checkboxes" || kind == "radio_buttons" {
+        let options = element["options"].as_array().map_or(&[][..], Vec::as_slice);
+        let groups = element["option_groups"].as_array().map_or(&[][..], Vec::as_slice);
+        if options.len() > MAX_OPTIONS {
+            found.push(format!("block {n}: {} options, over {MAX_OPTIONS}", options.len()));
+        }
+        if groups.len() > MAX_OPTIONS {
+            found.push(format!("block {n}: {} option groups, over {MAX_OPTIONS}", groups.len()));
+        }
+        let grouped = groups.iter().flat_map(|g| g["options"].as_array().map_or(&[][..], Vec::as_slice));
+        for group in groups {
+            let count = group["options"].as_array().map_or(0, Vec::len);
+            if count > MAX_OPTIONS {
+                found.push(format!("block {n}: an option group holds {count} options, over {MAX_OPTIONS}"));
+            }
+        }
+        for option in options.iter().chain(grouped).chain(std::iter::once(&element["initial_option"])) {
+            if option.is_null() {
+                continue;
+            }
+            found.extend(over(n, "an option's text", &option["text"]["text"], MAX_OPTION_TEXT));
+            found.extend(over(n, "an option's value", &option["value"], MAX_OPTION_VALUE));
+        }
+    }
+    found
+}
+
+/// A `plain_text` object of at most `max` characters.
+fn plain(n: usize, what: &str, object: &Value, max: usize) -> Vec<String> {
+    let mut found = Vec::new();
+    if object["type"] != "plain_text" {
+        found.push(format!("{}{what} must be plain_text", at(n)));
+    }
+    found.extend(over(n, what, &object["text"], max));
+    found
 }
 
 /// "block 3: the text is 3012 characters, over 3000", when it is.
 fn over(n: usize, what: &str, text: &Value, max: usize) -> Option<String> {
     let len = text.as_str().map_or(0, |t| t.chars().count());
-    (len > max).then(|| format!("block {n}: {what} is {len} characters, over {max}"))
+    (len > max).then(|| format!("{}{what} is {len} characters, over {max}", at(n)))
+}
+
+fn at(n: usize) -> String {
+    if n == usize::MAX {
+        String::new()
+    } else {
+        format!("block {n}: ")
+    }
 }
 
 #[cfg(test)]
@@ -111,5 +258,34 @@ mod tests {
         let many: Vec<Value> = (0..51).map(|_| json!({ "type": "divider" })).collect();
         assert_eq!(problems(&Value::Array(many)), ["51 blocks: a message holds at most 50"]);
         assert!(problems(&json!([{ "type": "section", "text": { "type": "mrkdwn", "text": "fine" } }])).is_empty());
+    }
+
+    #[test]
+    fn unknown_types_and_modal_limits_are_told() {
+        let blocks = json!([{ "type": "sektion" }, { "type": "actions", "elements": [{ "type": "buton" }] },
+                            { "type": "header", "text": { "type": "mrkdwn", "text": "h" } }]);
+        assert_eq!(problems(&blocks).len(), 3, "{:?}", problems(&blocks));
+        let option =
+            |i: usize| json!({ "text": { "type": "plain_text", "text": format!("o{i}") }, "value": format!("{i}") });
+        let select = json!({ "type": "static_select", "action_id": "value", "options": (0..101).map(option).collect::<Vec<_>>() });
+        let input = |i: usize| {
+            json!({ "type": "input", "block_id": format!("b{i}"), "element": select,
+                                        "label": { "type": "plain_text", "text": "L" } })
+        };
+        let view = json!({ "type": "modal", "title": { "type": "plain_text", "text": "t".repeat(25) },
+                           "blocks": (0..101).map(input).collect::<Vec<_>>() });
+        let found = view_problems(&view);
+        assert!(found.iter().any(|p| p.contains("101 blocks: a modal holds at most 100")), "{found:?}");
+        assert!(found.iter().any(|p| p == "the title is 25 characters, over 24"), "{found:?}");
+        assert!(found.iter().any(|p| p == "block 0: 101 options, over 100"), "{found:?}");
+        assert_eq!(text_problem(&json!("x".repeat(40_001))).unwrap(), "the text is 40001 characters, over 40000");
+        assert!(text_problem(&json!("x".repeat(40_000))).is_none());
+        let confirm = json!({ "title": { "type": "plain_text", "text": "Sure?" }, "text": { "type": "mrkdwn", "text": "t".repeat(301) },
+                              "confirm": { "type": "plain_text", "text": "Yes" }, "deny": { "type": "plain_text", "text": "No" } });
+        let button = json!({ "type": "button", "action_id": "a", "text": { "type": "plain_text", "text": "Go" }, "confirm": confirm });
+        assert_eq!(
+            problems(&json!([{ "type": "actions", "elements": [button] }])),
+            ["block 0: a confirm's text is 301 characters, over 300"]
+        );
     }
 }

@@ -46,6 +46,10 @@ pub struct CallRecord {
     pub status: u16,
     /// `Retry-After` of a 429.
     pub retry_after: Option<u64>,
+    /// Slack's `error` code, when the call was refused (`invalid_blocks`, `msg_too_long`...).
+    pub error: Option<String>,
+    /// Slack's `errors`: why blocks were refused.
+    pub errors: Vec<String>,
 }
 
 /// The fault that applies to this call of `method` at `now`, if any (a count fault is used up).
@@ -103,6 +107,13 @@ pub(super) fn log(s: &mut State, method: &str, params: &serde_json::Value, now: 
         at: now,
         status: answer.status,
         retry_after: answer.retry_after,
+        error: answer.body["error"].as_str().map(str::to_string),
+        errors: answer.body["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.as_str().map(str::to_string))
+            .collect(),
     });
 }
 

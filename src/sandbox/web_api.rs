@@ -67,6 +67,9 @@ impl Workspace {
                 let body = json!({ "ok": false, "error": "ratelimited" });
                 return Answer { status: 429, retry_after: Some(1), body, after: After::Answer };
             }
+            if let Some(refused) = refusal_for_limits(method, params) {
+                return refused;
+            }
             let result = match method {
                 "apps.connections.open" => self.open_socket_url(token),
                 "auth.test" => Ok(json!({ "url": "http://sandbox.slack.local/", "team": "warroom sandbox",
@@ -89,7 +92,8 @@ impl Workspace {
                 "chat.update" => update(s, params),
                 "chat.postEphemeral" => ephemeral(s, &p("channel"), &p("user"), &p("text"), &params["blocks"]),
                 "pins.add" => pin(s, &p("channel"), &p("timestamp")),
-                "views.open" => open_view(s, &p("trigger_id"), &params["view"], now),
+                "views.open" | "views.push" => open_view(s, &p("trigger_id"), &params["view"], now),
+                "views.update" => update_view(s, &p("view_id"), &params["view"]),
                 "files.getUploadURLExternal" => {
                     upload_url(s, params, &self.urls.lock().unwrap_or_else(|e| e.into_inner()).1)
                 }
@@ -264,7 +268,6 @@ fn post(s: &mut State, params: &Value, now: chrono::DateTime<chrono::Utc>) -> Me
     if text.is_empty() && blocks.as_array().is_none_or(|b| b.is_empty()) {
         return Err("no_text");
     }
-    within_limits(&blocks)?;
     let ts = next_ts(s, now);
     let c = s.channel_mut(params["channel"].as_str().unwrap_or("")).ok_or("channel_not_found")?;
     if !c.members.iter().any(|m| m == BOT_USER) {
@@ -324,7 +327,6 @@ fn update(s: &mut State, params: &Value) -> MethodResult {
     let ts = params["ts"].as_str().unwrap_or("");
     let c = s.channel_mut(params["channel"].as_str().unwrap_or("")).ok_or("channel_not_found")?;
     let m = c.messages.iter_mut().find(|m| m.ts == ts).ok_or("message_not_found")?;
-    within_limits(&params["blocks"])?;
     if let Some(text) = params["text"].as_str() {
         m.text = text.into();
     }
@@ -335,18 +337,40 @@ fn update(s: &mut State, params: &Value) -> MethodResult {
     Ok(json!({ "channel": c.id, "ts": ts, "text": m.text }))
 }
 
-/// Slack refuses blocks beyond Block Kit's limits with `invalid_blocks` (and says why).
-fn within_limits(blocks: &Value) -> Result<(), &'static str> {
-    let problems = super::block_kit::problems(blocks);
+/// Slack checks what a message or a modal carries before anything else: `msg_too_long` for a
+/// message text over 40,000 characters; `invalid_blocks`, saying why in `errors` and
+/// `response_metadata.messages`, for blocks beyond Block Kit's limits or of an unknown type.
+fn refusal_for_limits(method: &str, params: &Value) -> Option<Answer> {
+    let problems = match method {
+        "chat.postMessage" | "chat.update" | "chat.postEphemeral" => {
+            if let Some(problem) = super::block_kit::text_problem(&params["text"]) {
+                tracing::warn!("sandbox: {method}: msg_too_long: {problem}");
+                return Some(error_answer("msg_too_long"));
+            }
+            super::block_kit::problems(&params["blocks"])
+        }
+        // A view that is not a modal with blocks is `invalid_arguments` (the method says so).
+        "views.open" | "views.push" | "views.update" if params["view"]["blocks"].is_array() => {
+            super::block_kit::view_problems(&params["view"])
+        }
+        _ => return None,
+    };
     if problems.is_empty() {
-        return Ok(());
+        return None;
     }
-    tracing::warn!("sandbox: invalid_blocks: {}", problems.join("; "));
-    Err("invalid_blocks")
+    tracing::warn!("sandbox: {method}: invalid_blocks: {}", problems.join("; "));
+    Some(invalid_blocks(&problems))
+}
+
+/// Slack's `invalid_blocks` answer, in Slack's shape.
+pub(super) fn invalid_blocks(problems: &[String]) -> Answer {
+    let messages: Vec<String> = problems.iter().map(|p| format!("[ERROR] {p}")).collect();
+    let body = json!({ "ok": false, "error": "invalid_blocks", "errors": problems,
+                       "response_metadata": { "messages": messages } });
+    Answer { status: 200, retry_after: None, body, after: After::Answer }
 }
 
 fn ephemeral(s: &mut State, channel: &str, user: &str, text: &str, blocks: &Value) -> MethodResult {
-    within_limits(blocks)?;
     let c = s.channel_mut(channel).ok_or("channel_not_found")?;
     if !c.members.iter().any(|m| m == user) {
         return Err("user_not_in_channel");
@@ -382,6 +406,15 @@ fn open_view(s: &mut State, trigger_id: &str, view: &Value, now: chrono::DateTim
     stored["id"] = json!(id);
     s.views.push(View { id: id.clone(), user, view: stored.clone() });
     Ok(json!({ "view": stored }))
+}
+
+/// `views.update`: the view replaced, under the same id.
+fn update_view(s: &mut State, view_id: &str, view: &Value) -> MethodResult {
+    let stored = s.views.iter_mut().find(|v| v.id == view_id).ok_or("not_found")?;
+    let mut replaced = view.clone();
+    replaced["id"] = json!(view_id);
+    stored.view = replaced.clone();
+    Ok(json!({ "view": replaced }))
 }
 
 fn upload_url(s: &mut State, params: &Value, sandbox_url: &str) -> MethodResult {

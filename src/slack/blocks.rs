@@ -140,7 +140,8 @@ pub fn declaration(
         if severity.is_major() { "MAJOR INCIDENT" } else { "incident" },
         incident.service
     );
-    let mut blocks = vec![json!({ "type": "section", "text": { "type": "mrkdwn", "text": text } })];
+    // A long title or impact splits over sections rather than past Slack's 3,000 characters.
+    let mut blocks = super::limits::sections(&text);
     if !incident.is_resolved() {
         let button = |action_id: &str, label: &str, style: Option<&str>| {
             let mut b = json!({ "type": "button", "action_id": action_id, "value": incident.id.to_string(),
@@ -203,8 +204,26 @@ pub fn resolve_button(incident: &Incident, label: &str) -> Value {
 }
 
 /// The modal `/incident declare` opens. `private_metadata` carries the channel it came from.
-pub fn declare_modal(origin_channel: &str) -> Value {
+/// With services configured, the service is picked from a list (Slack's limit: 100 options,
+/// the first 100 by name) or typed in the field below it, which says how many are not listed.
+pub fn declare_modal(origin_channel: &str, services: &[&str]) -> Value {
     let option = |s: Severity| json!({ "text": { "type": "plain_text", "text": format!("{s} ({})", s.label()) }, "value": s.as_str() });
+    let mut blocks = service_inputs(services);
+    blocks.extend([
+        input(
+            "severity",
+            "Severity",
+            json!({
+                "type": "static_select", "action_id": "value",
+                "initial_option": option(Severity::P0),
+                "options": Severity::ALL.iter().map(|s| option(*s)).collect::<Vec<_>>(),
+            }),
+            false,
+        ),
+        input("summary", "Summary", text_input("Inference API returns 100% errors", None, false), false),
+        input("commander", "Incident Commander", json!({ "type": "users_select", "action_id": "value" }), true),
+        input("impact", "Impact", text_input("100% of requests failing", None, true), true),
+    ]);
     json!({
         "type": "modal",
         "callback_id": VIEW_DECLARE,
@@ -212,18 +231,40 @@ pub fn declare_modal(origin_channel: &str) -> Value {
         "title": { "type": "plain_text", "text": "Declare an incident" },
         "submit": { "type": "plain_text", "text": "Declare" },
         "close": { "type": "plain_text", "text": "Cancel" },
-        "blocks": [
-            input("service", "Service", text_input("inference-gateway", None, false), false),
-            input("severity", "Severity", json!({
-                "type": "static_select", "action_id": "value",
-                "initial_option": option(Severity::P0),
-                "options": Severity::ALL.iter().map(|s| option(*s)).collect::<Vec<_>>(),
-            }), false),
-            input("summary", "Summary", text_input("Inference API returns 100% errors", None, false), false),
-            input("commander", "Incident Commander", json!({ "type": "users_select", "action_id": "value" }), true),
-            input("impact", "Impact", text_input("100% of requests failing", None, true), true),
-        ],
+        "blocks": blocks,
     })
+}
+
+/// Block id of the declare modal's typed service (beside the list of configured ones).
+pub const SERVICE_TYPED: &str = "service_other";
+
+/// The declare modal's service: a text input, or a select of the configured services and a
+/// text input for one not in it.
+fn service_inputs(services: &[&str]) -> Vec<Value> {
+    use super::limits;
+    // A name Slack cannot carry as an option's value is typed instead.
+    let listable: Vec<&str> = services.iter().copied().filter(|s| s.len() <= limits::MAX_OPTION_VALUE).collect();
+    if listable.is_empty() {
+        return vec![input("service", "Service", text_input("inference-gateway", None, false), false)];
+    }
+    let (listed, left_out) = limits::cap(&listable, limits::MAX_OPTIONS);
+    let left_out = left_out + services.len() - listable.len();
+    let options: Vec<Value> =
+        listed.iter().map(|s| json!({ "text": limits::plain(s, limits::MAX_OPTION_TEXT), "value": s })).collect();
+    let select = json!({ "type": "static_select", "action_id": "value", "options": options,
+                         "placeholder": { "type": "plain_text", "text": "Pick a service" } });
+    let hint = if left_out == 0 {
+        "A service not in the list above".to_string()
+    } else {
+        format!(
+            "{} are not in the list above (it holds {}): type the name here.",
+            limits::more(left_out, "services"),
+            listed.len()
+        )
+    };
+    let mut typed = input(SERVICE_TYPED, "Or type the service", text_input("inference-gateway", None, false), true);
+    typed["hint"] = limits::plain(&hint, 2000);
+    vec![input("service", "Service", select, true), typed]
 }
 
 /// A Slack user (rather than `alertmanager`, `grafana`, `api`: sources that act by themselves).

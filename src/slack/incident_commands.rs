@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use sqlx::PgConnection;
 
 use super::command::{capitalize, IncidentAction};
-use super::{ephemeral, messages};
+use super::{ephemeral, limits, messages};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::incident::lifecycle::{self, LifecycleError};
@@ -99,9 +99,9 @@ pub async fn run(
         }
         IncidentAction::Timeline => {
             let events = crate::timeline::recent(&mut *db, incident.id, 20).await?;
-            let mut lines = vec![format!("*{} timeline* (last {} entries):", incident.number(), events.len())];
-            lines.extend(events.iter().map(crate::timeline::describe::line));
-            lines.join("\n")
+            let head = format!("*{} timeline* (last {} entries):", incident.number(), events.len());
+            let lines: Vec<String> = events.iter().map(crate::timeline::describe::line).collect();
+            limits::last_lines(&head, &lines, "the whole timeline is in the web UI and `/incident export`")
         }
         IncidentAction::Diagnostics => {
             let (text, blocks) = diagnostics_menu(state, &incident);
@@ -177,14 +177,20 @@ pub fn diagnostics_menu(state: &AppState, incident: &Incident) -> (String, Value
     let title = format!("*Diagnostics for `{}`* (packs: {}):", incident.service, service.packs.join(", "));
     let mut lines = vec![title.clone()];
     let mut blocks = vec![json!({ "type": "section", "text": { "type": "mrkdwn", "text": title } })];
-    // Slack allows 50 blocks in a message.
-    for action in actions.into_iter().take(49) {
+    // One block per action, within Slack's 50 a message: the title, 48 actions, and a marker
+    // naming the rest (each runs with `/incident run <id>`, as the fallback text lists).
+    let (shown, left_out) = limits::cap(&actions, limits::MAX_BLOCKS - 2);
+    for action in &actions {
+        let kind = if action.kind == crate::diagnostics::Kind::Read { "read" } else { "change, needs approval" };
+        lines.push(format!("• `/incident run {}` — {} ({kind})", action.id, esc(&action.title)));
+    }
+    for action in shown {
         let (kind, label) = match action.kind {
             crate::diagnostics::Kind::Read => ("read", "Run"),
             crate::diagnostics::Kind::Change => ("change, needs approval", "Request"),
         };
-        let line = format!("`{}` — {} ({kind})", action.id, esc(&action.title));
-        lines.push(format!("• `/incident run {}` — {} ({kind})", action.id, esc(&action.title)));
+        let line =
+            limits::label(&format!("`{}` — {} ({kind})", action.id, esc(&action.title)), limits::MAX_SECTION_TEXT);
         let mut button = json!({ "type": "button", "action_id": ACTION_RUN_DIAGNOSTIC, "value": format!("{}|{}", incident.id, action.id),
                                  "text": { "type": "plain_text", "text": label } });
         if action.kind == crate::diagnostics::Kind::Change {
@@ -192,7 +198,18 @@ pub fn diagnostics_menu(state: &AppState, incident: &Incident) -> (String, Value
         }
         blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": line }, "accessory": button }));
     }
-    (lines.join("\n"), Value::Array(blocks))
+    if left_out > 0 {
+        let rest: Vec<String> = actions[shown.len()..].iter().map(|a| format!("`{}`", a.id)).collect();
+        let marker = format!(
+            "{} — run them with `/incident run <id>`: {}",
+            limits::more(left_out, "diagnostics"),
+            rest.join(", ")
+        );
+        blocks.push(
+            json!({ "type": "section", "text": limits::mrkdwn(&limits::label(&marker, limits::MAX_SECTION_TEXT)) }),
+        );
+    }
+    (limits::text(&lines.join("\n"), "`/incident diagnostics` lists them as buttons"), Value::Array(blocks))
 }
 
 /// Checks and queues a diagnostic run; `Ok(Err(..))` is a refusal to show the user.

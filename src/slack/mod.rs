@@ -11,6 +11,7 @@ mod events;
 pub(crate) mod incident_commands;
 mod interactions;
 pub mod limiter;
+pub mod limits;
 pub mod manifest;
 pub mod membership;
 pub mod messages;

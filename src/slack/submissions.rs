@@ -141,8 +141,11 @@ pub(super) async fn declare(
     payload: &Value,
 ) -> Result<Response, AppError> {
     let mut errors = serde_json::Map::new();
-    let service = ServiceName::parse(field(payload, "service").unwrap_or(""))
-        .map_err(|m| errors.insert("service".into(), json!(m)))
+    // A typed service wins over the list (it is there for services the list cannot hold).
+    let typed = field(payload, super::blocks::SERVICE_TYPED);
+    let service_block = if typed.is_some() { super::blocks::SERVICE_TYPED } else { "service" };
+    let service = ServiceName::parse(typed.or(field(payload, "service")).unwrap_or(""))
+        .map_err(|m| errors.insert(service_block.into(), json!(m)))
         .ok();
     let severity = Severity::parse(field(payload, "severity").unwrap_or("P0"))
         .map_err(|m| errors.insert("severity".into(), json!(m)))

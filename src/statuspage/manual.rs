@@ -71,19 +71,16 @@ pub async fn preview(state: &AppState, job: &queue::Job) -> Result<(), JobError>
 }
 
 fn preview_blocks(incident: &Incident, draft: Uuid, body: &str) -> (String, Value) {
-    let quoted: String = crate::templates::escape_mrkdwn(body)
-        .lines()
-        .map(|l| format!(">{l}\n"))
-        .collect::<String>()
-        .chars()
-        .take(2900)
-        .collect();
+    let quoted: String = crate::templates::escape_mrkdwn(body).lines().map(|l| format!(">{l}\n")).collect::<String>();
     let fallback = format!("Status page update for {} waiting for confirmation", incident.number());
-    let blocks = json!([
-        { "type": "section", "text": { "type": "mrkdwn", "text": format!(
-            ":memo: *Status page update waiting for confirmation* ({} is in manual mode). Customers will read:",
-            incident.severity()) } },
-        { "type": "section", "text": { "type": "mrkdwn", "text": quoted } },
+    let intro = format!(
+        ":memo: *Status page update waiting for confirmation* ({} is in manual mode). Customers will read:",
+        incident.severity()
+    );
+    // The customer text whole (quoting and escaping can take it past one section's 3,000).
+    let mut blocks = crate::slack::limits::sections(&intro);
+    blocks.extend(crate::slack::limits::sections(&quoted));
+    blocks.push(json!(
         { "type": "actions", "elements": [
             { "type": "button", "action_id": ACTION_POST, "style": "primary", "value": draft.to_string(),
               "text": { "type": "plain_text", "text": "Post to status page" },
@@ -94,9 +91,8 @@ fn preview_blocks(incident: &Incident, draft: Uuid, body: &str) -> (String, Valu
                   "deny": { "type": "plain_text", "text": "Cancel" } } },
             { "type": "button", "action_id": ACTION_EDIT, "value": draft.to_string(),
               "text": { "type": "plain_text", "text": "Edit…" } },
-        ] },
-    ]);
-    (fallback, blocks)
+        ] }));
+    (fallback, Value::Array(blocks))
 }
 
 /// A draft as stored.

@@ -36,6 +36,7 @@ mod sandbox_page;
 mod service_bounds;
 mod shutdown;
 mod slack_failures;
+mod slack_limits;
 mod slack_storm;
 mod socket_atomic;
 mod socket_mode;

@@ -55,8 +55,14 @@ async fn sigterm_with_200_due_jobs_finishes_the_jobs_in_hand_and_leaves_the_rest
     assert!(sent.success());
     // The stop reaches the workers before the listener closes: once it refuses, they know.
     let url = process.url.clone();
-    wait_for(&app, "the listener to close", || async { reqwest::get(format!("{url}/readyz")).await.is_err() }).await;
+    // Each probe gives up after two seconds: a probe that reached the closing listener's backlog must
+    // not wait for the process, which waits for the gate this test still holds.
+    let probe = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
+    let closed = || async { probe.get(format!("{url}/readyz")).send().await.is_err() };
+    wait_for(&app, "the listener to close", closed).await;
     sqlx::query("SELECT pg_advisory_unlock($1)").bind(GATE).execute(&mut *gate).await.unwrap();
+    // Back to the pool now: `finish` closes the pool, which waits for every connection.
+    drop(gate);
     let waited = tokio::task::spawn_blocking(move || (process.child.wait(), process));
     let (status, _process) =
         tokio::time::timeout(Duration::from_secs(30), waited).await.expect("warroom stopped after SIGTERM").unwrap();

@@ -25,9 +25,12 @@ impl Drop for Killed {
 }
 
 /// A directory with the config, the clock file, and a `docker` shim that records its call,
-/// writes its pid to `marker`, then sleeps (a restart that takes its time).
+/// writes its pid to `marker`, then blocks (a restart that takes its time) reading the `hold`
+/// FIFO until the test kills it — or, should the test fail first, until the fixture is dropped
+/// and its end of the FIFO closes. No timer: the shim ends on an event.
 struct Fixture {
     dir: PathBuf,
+    _hold: std::fs::File,
 }
 
 impl Fixture {
@@ -43,12 +46,17 @@ impl Fixture {
         let d = dir.display();
         let shim = format!(
             "#!/bin/sh\necho \"docker $*\" >> {d}/calls\necho $$ > {d}/marker.partial\nmv {d}/marker.partial {d}/marker\n\
-             exec sleep 60\n"
+             exec cat {d}/hold > /dev/null\n"
         );
         std::fs::write(dir.join("docker"), shim).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir.join("docker"), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let fixture = Self { dir };
+        let hold = dir.join("hold");
+        assert!(Command::new("mkfifo").arg(&hold).status().unwrap().success());
+        // Read and write: opening does not wait for the other end, and the shim's `cat` sees no
+        // end of file while this handle lives.
+        let hold = std::fs::OpenOptions::new().read(true).write(true).open(hold).unwrap();
+        let fixture = Self { dir, _hold: hold };
         fixture.set_time(app, app.clock.now_utc());
         fixture
     }

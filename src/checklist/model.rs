@@ -258,11 +258,7 @@ mod tests {
     use super::*;
 
     fn service(packs: &[&str], params: &[(&str, &str)]) -> ServiceConfig {
-        ServiceConfig {
-            packs: packs.iter().map(|p| p.to_string()).collect(),
-            params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            ..Default::default()
-        }
+        ServiceConfig::of(packs, params)
     }
 
     const RUNBOOK: &str = "# Down\n## Symptoms\ntext\n## Immediate Actions (0-5 minutes)\n### 1. Verify\n```bash\n# Memory\nfree -h\n# Restart\nsystemctl restart api\n```\n### 2. Look\n```bash\nls /tmp\n```\n## Investigation (5-15 minutes)\n```bash\nuptime\n```\n### Deeper (First 20 Minutes)\n```bash\ndf -h\n```\n## Notes\n";

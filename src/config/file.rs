@@ -162,6 +162,18 @@ pub struct ServiceConfig {
     pub runbook_location: Option<String>,
 }
 
+#[cfg(test)]
+impl ServiceConfig {
+    /// A service of these packs and params, the rest default (for unit tests of what reads it).
+    pub(crate) fn of(packs: &[&str], params: &[(&str, &str)]) -> Self {
+        Self {
+            packs: packs.iter().map(|p| p.to_string()).collect(),
+            params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            ..Default::default()
+        }
+    }
+}
+
 /// Per-severity behaviour.
 #[derive(Debug, Clone, Default)]
 pub struct SeverityConfig {

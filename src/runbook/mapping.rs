@@ -367,11 +367,7 @@ mod tests {
     use super::*;
 
     fn service(packs: &[&str], params: &[(&str, &str)]) -> ServiceConfig {
-        ServiceConfig {
-            packs: packs.iter().map(|p| p.to_string()).collect(),
-            params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            ..Default::default()
-        }
+        ServiceConfig::of(packs, params)
     }
 
     fn id(action: StepAction) -> String {

@@ -362,11 +362,7 @@ mod tests {
     use crate::runbook::map_step;
 
     fn manual_of(packs: &[&str], params: &[(&str, &str)], command: &str) -> (Option<String>, String) {
-        let service = ServiceConfig {
-            packs: packs.iter().map(|p| p.to_string()).collect(),
-            params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            ..Default::default()
-        };
+        let service = ServiceConfig::of(packs, params);
         match map_step(&Catalog::built_in().unwrap(), &service, command) {
             StepAction::Manual { nearest, why } => (nearest, why),
             other => panic!("{command} mapped: {other:?}"),

@@ -73,15 +73,7 @@ async fn a_request_button_needs_an_approval_by_another_person() {
     assert_eq!(events(&app, "approval_requested").await.len(), 1);
     let text = step_texts(&app, &channel, 5).pop().unwrap();
     assert!(text.ends_with("⏳ awaiting approval — requested by <@U0BOB> at 15:00"), "{text}");
-    let approval = app
-        .slack
-        .channel(&channel)
-        .unwrap()
-        .messages
-        .into_iter()
-        .rev()
-        .find(|m| m.blocks.to_string().contains("approval.approve"))
-        .unwrap();
+    let approval = newest_with(&app, &channel, "approval.approve");
 
     // Bob may not approve his own request; nothing runs until Carol does.
     app.slack.click(BOB, &channel, &approval.ts, "approval.approve").await.unwrap();
@@ -133,6 +125,12 @@ async fn a_done_click_by_someone_without_run_read_is_refused_and_changes_nothing
     );
     assert!(step_texts(&app, &channel, 3).pop().unwrap().ends_with("✅ done by <@U0BOB> at 15:00"));
     app.finish().await;
+}
+
+/// The newest message of the channel whose blocks hold `needle` (an approval's button).
+fn newest_with(app: &TestApp, channel: &str, needle: &str) -> warroom::sandbox::Message {
+    let messages = app.slack.channel(channel).unwrap().messages;
+    messages.into_iter().rev().find(|m| m.blocks.to_string().contains(needle)).unwrap()
 }
 
 /// The reminders posted in the channel.
@@ -218,15 +216,7 @@ async fn a_denied_request_offers_the_request_button_again() {
     let (app, channel) = declared(&SYSTEMD, |s| s.file.approvals.approvers = vec![CAROL.into()]).await;
     click(&app, &channel, BOB, 5).await;
     app.drain().await;
-    let approval = app
-        .slack
-        .channel(&channel)
-        .unwrap()
-        .messages
-        .into_iter()
-        .rev()
-        .find(|m| m.blocks.to_string().contains("approval.deny"))
-        .unwrap();
+    let approval = newest_with(&app, &channel, "approval.deny");
 
     app.slack.click(CAROL, &channel, &approval.ts, "approval.deny").await.unwrap();
     app.drain().await;

@@ -392,6 +392,6 @@ mod tests {
         let old = [good[0], good[1], ("sec-websocket-version", "8"), good[3]];
         assert_eq!(websocket_key(&headers(&old)), None);
         // RFC 6455's own example of the accept value.
-        assert_eq!(derive_accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaAYlRPR0wgWHGzPOo=");
+        assert_eq!(derive_accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 }

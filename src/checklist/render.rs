@@ -232,7 +232,7 @@ mod tests {
         for index in 0..parts.len() {
             let message = part(&checklist, &parts, index, &frame(), &BTreeMap::new());
             let blocks = kit::json(&message.blocks);
-        let blocks = blocks.as_array().unwrap();
+            let blocks = blocks.as_array().unwrap();
             assert!(blocks.len() <= layout::MAX_BLOCKS);
             let header = blocks[0]["text"]["text"].as_str().unwrap();
             assert!(header.contains(&format!("part {} of 3", index + 1)), "{header}");

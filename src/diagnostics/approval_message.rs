@@ -83,7 +83,8 @@ fn render(request: &Request, votes: &[(String, String)]) -> Vec<SlackBlock> {
             let command = format!("`{}`", limits::label(&command, limits::MAX_CONFIRM_TEXT - 2));
             kit::confirm(format!("{verb} this change?"), command, verb, "Cancel")
         };
-        let button = |action_id: &str, verb: &str| kit::button(action_id, verb, value.clone()).with_confirm(confirm(verb));
+        let button =
+            |action_id: &str, verb: &str| kit::button(action_id, verb, value.clone()).with_confirm(confirm(verb));
         let buttons = vec![kit::primary(button(ACTION_APPROVE, "Approve")), kit::danger(button(ACTION_DENY, "Deny"))];
         blocks.push(kit::actions(Some("approval"), buttons));
     }

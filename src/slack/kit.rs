@@ -75,12 +75,20 @@ pub fn confirm(
 }
 
 /// An option of a select: the text shown and the value submitted.
-pub fn option(text: SlackBlockPlainTextOnly, value: impl Into<String>) -> SlackBlockChoiceItem<SlackBlockPlainTextOnly> {
+pub fn option(
+    text: SlackBlockPlainTextOnly,
+    value: impl Into<String>,
+) -> SlackBlockChoiceItem<SlackBlockPlainTextOnly> {
     SlackBlockChoiceItem::new(text, value.into())
 }
 
 /// An input block of a modal, `optional` said either way.
-pub fn input(block_id: &str, label: &str, element: impl Into<SlackInputBlockElement>, optional: bool) -> SlackInputBlock {
+pub fn input(
+    block_id: &str,
+    label: &str,
+    element: impl Into<SlackInputBlockElement>,
+    optional: bool,
+) -> SlackInputBlock {
     SlackInputBlock::new(plain(label), element.into()).with_block_id(block(block_id)).with_optional(optional)
 }
 
@@ -153,7 +161,10 @@ mod tests {
                              "confirm": { "type": "plain_text", "text": "Yes" }, "deny": { "type": "plain_text", "text": "No" } },
             }] })
         );
-        assert_eq!(json(&section(None, "*hi*")), json!({ "type": "section", "text": { "type": "mrkdwn", "text": "*hi*" } }));
+        assert_eq!(
+            json(&section(None, "*hi*")),
+            json!({ "type": "section", "text": { "type": "mrkdwn", "text": "*hi*" } })
+        );
         assert_eq!(
             json(&context("fine print")),
             json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": "fine print" }] })

@@ -51,7 +51,12 @@ pub fn resolve_modal(incident: &Incident) -> SlackView {
     let blocks = vec![
         input("cause", "Root cause", cause, false),
         input("resolution", "Resolution", text_input("Raised the memory limit to 4G and restarted", None, true), false),
-        input("impact", "Impact", text_input("~2,400 failed requests, all users", incident.impact.as_deref(), true), true),
+        input(
+            "impact",
+            "Impact",
+            text_input("~2,400 failed requests, all users", incident.impact.as_deref(), true),
+            true,
+        ),
     ];
     let title = format!("Resolve {}", incident.number());
     kit::modal(VIEW_RESOLVE, incident.id.to_string(), title, "Resolve", blocks.into_iter().map(Into::into).collect())

@@ -35,6 +35,7 @@ pub async fn post(
     text: &str,
     blocks: &[SlackBlock],
 ) -> Result<(String, String), JobError> {
+    // The typed blocks become JSON once, here: the client takes JSON, and a retry posts the same.
     let blocks = &crate::slack::kit::json(blocks);
     let db = &state.db;
     let now = state.clock.now();

@@ -179,5 +179,11 @@ mod tests {
                                  "element": { "type": "plain_text_input", "action_id": "value", "multiline": false,
                                               "placeholder": { "type": "plain_text", "text": "3 min" }, "initial_value": "soon" } }] })
         );
+        let errors = HashMap::from([("eta".to_string(), "at most 500 characters".to_string())]);
+        assert_eq!(
+            json(&submission_errors(errors)),
+            json!({ "response_action": "errors", "errors": { "eta": "at most 500 characters" } })
+        );
+        assert_eq!(json(&submission_clear()), json!({ "response_action": "clear" }));
     }
 }

@@ -77,3 +77,20 @@ fn reply(
     let content = SlackMessageContent::new().with_text(text.into()).opt_blocks(blocks);
     SlackCommandEventResponse::new(content).with_response_type(response_type)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_command_reply_is_slacks_response_type_and_text() {
+        assert_eq!(kit::json(&ephemeral("hi")), json!({ "response_type": "ephemeral", "text": "hi" }));
+        let blocks = vec![kit::section(None, "*hi*")];
+        assert_eq!(
+            kit::json(&reply(SlackMessageResponseType::InChannel, "hi", Some(blocks))),
+            json!({ "response_type": "in_channel", "text": "hi",
+                    "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": "*hi*" } }] })
+        );
+    }
+}

@@ -104,3 +104,36 @@ fn service_inputs(services: &[&str]) -> Vec<SlackBlock> {
         .with_hint(limits::plain(&hint, 2000));
     vec![input("service", "Service", select, true).into(), typed.into()]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The declare modal exactly as warroom sent it when it was written as JSON by hand.
+    #[test]
+    fn the_declare_modal_is_the_json_slack_was_always_sent() {
+        let plain = |t: &str| json!({ "type": "plain_text", "text": t });
+        let text = |placeholder: &str, multiline: bool| json!({ "type": "plain_text_input", "action_id": "value", "multiline": multiline, "placeholder": plain(placeholder) });
+        let input = |id: &str, label: &str, element: serde_json::Value, optional: bool| json!({ "type": "input", "block_id": id, "optional": optional, "label": plain(label), "element": element });
+        let severity = |s: Severity| json!({ "text": plain(&format!("{s} ({})", s.label())), "value": s.as_str() });
+        let service = |s: &str| json!({ "text": plain(s), "value": s });
+        let mut typed = input(SERVICE_TYPED, "Or type the service", text("inference-gateway", false), true);
+        typed["hint"] = plain("A service not in the list above");
+        let expected = json!({
+            "type": "modal", "callback_id": VIEW_DECLARE, "private_metadata": "C0INCIDENTS",
+            "title": plain("Declare an incident"), "submit": plain("Declare"), "close": plain("Cancel"),
+            "blocks": [
+                input("service", "Service", json!({ "type": "static_select", "action_id": "value",
+                    "options": [service("api"), service("web")], "placeholder": plain("Pick a service") }), true),
+                typed,
+                input("severity", "Severity", json!({ "type": "static_select", "action_id": "value",
+                    "initial_option": severity(Severity::P0), "options": Severity::ALL.iter().map(|s| severity(*s)).collect::<Vec<_>>() }), false),
+                input("summary", "Summary", text("Inference API returns 100% errors", false), false),
+                input("commander", "Incident Commander", json!({ "type": "users_select", "action_id": "value" }), true),
+                input("impact", "Impact", text("100% of requests failing", true), true),
+            ],
+        });
+        assert_eq!(kit::json(&declare_modal("C0INCIDENTS", &["api", "web"])), expected);
+    }
+}

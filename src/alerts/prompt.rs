@@ -44,9 +44,8 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         incident.number()
     ));
     let mut blocks = crate::slack::limits::sections(&text);
-    blocks.push(json!({ "type": "actions", "block_id": "alert_resolved",
-                        "elements": [resolve_button(&incident, &format!("Resolve {}", incident.number()))] }));
-    let blocks = serde_json::Value::Array(blocks);
+    let resolve = resolve_button(&incident, &format!("Resolve {}", incident.number()));
+    blocks.push(crate::slack::kit::actions(Some("alert_resolved"), vec![resolve]));
     let fallback = format!("Alert resolved — resolve {}?", incident.number());
     let (channel, ts) = crate::jobs::post_once::post(state, job, channel, &fallback, &blocks).await?;
     let payload = json!({ "channel": channel, "ts": ts, "message": "alert resolved prompt" });

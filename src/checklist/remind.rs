@@ -68,7 +68,7 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     if open.len() > LISTED {
         text.push_str(&format!("\n…and {} more: see the checklist above.", open.len() - LISTED));
     }
-    let blocks = json!([{ "type": "section", "text": { "type": "mrkdwn", "text": text } }]);
+    let blocks = [crate::slack::kit::section(None, text)];
     let fallback = format!("⏰ {}: {} ended with steps open", incident.number(), window.heading);
     let (channel, ts) = crate::jobs::post_once::post(state, job, &channel, &short(&fallback, 150), &blocks).await?;
     let numbers: Vec<u32> = open.iter().map(|s| s.number).collect();

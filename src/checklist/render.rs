@@ -5,14 +5,15 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use slack_morphism::blocks::SlackBlock;
 use uuid::Uuid;
 
 use super::layout::{Item, What};
 use super::model::{Button, Checklist};
 use super::progress::Progress;
 use super::store::StepState;
+use crate::slack::kit;
 use crate::templates::escape_mrkdwn;
 
 /// What a message is drawn for.
@@ -28,15 +29,16 @@ pub struct Frame<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendered {
     pub text: String,
-    pub blocks: Value,
+    pub blocks: Vec<SlackBlock>,
 }
 
 impl Rendered {
-    /// What was sent, as a short hash: an edit is needed only when it changes.
+    /// What was sent, as a short hash: an edit is needed only when it changes. Hashed as the
+    /// JSON sent (keys sorted), so the digests stored before Block Kit was typed still match.
     pub fn digest(&self) -> String {
         let mut hasher = Sha256::new();
         hasher.update(self.text.as_bytes());
-        hasher.update(self.blocks.to_string().as_bytes());
+        hasher.update(kit::json(&self.blocks).to_string().as_bytes());
         hex::encode(&hasher.finalize()[..16])
     }
 }
@@ -70,10 +72,10 @@ pub fn part(
          *Done* ticks a step by hand. `/incident runbook` posts the checklist again."
             .to_string()
     };
-    blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": footer }] }));
+    blocks.push(kit::context(footer));
     let text =
         format!("📋 {} runbook checklist: {} (part {} of {of})", frame.number, short_title(checklist), index + 1);
-    Rendered { text, blocks: Value::Array(blocks) }
+    Rendered { text, blocks }
 }
 
 /// The title, escaped, at most 150 characters (marked when shortened).
@@ -85,7 +87,7 @@ fn short_title(checklist: &Checklist) -> String {
     format!("{}…", title.chars().take(149).collect::<String>())
 }
 
-fn header(checklist: &Checklist, items: &[Item], index: usize, of: usize, frame: &Frame<'_>) -> Value {
+fn header(checklist: &Checklist, items: &[Item], index: usize, of: usize, frame: &Frame<'_>) -> SlackBlock {
     let (run, request, done) = checklist.buttons();
     let steps = run + request + done;
     let mut text = format!(
@@ -101,7 +103,7 @@ fn header(checklist: &Checklist, items: &[Item], index: usize, of: usize, frame:
             text.push_str(&format!("\n_continues {}_", escape_mrkdwn(&short(&section.heading, 200))));
         }
     }
-    json!({ "type": "section", "block_id": "checklist.header", "text": { "type": "mrkdwn", "text": text } })
+    kit::section(Some("checklist.header"), text)
 }
 
 fn short(text: &str, max: usize) -> String {
@@ -111,7 +113,7 @@ fn short(text: &str, max: usize) -> String {
     format!("{}…", text.chars().take(max - 1).collect::<String>())
 }
 
-fn heading(checklist: &Checklist, position: usize, item: &Item, frame: &Frame<'_>) -> Value {
+fn heading(checklist: &Checklist, position: usize, item: &Item, frame: &Frame<'_>) -> SlackBlock {
     let section = &checklist.sections[position];
     let mut text = item.text.clone();
     if item.chunk + 1 == item.chunks {
@@ -121,7 +123,7 @@ fn heading(checklist: &Checklist, position: usize, item: &Item, frame: &Frame<'_
         }
     }
     let block_id = format!("checklist.section.{}.{}", section.index, item.chunk);
-    json!({ "type": "section", "block_id": block_id, "text": { "type": "mrkdwn", "text": text } })
+    kit::section(Some(&block_id), text)
 }
 
 fn step(
@@ -131,7 +133,7 @@ fn step(
     index: usize,
     frame: &Frame<'_>,
     states: &BTreeMap<u32, StepState>,
-) -> Value {
+) -> SlackBlock {
     let mut text = String::new();
     if item.chunk > 0 {
         text.push_str(&format!("_(step {number}, continued: {} of {})_\n", item.chunk + 1, item.chunks));
@@ -142,7 +144,7 @@ fn step(
         text.push_str(&format!("\n_↓ step {number} continues below ({} of {})_", item.chunk + 1, item.chunks));
     }
     let block_id = format!("checklist.step.{number}.{}.{index}", item.chunk);
-    let mut block = json!({ "type": "section", "block_id": block_id, "text": { "type": "mrkdwn", "text": "" } });
+    let mut accessory = None;
     if let (true, Some((_, step))) = (last, checklist.step(number)) {
         let progress = Progress::of(step, states.get(&number), frame.now);
         if let Some(line) = progress.line() {
@@ -151,19 +153,15 @@ fn step(
         }
         if progress.offers_button() {
             let button = step.button();
-            let mut accessory = json!({
-                "type": "button", "action_id": action_id(button, number),
-                "value": format!("{}|{number}", frame.incident_id),
-                "text": { "type": "plain_text", "text": button.label() },
-            });
-            if button == Button::Request {
-                accessory["style"] = json!("danger");
-            }
-            block["accessory"] = accessory;
+            let value = format!("{}|{number}", frame.incident_id);
+            let element = kit::button(&action_id(button, number), button.label(), value);
+            accessory = Some(if button == Button::Request { kit::danger(element) } else { element });
         }
     }
-    block["text"]["text"] = json!(text);
-    block
+    match accessory {
+        Some(button) => kit::section_with(Some(&block_id), text, button),
+        None => kit::section(Some(&block_id), text),
+    }
 }
 
 #[cfg(test)]
@@ -213,7 +211,8 @@ mod tests {
             ..Default::default()
         };
         let message = part(&checklist, &parts, 0, &frame(), &BTreeMap::from([(1, done)]));
-        let blocks = message.blocks.as_array().unwrap();
+        let blocks = kit::json(&message.blocks);
+        let blocks = blocks.as_array().unwrap();
         assert_eq!(blocks.len(), 5, "header, heading, two steps, footer");
         assert!(blocks[0]["text"]["text"].as_str().unwrap().contains("part 1 of 1"));
         assert_eq!(blocks[1]["text"]["text"], "*Immediate Actions (0-5 minutes)* · ⏱ until 08:05 UTC");
@@ -232,7 +231,8 @@ mod tests {
         assert_eq!(parts.len(), 3);
         for index in 0..parts.len() {
             let message = part(&checklist, &parts, index, &frame(), &BTreeMap::new());
-            let blocks = message.blocks.as_array().unwrap();
+            let blocks = kit::json(&message.blocks);
+            let blocks = blocks.as_array().unwrap();
             assert!(blocks.len() <= layout::MAX_BLOCKS);
             let header = blocks[0]["text"]["text"].as_str().unwrap();
             assert!(header.contains(&format!("part {} of 3", index + 1)), "{header}");

@@ -3,13 +3,14 @@
 //! as votes come in, and at every step after: approved, running, done or failed, outcome
 //! unknown, cancelled, denied or expired.
 
-use serde_json::{json, Value};
+use slack_morphism::blocks::SlackBlock;
 use uuid::Uuid;
 
 use super::approvals::{self, Request, ACTION_APPROVE, ACTION_DENY};
 use crate::app::AppState;
 use crate::jobs::{queue, JobError};
 use crate::slack::blocks::hhmm;
+use crate::slack::{kit, limits};
 use crate::templates::escape_mrkdwn;
 
 pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
@@ -21,7 +22,7 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let blocks = render(&request, &votes);
     let text = format!("Change requested: {}", request.action);
     match (&request.channel_id, &request.message_ts) {
-        (Some(channel), Some(ts)) => state.slack.update_message(channel, ts, &text, &blocks).await?,
+        (Some(channel), Some(ts)) => state.slack.update_message(channel, ts, &text, &kit::json(&blocks)).await?,
         _ => {
             let incident = crate::incident::store::get(&state.db, request.incident_id).await?;
             let channel = incident.and_then(|i| i.channel_id).ok_or_else(JobError::channel_pending)?;
@@ -35,7 +36,7 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     Ok(())
 }
 
-fn render(request: &Request, votes: &[(String, String)]) -> Value {
+fn render(request: &Request, votes: &[(String, String)]) -> Vec<SlackBlock> {
     let argv: Vec<String> = serde_json::from_value(request.argv.clone()).unwrap_or_default();
     let command = escape_mrkdwn(&argv.join(" "));
     let approved: Vec<String> = votes.iter().filter(|(_, d)| d == "approve").map(|(u, _)| format!("<@{u}>")).collect();
@@ -75,23 +76,19 @@ fn render(request: &Request, votes: &[(String, String)]) -> Value {
         ),
     };
     // A long command splits over sections; the confirm dialog (300 characters) names it short.
-    let mut blocks = crate::slack::limits::sections(&format!("{head}\n{status}"));
+    let mut blocks = limits::sections(&format!("{head}\n{status}"));
     if request.state == "pending" {
         let value = format!("{}:{}", request.id, request.action_hash);
         let confirm = |verb: &str| {
-            json!({ "title": { "type": "plain_text", "text": format!("{verb} this change?") },
-                    "text": { "type": "mrkdwn", "text": format!("`{}`", crate::slack::limits::label(&command, crate::slack::limits::MAX_CONFIRM_TEXT - 2)) },
-                    "confirm": { "type": "plain_text", "text": verb },
-                    "deny": { "type": "plain_text", "text": "Cancel" } })
+            let command = format!("`{}`", limits::label(&command, limits::MAX_CONFIRM_TEXT - 2));
+            kit::confirm(format!("{verb} this change?"), command, verb, "Cancel")
         };
-        blocks.push(json!({ "type": "actions", "block_id": "approval", "elements": [
-            { "type": "button", "action_id": ACTION_APPROVE, "style": "primary", "value": value,
-              "text": { "type": "plain_text", "text": "Approve" }, "confirm": confirm("Approve") },
-            { "type": "button", "action_id": ACTION_DENY, "style": "danger", "value": value,
-              "text": { "type": "plain_text", "text": "Deny" }, "confirm": confirm("Deny") },
-        ]}));
+        let button =
+            |action_id: &str, verb: &str| kit::button(action_id, verb, value.clone()).with_confirm(confirm(verb));
+        let buttons = vec![kit::primary(button(ACTION_APPROVE, "Approve")), kit::danger(button(ACTION_DENY, "Deny"))];
+        blocks.push(kit::actions(Some("approval"), buttons));
     }
-    Value::Array(blocks)
+    blocks
 }
 
 /// The expiry timer job.

@@ -157,7 +157,7 @@ pub async fn direct_message(state: &AppState, job: &queue::Job) -> Result<(), Jo
     let user = job.payload["user"].as_str().ok_or_else(|| JobError::Fatal("a DM job without a user".into()))?;
     let text = job.payload["text"].as_str().unwrap_or_default();
     let channel = state.slack.open_dm(user).await?;
-    let blocks = serde_json::Value::Array(crate::slack::limits::sections(text));
+    let blocks = crate::slack::limits::sections(text);
     let fallback = crate::slack::limits::label(text, 150);
     crate::jobs::post_once::post(state, job, &channel, &fallback, &blocks).await?;
     Ok(())

@@ -3,6 +3,7 @@
 //! Each step records its result and queues the next in one transaction.
 
 use serde_json::json;
+use slack_morphism::blocks::SlackBlock;
 use uuid::Uuid;
 
 use super::{kind, queue, JobError};
@@ -13,7 +14,7 @@ use crate::slack::blocks;
 use crate::timeline::{self, EventKind, WARROOM};
 
 /// The declaration as it stands, with the status page's sync state.
-async fn declaration(state: &AppState, incident: &Incident) -> Result<(String, serde_json::Value), JobError> {
+async fn declaration(state: &AppState, incident: &Incident) -> Result<(String, Vec<SlackBlock>), JobError> {
     let sync = crate::statuspage::line(&state.db, incident.id, state.statuspage.is_sandbox()).await?;
     // Known from creating the channel; a failure here only means the commander shows as a mention.
     let bot = state.slack.bot_user_id().await.ok();
@@ -211,7 +212,7 @@ pub async fn refresh_declaration(state: &AppState, job: &queue::Job) -> Result<(
     ];
     for (channel, ts) in posted {
         if let (Some(channel), Some(ts)) = (channel, ts) {
-            state.slack.update_message(channel, ts, &text, &blocks).await?;
+            state.slack.update_message(channel, ts, &text, &crate::slack::kit::json(&blocks)).await?;
         }
     }
     refresh_topic(state, &incident).await

@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use slack_morphism::blocks::SlackBlock;
 use sqlx::PgPool;
 
 use super::{queue, JobError};
@@ -32,8 +33,10 @@ pub async fn post(
     job: &queue::Job,
     channel: &str,
     text: &str,
-    blocks: &Value,
+    blocks: &[SlackBlock],
 ) -> Result<(String, String), JobError> {
+    // The typed blocks become JSON once, here: the client takes JSON, and a retry posts the same.
+    let blocks = &crate::slack::kit::json(blocks);
     let db = &state.db;
     let now = state.clock.now();
     let ledger: Option<Ledger> =

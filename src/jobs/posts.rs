@@ -2,11 +2,12 @@
 //! channel or both), a manual update, and the resolution with its checklist.
 
 use serde_json::json;
+use slack_morphism::blocks::SlackBlock;
 
 use super::{kind, queue, JobError};
 use crate::app::AppState;
 use crate::incident::store::Incident;
-use crate::slack::{limits, messages};
+use crate::slack::{kit, limits, messages};
 use crate::timeline::{self, EventKind, WARROOM};
 
 /// Posts `text` where `to` says (`channel`, `announce`), recording it in the timeline.
@@ -42,10 +43,10 @@ async fn post_text(
 /// `text` as a message's blocks: sections of at most 3,000 characters, split at line
 /// boundaries. Text beyond one message's 50 blocks is shared whole as a file (the
 /// [`kind::UPLOAD`] payload returned), and the message says so.
-fn fit(text: &str, what: &str) -> (serde_json::Value, Option<serde_json::Value>) {
+fn fit(text: &str, what: &str) -> (Vec<SlackBlock>, Option<serde_json::Value>) {
     let mut blocks = limits::sections(text);
     if blocks.len() <= limits::MAX_BLOCKS {
-        return (serde_json::Value::Array(blocks), None);
+        return (blocks, None);
     }
     let left_out = blocks.len() - (limits::MAX_BLOCKS - 1);
     blocks.truncate(limits::MAX_BLOCKS - 1);
@@ -54,9 +55,9 @@ fn fit(text: &str, what: &str) -> (serde_json::Value, Option<serde_json::Value>)
         "{} — too long for one Slack message: the whole text is shared as the file `{filename}` in the incident channel.",
         limits::more(left_out, "parts")
     );
-    blocks.push(json!({ "type": "context", "elements": [limits::mrkdwn(&marker)] }));
+    blocks.push(kit::context(marker));
     let file = json!({ "filename": filename, "title": format!("{what} (full text)"), "content": text });
-    (serde_json::Value::Array(blocks), Some(file))
+    (blocks, Some(file))
 }
 
 /// [`kind::POST`]: `{ "text": ..., "to": "channel" | "announce" }`.

@@ -5,12 +5,13 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use slack_morphism::blocks::SlackBlock;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{kind, queue::Job, JobError};
 use crate::app::AppState;
-use crate::slack::blocks;
+use crate::slack::{kit, modals};
 
 /// Who to answer, and how.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,11 +29,23 @@ pub async fn enqueue(
     text: &str,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    enqueue_blocks(db, incident_id, target, text, serde_json::Value::Null, now).await
+    queue_reply(db, incident_id, target, text, serde_json::Value::Null, now).await
 }
 
 /// Queues an ephemeral message with Block Kit `blocks` (and `text` as its fallback).
 pub async fn enqueue_blocks(
+    db: &mut PgConnection,
+    incident_id: Option<Uuid>,
+    target: &Target,
+    text: &str,
+    blocks: &[SlackBlock],
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    queue_reply(db, incident_id, target, text, kit::json(blocks), now).await
+}
+
+/// The job's payload holds the blocks as JSON (null: a text alone).
+async fn queue_reply(
     db: &mut PgConnection,
     incident_id: Option<Uuid>,
     target: &Target,
@@ -107,10 +120,10 @@ pub async fn open_modal(state: &AppState, job: &Job) -> Result<(), JobError> {
     let view = match (open.view.as_str(), &incident) {
         ("declare", _) => {
             let services: Vec<&str> = state.settings.file.services.keys().map(String::as_str).collect();
-            blocks::declare_modal(&open.channel, &services)
+            kit::json(&modals::declare_modal(&open.channel, &services))
         }
-        ("update", Some(incident)) => blocks::update_modal(incident),
-        ("resolve", Some(incident)) => blocks::resolve_modal(incident),
+        ("update", Some(incident)) => kit::json(&modals::update_modal(incident)),
+        ("resolve", Some(incident)) => kit::json(&modals::resolve_modal(incident)),
         ("custom", _) if open.custom.is_some() => open.custom.unwrap_or_default(),
         (other, _) => return Err(JobError::Fatal(format!("cannot open the {other} modal"))),
     };

@@ -98,7 +98,7 @@ pub async fn post(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     state.limiter.acquire(channel, now, job.holds_slot).map_err(JobError::Defer)?;
     let text = messages::status_update(&state.templates, &incident, now, incident.next_update_at, silent)?;
     // Five fields of 500 characters, escaped, pass one section's 3,000: split at lines.
-    let blocks = serde_json::Value::Array(crate::slack::limits::sections(&text));
+    let blocks = crate::slack::limits::sections(&text);
     let fallback = format!("🔄 {} update: {}", incident.number(), incident.status);
     let (channel, ts) = super::post_once::post(state, job, channel, &fallback, &blocks).await?;
     let payload = json!({ "due": due, "posted_at": now, "lag_ms": (now - due).num_milliseconds(), "silent": silent,

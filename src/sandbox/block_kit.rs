@@ -4,11 +4,15 @@
 //! (<https://api.slack.com/reference/block-kit/blocks>, `.../block-elements`, `.../surfaces/modals`.)
 //!
 //! These are the sandbox's own copy of Slack's numbers, not `crate::slack::limits`: the sandbox
-//! stands in for Slack, so it must not agree with warroom by construction.
+//! stands in for Slack, so it must not agree with warroom by construction. A block of a known
+//! type that breaks none of them is also read as slack-morphism's `SlackBlock`: one whose body is
+//! not its type's shape (a button without text, a select whose options are not objects) is
+//! refused, as Slack refuses it.
 
 use std::collections::HashSet;
 
 use serde_json::Value;
+use slack_morphism::blocks::{SlackBlock, SlackView};
 
 pub const MAX_TEXT: usize = 40_000;
 pub const MAX_BLOCKS: usize = 50;
@@ -96,6 +100,9 @@ pub fn view_problems(view: &Value) -> Vec<String> {
         found.push("a modal needs blocks".into());
     }
     found.extend(blocks_problems(&view["blocks"], MAX_MODAL_BLOCKS, "a modal"));
+    if found.is_empty() && serde_json::from_value::<SlackView>(view.clone()).is_err() {
+        found.push("the view is not a well-formed modal".into());
+    }
     found
 }
 
@@ -107,6 +114,7 @@ fn blocks_problems(blocks: &Value, max: usize, surface: &str) -> Vec<String> {
     }
     let mut block_ids = HashSet::new();
     for (n, block) in blocks.iter().enumerate() {
+        let before = found.len();
         let too_long = |what: &str, text: &Value, max: usize| over(n, what, text, max);
         if let Some(id) = block["block_id"].as_str() {
             found.extend(too_long("block_id", &block["block_id"], MAX_ID));
@@ -165,8 +173,22 @@ fn blocks_problems(blocks: &Value, max: usize, surface: &str) -> Vec<String> {
             known if BLOCK_TYPES.contains(&known) => {}
             other => found.push(format!("block {n}: unknown block type `{other}`")),
         }
+        if found.len() == before {
+            found.extend(shape_problem(n, block));
+        }
     }
     found
+}
+
+/// A block of a known type whose body slack-morphism cannot read as that type (it reads as
+/// `SlackBlock::Unknown` then, rather than failing).
+fn shape_problem(n: usize, block: &Value) -> Option<String> {
+    match serde_json::from_value::<SlackBlock>(block.clone()) {
+        Ok(SlackBlock::Unknown(_)) | Err(_) => {
+            Some(format!("block {n}: not a well-formed `{}` block", block["type"].as_str().unwrap_or_default()))
+        }
+        Ok(_) => None,
+    }
 }
 
 fn element_problems(n: usize, element: &Value) -> Vec<String> {
@@ -258,6 +280,41 @@ mod tests {
         let many: Vec<Value> = (0..51).map(|_| json!({ "type": "divider" })).collect();
         assert_eq!(problems(&Value::Array(many)), ["51 blocks: a message holds at most 50"]);
         assert!(problems(&json!([{ "type": "section", "text": { "type": "mrkdwn", "text": "fine" } }])).is_empty());
+    }
+
+    #[test]
+    fn a_known_block_of_the_wrong_shape_is_told_and_the_block_kit_references_examples_pass() {
+        let button = json!({ "type": "button", "action_id": "a", "style": "green", "text": { "type": "plain_text", "text": "Go" } });
+        let misshapen = json!([{ "type": "actions", "elements": [button] },
+                             { "type": "section", "text": { "type": "mrkdwn", "text": "ok" },
+                               "accessory": { "type": "static_select", "action_id": "s", "options": ["a", "b"] } }]);
+        assert_eq!(
+            problems(&misshapen),
+            ["block 0: not a well-formed `actions` block", "block 1: not a well-formed `section` block"]
+        );
+        // From Slack's Block Kit reference: each block as the docs show it.
+        let examples = json!([
+            { "type": "header", "text": { "type": "plain_text", "text": "Budget Performance", "emoji": true } },
+            { "type": "divider" },
+            { "type": "section", "text": { "type": "mrkdwn", "text": "A message *with some bold text*." },
+              "fields": [{ "type": "mrkdwn", "text": "*Type:*\nPaid time off" }],
+              "accessory": { "type": "image", "image_url": "https://example.com/a.png", "alt_text": "a" } },
+            { "type": "context", "elements": [{ "type": "image", "image_url": "https://example.com/a.png", "alt_text": "a" },
+                                              { "type": "plain_text", "text": "Author: K A Applegate", "emoji": true }] },
+            { "type": "actions", "block_id": "actions1", "elements": [
+                { "type": "static_select", "placeholder": { "type": "plain_text", "text": "Which witch?" }, "action_id": "select_2",
+                  "options": [{ "text": { "type": "plain_text", "text": "Matilda" }, "value": "matilda" }] },
+                { "type": "button", "text": { "type": "plain_text", "text": "Cancel" }, "value": "cancel", "action_id": "button_1" }] },
+            { "type": "input", "label": { "type": "plain_text", "text": "Label" }, "hint": { "type": "plain_text", "text": "Hint" },
+              "element": { "type": "checkboxes", "action_id": "c", "options": [{ "text": { "type": "mrkdwn", "text": "*a*" }, "value": "a" }] } },
+            { "type": "rich_text", "elements": [{ "type": "rich_text_section", "elements": [{ "type": "text", "text": "Hello" }] }] },
+        ]);
+        assert!(problems(&examples).is_empty(), "{:?}", problems(&examples));
+        let title = json!({ "type": "plain_text", "text": "Modal" });
+        let modal = json!({ "type": "modal", "title": title, "blocks": examples, "private_metadata": 42 });
+        assert_eq!(view_problems(&modal), ["the view is not a well-formed modal"]);
+        let modal = json!({ "type": "modal", "title": title, "blocks": modal["blocks"], "clear_on_close": true });
+        assert!(view_problems(&modal).is_empty(), "{:?}", view_problems(&modal));
     }
 
     #[test]

@@ -64,9 +64,10 @@ pub(super) fn unstorable(e: &AppError) -> String {
     format!("warroom could not do that: {e}")
 }
 
-/// The ephemeral answer to a command refused as bad input (nothing was done).
+/// The ephemeral answer to a command refused as bad input (nothing was done), as JSON: Socket
+/// Mode's envelope carries it as its payload.
 pub(super) fn refused(text: &str) -> serde_json::Value {
-    ephemeral(format!(":x: {text}"))
+    super::kit::json(&ephemeral(format!(":x: {text}")))
 }
 
 /// Acts on a slash command however it arrived, through `db` (the request's transaction); the

@@ -2,11 +2,14 @@
 //! reopen. The incident is the channel's, or the one named. Everything is read and written
 //! through the request's transaction (`db`), which the caller commits.
 
-use serde_json::{json, Value};
+use serde_json::json;
+use slack_morphism::blocks::SlackBlock;
+use slack_morphism::events::SlackCommandEventResponse;
+use slack_morphism::SlackMessageResponseType;
 use sqlx::PgConnection;
 
 use super::command::{capitalize, IncidentAction};
-use super::{ephemeral, limits, messages};
+use super::{ephemeral, kit, limits, messages, reply};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::incident::lifecycle::{self, LifecycleError};
@@ -29,7 +32,7 @@ pub async fn run(
     who: &Invoker<'_>,
     target: Option<IncidentNumber>,
     action: IncidentAction,
-) -> Result<Option<Value>, AppError> {
+) -> Result<Option<SlackCommandEventResponse>, AppError> {
     let incident = match target {
         Some(number) => store::by_number(&mut *db, number).await?,
         None => store::by_channel(&mut *db, who.channel).await?,
@@ -75,7 +78,7 @@ pub async fn run(
         IncidentAction::Summary => {
             let text = messages::summary(&state.templates, config, &incident, now)
                 .map_err(|e| AppError::BadRequest(format!("the summary template failed: {e}")))?;
-            return Ok(Some(json!({ "response_type": "in_channel", "text": text })));
+            return Ok(Some(reply(SlackMessageResponseType::InChannel, text, None)));
         }
         IncidentAction::Commander(user) => {
             match lifecycle::change_commander(&mut *db, now, &incident, who.user, user.as_str()).await {
@@ -105,7 +108,7 @@ pub async fn run(
         }
         IncidentAction::Diagnostics => {
             let (text, blocks) = diagnostics_menu(state, &incident);
-            return Ok(Some(json!({ "response_type": "ephemeral", "text": text, "blocks": blocks })));
+            return Ok(Some(reply(SlackMessageResponseType::Ephemeral, text, Some(blocks))));
         }
         IncidentAction::Run { action, params, reason } => {
             match request_diagnostic(state, db, &incident, who.user, &action, &params, reason.as_deref()).await? {
@@ -163,7 +166,7 @@ pub const ACTION_RUN_DIAGNOSTIC: &str = "diagnostics.run";
 
 /// The diagnostics of the packs the incident's service uses, each with a Run (or Request, for
 /// changes) button: fallback text and blocks.
-pub fn diagnostics_menu(state: &AppState, incident: &Incident) -> (String, Value) {
+pub fn diagnostics_menu(state: &AppState, incident: &Incident) -> (String, Vec<SlackBlock>) {
     let esc = crate::templates::escape_mrkdwn;
     let service = state.settings.file.services.get(&incident.service);
     let offered = crate::diagnostics::policy::service_actions(&state.catalog, &incident.service, service);
@@ -171,12 +174,12 @@ pub fn diagnostics_menu(state: &AppState, incident: &Incident) -> (String, Value
         Ok(offered) => offered,
         Err(text) => {
             let text = esc(&text);
-            return (text.clone(), json!([{ "type": "section", "text": { "type": "mrkdwn", "text": text } }]));
+            return (text.clone(), vec![kit::section(None, text)]);
         }
     };
     let title = format!("*Diagnostics for `{}`* (packs: {}):", incident.service, service.packs.join(", "));
     let mut lines = vec![title.clone()];
-    let mut blocks = vec![json!({ "type": "section", "text": { "type": "mrkdwn", "text": title } })];
+    let mut blocks = vec![kit::section(None, title.clone())];
     // One block per action, within Slack's 50 a message: the title, 48 actions, and a marker
     // naming the rest (each runs with `/incident run <id>`, as the fallback text lists).
     let (shown, left_out) = limits::cap(&actions, limits::MAX_BLOCKS - 2);
@@ -191,12 +194,11 @@ pub fn diagnostics_menu(state: &AppState, incident: &Incident) -> (String, Value
         };
         let line =
             limits::label(&format!("`{}` — {} ({kind})", action.id, esc(&action.title)), limits::MAX_SECTION_TEXT);
-        let mut button = json!({ "type": "button", "action_id": ACTION_RUN_DIAGNOSTIC, "value": format!("{}|{}", incident.id, action.id),
-                                 "text": { "type": "plain_text", "text": label } });
+        let mut button = kit::button(ACTION_RUN_DIAGNOSTIC, label, format!("{}|{}", incident.id, action.id));
         if action.kind == crate::diagnostics::Kind::Change {
-            button["style"] = json!("danger");
+            button = kit::danger(button);
         }
-        blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": line }, "accessory": button }));
+        blocks.push(kit::section_with(None, line, button));
     }
     if left_out > 0 {
         let rest: Vec<String> = actions[shown.len()..].iter().map(|a| format!("`{}`", a.id)).collect();
@@ -205,11 +207,9 @@ pub fn diagnostics_menu(state: &AppState, incident: &Incident) -> (String, Value
             limits::more(left_out, "diagnostics"),
             rest.join(", ")
         );
-        blocks.push(
-            json!({ "type": "section", "text": limits::mrkdwn(&limits::label(&marker, limits::MAX_SECTION_TEXT)) }),
-        );
+        blocks.push(kit::section(None, limits::label(&marker, limits::MAX_SECTION_TEXT)));
     }
-    (limits::text(&lines.join("\n"), "`/incident diagnostics` lists them as buttons"), Value::Array(blocks))
+    (limits::text(&lines.join("\n"), "`/incident diagnostics` lists them as buttons"), blocks)
 }
 
 /// Checks and queues a diagnostic run; `Ok(Err(..))` is a refusal to show the user.

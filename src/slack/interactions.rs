@@ -140,7 +140,7 @@ async fn block_actions(
         }
         if action_id == ACTION_DIAGNOSTICS {
             let (text, blocks) = incident_commands::diagnostics_menu(state, &incident);
-            respond::enqueue_blocks(db, None, &target, &text, blocks, now).await?;
+            respond::enqueue_blocks(db, None, &target, &text, &blocks, now).await?;
             return Ok(().into_response());
         }
         let permission = match action_id {

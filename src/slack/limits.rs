@@ -3,9 +3,10 @@
 //! builder takes its numbers from here; what does not fit is split or shared elsewhere with a
 //! visible marker — never cut silently, never left for Slack to refuse.
 //!
-//! The helpers are pure string and JSON work, cheap enough for any path.
+//! The helpers are pure string work and slack-morphism's Block Kit types, cheap enough for any
+//! path.
 
-use serde_json::{json, Value};
+use slack_morphism::blocks::{SlackBlock, SlackBlockPlainTextOnly};
 
 /// A message's top-level `text` (Slack answers `msg_too_long` beyond it).
 pub const MAX_TEXT: usize = 40_000;
@@ -104,18 +105,14 @@ fn cut_at(text: &str, max: usize) -> usize {
 
 /// Section blocks holding mrkdwn `text`, split at line boundaries when it is over 3,000
 /// characters (the pieces marked [`CONTINUED`]).
-pub fn sections(text: &str) -> Vec<Value> {
-    split(text, MAX_SECTION_TEXT).into_iter().map(|t| json!({ "type": "section", "text": mrkdwn(&t) })).collect()
-}
-
-pub fn mrkdwn(text: &str) -> Value {
-    json!({ "type": "mrkdwn", "text": text })
+pub fn sections(text: &str) -> Vec<SlackBlock> {
+    split(text, MAX_SECTION_TEXT).into_iter().map(|t| super::kit::section(None, t)).collect()
 }
 
 /// A `plain_text` object of at most `max` characters: a longer label ends with `…` (a label
 /// is shown whole elsewhere — the message or the config it comes from).
-pub fn plain(text: &str, max: usize) -> Value {
-    json!({ "type": "plain_text", "text": label(text, max) })
+pub fn plain(text: &str, max: usize) -> SlackBlockPlainTextOnly {
+    super::kit::plain(label(text, max))
 }
 
 /// `text` in at most `max` characters, ending with `…` when it was longer.

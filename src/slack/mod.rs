@@ -10,11 +10,13 @@ mod commands;
 mod events;
 pub(crate) mod incident_commands;
 mod interactions;
+pub mod kit;
 pub mod limiter;
 pub mod limits;
 pub mod manifest;
 pub mod membership;
 pub mod messages;
+pub mod modals;
 pub mod pauses;
 pub mod socket;
 mod submissions;
@@ -26,7 +28,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::Router;
-use serde_json::{json, Value};
+use slack_morphism::events::SlackCommandEventResponse;
+use slack_morphism::{SlackMessageContent, SlackMessageResponseType};
 
 use crate::app::AppState;
 use crate::error::AppError;
@@ -59,7 +62,35 @@ fn verify_request(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result
     })
 }
 
-/// An ephemeral reply body.
-fn ephemeral(text: impl Into<String>) -> Value {
-    json!({ "response_type": "ephemeral", "text": text.into() })
+/// An ephemeral reply body (only the person who typed the command sees it).
+fn ephemeral(text: impl Into<String>) -> SlackCommandEventResponse {
+    reply(SlackMessageResponseType::Ephemeral, text, None)
+}
+
+/// The immediate answer to a slash command: its text, and blocks if any (the text is then the
+/// fallback).
+fn reply(
+    response_type: SlackMessageResponseType,
+    text: impl Into<String>,
+    blocks: Option<Vec<slack_morphism::blocks::SlackBlock>>,
+) -> SlackCommandEventResponse {
+    let content = SlackMessageContent::new().with_text(text.into()).opt_blocks(blocks);
+    SlackCommandEventResponse::new(content).with_response_type(response_type)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_command_reply_is_slacks_response_type_and_text() {
+        assert_eq!(kit::json(&ephemeral("hi")), json!({ "response_type": "ephemeral", "text": "hi" }));
+        let blocks = vec![kit::section(None, "*hi*")];
+        assert_eq!(
+            kit::json(&reply(SlackMessageResponseType::InChannel, "hi", Some(blocks))),
+            json!({ "response_type": "in_channel", "text": "hi",
+                    "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": "*hi*" } }] })
+        );
+    }
 }

@@ -2,13 +2,17 @@
 //! request like any other: it is checked against `[permissions]` when it is made, whatever was
 //! checked when the modal opened. Read and written through the request's transaction (`db`).
 
+use std::collections::HashMap;
+
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde_json::Value;
+use slack_morphism::blocks::SlackViewSubmissionResponse;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::authorize;
+use super::modals::SERVICE_TYPED;
+use super::{authorize, kit};
 use crate::app::AppState;
 use crate::config::Permission;
 use crate::error::AppError;
@@ -28,7 +32,12 @@ async fn submitted_incident(db: &mut PgConnection, payload: &Value) -> Result<Op
 
 /// Keeps the modal open with `message` under `block`.
 pub(super) fn modal_error(block: &str, message: impl Into<String>) -> Response {
-    Json(json!({ "response_action": "errors", "errors": { block: message.into() } })).into_response()
+    answer(kit::submission_errors(HashMap::from([(block.to_string(), message.into())])))
+}
+
+/// Slack's `response_action`, as the body of the answer to the submission.
+pub(super) fn answer(response: SlackViewSubmissionResponse) -> Response {
+    Json(response).into_response()
 }
 
 /// The answer to an interaction refused as bad input, which changed nothing: for a submission
@@ -93,7 +102,7 @@ pub(super) async fn update(
         Err(LifecycleError::Database(e)) => return Err(e.into()),
         Err(other) => return Ok(modal_error("status", other.to_string())),
     }
-    Ok(Json(json!({ "response_action": "clear" })).into_response())
+    Ok(answer(kit::submission_clear()))
 }
 
 pub(super) async fn resolve(
@@ -120,7 +129,7 @@ pub(super) async fn resolve(
         Err(LifecycleError::Database(e)) => return Err(e.into()),
         Err(other) => return Ok(modal_error("resolution", other.to_string())),
     }
-    Ok(Json(json!({ "response_action": "clear" })).into_response())
+    Ok(answer(kit::submission_clear()))
 }
 
 /// A field of the submitted modal: text input value, selected option or selected user.
@@ -140,23 +149,23 @@ pub(super) async fn declare(
     user: &str,
     payload: &Value,
 ) -> Result<Response, AppError> {
-    let mut errors = serde_json::Map::new();
+    let mut errors = HashMap::new();
     // A typed service wins over the list (it is there for services the list cannot hold).
-    let typed = field(payload, super::blocks::SERVICE_TYPED);
-    let service_block = if typed.is_some() { super::blocks::SERVICE_TYPED } else { "service" };
+    let typed = field(payload, SERVICE_TYPED);
+    let service_block = if typed.is_some() { SERVICE_TYPED } else { "service" };
     let service = ServiceName::parse(typed.or(field(payload, "service")).unwrap_or(""))
-        .map_err(|m| errors.insert(service_block.into(), json!(m)))
+        .map_err(|m| errors.insert(service_block.into(), m.to_string()))
         .ok();
     let severity = Severity::parse(field(payload, "severity").unwrap_or("P0"))
-        .map_err(|m| errors.insert("severity".into(), json!(m)))
+        .map_err(|m| errors.insert("severity".into(), m.to_string()))
         .ok();
     let summary = field(payload, "summary").unwrap_or("");
     if summary.chars().count() > 200 {
-        errors.insert("summary".into(), json!("keep the summary under 200 characters"));
+        errors.insert("summary".into(), "keep the summary under 200 characters".into());
     }
     let commander = match field(payload, "commander") {
         Some(c) => SlackUserId::parse(c)
-            .map_err(|m| errors.insert("commander".into(), json!(m)))
+            .map_err(|m| errors.insert("commander".into(), m.to_string()))
             .ok()
             .map(|c| c.as_str().to_string()),
         None => Some(user.to_string()),
@@ -164,7 +173,7 @@ pub(super) async fn declare(
     let (Some(service), Some(severity), Some(commander), true) = (service, severity, commander, errors.is_empty())
     else {
         // Slack shows these under the fields; the modal stays open and nothing is created.
-        return Ok(Json(json!({ "response_action": "errors", "errors": errors })).into_response());
+        return Ok(answer(kit::submission_errors(errors)));
     };
     let origin = payload["view"]["private_metadata"].as_str().filter(|s| !s.is_empty());
     let new = NewIncident {
@@ -185,5 +194,5 @@ pub(super) async fn declare(
     if declared.created {
         state.metrics.declared(new.severity.as_str(), "modal");
     }
-    Ok(Json(json!({ "response_action": "clear" })).into_response())
+    Ok(answer(kit::submission_clear()))
 }

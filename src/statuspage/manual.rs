@@ -3,9 +3,12 @@
 //! reaches customers until a person confirms it, once. The clicks and the edit modal are read
 //! and written through the Slack request's transaction (`db`).
 
+use std::collections::HashMap;
+
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
+use slack_morphism::blocks::{SlackBlock, SlackView};
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -16,6 +19,7 @@ use crate::error::AppError;
 use crate::incident::store::Incident;
 use crate::jobs::respond::{self, Target};
 use crate::jobs::{kind, queue, JobError};
+use crate::slack::{kit, limits};
 use crate::timeline::{self, EventKind, WARROOM};
 
 pub const ACTION_POST: &str = "statuspage_post";
@@ -70,7 +74,7 @@ pub async fn preview(state: &AppState, job: &queue::Job) -> Result<(), JobError>
     Ok(())
 }
 
-fn preview_blocks(incident: &Incident, draft: Uuid, body: &str) -> (String, Value) {
+fn preview_blocks(incident: &Incident, draft: Uuid, body: &str) -> (String, Vec<SlackBlock>) {
     let quoted: String = crate::templates::escape_mrkdwn(body).lines().map(|l| format!(">{l}\n")).collect::<String>();
     let fallback = format!("Status page update for {} waiting for confirmation", incident.number());
     let intro = format!(
@@ -78,21 +82,18 @@ fn preview_blocks(incident: &Incident, draft: Uuid, body: &str) -> (String, Valu
         incident.severity()
     );
     // The customer text whole (quoting and escaping can take it past one section's 3,000).
-    let mut blocks = crate::slack::limits::sections(&intro);
-    blocks.extend(crate::slack::limits::sections(&quoted));
-    blocks.push(json!(
-        { "type": "actions", "elements": [
-            { "type": "button", "action_id": ACTION_POST, "style": "primary", "value": draft.to_string(),
-              "text": { "type": "plain_text", "text": "Post to status page" },
-              "confirm": {
-                  "title": { "type": "plain_text", "text": "Post to the status page?" },
-                  "text": { "type": "mrkdwn", "text": "Customers will see this text, and subscribers will be notified." },
-                  "confirm": { "type": "plain_text", "text": "Post" },
-                  "deny": { "type": "plain_text", "text": "Cancel" } } },
-            { "type": "button", "action_id": ACTION_EDIT, "value": draft.to_string(),
-              "text": { "type": "plain_text", "text": "Edit…" } },
-        ] }));
-    (fallback, Value::Array(blocks))
+    let mut blocks = limits::sections(&intro);
+    blocks.extend(limits::sections(&quoted));
+    let confirm = kit::confirm(
+        "Post to the status page?",
+        "Customers will see this text, and subscribers will be notified.",
+        "Post",
+        "Cancel",
+    );
+    let post = kit::primary(kit::button(ACTION_POST, "Post to status page", draft.to_string()));
+    let edit = kit::button(ACTION_EDIT, "Edit…", draft.to_string());
+    blocks.push(kit::actions(None, vec![post.with_confirm(confirm), edit]));
+    (fallback, blocks)
 }
 
 /// A draft as stored.
@@ -141,8 +142,7 @@ pub async fn click(
             None,
             kind::OPEN_MODAL,
             &format!("trigger:{trigger}"),
-            json!({
-            "trigger_id": trigger, "view": "custom", "custom": view }),
+            json!({ "trigger_id": trigger, "view": "custom", "custom": kit::json(&view) }),
             state.clock.now(),
         )
         .await?;
@@ -155,19 +155,11 @@ pub async fn click(
     tell(state, db, target, &text).await
 }
 
-fn edit_modal(draft: Uuid, body: &str) -> Value {
+fn edit_modal(draft: Uuid, body: &str) -> SlackView {
     let initial: String = body.chars().take(INPUT_LIMIT).collect();
-    let mut element = crate::slack::blocks::text_input("What customers read", Some(&initial), true);
-    element["max_length"] = json!(INPUT_LIMIT);
-    json!({
-        "type": "modal",
-        "callback_id": VIEW_EDIT,
-        "private_metadata": draft.to_string(),
-        "title": { "type": "plain_text", "text": "Status page update" },
-        "submit": { "type": "plain_text", "text": "Post" },
-        "close": { "type": "plain_text", "text": "Cancel" },
-        "blocks": [crate::slack::blocks::input("body", "Customer text", element, false)],
-    })
+    let element = kit::text_input("What customers read", Some(&initial), true).with_max_length(INPUT_LIMIT as u64);
+    let blocks = vec![kit::input("body", "Customer text", element, false).into()];
+    kit::modal(VIEW_EDIT, draft.to_string(), "Status page update", "Post", blocks)
 }
 
 /// The edit modal was submitted: post the edited text.
@@ -178,7 +170,8 @@ pub async fn edit_submission(
     payload: &Value,
 ) -> Result<Response, AppError> {
     let errors = |message: &str| {
-        Ok(axum::Json(json!({ "response_action": "errors", "errors": { "body": message } })).into_response())
+        let errors = HashMap::from([("body".to_string(), message.to_string())]);
+        Ok(axum::Json(kit::submission_errors(errors)).into_response())
     };
     let id = payload["view"]["private_metadata"].as_str().and_then(|v| Uuid::parse_str(v).ok());
     let draft = match id {
@@ -191,7 +184,7 @@ pub async fn edit_submission(
         return errors("write what customers should read");
     }
     match confirm(state, db, id, &draft, user, Some(body)).await? {
-        Ok(()) => Ok(axum::Json(json!({ "response_action": "clear" })).into_response()),
+        Ok(()) => Ok(axum::Json(kit::submission_clear()).into_response()),
         Err(refusal) => errors(&refusal),
     }
 }

@@ -158,7 +158,7 @@ async fn main() -> anyhow::Result<()> {
     slack.connect(&warroom_url, &slack_url);
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     let webhook = format!("{warroom_url}/webhooks/alertmanager");
-    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let http = warroom::tls::http_client_builder().pool_max_idle_per_host(64).build()?;
     // Warm up: connections, the bot user id, the first channel.
     send(&http, &webhook, notification("warm", "warmup")).await?;
     drain(&db).await?;

@@ -132,7 +132,7 @@ async fn upload(db: &sqlx::PgPool, database_url: &str, number: i64) -> anyhow::R
 
 /// Waits for `warroom serve` (pid) to be ready, queues the export, waits for it to be shared.
 async fn measure_upload(db: &sqlx::PgPool, port: u16, pid: u32, number: i64) -> anyhow::Result<(f64, f64, f64)> {
-    let http = reqwest::Client::new();
+    let http = warroom::tls::http_client();
     let started = Instant::now();
     while !http.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
         anyhow::ensure!(started.elapsed() < Duration::from_secs(30), "warroom serve did not become ready");

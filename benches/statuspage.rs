@@ -95,7 +95,7 @@ async fn update_latency(admin: &PgConnectOptions, server: &str, samples: usize) 
         .spawn()?;
     slack.connect(&warroom_url, &slack_url);
     let started = Instant::now();
-    while !reqwest::get(format!("{warroom_url}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
+    while !warroom::tls::http_client().get(format!("{warroom_url}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
         anyhow::ensure!(started.elapsed() < Duration::from_secs(30), "warroom did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -116,8 +116,8 @@ impl Application {
         let local = listener.local_addr()?;
         let base_url = format!("http://{}", loopback_of(local));
         let templates = Arc::new(Templates::load(settings.file.templates_dir.as_deref())?);
-        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build()?;
-        let slack_http = reqwest::Client::builder().timeout(settings.slack_timeout).build()?;
+        let http = crate::tls::http_client_builder().timeout(std::time::Duration::from_secs(10)).build()?;
+        let slack_http = crate::tls::http_client_builder().timeout(settings.slack_timeout).build()?;
         let pauses = crate::slack::pauses::Pauses::new(db.clone(), clock.clone());
 
         let (slack, signing_secret, sandbox) = match &settings.slack_bot_token {
@@ -297,7 +297,7 @@ fn statuspage_client(
     clock: &SharedClock,
     sandbox_url: &str,
 ) -> anyhow::Result<(crate::statuspage::StatuspageClient, Option<Arc<StatusPage>>)> {
-    let http = reqwest::Client::builder().timeout(settings.statuspage_timeout).build()?;
+    let http = crate::tls::http_client_builder().timeout(settings.statuspage_timeout).build()?;
     if let (Some(key), Some(page)) = (&settings.statuspage_api_key, &settings.statuspage_page_id) {
         let client =
             crate::statuspage::StatuspageClient::new(http, &settings.statuspage_api_url, key.clone(), page, false);

@@ -26,3 +26,4 @@ pub mod statuspage;
 pub mod telemetry;
 pub mod templates;
 pub mod timeline;
+pub mod tls;

@@ -5,7 +5,6 @@
 
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
 
 use hyper::body::Body;
 use hyper::header::{HeaderValue, ACCEPT, CONNECTION, HOST, LOCATION, USER_AGENT};
@@ -13,7 +12,7 @@ use hyper::StatusCode;
 use hyper_util::rt::TokioIo;
 use reqwest::Url;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_rustls::rustls::{self, pki_types::ServerName};
+use tokio_rustls::rustls::pki_types::ServerName;
 
 use super::net::{self, NetError, Network};
 
@@ -92,7 +91,7 @@ pub async fn get(net: &dyn Network, param: &str, url: &Url) -> Result<Answer, Ge
         Ok(ip) => ServerName::IpAddress(ip.into()),
         Err(_) => ServerName::try_from(host.clone()).map_err(|e| bad(&e.to_string()))?,
     };
-    let tls = tokio_rustls::TlsConnector::from(tls_config().map_err(|why| GetError::Tls { host: host.clone(), why })?)
+    let tls = tokio_rustls::TlsConnector::from(crate::tls::client_config())
         .connect(name, tcp)
         .await
         .map_err(|e| GetError::Tls { host, why: e.to_string() })?;
@@ -132,24 +131,6 @@ where
         // The connection ended (the server closed it): what it delivered can still be read.
         _ = &mut connection => work.await,
     }
-}
-
-/// The client TLS configuration (webpki roots, ring), built once.
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
-    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let mut roots = rustls::RootCertStore::empty();
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| e.to_string())?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            Ok(Arc::new(config))
-        })
-        .clone()
 }
 
 /// An error with its sources, `a: b: c`.

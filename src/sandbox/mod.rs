@@ -196,7 +196,7 @@ impl Workspace {
             clock,
             signing_secret,
             urls: Mutex::new((String::new(), String::new())),
-            http: reqwest::Client::new(),
+            http: crate::tls::http_client(),
             activity: tokio::sync::Notify::new(),
             sockets: Mutex::default(),
             sockets_changed: tokio::sync::Notify::new(),

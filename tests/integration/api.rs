@@ -20,7 +20,7 @@ pub async fn send(
     headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> Answer {
-    let client = reqwest::Client::new();
+    let client = warroom::tls::http_client();
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
     let mut request = client.request(method, format!("{}{path}", app.address)).body(body);
     request = request.header("content-type", "application/json");

@@ -93,7 +93,7 @@ impl Fixture {
         let process = Killed(child);
         let url = format!("http://127.0.0.1:{port}");
         wait_for(app, "the process to be ready", || async {
-            reqwest::get(format!("{url}/readyz")).await.is_ok_and(|r| r.status() == 200)
+            warroom::tls::http_client().get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status() == 200)
         })
         .await;
         (process, url)

@@ -180,7 +180,7 @@ async fn a_secret_in_a_note_an_update_or_a_diagnostic_never_leaves() {
 
     let pushed: Vec<String> = app.statuspage.requests().iter().map(|r| r.body.to_string()).collect();
     assert!(pushed.iter().any(|b| b.contains("AWS_SECRET_ACCESS_KEY=[REDACTED] leaked")), "{pushed:#?}");
-    let client = reqwest::Client::new();
+    let client = warroom::tls::http_client();
     let api = |path: String| client.get(format!("{}{path}", app.address)).bearer_auth(API_TOKEN).send();
     let api_timeline = api("/api/v1/incidents/1/timeline".into()).await.unwrap().text().await.unwrap();
     let mut exits = vec![("status page".to_string(), pushed.join("\n")), ("API timeline".into(), api_timeline)];

@@ -47,7 +47,7 @@ async fn app() -> TestApp {
 
 /// `edge-1` polls the app once.
 async fn runner_polls(app: &TestApp) {
-    let response = reqwest::Client::new()
+    let response = warroom::tls::http_client()
         .post(format!("{}/api/v1/runners/poll", app.address))
         .bearer_auth(RUNNER_TOKEN)
         .json(&serde_json::json!({ "wait_secs": 0 }))

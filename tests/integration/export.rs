@@ -269,7 +269,7 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
 #[tokio::test]
 async fn the_api_serves_the_same_report_and_the_timeline() {
     let (app, _) = whole_incident().await;
-    let client = reqwest::Client::new();
+    let client = warroom::tls::http_client();
     let get = |path: &str| client.get(format!("{}{path}", app.address)).bearer_auth(API_TOKEN).send();
 
     for format in [Format::Markdown, Format::Json, Format::Csv] {

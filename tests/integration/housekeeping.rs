@@ -41,7 +41,7 @@ async fn idempotency_keys_older_than_seven_days_are_purged_and_recent_ones_kept(
 
 /// GET `path`, failing the test (instead of hanging) when it takes more than 5 s.
 async fn get(app: &TestApp, path: &str) -> (u16, String) {
-    let request = reqwest::Client::new().get(format!("{}{path}", app.address)).send();
+    let request = warroom::tls::http_client().get(format!("{}{path}", app.address)).send();
     let answer = tokio::time::timeout(StdDuration::from_secs(5), request).await.expect("answered in time").unwrap();
     (answer.status().as_u16(), answer.text().await.unwrap())
 }
@@ -74,7 +74,7 @@ async fn slack_is_acknowledged_while_the_probes_pool_is_exhausted_and_the_probes
     }
 
     // Scrapes pile up on the probes' pool...
-    let scrapes: Vec<_> = (0..4).map(|_| tokio::spawn(reqwest::get(format!("{}/metrics", app.address)))).collect();
+    let scrapes: Vec<_> = (0..4).map(|_| tokio::spawn(warroom::tls::http_client().get(format!("{}/metrics", app.address)).send())).collect();
     // ...while a declaration is acknowledged at once.
     let reply = tokio::time::timeout(StdDuration::from_secs(2), app.slash(ALICE, "declare P0 api Everything 500s"))
         .await

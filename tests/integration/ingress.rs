@@ -155,7 +155,7 @@ async fn events_answer_url_verification_and_ignore_retried_deliveries() {
 #[tokio::test]
 async fn health_and_readiness_answer() {
     let app = spawn_app().await;
-    let get = |path: &str| reqwest::get(format!("{}{path}", app.address));
+    let get = |path: &str| warroom::tls::http_client().get(format!("{}{path}", app.address)).send();
     assert_eq!(get("/healthz").await.unwrap().status(), 200);
     let ready = get("/readyz").await.unwrap();
     assert_eq!(ready.status(), 200);

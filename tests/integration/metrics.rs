@@ -8,7 +8,7 @@ use crate::harness::*;
 
 /// The exposition, as Prometheus would scrape it.
 pub async fn scrape(app: &TestApp) -> String {
-    let response = reqwest::get(format!("{}/metrics", app.address)).await.unwrap();
+    let response = warroom::tls::http_client().get(format!("{}/metrics", app.address)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
     assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
@@ -91,7 +91,7 @@ async fn queue_lag_is_how_long_the_oldest_due_job_has_waited() {
 async fn unmatched_paths_share_one_route_label() {
     let app = spawn_app().await;
     for path in ["/no/such/page", "/another/one"] {
-        let response = reqwest::get(format!("{}{path}", app.address)).await.unwrap();
+        let response = warroom::tls::http_client().get(format!("{}{path}", app.address)).send().await.unwrap();
         assert_eq!(response.status(), 404);
     }
 

@@ -85,7 +85,7 @@ async fn forward(State(proxy): State<Arc<Proxy>>, uri: Uri, headers: HeaderMap, 
 }
 
 async fn pass(proxy: &Proxy, path: &str, headers: &HeaderMap, body: Bytes) -> (StatusCode, Bytes) {
-    let mut request = reqwest::Client::new().post(format!("{}{path}", proxy.target)).body(body);
+    let mut request = warroom::tls::http_client().post(format!("{}{path}", proxy.target)).body(body);
     for name in ["authorization", "content-type"] {
         if let Some(value) = headers.get(name) {
             request = request.header(name, value.to_str().unwrap());

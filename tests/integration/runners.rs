@@ -80,7 +80,7 @@ pub async fn task_states(app: &TestApp) -> Vec<String> {
 
 /// A raw POST to `/api/v1/runners/{endpoint}` with `token` (if any) and `body`.
 pub async fn post_raw(app: &TestApp, endpoint: &str, token: Option<&str>, body: &str) -> (u16, String) {
-    let mut request = reqwest::Client::new()
+    let mut request = warroom::tls::http_client()
         .post(format!("{}/api/v1/runners/{endpoint}", app.address))
         .header("content-type", "application/json")
         .body(body.to_string());

@@ -77,7 +77,7 @@ async fn serve_with_warroom_sandbox_runs_the_sandbox_on_any_address_and_warns_of
     .await
     .expect("warroom listened within 60 s");
 
-    let state = reqwest::get(format!("http://127.0.0.1:{port}/sandbox/state")).await.unwrap();
+    let state = warroom::tls::http_client().get(format!("http://127.0.0.1:{port}/sandbox/state")).send().await.unwrap();
     assert_eq!(state.status(), 200, "the sandbox is served (to this machine)");
     let log = log.join("\n");
     assert!(log.contains("running against the in-process sandbox workspace"), "{log}");
@@ -97,7 +97,7 @@ async fn a_real_slack_app_serves_nothing_under_sandbox_and_its_sandbox_status_pa
         s.statuspage_page_id = None;
     })
     .await;
-    let client = reqwest::Client::new();
+    let client = warroom::tls::http_client();
     let gets = ["", "/", "/state", "/files/F1", "/socket", "/statuspage/v1/pages/sandbox/incidents"];
     for path in gets {
         let response = client.get(format!("{}/sandbox{path}", app.address)).send().await.unwrap();

@@ -24,7 +24,7 @@ async fn serve_page() -> (Arc<Workspace>, String) {
 }
 
 async fn state(url: &str) -> Value {
-    reqwest::get(url).await.unwrap().error_for_status().unwrap().json().await.unwrap()
+    warroom::tls::http_client().get(url).send().await.unwrap().error_for_status().unwrap().json().await.unwrap()
 }
 
 #[tokio::test]

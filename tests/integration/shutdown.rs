@@ -57,7 +57,7 @@ async fn sigterm_with_200_due_jobs_finishes_the_jobs_in_hand_and_leaves_the_rest
     let url = process.url.clone();
     // Each probe gives up after two seconds: a probe that reached the closing listener's backlog must
     // not wait for the process, which waits for the gate this test still holds.
-    let probe = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap();
+    let probe = warroom::tls::http_client_builder().timeout(Duration::from_secs(2)).build().unwrap();
     let closed = || async { probe.get(format!("{url}/readyz")).send().await.is_err() };
     wait_for(&app, "the listener to close", closed).await;
     sqlx::query("SELECT pg_advisory_unlock($1)").bind(GATE).execute(&mut *gate).await.unwrap();

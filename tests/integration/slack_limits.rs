@@ -270,7 +270,7 @@ async fn a_post_beyond_one_message_is_shared_whole_as_a_file() {
 #[tokio::test]
 async fn the_sandbox_answers_like_slack_for_what_breaks_a_limit() {
     let app = spawn_app().await;
-    let http = reqwest::Client::new();
+    let http = warroom::tls::http_client();
     let call = |method: &str, body: Value| {
         let request =
             http.post(format!("{}/{method}", app.slack_api_url())).bearer_auth(warroom::sandbox::BOT_TOKEN).json(&body);

@@ -24,7 +24,7 @@ async fn an_incident_runs_over_socket_mode_through_drops_a_lost_ack_and_a_refres
     let app = spawn_socket_app().await;
 
     // Slack reaches warroom only over the sockets: the HTTP endpoints are not served.
-    let http = reqwest::Client::new().post(format!("{}/slack/commands", app.address)).body("text=list").send();
+    let http = warroom::tls::http_client().post(format!("{}/slack/commands", app.address)).body("text=list").send();
     assert_eq!(http.await.unwrap().status(), 404);
 
     let declared = app.slash(ALICE, "declare P0 api Everything 500s").await;

@@ -1,23 +1,26 @@
-//! Just enough of the W3C WebDriver protocol, over reqwest, to drive headless Chromium through
-//! chromedriver: a session, navigation, elements (CSS), clicks, keys, scripts and screenshots.
+//! Headless Chromium through chromedriver, driven with fantoccini: starting the driver, and the
+//! few things the walk does with the page (find, click, type, run a script, wait for text,
+//! screenshot) with the waits and retries the sandbox page needs.
 
+use std::os::unix::process::CommandExt as _;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use fantoccini::wd::TimeoutConfiguration;
+use fantoccini::{elements::Element, key::Key, Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-/// The key `Enter` in WebDriver's key codes.
-pub const ENTER: &str = "\u{E007}";
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+pub const ENTER: Key = Key::Enter;
 
-/// chromedriver and one headless Chromium session; both end when this is dropped.
+/// chromedriver and one headless Chromium session. [`Browser::close`] ends the session; dropping
+/// it (a failed test) kills chromedriver's process group, Chromium with it.
 pub struct Browser {
-    http: reqwest::Client,
-    session: String,
-    _driver: tokio::process::Child,
+    client: Client,
+    driver: tokio::process::Child,
 }
 
 impl Browser {
@@ -31,8 +34,10 @@ impl Browser {
             );
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut driver = tokio::process::Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
+        let mut command = std::process::Command::new(CHROMEDRIVER);
+        // Its own process group, so that the browsers it starts can be ended with it.
+        command.arg(format!("--port={port}")).process_group(0);
+        let mut driver = tokio::process::Command::from(command)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -51,55 +56,39 @@ impl Browser {
         // Keep reading its output so that it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
-        let http = reqwest::Client::new();
-        let base = format!("http://127.0.0.1:{port}");
-        let capabilities = json!({ "capabilities": { "alwaysMatch": {
+        let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"],
             },
-        } } });
-        let answer: Value =
-            http.post(format!("{base}/session")).json(&capabilities).send().await.unwrap().json().await.unwrap();
-        let session =
-            answer["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {answer}")).to_string();
-        let browser = Self { http, session: format!("{base}/session/{session}"), _driver: driver };
+        });
+        let Value::Object(capabilities) = capabilities else { unreachable!() };
+        // chromedriver on loopback speaks plain HTTP: no TLS connector.
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a chromedriver session");
         // Finding an element waits up to 10 s for it to appear; scripts may wait up to 30 s (the
         // page's long-poll is answered within 25 s, so a wait for its next look always ends).
-        browser.command("POST", "/timeouts", json!({ "implicit": 10_000, "script": 30_000 })).await;
-        browser
+        let timeouts = TimeoutConfiguration::new(Some(Duration::from_secs(30)), None, Some(Duration::from_secs(10)));
+        client.update_timeouts(timeouts).await.expect("WebDriver timeouts set");
+        Self { client, driver }
     }
 
-    async fn command(&self, method: &str, path: &str, body: Value) -> Value {
-        self.try_command(method, path, body)
-            .await
-            .unwrap_or_else(|error| panic!("WebDriver {method} {path} failed: {error}"))
-    }
-
-    /// A command's value, or WebDriver's error object.
-    async fn try_command(&self, method: &str, path: &str, body: Value) -> Result<Value, Value> {
-        let url = format!("{}{path}", self.session);
-        let request = match method {
-            "GET" => self.http.get(url),
-            "DELETE" => self.http.delete(url),
-            _ => self.http.post(url).json(&body),
-        };
-        let answer: Value = request.send().await.unwrap().json().await.unwrap();
-        if answer["value"]["error"].is_string() {
-            return Err(answer["value"].clone());
-        }
-        Ok(answer["value"].clone())
+    /// Ends the session (Chromium exits) and then chromedriver.
+    pub async fn close(self) {
+        self.client.clone().close().await.expect("the WebDriver session ends");
     }
 
     pub async fn goto(&self, url: &str) {
-        self.command("POST", "/url", json!({ "url": url })).await;
+        self.client.goto(url).await.unwrap_or_else(|e| panic!("WebDriver goto {url} failed: {e}"));
     }
 
     /// The first element matching `css`, waiting (implicitly) for it to appear.
-    pub async fn find(&self, css: &str) -> String {
-        let found = self.command("POST", "/element", json!({ "using": "css selector", "value": css })).await;
-        found[ELEMENT].as_str().unwrap().to_string()
+    pub async fn find(&self, css: &str) -> Element {
+        self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("WebDriver find {css} failed: {e}"))
     }
 
     /// Clicks the first element matching `css`. The page re-renders a channel when the workspace
@@ -107,10 +96,9 @@ impl Browser {
     /// reference"): then the new one is found and clicked.
     pub async fn click(&self, css: &str) {
         for _ in 0..5 {
-            let id = self.find(css).await;
-            match self.try_command("POST", &format!("/element/{id}/click"), json!({})).await {
-                Ok(_) => return,
-                Err(error) if error["error"] == "stale element reference" => continue,
+            match self.find(css).await.click().await {
+                Ok(()) => return,
+                Err(error) if error.is_stale_element_reference() => continue,
                 Err(error) => panic!("WebDriver click on {css} failed: {error}"),
             }
         }
@@ -118,13 +106,13 @@ impl Browser {
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
-        let id = self.find(css).await;
-        self.command("POST", &format!("/element/{id}/value"), json!({ "text": text })).await;
+        self.find(css).await.send_keys(text).await.unwrap_or_else(|e| panic!("WebDriver keys to {css} failed: {e}"));
     }
 
-    /// Runs `script` in the page (with `args`) and returns its value.
+    /// Runs `script` in the page (with `args`, a JSON array) and returns its value.
     pub async fn run(&self, script: &str, args: Value) -> Value {
-        self.command("POST", "/execute/sync", json!({ "script": script, "args": args })).await
+        let Value::Array(args) = args else { panic!("script arguments are an array: {args}") };
+        self.client.execute(script, args).await.unwrap_or_else(|e| panic!("WebDriver script failed: {e}"))
     }
 
     /// The visible text of every element matching `css`, joined by newlines ("" when none).
@@ -154,53 +142,26 @@ impl Browser {
             let next_poll = "const done = arguments[arguments.length - 1]; \
                              if (window.sandboxPolls > arguments[0]) done(true); \
                              else window.addEventListener('sandbox:polled', () => done(true), { once: true });";
-            self.command("POST", "/execute/async", json!({ "script": next_poll, "args": [polls] })).await;
+            self.client
+                .execute_async(next_poll, vec![polls])
+                .await
+                .unwrap_or_else(|e| panic!("WebDriver wait for the page's next look failed: {e}"));
         }
     }
 
     /// A PNG of the window.
     pub async fn screenshot(&self) -> Vec<u8> {
-        let encoded = self.command("GET", "/screenshot", Value::Null).await;
-        base64_decode(encoded.as_str().unwrap())
+        self.client.screenshot().await.unwrap_or_else(|e| panic!("WebDriver screenshot failed: {e}"))
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // End the session so that Chromium exits with chromedriver (killed on drop).
-        // A new client on its own runtime: the test's runtime is blocked here, and the pooled
-        // connections of `self.http` are driven by it.
-        let url = self.session.clone();
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            runtime.block_on(async { reqwest::Client::new().delete(url).send().await.ok() });
-        })
-        .join();
+        // After `close` this ends chromedriver alone; after a failure, the Chromium it started
+        // too (the session is not ended: the test's runtime, which drives it, is blocked here).
+        if let Some(pid) = self.driver.id() {
+            // SAFETY: a plain syscall on the process group this test made for chromedriver.
+            unsafe { libc::killpg(pid as libc::pid_t, libc::SIGKILL) };
+        }
     }
-}
-
-/// Standard base64 (what WebDriver screenshots are), without a crate for twenty lines.
-fn base64_decode(text: &str) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => panic!("not base64: {c}"),
-    };
-    let digits: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=').map(value).collect();
-    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
-    for chunk in digits.chunks(4) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, d)| n | (u32::from(*d) << (18 - 6 * i)));
-        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
-    }
-    out
-}
-
-#[test]
-fn base64_decodes_what_it_should() {
-    assert_eq!(base64_decode("aGVsbG8="), b"hello");
-    assert_eq!(base64_decode("aGVsbG8hIQ=="), b"hello!!");
-    assert_eq!(base64_decode("YWJj"), b"abc");
 }

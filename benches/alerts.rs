@@ -81,7 +81,7 @@ async fn send(http: &reqwest::Client, url: &str, body: Vec<u8>) -> anyhow::Resul
     Ok((status, response.json().await.unwrap_or(Value::Null)))
 }
 
-async fn count(db: &PgPool, sql: &str) -> anyhow::Result<i64> {
+async fn count(db: &PgPool, sql: &'static str) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar::<_, i64>(sql).fetch_one(db).await?)
 }
 
@@ -136,7 +136,7 @@ async fn main() -> anyhow::Result<()> {
     let server = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let admin = PgConnectOptions::from_str(&server)?;
     let db_name = format!("warroom_bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {db_name}")).execute(&mut admin.connect().await?).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db_name}"))).execute(&mut admin.connect().await?).await?;
     let db =
         sqlx::postgres::PgPoolOptions::new().max_connections(16).connect_with(admin.clone().database(&db_name)).await?;
     warroom::db::migrate(&db).await?;
@@ -241,6 +241,8 @@ async fn main() -> anyhow::Result<()> {
     );
 
     db.close().await;
-    sqlx::query(&format!("DROP DATABASE {db_name} WITH (FORCE)")).execute(&mut admin.connect().await?).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {db_name} WITH (FORCE)")))
+        .execute(&mut admin.connect().await?)
+        .await?;
     Ok(())
 }

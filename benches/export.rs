@@ -170,7 +170,7 @@ async fn main() -> anyhow::Result<()> {
     let server = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let admin = PgConnectOptions::from_str(&server)?;
     let name = format!("warroom_bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin.connect().await?).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin.connect().await?).await?;
     let db =
         sqlx::postgres::PgPoolOptions::new().max_connections(2).connect_with(admin.clone().database(&name)).await?;
     warroom::db::migrate(&db).await?;
@@ -205,6 +205,8 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     db.close().await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin.connect().await?).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+        .execute(&mut admin.connect().await?)
+        .await?;
     Ok(())
 }

@@ -71,7 +71,7 @@ fn duplicates(posts: &[(String, String, DateTime<Utc>)]) -> usize {
 }
 
 async fn setup(admin: &PgConnectOptions, db_name: &str, start: DateTime<Utc>) -> anyhow::Result<Bench> {
-    sqlx::query(&format!("CREATE DATABASE {db_name}")).execute(&mut admin.connect().await?).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db_name}"))).execute(&mut admin.connect().await?).await?;
     let db =
         sqlx::postgres::PgPoolOptions::new().max_connections(16).connect_with(admin.clone().database(db_name)).await?;
     warroom::db::migrate(&db).await?;
@@ -192,6 +192,8 @@ async fn main() -> anyhow::Result<()> {
     }
     .await;
     bench.db.close().await;
-    sqlx::query(&format!("DROP DATABASE {db_name} WITH (FORCE)")).execute(&mut admin.connect().await?).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {db_name} WITH (FORCE)")))
+        .execute(&mut admin.connect().await?)
+        .await?;
     result
 }

@@ -67,7 +67,7 @@ async fn main() -> anyhow::Result<()> {
     let server = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let admin = PgConnectOptions::from_str(&server)?;
     let db_name = format!("warroom_bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {db_name}")).execute(&mut admin.connect().await?).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db_name}"))).execute(&mut admin.connect().await?).await?;
     let db =
         sqlx::postgres::PgPoolOptions::new().max_connections(16).connect_with(admin.clone().database(&db_name)).await?;
     warroom::db::migrate(&db).await?;
@@ -140,6 +140,8 @@ async fn main() -> anyhow::Result<()> {
     println!("  incidents: {incidents} for 1000 declares ({distinct} distinct services)");
 
     db.close().await;
-    sqlx::query(&format!("DROP DATABASE {db_name} WITH (FORCE)")).execute(&mut admin.connect().await?).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {db_name} WITH (FORCE)")))
+        .execute(&mut admin.connect().await?)
+        .await?;
     Ok(())
 }

@@ -42,7 +42,7 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 /// A fresh database on the server at DATABASE_URL: its pool and URL.
 async fn database(admin: &PgConnectOptions, server: &str) -> anyhow::Result<(PgPool, String, String)> {
     let name = format!("warroom_bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin.connect().await?).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin.connect().await?).await?;
     let db =
         sqlx::postgres::PgPoolOptions::new().max_connections(8).connect_with(admin.clone().database(&name)).await?;
     warroom::db::migrate(&db).await?;
@@ -95,7 +95,12 @@ async fn update_latency(admin: &PgConnectOptions, server: &str, samples: usize) 
         .spawn()?;
     slack.connect(&warroom_url, &slack_url);
     let started = Instant::now();
-    while !warroom::tls::http_client().get(format!("{warroom_url}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+    while !warroom::tls::http_client()
+        .get(format!("{warroom_url}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
         anyhow::ensure!(started.elapsed() < Duration::from_secs(30), "warroom did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -137,7 +142,9 @@ async fn update_latency(admin: &PgConnectOptions, server: &str, samples: usize) 
     let _ = child.wait();
     let _ = std::fs::remove_file(&config);
     db.close().await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin.connect().await?).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+        .execute(&mut admin.connect().await?)
+        .await?;
     latencies.sort_by(f64::total_cmp);
     Ok(latencies)
 }
@@ -281,7 +288,9 @@ async fn outage_catch_up(admin: &PgConnectOptions, server: &str, n: usize) -> an
     let after_recovery = all.iter().filter(|r| r.at >= recovery).count();
     let failed_after = all.iter().filter(|r| r.at >= recovery && r.status >= 300).count();
     db.close().await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin.connect().await?).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+        .execute(&mut admin.connect().await?)
+        .await?;
     Ok(CatchUp {
         made: made.len(),
         made_during_outage: made.iter().filter(|m| m.2).count(),

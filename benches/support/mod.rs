@@ -31,7 +31,9 @@ impl Database {
             std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         let admin = PgConnectOptions::from_str(&server)?;
         let name = format!("warroom_bench_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin.connect().await?).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin.connect().await?)
+            .await?;
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(16)
             .connect_with(admin.clone().database(&name))
@@ -43,7 +45,7 @@ impl Database {
     pub async fn drop(self) -> anyhow::Result<()> {
         self.pool.close().await;
         let sql = format!("DROP DATABASE {} WITH (FORCE)", self.name);
-        sqlx::query(&sql).execute(&mut self.admin.connect().await?).await?;
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut self.admin.connect().await?).await?;
         Ok(())
     }
 }

@@ -177,7 +177,7 @@ mod tests {
             note: Some("Restart <it> & check".into()),
             task: false,
             line: 1,
-            action: (number % 2 == 0).then(|| Mapped {
+            action: number.is_multiple_of(2).then(|| Mapped {
                 id: "systemd.restart".into(),
                 change: true,
                 given: Default::default(),

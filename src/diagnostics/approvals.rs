@@ -127,7 +127,7 @@ pub async fn request(
 }
 
 pub async fn get(db: &PgPool, id: Uuid) -> sqlx::Result<Option<Request>> {
-    sqlx::query_as(&format!("{SELECT_REQUEST} WHERE id = $1")).bind(id).fetch_optional(db).await
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_REQUEST} WHERE id = $1"))).bind(id).fetch_optional(db).await
 }
 
 pub async fn set_message(db: &PgPool, id: Uuid, channel: &str, ts: &str) -> sqlx::Result<()> {
@@ -169,7 +169,10 @@ pub async fn decide(
 ) -> sqlx::Result<Decision> {
     let mut tx = db.begin().await?;
     let request: Option<Request> =
-        sqlx::query_as(&format!("{SELECT_REQUEST} WHERE id = $1 FOR UPDATE")).bind(id).fetch_optional(&mut *tx).await?;
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_REQUEST} WHERE id = $1 FOR UPDATE")))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
     let Some(request) = request else { return Ok(Decision::Refused("That request does not exist.".into())) };
     let refuse = |why: String| Ok(Decision::Refused(why));
     if request.state != "pending" {
@@ -326,7 +329,7 @@ pub async fn refresh_groups(state: &crate::app::AppState, job: &queue::Job) -> R
 pub async fn expire(db: &PgPool, now: DateTime<Utc>, id: Uuid) -> sqlx::Result<bool> {
     let mut tx = db.begin().await?;
     let request: Option<Request> =
-        sqlx::query_as(&format!("{SELECT_REQUEST} WHERE id = $1 AND state = 'pending' FOR UPDATE"))
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_REQUEST} WHERE id = $1 AND state = 'pending' FOR UPDATE")))
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;

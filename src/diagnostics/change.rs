@@ -62,10 +62,11 @@ pub enum Begin {
 /// Uses up approved request `id` for the command hashing to `hash`, in `tx`. A request that
 /// already started is never started again: found `running`, it becomes `outcome_unknown`.
 pub async fn begin(tx: &mut Tx<'_>, now: DateTime<Utc>, id: Uuid, hash: &str, at: Where) -> Result<Begin, JobError> {
-    let request: Option<Request> = sqlx::query_as(&format!("{SELECT_REQUEST} WHERE id = $1 FOR UPDATE"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let request: Option<Request> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_REQUEST} WHERE id = $1 FOR UPDATE")))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
     let unapproved = || JobError::Fatal("this change has no approval for this exact command".into());
     let Some(mut request) = request.filter(|r| r.action_hash == hash) else { return Err(unapproved()) };
     match request.state.as_str() {
@@ -115,11 +116,11 @@ pub async fn begin(tx: &mut Tx<'_>, now: DateTime<Utc>, id: Uuid, hash: &str, at
 
 /// A remote runner took the task of dispatched request `id`: the change has started.
 pub async fn runner_started(tx: &mut Tx<'_>, now: DateTime<Utc>, id: Uuid, runner: &str) -> sqlx::Result<()> {
-    let request: Option<Request> = sqlx::query_as(&format!(
+    let request: Option<Request> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE approval_requests SET state = 'running', started_at = $2 WHERE id = $1 AND state = 'dispatched' \
          RETURNING {}",
         super::approvals::columns!()
-    ))
+    )))
     .bind(id)
     .bind(now)
     .fetch_optional(&mut **tx)
@@ -176,10 +177,11 @@ pub async fn finish_in(
     ok: bool,
     outcome: &str,
 ) -> sqlx::Result<Option<String>> {
-    let request: Option<Request> = sqlx::query_as(&format!("{SELECT_REQUEST} WHERE id = $1 FOR UPDATE"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let request: Option<Request> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_REQUEST} WHERE id = $1 FOR UPDATE")))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
     let Some(request) = request.filter(|r| r.state == "running" || r.state == "outcome_unknown") else {
         return Ok(None);
     };
@@ -240,7 +242,10 @@ pub async fn watch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let timeout = job.payload["timeout_secs"].as_u64().unwrap_or_default();
     let mut tx = state.db.begin().await?;
     let request: Option<Request> =
-        sqlx::query_as(&format!("{SELECT_REQUEST} WHERE id = $1 FOR UPDATE")).bind(id).fetch_optional(&mut *tx).await?;
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_REQUEST} WHERE id = $1 FOR UPDATE")))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
     let why = format!("no outcome was recorded within its time limit ({timeout} s) and {} s more", MARGIN.as_secs());
     let marked = match request {
         Some(request) => mark_unknown(&mut tx, &request, state.clock.now(), &why).await?,
@@ -280,10 +285,11 @@ pub async fn cancel_in(tx: &mut Tx<'_>, request: &Request, reason: &str, now: Da
 
 /// [`cancel_in`] by id (a remote task's request, when its task is cancelled).
 pub async fn cancel_by_id(tx: &mut Tx<'_>, id: Uuid, reason: &str, now: DateTime<Utc>) -> sqlx::Result<bool> {
-    let request: Option<Request> = sqlx::query_as(&format!("{SELECT_REQUEST} WHERE id = $1 FOR UPDATE"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let request: Option<Request> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_REQUEST} WHERE id = $1 FOR UPDATE")))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
     match request {
         Some(request) => cancel_in(tx, &request, reason, now).await,
         None => Ok(false),
@@ -296,9 +302,9 @@ pub async fn cancel_by_id(tx: &mut Tx<'_>, id: Uuid, reason: &str, now: DateTime
 pub async fn after_resolve(tx: &mut Tx<'_>, now: DateTime<Utc>, incident_id: Uuid) -> sqlx::Result<usize> {
     use super::runner_cancel::{cancel_stale, Scope};
     let tasks = cancel_stale(tx, now, Scope::Incident(incident_id)).await?;
-    let waiting: Vec<Request> = sqlx::query_as(&format!(
+    let waiting: Vec<Request> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{SELECT_REQUEST} WHERE incident_id = $1 AND state IN ('pending', 'approved') ORDER BY requested_at FOR UPDATE"
-    ))
+    )))
     .bind(incident_id)
     .fetch_all(&mut **tx)
     .await?;

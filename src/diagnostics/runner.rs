@@ -61,7 +61,10 @@ struct Task {
 
 impl Runner {
     pub fn new(server: &str, token: Secret, catalog: Catalog) -> Self {
-        let http = crate::tls::http_client_builder().timeout(Duration::from_secs(60)).build().unwrap_or_else(|_| crate::tls::http_client());
+        let http = crate::tls::http_client_builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap_or_else(|_| crate::tls::http_client());
         Self {
             http,
             server: server.trim_end_matches('/').to_string(),

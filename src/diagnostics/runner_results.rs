@@ -53,7 +53,7 @@ const SELECT_TASK: &str =
 pub async fn record(state: &AppState, runner: &str, result: &TaskResult) -> Result<Recorded, JobError> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    let task: Option<Task> = sqlx::query_as(&format!("{SELECT_TASK} WHERE id = $1 FOR UPDATE"))
+    let task: Option<Task> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_TASK} WHERE id = $1 FOR UPDATE")))
         .bind(result.task)
         .fetch_optional(&mut *tx)
         .await?;
@@ -148,7 +148,7 @@ pub async fn watch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let within = format!("within its time limit ({timeout} s) and {} s more", change::MARGIN.as_secs());
     let request: Option<Request> = match task.approval_id {
         Some(request) => {
-            sqlx::query_as(&format!("{SELECT_REQUEST} WHERE id = $1 FOR UPDATE"))
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_REQUEST} WHERE id = $1 FOR UPDATE")))
                 .bind(request)
                 .fetch_optional(&mut *tx)
                 .await?

@@ -104,8 +104,10 @@ pub struct Context<'a> {
 
 /// Runs every check against what `settings` configure. The one list of check families.
 pub async fn run(settings: &Settings, clock: SharedClock) -> Report {
-    let http =
-        crate::tls::http_client_builder().timeout(settings.slack_timeout).build().unwrap_or_else(|_| crate::tls::http_client());
+    let http = crate::tls::http_client_builder()
+        .timeout(settings.slack_timeout)
+        .build()
+        .unwrap_or_else(|_| crate::tls::http_client());
     let cx = Context { settings, http, clock };
     let mut checks = slack::checks(&cx).await;
     checks.extend(secrets::checks(&cx).await);

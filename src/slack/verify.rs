@@ -2,7 +2,7 @@
 //! secret, accepted within ±300 seconds of now and compared in constant time.
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 /// How far a request's timestamp may be from now, in seconds (replay window).

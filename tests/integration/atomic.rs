@@ -10,19 +10,19 @@ use crate::harness::*;
 /// (a sequence counts, since it is not rolled back with the failed transaction).
 pub(crate) async fn fail_next_insert(app: &TestApp, table: &str, when: &str) {
     let name = format!("injected_{}", uuid::Uuid::new_v4().simple());
-    sqlx::raw_sql(&format!(
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "CREATE SEQUENCE {name};
          CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
          BEGIN IF nextval('{name}') = 1 THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$;
          CREATE TRIGGER {name} BEFORE INSERT ON {table} FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION {name}();"
-    ))
+    )))
     .execute(&app.db)
     .await
     .unwrap();
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(&app.db).await.unwrap()
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&app.db).await.unwrap()
 }
 
 /// INC-1's channel, with bob (a responder) in it.

@@ -23,7 +23,10 @@ async fn incident(app: &TestApp) -> String {
 /// Rows the test's requests could have added: timeline events, jobs, incidents.
 async fn rows(app: &TestApp) -> (i64, i64, i64) {
     let count = |table: &'static str| async move {
-        sqlx::query_scalar::<_, i64>(&format!("SELECT count(*) FROM {table}")).fetch_one(&app.db).await.unwrap()
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
     };
     (count("timeline_events").await, count("jobs").await, count("incidents").await)
 }

@@ -219,13 +219,15 @@ async fn walk(ingress: Ingress) {
     let href = browser
         .run("return document.querySelector('#messages a[data-file-id]').getAttribute('href')", serde_json::json!([]))
         .await;
-    let report = warroom::tls::http_client().get(format!("{}{}", warroom.url, href.as_str().unwrap())).send().await.unwrap();
+    let report =
+        warroom::tls::http_client().get(format!("{}{}", warroom.url, href.as_str().unwrap())).send().await.unwrap();
     assert_eq!(report.status(), 200, "{link}");
     let report = report.text().await.unwrap();
     assert!(report.contains("INC-1") && report.contains("OOM kill (exit 137)"), "{report}");
 
     // Everything above went the way the ingress says.
-    let metrics = warroom::tls::http_client().get(format!("{}/metrics", warroom.url)).send().await.unwrap().text().await.unwrap();
+    let metrics =
+        warroom::tls::http_client().get(format!("{}/metrics", warroom.url)).send().await.unwrap().text().await.unwrap();
     let over_sockets =
         metrics.lines().any(|l| l.starts_with("warroom_slack_socket_envelopes_total{type=\"interactive\""));
     let over_http = metrics.contains("route=\"/slack/interactions\"");

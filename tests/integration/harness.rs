@@ -99,7 +99,7 @@ pub async fn spawn_app_with_network(network: SharedNetwork, configure: impl FnOn
     let admin = PgConnectOptions::from_str(&server).expect("DATABASE_URL is a Postgres URL");
     let db_name = format!("warroom_test_{}", uuid::Uuid::new_v4().simple());
     let mut conn = admin.connect().await.expect("Postgres is reachable at DATABASE_URL");
-    sqlx::query(&format!("CREATE DATABASE {db_name}")).execute(&mut conn).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db_name}"))).execute(&mut conn).await.unwrap();
     let db = sqlx::postgres::PgPoolOptions::new()
         .max_connections(8)
         .connect_with(admin.clone().database(&db_name))
@@ -271,7 +271,10 @@ impl TestApp {
                 .unwrap();
         self.db.close().await;
         let mut conn = self.admin.connect().await.unwrap();
-        sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.db_name)).execute(&mut conn).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {} WITH (FORCE)", self.db_name)))
+            .execute(&mut conn)
+            .await
+            .unwrap();
         assert_eq!(left, 0, "jobs were left unprocessed at the end of the test");
     }
 }

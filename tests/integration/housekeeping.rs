@@ -74,7 +74,9 @@ async fn slack_is_acknowledged_while_the_probes_pool_is_exhausted_and_the_probes
     }
 
     // Scrapes pile up on the probes' pool...
-    let scrapes: Vec<_> = (0..4).map(|_| tokio::spawn(warroom::tls::http_client().get(format!("{}/metrics", app.address)).send())).collect();
+    let scrapes: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(warroom::tls::http_client().get(format!("{}/metrics", app.address)).send()))
+        .collect();
     // ...while a declaration is acknowledged at once.
     let reply = tokio::time::timeout(StdDuration::from_secs(2), app.slash(ALICE, "declare P0 api Everything 500s"))
         .await

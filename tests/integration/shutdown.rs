@@ -28,12 +28,12 @@ async fn sigterm_with_200_due_jobs_finishes_the_jobs_in_hand_and_leaves_the_rest
     // worker holding a job, then stops the process.
     let mut gate = app.db.acquire().await.unwrap();
     sqlx::query("SELECT pg_advisory_lock($1)").bind(GATE).execute(&mut *gate).await.unwrap();
-    sqlx::raw_sql(&format!(
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "CREATE FUNCTION gate() RETURNS trigger LANGUAGE plpgsql AS $$
          BEGIN PERFORM pg_advisory_xact_lock_shared({GATE}); RETURN NEW; END $$;
          CREATE TRIGGER gate BEFORE UPDATE ON jobs FOR EACH ROW
          WHEN (NEW.state = 'done' AND NEW.slot LIKE 'sigterm:%') EXECUTE FUNCTION gate();"
-    ))
+    )))
     .execute(&app.db)
     .await
     .unwrap();

@@ -1,12 +1,14 @@
 //! What happens to an open incident: updates, notes, commander and severity changes, resolve
-//! and reopen. Each is one transaction: the change, its timeline event and the Slack work it
-//! causes (queued jobs), so nothing is half done. Each takes a pool, or a connection already in
-//! a transaction (a Slack request's: the change is then a savepoint of it).
+//! and reopen. Each is one transaction: the change, its timeline event, the Slack work it
+//! causes (queued jobs) and what the parts react with ([`super::change`]), so nothing is half
+//! done. Each takes a pool, or a connection already in a transaction (a Slack request's: the
+//! change is then a savepoint of it).
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::{Acquire, PgExecutor, Postgres, Transaction};
 
+use super::change::{Change, Reactions};
 use super::store::{self, Incident, UpdateFields};
 use super::Severity;
 use crate::config::FileConfig;
@@ -81,7 +83,7 @@ pub async fn post(
 /// scheduled status update says.
 pub async fn update(
     db: impl Acquire<'_, Database = Postgres>,
-    config: &FileConfig,
+    reactions: Reactions<'_>,
     now: DateTime<Utc>,
     incident: &Incident,
     actor: &str,
@@ -109,7 +111,8 @@ pub async fn update(
     let payload = json!({ "by": actor, "snapshot": snapshot });
     queue::enqueue(&mut *tx, Some(incident.id), kind::POST_UPDATE, &slot, payload, now).await?;
     refresh_declaration(&mut tx, incident, now).await?;
-    crate::statuspage::after_update(&mut tx, config, &updated, actor, now).await?;
+    let change = Change::Updated { incident: &updated, fields };
+    reactions.react(&mut tx, &reactions.context(now, actor), &change, None).await?;
     tx.commit().await?;
     Ok(updated)
 }
@@ -128,6 +131,7 @@ pub async fn note(
 /// `/incident ic @user`: a new commander, announced in the channel.
 pub async fn change_commander(
     db: impl Acquire<'_, Database = Postgres>,
+    reactions: Reactions<'_>,
     now: DateTime<Utc>,
     incident: &Incident,
     actor: &str,
@@ -155,6 +159,9 @@ pub async fn change_commander(
         .await?;
     }
     refresh_declaration(&mut tx, incident, now).await?;
+    let changed = Incident { commander: commander.to_string(), ..incident.clone() };
+    let change = Change::CommanderChanged { incident: &changed, from: &incident.commander, to: commander };
+    reactions.react(&mut tx, &reactions.context(now, actor), &change, None).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -162,7 +169,7 @@ pub async fn change_commander(
 /// `/incident sev P1`: a new severity, and the status update cadence re-planned from now.
 pub async fn change_severity(
     db: impl Acquire<'_, Database = Postgres>,
-    config: &FileConfig,
+    reactions: Reactions<'_>,
     now: DateTime<Utc>,
     incident: &Incident,
     actor: &str,
@@ -175,7 +182,7 @@ pub async fn change_severity(
     store::set_severity(&mut *tx, incident.id, severity).await?;
     let payload = json!({ "from": incident.severity, "to": severity.as_str() });
     timeline::append(&mut *tx, incident.id, now, actor, EventKind::SeverityChanged, payload).await?;
-    let next = plan_status_updates(&mut tx, config, incident, severity, now).await?;
+    let next = plan_status_updates(&mut tx, reactions.config, incident, severity, now).await?;
     let cadence =
         next.map_or("no scheduled updates".to_string(), |at| format!("next update {} UTC", at.format("%H:%M")));
     let text = format!(
@@ -186,16 +193,17 @@ pub async fn change_severity(
     post(&mut tx, incident, &text, severity.is_major(), now).await?;
     refresh_declaration(&mut tx, incident, now).await?;
     let changed = Incident { severity: severity.as_str().to_string(), ..incident.clone() };
-    crate::statuspage::after_severity(&mut tx, config, &changed, actor, now).await?;
-    crate::escalation::after_severity(&mut tx, config, &changed, severity, now).await?;
+    let change = Change::SeverityChanged { incident: &changed, from: incident.severity(), to: severity };
+    reactions.react(&mut tx, &reactions.context(now, actor), &change, None).await?;
     tx.commit().await?;
     Ok(next)
 }
 
-/// Resolves: stops every timer, posts the resolution (channel and announcement channel) and
-/// the validation checklist. Who may resolve is the caller's check (`[permissions] resolve`).
+/// Resolves: stops every timer, posts the resolution (channel and announcement channel, with
+/// the seed's validation steps). Who may resolve is the caller's check (`[permissions] resolve`).
 pub async fn resolve(
     db: impl Acquire<'_, Database = Postgres>,
+    reactions: Reactions<'_>,
     now: DateTime<Utc>,
     incident: &Incident,
     actor: &str,
@@ -203,7 +211,7 @@ pub async fn resolve(
     resolution: Option<&str>,
 ) -> Result<Incident, LifecycleError> {
     let mut tx = db.begin().await?;
-    let resolved = resolve_in(&mut tx, now, incident, actor, fields, resolution).await?;
+    let resolved = resolve_in(&mut tx, reactions, now, incident, actor, fields, resolution).await?;
     tx.commit().await?;
     Ok(resolved)
 }
@@ -215,16 +223,18 @@ pub async fn resolve(
 /// the group's resolution.
 pub async fn resolve_for_alert_source(
     tx: &mut Transaction<'_, Postgres>,
+    reactions: Reactions<'_>,
     now: DateTime<Utc>,
     incident: &Incident,
     source: &str,
     resolution: &str,
 ) -> Result<Incident, LifecycleError> {
-    resolve_in(tx, now, incident, source, &UpdateFields::default(), Some(resolution)).await
+    resolve_in(tx, reactions, now, incident, source, &UpdateFields::default(), Some(resolution)).await
 }
 
 async fn resolve_in(
     tx: &mut Transaction<'_, Postgres>,
+    reactions: Reactions<'_>,
     now: DateTime<Utc>,
     incident: &Incident,
     actor: &str,
@@ -248,15 +258,15 @@ async fn resolve_in(
     )
     .await?;
     refresh_declaration(tx, incident, now).await?;
-    crate::statuspage::after_resolve(tx, &resolved, actor, now).await?;
-    crate::escalation::after_resolve(tx, &resolved, now).await?;
+    let change = Change::Resolved { incident: &resolved };
+    reactions.react(tx, &reactions.context(now, actor), &change, None).await?;
     Ok(resolved)
 }
 
 /// Reopens a resolved incident and restarts its status update cadence.
 pub async fn reopen(
     db: impl Acquire<'_, Database = Postgres>,
-    config: &FileConfig,
+    reactions: Reactions<'_>,
     now: DateTime<Utc>,
     incident: &Incident,
     actor: &str,
@@ -266,11 +276,12 @@ pub async fn reopen(
         return Err(LifecycleError::NotResolved(incident.number()));
     };
     timeline::append(&mut *tx, incident.id, now, actor, EventKind::Reopened, json!({})).await?;
-    plan_status_updates(&mut tx, config, &reopened, reopened.severity(), now).await?;
+    plan_status_updates(&mut tx, reactions.config, &reopened, reopened.severity(), now).await?;
     let text = format!(":leftwards_arrow_with_hook: {} was reopened by <@{actor}>.", incident.number());
     post(&mut tx, incident, &text, true, now).await?;
     refresh_declaration(&mut tx, incident, now).await?;
-    crate::statuspage::after_reopen(&mut tx, config, &reopened, actor, now).await?;
+    let change = Change::Reopened { incident: &reopened };
+    reactions.react(&mut tx, &reactions.context(now, actor), &change, None).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -24,8 +24,8 @@ pub struct Declared {
 }
 
 /// Declares `new` once per `idempotency_key` (a Slack trigger id, a view id, an API key), with
-/// its first status update timer and what the `reactions` queue with it (escalation timers,
-/// the status page's opening push...).
+/// its first status update timer and what the `reactions` plan with it (a replay of the key
+/// tells them nothing).
 pub async fn declare(
     db: &mut PgConnection,
     reactions: Reactions<'_>,

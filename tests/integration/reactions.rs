@@ -106,10 +106,16 @@ impl React for Failing {
 }
 
 /// The registered reactors, then `last`.
-fn with<'a>(last: &'a dyn React) -> Vec<&'a dyn React> {
+fn with(last: &dyn React) -> Vec<&dyn React> {
     let mut reactors = warroom::reactions::ALL.to_vec();
     reactors.push(last);
     reactors
+}
+
+/// Declares a P0 on the gateway through the domain, keyed `key`, told to `reactions`.
+async fn declare_with(app: &TestApp, reactions: Reactions<'_>, key: &str) -> sqlx::Result<declare::Declared> {
+    let mut conn = app.db.acquire().await?;
+    declare::declare(&mut conn, reactions, app.clock.now_utc(), key, "test", &gateway_p0()).await
 }
 
 fn gateway_p0() -> NewIncident {
@@ -135,10 +141,7 @@ async fn every_reactor_is_told_each_change_once_inside_the_transaction_that_made
     let reactions = Reactions { config: &app.state.settings.file, reactors: &reactors };
     let now = || app.clock.now_utc();
 
-    let declared =
-        declare::declare(&mut *app.db.acquire().await.unwrap(), reactions, now(), "seam:1", "test", &gateway_p0())
-            .await
-            .unwrap();
+    let declared = declare_with(&app, reactions, "seam:1").await.unwrap();
     assert!(declared.created);
     app.drain().await;
     let incident = app.only_incident().await;
@@ -160,10 +163,7 @@ async fn every_reactor_is_told_each_change_once_inside_the_transaction_that_made
     app.drain().await;
 
     // Repeated deliveries and refused transitions change nothing, so nobody is told.
-    let again =
-        declare::declare(&mut *app.db.acquire().await.unwrap(), reactions, now(), "seam:1", "test", &gateway_p0())
-            .await
-            .unwrap();
+    let again = declare_with(&app, reactions, "seam:1").await.unwrap();
     assert_eq!((again.id, again.created), (declared.id, false));
     let incident = app.only_incident().await;
     assert!(matches!(
@@ -203,15 +203,7 @@ async fn a_reactor_that_fails_rolls_the_declaration_back_with_everything_the_oth
     let reactors = with(&failing);
     let reactions = Reactions { config: &app.state.settings.file, reactors: &reactors };
 
-    let failed = declare::declare(
-        &mut *app.db.acquire().await.unwrap(),
-        reactions,
-        app.clock.now_utc(),
-        "seam:1",
-        "test",
-        &gateway_p0(),
-    )
-    .await;
+    let failed = declare_with(&app, reactions, "seam:1").await;
 
     assert!(failed.is_err(), "{failed:?}");
     for table in ["incidents", "idempotency_keys", "timeline_events", "jobs", "statuspage_sync"] {
@@ -219,16 +211,7 @@ async fn a_reactor_that_fails_rolls_the_declaration_back_with_everything_the_oth
         assert_eq!(rows, 0, "{table}");
     }
     // Nothing half done: the same key declares it afterwards, with the registered reactors.
-    let declared = declare::declare(
-        &mut *app.db.acquire().await.unwrap(),
-        app.state.reactions(),
-        app.clock.now_utc(),
-        "seam:1",
-        "test",
-        &gateway_p0(),
-    )
-    .await
-    .unwrap();
+    let declared = declare_with(&app, app.state.reactions(), "seam:1").await.unwrap();
     assert!(declared.created);
     app.settle().await;
     assert_eq!(app.statuspage.incidents().len(), 1);

@@ -39,7 +39,7 @@ pub enum Change<'a> {
         from: &'a str,
         to: &'a str,
     },
-    /// The incident carries the new severity.
+    /// The incident carries the new severity and its re-planned `next_update_at`.
     SeverityChanged {
         incident: &'a Incident,
         from: Severity,

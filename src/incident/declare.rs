@@ -1,6 +1,6 @@
-//! Declaring and acknowledging: the incident, its first timeline event, its queued Slack work
-//! and what the parts react with are written in one transaction, so the request can be
-//! answered at once and nothing is lost if the process dies right after.
+//! Declaring and acknowledging: the incident, its first timeline event and what the parts
+//! react with (its Slack work first, as queued jobs) are written in one transaction, so the
+//! request can be answered at once and nothing is lost if the process dies right after.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -11,7 +11,7 @@ use super::change::{Change, Plan, Reactions};
 use super::store::{self, Incident, NewIncident};
 use super::IncidentNumber;
 use crate::config::FileConfig;
-use crate::jobs::{kind, queue};
+use crate::jobs::kind;
 use crate::timeline::{self, EventKind};
 
 /// The outcome of a declaration.
@@ -82,10 +82,10 @@ async fn insert(
     let payloads: Vec<serde_json::Value> = jobs.iter().map(|j| j.payload.clone()).collect();
     let run_ats: Vec<DateTime<Utc>> = jobs.iter().map(|j| j.run_at).collect();
     // One statement, so one round trip and one commit on the acknowledgement path: the key, the
-    // incident, its `declared` event, its first job, its first status update timer and the jobs
-    // the reactions planned are written together or not at all. A key seen before inserts
-    // nothing (a concurrent duplicate waits on the key's unique index, then finds it taken);
-    // foreign keys are checked at the end of the statement.
+    // incident, its `declared` event, its first status update timer and the jobs the reactions
+    // planned (the channel's creation first) are written together or not at all. A key seen
+    // before inserts nothing (a concurrent duplicate waits on the key's unique index, then finds
+    // it taken); foreign keys are checked at the end of the statement.
     sqlx::query_scalar!(
         r#"WITH key AS (
                INSERT INTO idempotency_keys (key, incident_id, created_at) VALUES ($1, $2, $3)
@@ -95,16 +95,16 @@ async fn insert(
                INSERT INTO incidents (id, title, service, severity, commander, declared_by, impact,
                                       origin_channel, response_url, detected_at, declared_at, next_update_at,
                                       runbook_url)
-               SELECT $2, $4, $5, $6, $7, $8, $9, $10, $11, $12, $3, $16, $19 FROM key
+               SELECT $2, $4, $5, $6, $7, $8, $9, $10, $11, $12, $3, $15, $18 FROM key
                RETURNING id, number),
            timer AS (
                INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at)
-               SELECT id, $17, $18, jsonb_build_object('due', $16::timestamptz), $16, $3 FROM incident
-               WHERE $16::timestamptz IS NOT NULL),
+               SELECT id, $16, $17, jsonb_build_object('due', $15::timestamptz), $15, $3 FROM incident
+               WHERE $15::timestamptz IS NOT NULL),
            planned AS (
                INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at)
                SELECT i.id, p.kind, p.slot, p.payload, p.run_at, $3
-               FROM incident i, unnest($20::text[], $21::text[], $22::jsonb[], $23::timestamptz[])
+               FROM incident i, unnest($19::text[], $20::text[], $21::jsonb[], $22::timestamptz[])
                     AS p(kind, slot, payload, run_at)),
            event AS (
                INSERT INTO timeline_events (incident_id, at, actor, kind, payload)
@@ -112,9 +112,7 @@ async fn insert(
                    'number', 'INC-' || number, 'service', $5::text, 'severity', $6::text, 'title', $4::text,
                    'commander', $7::text, 'impact', $9::text, 'via', $14::text)
                FROM incident)
-           INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at)
-           SELECT id, $15, '', '{}'::jsonb, $3, $3 FROM incident
-           RETURNING (SELECT number FROM incident) AS "number!""#,
+           SELECT number AS "number!" FROM incident"#,
         idempotency_key,
         id,
         now,
@@ -129,7 +127,6 @@ async fn insert(
         new.detected_at,
         EventKind::Declared.as_str(),
         via,
-        kind::CREATE_CHANNEL,
         first_update,
         kind::STATUS_UPDATE,
         first_update_slot,
@@ -171,7 +168,6 @@ pub async fn acknowledge(
     let seconds = (now - incident.declared_at).num_seconds();
     timeline::append(&mut *tx, id, now, user, EventKind::Acknowledged, json!({ "time_to_acknowledge_secs": seconds }))
         .await?;
-    queue::enqueue(&mut *tx, Some(id), kind::REFRESH_DECLARATION, "ack", json!({}), now).await?;
     let change = Change::Acknowledged { incident: &incident };
     reactions.react(&mut tx, &reactions.context(now, user), &change, None).await?;
     tx.commit().await?;

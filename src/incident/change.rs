@@ -100,7 +100,8 @@ pub trait React: Sync {
     /// A declaration is about to be written: the jobs this part queues with it go into the
     /// declaration's one statement (the acknowledgement's hot path: no round trip of its own).
     /// A part that must also write its own tables asks for [`React::on`] with
-    /// [`Plan::then_react`].
+    /// [`Plan::then_react`]. No I/O: it runs before the statement, for a replayed key too
+    /// (whose statement then writes nothing and tells nobody).
     fn plan(&self, _ctx: &Context<'_>, _new: &NewIncident, _plan: &mut Plan) {}
 
     /// A change, inside the transaction that made it (uncommitted). An error rolls it back.

@@ -214,11 +214,10 @@ async fn outage_catch_up(admin: &PgConnectOptions, server: &str, n: usize) -> an
             detected_at: None,
             runbook_url: None,
         };
-        let config = &state.settings.file;
         ids.push(
             warroom::incident::declare::declare(
                 &mut *db.acquire().await?,
-                config,
+                state.reactions(),
                 t0,
                 &format!("bench:{i}"),
                 "bench",
@@ -248,7 +247,7 @@ async fn outage_catch_up(admin: &PgConnectOptions, server: &str, n: usize) -> an
                 let marker = format!("round {} of {i}", since / 300);
                 let fields =
                     warroom::incident::store::UpdateFields { status_text: Some(marker.clone()), ..Default::default() };
-                warroom::incident::lifecycle::update(&db, &state.settings.file, now, &incident, "U0ALICE", &fields)
+                warroom::incident::lifecycle::update(&db, state.reactions(), now, &incident, "U0ALICE", &fields)
                     .await?;
                 made.push((incident.number, marker, now < recovery));
             }

@@ -17,6 +17,7 @@ pub mod input;
 pub mod jobs;
 pub mod metrics;
 pub mod permissions;
+pub mod reactions;
 pub mod runbook;
 pub mod sandbox;
 pub mod sanitize;

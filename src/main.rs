@@ -264,7 +264,7 @@ async fn export(settings: Settings, incident: &str, format: &str) -> anyhow::Res
         let incident = warroom::incident::store::by_number(&pool, number)
             .await?
             .ok_or_else(|| anyhow::anyhow!("there is no incident {number}"))?;
-        let statuspage = export::statuspage_link(&pool, incident.id).await?;
+        let statuspage = warroom::statuspage::link(&pool, incident.id).await?;
         let source =
             Source { db: &pool, templates: &templates, config: &settings.file, incident: &incident, statuspage };
         export::write(&source, format, &mut tokio::io::stdout()).await?;

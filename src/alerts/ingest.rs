@@ -105,7 +105,8 @@ pub async fn ingest(state: &AppState, n: &Notification) -> Result<Outcome, Inges
                 runbook_url: plan.runbook_url,
             };
             let key = format!("alert:{source}:{}", n.group_key);
-            let declared = declare::declare(&mut *state.db.acquire().await?, config, now, &key, source, &new).await?;
+            let declared =
+                declare::declare(&mut *state.db.acquire().await?, state.reactions(), now, &key, source, &new).await?;
             if declared.created {
                 state.metrics.declared(new.severity.as_str(), source);
             }
@@ -153,7 +154,7 @@ pub async fn ingest(state: &AppState, n: &Notification) -> Result<Outcome, Inges
             Resolution::AlreadyResolved
         } else if config.alerts.auto_resolve {
             let why = format!("{} reported the alert group resolved (auto-resolve)", n.source.label());
-            match lifecycle::resolve_for_alert_source(&mut tx, now, &incident, source, &why).await {
+            match lifecycle::resolve_for_alert_source(&mut tx, state.reactions(), now, &incident, source, &why).await {
                 Ok(resolved) => {
                     state.metrics.resolved(&resolved);
                     queued = true;

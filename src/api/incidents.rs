@@ -51,9 +51,9 @@ pub async fn declare(
     let new = new_incident(&state, request).await?;
     // Without a key every call declares: each gets a key of its own.
     let key = format!("api:{}", key.unwrap_or_else(|| format!("anonymous:{}", uuid::Uuid::new_v4())));
-    let config = &state.settings.file;
     let declared =
-        declare::declare(&mut *state.db.acquire().await?, config, state.clock.now(), &key, ACTOR, &new).await?;
+        declare::declare(&mut *state.db.acquire().await?, state.reactions(), state.clock.now(), &key, ACTOR, &new)
+            .await?;
     if declared.created {
         state.metrics.declared(new.severity.as_str(), ACTOR);
         crate::jobs::wake_everywhere(&state);

@@ -76,7 +76,7 @@ pub async fn report(
     let filename = export::filename(&incident, format);
     let (mut writer, reader) = tokio::io::duplex(64 * 1024);
     tokio::spawn(async move {
-        let statuspage = match export::statuspage_link(&state.db, incident.id).await {
+        let statuspage = match crate::statuspage::link(&state.db, incident.id).await {
             Ok(link) => link,
             Err(e) => return tracing::warn!("report of {} not written: {e}", incident.number()),
         };

@@ -385,7 +385,7 @@ impl FileConfig {
             let mut parsed: Vec<EscalationTier> = Vec::new();
             for tier in tiers {
                 for target in &tier.notify {
-                    if let Err(m) = crate::escalation::Target::parse(target.get_ref()) {
+                    if let Err(m) = super::Target::parse(target.get_ref()) {
                         problems.push(problem(target.span(), format!("[[escalation.{sev}]] notify: {m}")));
                     }
                 }

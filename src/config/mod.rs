@@ -11,6 +11,7 @@ mod permissions;
 mod runbook_path;
 mod runners;
 mod statuspage;
+mod target;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ pub use file::{
 pub use impact::{Impact, ServiceImpact};
 pub use permissions::{Permission, PermissionsConfig, Principal, Responders};
 pub use runners::RunnerTokens;
+pub use target::Target;
 
 use crate::secret::Secret;
 

@@ -1,10 +1,15 @@
 //! Escalation: each severity's ladder of tiers (`[[escalation.P0]]`), fired by durable timers
 //! from the declaration or at once by "Escalate now"; a silence check when nobody acknowledges;
 //! and PagerDuty events for the tiers that page. A tier fires once: its row in `escalations`.
+//! Its [`Reactor`] (listed in `crate::reactions`) follows the incident's changes.
 
 pub mod fire;
 pub mod notify;
 pub mod pagerduty;
+mod react;
+
+pub use crate::config::Target;
+pub use react::Reactor;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -12,41 +17,9 @@ use sqlx::{Postgres, Transaction};
 
 use crate::config::{EscalationTier, FileConfig};
 use crate::incident::store::Incident;
-use crate::incident::{Severity, SlackUserId};
+use crate::incident::Severity;
 use crate::jobs::{kind, queue};
 use crate::timeline::{self, EventKind};
-
-/// Someone a tier notifies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// A Slack user id.
-    User(String),
-    /// A Slack user group, by handle (without `@`).
-    Group(String),
-    /// The declared service's `owner` (itself a user or a group).
-    Owner,
-}
-
-impl Target {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        if text == "owner" {
-            return Ok(Self::Owner);
-        }
-        if let Some(handle) = text.strip_prefix('@') {
-            let valid = !handle.is_empty()
-                && handle.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
-            return if valid {
-                Ok(Self::Group(handle.into()))
-            } else {
-                Err(format!("`{text}` is not a user group handle"))
-            };
-        }
-        SlackUserId::parse(text)
-            .map(|id| Self::User(id.as_str().into()))
-            .map_err(|m| format!("{m} (use user ids like U0123456789, user groups like @sre-leads, or `owner`)"))
-    }
-}
 
 /// The ladder of a severity (empty: no escalation).
 pub fn ladder(config: &FileConfig, severity: Severity) -> &[EscalationTier] {
@@ -164,15 +137,6 @@ pub async fn escalate_now(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn targets_are_users_groups_or_the_owner() {
-        assert_eq!(Target::parse("U0123456789"), Ok(Target::User("U0123456789".into())));
-        assert_eq!(Target::parse("@sre-leads"), Ok(Target::Group("sre-leads".into())));
-        assert_eq!(Target::parse("owner"), Ok(Target::Owner));
-        assert!(Target::parse("@").is_err());
-        assert!(Target::parse("bob").unwrap_err().contains("user groups like @sre-leads"));
-    }
 
     #[test]
     fn the_default_p0_ladder_follows_seed_002() {

@@ -1,12 +1,14 @@
 //! What happens to an open incident: updates, notes, commander and severity changes, resolve
-//! and reopen. Each is one transaction: the change, its timeline event and the Slack work it
-//! causes (queued jobs), so nothing is half done. Each takes a pool, or a connection already in
-//! a transaction (a Slack request's: the change is then a savepoint of it).
+//! and reopen. Each is one transaction: the change, its timeline event, its status update
+//! timers and what the parts react with ([`super::change`]: the Slack posts, the status page,
+//! escalation), so nothing is half done. Each takes a pool, or a connection already in a transaction (a Slack request's: the
+//! change is then a savepoint of it).
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::{Acquire, PgExecutor, Postgres, Transaction};
 
+use super::change::{Change, Reactions};
 use super::store::{self, Incident, UpdateFields};
 use super::Severity;
 use crate::config::FileConfig;
@@ -49,17 +51,6 @@ pub async fn plan_status_updates(
     Ok(due)
 }
 
-/// Queues a re-render of the declaration (its "Next update", status, commander, buttons).
-async fn refresh_declaration(
-    tx: &mut Transaction<'_, Postgres>,
-    incident: &Incident,
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    let slot = format!("at:{}", now.timestamp_micros());
-    queue::enqueue(&mut **tx, Some(incident.id), kind::REFRESH_DECLARATION, &slot, json!({}), now).await?;
-    Ok(())
-}
-
 /// Queues a post in the incident channel (`announce` also posts it in the announcement channel).
 pub async fn post(
     tx: &mut Transaction<'_, Postgres>,
@@ -77,11 +68,11 @@ pub async fn post(
     Ok(())
 }
 
-/// `/incident update`: records the fields and posts them; they are also what the next
-/// scheduled status update says.
+/// `/incident update`: records the fields (the reactions post them); they are also what the
+/// next scheduled status update says.
 pub async fn update(
     db: impl Acquire<'_, Database = Postgres>,
-    config: &FileConfig,
+    reactions: Reactions<'_>,
     now: DateTime<Utc>,
     incident: &Incident,
     actor: &str,
@@ -100,16 +91,8 @@ pub async fn update(
     if updated.mitigated_at == Some(now) && incident.mitigated_at.is_none() {
         timeline::append(&mut *tx, incident.id, now, actor, EventKind::Mitigated, json!({})).await?;
     }
-    let slot = uuid::Uuid::new_v4().to_string();
-    // The post shows this update as it was made, even if a later one lands before it is sent.
-    let snapshot = json!({
-        "status": updated.status, "status_text": updated.status_text, "root_cause": updated.root_cause,
-        "current_action": updated.current_action, "eta": updated.eta, "impact": updated.impact,
-    });
-    let payload = json!({ "by": actor, "snapshot": snapshot });
-    queue::enqueue(&mut *tx, Some(incident.id), kind::POST_UPDATE, &slot, payload, now).await?;
-    refresh_declaration(&mut tx, incident, now).await?;
-    crate::statuspage::after_update(&mut tx, config, &updated, actor, now).await?;
+    let change = Change::Updated { incident: &updated, fields };
+    reactions.react(&mut tx, &reactions.context(now, actor), &change, None).await?;
     tx.commit().await?;
     Ok(updated)
 }
@@ -125,9 +108,10 @@ pub async fn note(
     timeline::append(db, incident.id, now, actor, EventKind::Note, json!({ "text": text })).await
 }
 
-/// `/incident ic @user`: a new commander, announced in the channel.
+/// `/incident ic @user`: a new commander (announced in the channel by the reactions).
 pub async fn change_commander(
     db: impl Acquire<'_, Database = Postgres>,
+    reactions: Reactions<'_>,
     now: DateTime<Utc>,
     incident: &Incident,
     actor: &str,
@@ -137,24 +121,9 @@ pub async fn change_commander(
     store::set_commander(&mut *tx, incident.id, commander).await?;
     let payload = json!({ "from": incident.commander, "to": commander });
     timeline::append(&mut *tx, incident.id, now, actor, EventKind::CommanderChanged, payload).await?;
-    let text = format!(
-        ":busts_in_silhouette: <@{commander}> is now Incident Commander of {} (was <@{}>; changed by <@{actor}>).",
-        incident.number(),
-        incident.commander
-    );
-    post(&mut tx, incident, &text, false, now).await?;
-    if incident.channel_id.is_some() {
-        queue::enqueue(
-            &mut *tx,
-            Some(incident.id),
-            kind::INVITE,
-            &format!("ic:{commander}"),
-            json!({ "users": [commander] }),
-            now,
-        )
-        .await?;
-    }
-    refresh_declaration(&mut tx, incident, now).await?;
+    let changed = Incident { commander: commander.to_string(), ..incident.clone() };
+    let change = Change::CommanderChanged { incident: &changed, from: &incident.commander, to: commander };
+    reactions.react(&mut tx, &reactions.context(now, actor), &change, None).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -162,7 +131,7 @@ pub async fn change_commander(
 /// `/incident sev P1`: a new severity, and the status update cadence re-planned from now.
 pub async fn change_severity(
     db: impl Acquire<'_, Database = Postgres>,
-    config: &FileConfig,
+    reactions: Reactions<'_>,
     now: DateTime<Utc>,
     incident: &Incident,
     actor: &str,
@@ -175,27 +144,19 @@ pub async fn change_severity(
     store::set_severity(&mut *tx, incident.id, severity).await?;
     let payload = json!({ "from": incident.severity, "to": severity.as_str() });
     timeline::append(&mut *tx, incident.id, now, actor, EventKind::SeverityChanged, payload).await?;
-    let next = plan_status_updates(&mut tx, config, incident, severity, now).await?;
-    let cadence =
-        next.map_or("no scheduled updates".to_string(), |at| format!("next update {} UTC", at.format("%H:%M")));
-    let text = format!(
-        ":rotating_light: {} is now *{severity}* ({}), set by <@{actor}>; {cadence}.",
-        incident.number(),
-        severity.label()
-    );
-    post(&mut tx, incident, &text, severity.is_major(), now).await?;
-    refresh_declaration(&mut tx, incident, now).await?;
-    let changed = Incident { severity: severity.as_str().to_string(), ..incident.clone() };
-    crate::statuspage::after_severity(&mut tx, config, &changed, actor, now).await?;
-    crate::escalation::after_severity(&mut tx, config, &changed, severity, now).await?;
+    let next = plan_status_updates(&mut tx, reactions.config, incident, severity, now).await?;
+    let changed = Incident { severity: severity.as_str().to_string(), next_update_at: next, ..incident.clone() };
+    let change = Change::SeverityChanged { incident: &changed, from: incident.severity(), to: severity };
+    reactions.react(&mut tx, &reactions.context(now, actor), &change, None).await?;
     tx.commit().await?;
     Ok(next)
 }
 
-/// Resolves: stops every timer, posts the resolution (channel and announcement channel) and
-/// the validation checklist. Who may resolve is the caller's check (`[permissions] resolve`).
+/// Resolves: stops every timer (the reactions post the resolution). Who may resolve is the
+/// caller's check (`[permissions] resolve`).
 pub async fn resolve(
     db: impl Acquire<'_, Database = Postgres>,
+    reactions: Reactions<'_>,
     now: DateTime<Utc>,
     incident: &Incident,
     actor: &str,
@@ -203,7 +164,7 @@ pub async fn resolve(
     resolution: Option<&str>,
 ) -> Result<Incident, LifecycleError> {
     let mut tx = db.begin().await?;
-    let resolved = resolve_in(&mut tx, now, incident, actor, fields, resolution).await?;
+    let resolved = resolve_in(&mut tx, reactions, now, incident, actor, fields, resolution).await?;
     tx.commit().await?;
     Ok(resolved)
 }
@@ -215,16 +176,18 @@ pub async fn resolve(
 /// the group's resolution.
 pub async fn resolve_for_alert_source(
     tx: &mut Transaction<'_, Postgres>,
+    reactions: Reactions<'_>,
     now: DateTime<Utc>,
     incident: &Incident,
     source: &str,
     resolution: &str,
 ) -> Result<Incident, LifecycleError> {
-    resolve_in(tx, now, incident, source, &UpdateFields::default(), Some(resolution)).await
+    resolve_in(tx, reactions, now, incident, source, &UpdateFields::default(), Some(resolution)).await
 }
 
 async fn resolve_in(
     tx: &mut Transaction<'_, Postgres>,
+    reactions: Reactions<'_>,
     now: DateTime<Utc>,
     incident: &Incident,
     actor: &str,
@@ -238,25 +201,15 @@ async fn resolve_in(
     let payload = json!({ "root_cause": resolved.root_cause, "resolution": resolved.resolution, "impact": resolved.impact,
                           "duration_secs": (now - incident.declared_at).num_seconds(), "timers_cancelled": cancelled });
     timeline::append(&mut **tx, incident.id, now, actor, EventKind::Resolved, payload).await?;
-    queue::enqueue(
-        &mut **tx,
-        Some(incident.id),
-        kind::POST_RESOLUTION,
-        &format!("at:{}", now.timestamp()),
-        json!({}),
-        now,
-    )
-    .await?;
-    refresh_declaration(tx, incident, now).await?;
-    crate::statuspage::after_resolve(tx, &resolved, actor, now).await?;
-    crate::escalation::after_resolve(tx, &resolved, now).await?;
+    let change = Change::Resolved { incident: &resolved };
+    reactions.react(tx, &reactions.context(now, actor), &change, None).await?;
     Ok(resolved)
 }
 
 /// Reopens a resolved incident and restarts its status update cadence.
 pub async fn reopen(
     db: impl Acquire<'_, Database = Postgres>,
-    config: &FileConfig,
+    reactions: Reactions<'_>,
     now: DateTime<Utc>,
     incident: &Incident,
     actor: &str,
@@ -266,11 +219,9 @@ pub async fn reopen(
         return Err(LifecycleError::NotResolved(incident.number()));
     };
     timeline::append(&mut *tx, incident.id, now, actor, EventKind::Reopened, json!({})).await?;
-    plan_status_updates(&mut tx, config, &reopened, reopened.severity(), now).await?;
-    let text = format!(":leftwards_arrow_with_hook: {} was reopened by <@{actor}>.", incident.number());
-    post(&mut tx, incident, &text, true, now).await?;
-    refresh_declaration(&mut tx, incident, now).await?;
-    crate::statuspage::after_reopen(&mut tx, config, &reopened, actor, now).await?;
+    plan_status_updates(&mut tx, reactions.config, &reopened, reopened.severity(), now).await?;
+    let change = Change::Reopened { incident: &reopened };
+    reactions.react(&mut tx, &reactions.context(now, actor), &change, None).await?;
     tx.commit().await?;
     Ok(())
 }

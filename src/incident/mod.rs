@@ -1,6 +1,9 @@
 //! The incident domain: severities, statuses, numbers, service names and the channel naming
-//! rule. Pure and unit-tested; persistence lives in [`store`], the declare use case in [`declare`].
+//! rule. Pure and unit-tested; persistence lives in [`store`], the declare use case in
+//! [`declare`], the other transitions in [`lifecycle`]. Each transition says what it changed
+//! ([`change::Change`]) to the reactors it is handed; the domain imports none of them.
 
+pub mod change;
 pub mod declare;
 pub mod lifecycle;
 pub mod store;

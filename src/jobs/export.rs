@@ -16,7 +16,7 @@ pub async fn source<'a>(state: &'a AppState, incident: &'a Incident) -> sqlx::Re
         templates: &state.templates,
         config: &state.settings.file,
         incident,
-        statuspage: export::statuspage_link(&state.db, incident.id).await?,
+        statuspage: crate::statuspage::link(&state.db, incident.id).await?,
     })
 }
 

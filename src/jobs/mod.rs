@@ -8,11 +8,13 @@ pub mod post_once;
 pub mod posts;
 pub mod purge;
 pub mod queue;
+mod react;
 pub mod respond;
 pub mod runner;
 pub mod status_update;
 pub mod wake;
 
+pub use react::SlackWork;
 pub use wake::{wake, wake_everywhere};
 
 use std::time::Duration;

@@ -136,7 +136,7 @@ async fn declare_from_text(
         runbook_url: None,
     };
     let key = format!("trigger:{}", form.trigger_id);
-    let declared = declare::declare(db, &state.settings.file, state.clock.now(), &key, "slash_command", &new).await?;
+    let declared = declare::declare(db, state.reactions(), state.clock.now(), &key, "slash_command", &new).await?;
     if declared.created {
         state.metrics.declared(new.severity.as_str(), "slash_command");
     }

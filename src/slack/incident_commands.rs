@@ -64,7 +64,7 @@ pub async fn run(
             return Ok(None);
         }
         IncidentAction::Update(fields) => {
-            match lifecycle::update(&mut *db, config, now, &incident, who.user, &fields).await {
+            match lifecycle::update(&mut *db, state.reactions(), now, &incident, who.user, &fields).await {
                 Ok(_) => {
                     format!(":white_check_mark: Update recorded for {}; posting it in the channel.", incident.number())
                 }
@@ -81,7 +81,9 @@ pub async fn run(
             return Ok(Some(reply(SlackMessageResponseType::InChannel, text, None)));
         }
         IncidentAction::Commander(user) => {
-            match lifecycle::change_commander(&mut *db, now, &incident, who.user, user.as_str()).await {
+            match lifecycle::change_commander(&mut *db, state.reactions(), now, &incident, who.user, user.as_str())
+                .await
+            {
                 Ok(()) => format!(
                     ":white_check_mark: <@{}> is now Incident Commander of {}.",
                     user.as_str(),
@@ -91,7 +93,7 @@ pub async fn run(
             }
         }
         IncidentAction::Severity(severity) => {
-            match lifecycle::change_severity(&mut *db, config, now, &incident, who.user, severity).await {
+            match lifecycle::change_severity(&mut *db, state.reactions(), now, &incident, who.user, severity).await {
                 Ok(_) => format!(":white_check_mark: {} is now {severity}.", incident.number()),
                 Err(e) => return refused(e),
             }
@@ -153,10 +155,12 @@ pub async fn run(
             )
         }
         IncidentAction::Runbook => crate::checklist::post::repost(state, db, &incident, who.trigger_id).await?,
-        IncidentAction::Reopen => match lifecycle::reopen(&mut *db, config, now, &incident, who.user).await {
-            Ok(()) => format!(":white_check_mark: {} is open again.", incident.number()),
-            Err(e) => return refused(e),
-        },
+        IncidentAction::Reopen => {
+            match lifecycle::reopen(&mut *db, state.reactions(), now, &incident, who.user).await {
+                Ok(()) => format!(":white_check_mark: {} is open again.", incident.number()),
+                Err(e) => return refused(e),
+            }
+        }
     };
     Ok(Some(ephemeral(reply)))
 }

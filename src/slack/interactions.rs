@@ -162,7 +162,7 @@ async fn block_actions(
         incident_commands::open_modal(state, db, &who, view, &incident).await?;
         return Ok(().into_response());
     }
-    let notice = match declare::acknowledge(&mut *db, now, id, user).await? {
+    let notice = match declare::acknowledge(&mut *db, state.reactions(), now, id, user).await? {
         Acknowledged::Now(incident) => {
             state.metrics.acknowledged(&incident);
             None

@@ -97,7 +97,7 @@ pub(super) async fn update(
         Ok(fields) => fields,
         Err(FieldError(block, message)) => return Ok(modal_error(block, message)),
     };
-    match lifecycle::update(&mut *db, &state.settings.file, state.clock.now(), &incident, user, &fields).await {
+    match lifecycle::update(&mut *db, state.reactions(), state.clock.now(), &incident, user, &fields).await {
         Ok(_) => {}
         Err(LifecycleError::Database(e)) => return Err(e.into()),
         Err(other) => return Ok(modal_error("status", other.to_string())),
@@ -124,7 +124,17 @@ pub(super) async fn resolve(
         Err(FieldError(block, message)) => return Ok(modal_error(block, message)),
     };
     let fields = UpdateFields { root_cause, impact, ..Default::default() };
-    match lifecycle::resolve(&mut *db, state.clock.now(), &incident, user, &fields, resolution.as_deref()).await {
+    match lifecycle::resolve(
+        &mut *db,
+        state.reactions(),
+        state.clock.now(),
+        &incident,
+        user,
+        &fields,
+        resolution.as_deref(),
+    )
+    .await
+    {
         Ok(resolved) => state.metrics.resolved(&resolved),
         Err(LifecycleError::Database(e)) => return Err(e.into()),
         Err(other) => return Ok(modal_error("resolution", other.to_string())),
@@ -190,7 +200,7 @@ pub(super) async fn declare(
     };
     let view_id = payload["view"]["id"].as_str().unwrap_or_default();
     let key = format!("view:{view_id}");
-    let declared = declare::declare(db, &state.settings.file, state.clock.now(), &key, "modal", &new).await?;
+    let declared = declare::declare(db, state.reactions(), state.clock.now(), &key, "modal", &new).await?;
     if declared.created {
         state.metrics.declared(new.severity.as_str(), "modal");
     }

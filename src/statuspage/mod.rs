@@ -2,13 +2,15 @@
 //! incident in step with ours, manual confirmation, reconciliation, and the request shapes they
 //! are checked against.
 //!
-//! The lifecycle calls the `after_*` functions inside its own transactions, so a change and
-//! the push that tells customers about it are committed together or not at all.
+//! Its [`Reactor`] (listed in `crate::reactions`) calls the `after_*` functions inside the
+//! transaction of each incident change, so a change and the push that tells customers about it
+//! are committed together or not at all.
 
 pub mod client;
 pub mod customer;
 pub mod manual;
 pub mod push;
+mod react;
 pub mod reconcile;
 pub mod scheduled;
 pub mod schema;
@@ -20,6 +22,7 @@ use sqlx::{PgExecutor, Postgres, Transaction};
 
 pub use client::StatuspageClient;
 use push::{Action, Push};
+pub use react::Reactor;
 pub use scheduled::after_scheduled;
 
 use crate::config::{FileConfig, StatuspageMode};
@@ -43,6 +46,20 @@ pub fn opening_push(config: &FileConfig, new: &NewIncident, now: DateTime<Utc>) 
         body: None,
         scheduled: None,
     })
+}
+
+/// Declared at a severity shown on the status page: the mirror starts with the opening push.
+pub async fn after_declare(
+    tx: &mut Transaction<'_, Postgres>,
+    config: &FileConfig,
+    incident_id: uuid::Uuid,
+    new: &NewIncident,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    match opening_push(config, new, now) {
+        Some(push) => store::start(tx, incident_id, &push, now).await,
+        None => Ok(()),
+    }
 }
 
 /// An update was made: pushed (auto), offered for confirmation (manual), or kept internal (off).
@@ -110,6 +127,11 @@ pub async fn after_reopen(
     let action = if exists { Action::Update } else { Action::Open };
     store::enqueue_push(tx, reopened.id, &mut Push::new(action, reopened, actor, now), true, now).await?;
     Ok(())
+}
+
+/// The status page link of the incident, when it is on the status page (for the report).
+pub async fn link(db: impl PgExecutor<'_>, incident_id: uuid::Uuid) -> sqlx::Result<Option<String>> {
+    Ok(store::get(db, incident_id).await?.and_then(|s| s.shortlink))
 }
 
 /// The sync state in one line, for the declaration and `/incident status`: the status page link

@@ -36,6 +36,33 @@ pub fn slot(seq: i32) -> String {
     format!("{seq:08}")
 }
 
+/// Starts the mirror of a just-declared incident with its opening push (number 1), in one
+/// statement: the declaration's transaction pays one round trip for the status page.
+pub async fn start(
+    tx: &mut Transaction<'_, Postgres>,
+    incident_id: Uuid,
+    push: &Push,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let payload = serde_json::to_value(push).expect("a push serializes");
+    sqlx::query!(
+        r#"WITH mirror AS (
+               INSERT INTO statuspage_sync (incident_id, next_seq) VALUES ($1, $2 + 1) RETURNING incident_id)
+           INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at, max_attempts)
+           SELECT incident_id, $3, $4, $5, $6, $6, $7 FROM mirror"#,
+        incident_id,
+        push.seq,
+        kind::STATUSPAGE_PUSH,
+        slot(push.seq),
+        payload,
+        now,
+        PUSH_MAX_ATTEMPTS,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Queues `push` as the incident's next numbered push, starting the mirror if `open` (else
 /// only when it exists). Returns the push's number, or `None` when the incident has no mirror.
 pub async fn enqueue_push(

@@ -1,4 +1,5 @@
-//! One line of text per timeline event, for `/incident timeline` (and later the report).
+//! One line of text per timeline event, for `/incident timeline` and the report: each read from
+//! the event's own payload, so the timeline needs none of the parts that wrote them.
 
 use serde_json::Value;
 
@@ -95,8 +96,8 @@ pub fn what(event: &Event) -> String {
             esc(&s("text"))
         ),
         "report_exported" => format!("report exported as {}", s("format")),
-        "alert_received" => format!("alert firing: {}", crate::alerts::describe_alert(p)),
-        "alert_resolved" => format!("alert resolved: {}", crate::alerts::describe_alert(p)),
+        "alert_received" => format!("alert firing: {}", alert(p)),
+        "alert_resolved" => format!("alert resolved: {}", alert(p)),
         "checklist_created" => format!("runbook checklist: {} ({} steps)", esc(&s("title")), p["steps"]),
         "checklist_step_run" => format!(
             "{} `{}` from runbook step {}",
@@ -117,6 +118,32 @@ pub fn what(event: &Event) -> String {
         other => other.replace('_', " "),
     };
     what
+}
+
+/// How many labels besides `alertname` a one-line description shows.
+const LABELS_SHOWN: usize = 4;
+
+/// One alert in one line of mrkdwn, from an event payload's `labels` and `annotations`:
+/// `` `ServiceDown` job=api, instance=api:8000 — api has been down for 1m ``.
+pub fn alert(payload: &Value) -> String {
+    let labels = payload["labels"].as_object();
+    let name = labels.and_then(|l| l.get("alertname")).and_then(Value::as_str).unwrap_or("alert");
+    let others: Vec<String> = labels
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| *k != "alertname")
+        .take(LABELS_SHOWN)
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect();
+    let mut line = format!("`{}`", crate::templates::escape_mrkdwn(&name.replace('`', "'")));
+    if !others.is_empty() {
+        line.push_str(&format!(" {}", crate::templates::escape_mrkdwn(&others.join(", "))));
+    }
+    if let Some(summary) = payload["annotations"]["summary"].as_str().filter(|s| !s.is_empty()) {
+        let summary: String = summary.chars().take(200).collect();
+        line.push_str(&format!(" — {}", crate::templates::escape_mrkdwn(&summary)));
+    }
+    line
 }
 
 /// Slack mrkdwn as plain text: `<@U1>` → `@U1`, `<#C1>` → `#C1`, `<url|text>` → `text (url)`,
@@ -172,10 +199,18 @@ fn mentions(users: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn plain_reads_slack_markup_and_leaves_other_angle_brackets_alone() {
         let text = "&lt;b&gt; <@U1> <#C1|inc-1> <https://x.example|label> <!here> a < b </details> <not markup>";
         assert_eq!(plain(text), "<b> @U1 #C1 label (https://x.example) @here a < b </details> <not markup>");
+    }
+
+    #[test]
+    fn an_alert_reads_as_name_labels_and_summary_with_mentions_defused() {
+        let p = json!({ "labels": { "alertname": "ServiceDown", "job": "api" },
+                        "annotations": { "summary": "<!channel> api is down" } });
+        assert_eq!(alert(&p), "`ServiceDown` job=api — &lt;!channel&gt; api is down");
     }
 }

@@ -178,9 +178,17 @@ async fn approving_after_the_resolution_cancels_the_request_instead() {
     let incident = app.only_incident().await;
     // Resolved (its resolution's job not run yet), then bob clicks Approve.
     let fields = warroom::incident::store::UpdateFields::default();
-    warroom::incident::lifecycle::resolve(&app.db, app.clock.now_utc(), &incident, ALICE, &fields, Some("fixed"))
-        .await
-        .unwrap();
+    warroom::incident::lifecycle::resolve(
+        &app.db,
+        app.state.reactions(),
+        app.clock.now_utc(),
+        &incident,
+        ALICE,
+        &fields,
+        Some("fixed"),
+    )
+    .await
+    .unwrap();
 
     app.slack.click(BOB, &channel, &ts, "approval.approve").await.unwrap();
     app.drain().await;

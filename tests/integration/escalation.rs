@@ -111,7 +111,17 @@ async fn resolving_before_a_tier_stops_every_pending_tier() {
     at(&app, 10, 0).await;
     let incident = app.only_incident().await;
     let fields = Default::default();
-    warroom::incident::lifecycle::resolve(&app.db, app.clock.now_utc(), &incident, ALICE, &fields, None).await.unwrap();
+    warroom::incident::lifecycle::resolve(
+        &app.db,
+        app.state.reactions(),
+        app.clock.now_utc(),
+        &incident,
+        ALICE,
+        &fields,
+        None,
+    )
+    .await
+    .unwrap();
     app.drain().await;
 
     at(&app, 90, 0).await;
@@ -200,7 +210,9 @@ async fn pagerduty_is_retried_through_429_and_5xx_and_resolved_with_the_incident
 
     let fields = Default::default();
     let now = app.clock.now_utc();
-    warroom::incident::lifecycle::resolve(&app.db, now, &incident, ALICE, &fields, None).await.unwrap();
+    warroom::incident::lifecycle::resolve(&app.db, app.state.reactions(), now, &incident, ALICE, &fields, None)
+        .await
+        .unwrap();
     app.settle().await;
 
     assert_eq!(app.pagerduty.alerts()[&key], "resolved");

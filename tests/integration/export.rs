@@ -28,7 +28,7 @@ async fn say(app: &TestApp, user: &str, channel: &str, text: &str) -> String {
 /// The report of the only incident, written directly.
 pub async fn report(app: &TestApp, format: Format) -> Vec<u8> {
     let incident = app.only_incident().await;
-    let statuspage = export::statuspage_link(&app.db, incident.id).await.unwrap();
+    let statuspage = warroom::statuspage::link(&app.db, incident.id).await.unwrap();
     let state = &app.state;
     let source = Source {
         db: &app.db,
@@ -105,9 +105,17 @@ async fn whole_incident() -> (TestApp, String) {
         ..Default::default()
     };
     let resolution = Some("Raised the limit to 4G and restarted; v1.2.4 fixes the leak");
-    warroom::incident::lifecycle::resolve(&app.db, app.clock.now_utc(), &incident, ALICE, &fields, resolution)
-        .await
-        .unwrap();
+    warroom::incident::lifecycle::resolve(
+        &app.db,
+        app.state.reactions(),
+        app.clock.now_utc(),
+        &incident,
+        ALICE,
+        &fields,
+        resolution,
+    )
+    .await
+    .unwrap();
     app.settle().await;
     (app, channel)
 }

@@ -26,6 +26,7 @@ mod network_checks;
 mod one_time_urls;
 mod permissions;
 mod processes;
+mod reactions;
 mod runbook_checklist;
 mod runbook_checklist_buttons;
 mod runbooks;

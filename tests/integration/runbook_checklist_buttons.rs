@@ -194,9 +194,17 @@ async fn no_reminder_once_the_incident_is_resolved() {
     let (app, channel) = declared(&GATEWAY, |_| {}).await;
     let incident = app.only_incident().await;
     let fields = warroom::incident::store::UpdateFields::default();
-    warroom::incident::lifecycle::resolve(&app.db, app.clock.now_utc(), &incident, ALICE, &fields, Some("restarted"))
-        .await
-        .unwrap();
+    warroom::incident::lifecycle::resolve(
+        &app.db,
+        app.state.reactions(),
+        app.clock.now_utc(),
+        &incident,
+        ALICE,
+        &fields,
+        Some("restarted"),
+    )
+    .await
+    .unwrap();
     app.drain().await;
 
     app.clock.set(start_time() + Duration::minutes(3));

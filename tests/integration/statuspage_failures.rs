@@ -198,10 +198,16 @@ async fn a_body_longer_than_the_limit_is_shortened_not_refused() {
         ..Default::default()
     };
 
-    let config = &app.state.settings.file;
-    warroom::incident::lifecycle::update(&app.db, config, app.clock.now_utc(), &incident, ALICE, &fields)
-        .await
-        .unwrap();
+    warroom::incident::lifecycle::update(
+        &app.db,
+        app.state.reactions(),
+        app.clock.now_utc(),
+        &incident,
+        ALICE,
+        &fields,
+    )
+    .await
+    .unwrap();
     app.settle().await;
 
     let last = bodies(&app).pop().unwrap();

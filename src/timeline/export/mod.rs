@@ -77,13 +77,8 @@ pub struct Source<'a> {
     pub templates: &'a Templates,
     pub config: &'a FileConfig,
     pub incident: &'a Incident,
-    /// The status page link, when the incident is on the status page.
+    /// The status page link, when the incident is on the status page (`statuspage::link`).
     pub statuspage: Option<String>,
-}
-
-/// The status page link of the incident, when it is on the status page.
-pub async fn statuspage_link(db: &PgPool, incident_id: uuid::Uuid) -> sqlx::Result<Option<String>> {
-    Ok(crate::statuspage::store::get(db, incident_id).await?.and_then(|s| s.shortlink))
 }
 
 /// Writes the report of `source.incident` in `format` to `out`.

@@ -6,6 +6,7 @@ pub(crate) mod authorize;
 pub mod blocks;
 pub mod capture;
 pub mod command;
+mod connector;
 mod commands;
 mod events;
 pub(crate) mod incident_commands;

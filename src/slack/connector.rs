@@ -94,7 +94,11 @@ impl Connector {
     }
 
     /// Sends once and counts the outcome.
-    async fn send<RS: DeserializeOwned>(&self, method: &str, request: reqwest::RequestBuilder) -> Result<RS, SlackError> {
+    async fn send<RS: DeserializeOwned>(
+        &self,
+        method: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<RS, SlackError> {
         let result = read(method, request).await;
         self.metrics.slack_call(method, result.as_ref().map_or_else(SlackError::outcome, |_| "ok"));
         result
@@ -220,7 +224,11 @@ pub fn into_slack_error(method: &str, error: SlackClientError) -> SlackError {
 }
 
 impl SlackClientHttpConnector for Connector {
-    fn http_get_uri<'a, RS>(&'a self, full_uri: Url, context: SlackClientApiCallContext<'a>) -> BoxFuture<'a, ClientResult<RS>>
+    fn http_get_uri<'a, RS>(
+        &'a self,
+        full_uri: Url,
+        context: SlackClientApiCallContext<'a>,
+    ) -> BoxFuture<'a, ClientResult<RS>>
     where
         RS: for<'de> serde::de::Deserialize<'de> + Send + 'a,
     {

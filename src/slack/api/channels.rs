@@ -76,7 +76,11 @@ impl SlackClient {
     pub async fn invite(&self, channel: &str, user: &str) -> Result<(), SlackError> {
         let request =
             SlackApiConversationsInviteRequest::new(SlackChannelId(channel.into()), vec![SlackUserId(user.into())]);
-        match self.session().conversations_invite(&request).await.map_err(|e| into_slack_error("conversations.invite", e))
+        match self
+            .session()
+            .conversations_invite(&request)
+            .await
+            .map_err(|e| into_slack_error("conversations.invite", e))
         {
             Err(e) if matches!(e.code(), Some("already_in_channel" | "cant_invite_self")) => Ok(()),
             other => other.map(drop),

@@ -184,6 +184,9 @@ mod tests {
 
     #[test]
     fn urls_are_taken_out_of_texts() {
-        assert_eq!(without_urls("error sending to https://hooks.slack.com/x/y: refused"), "error sending to <url> refused");
+        assert_eq!(
+            without_urls("error sending to https://hooks.slack.com/x/y: refused"),
+            "error sending to <url> refused"
+        );
     }
 }

@@ -113,8 +113,11 @@ impl SlackClient {
 
     pub async fn update_message(&self, channel: &str, ts: &str, text: &str, blocks: &Value) -> Result<(), SlackError> {
         let method = "chat.update";
-        let request =
-            SlackApiChatUpdateRequest::new(SlackChannelId(channel.into()), content(method, text, blocks)?, SlackTs(ts.into()));
+        let request = SlackApiChatUpdateRequest::new(
+            SlackChannelId(channel.into()),
+            content(method, text, blocks)?,
+            SlackTs(ts.into()),
+        );
         self.session().chat_update(&request).await.map(drop).map_err(|e| into_slack_error(method, e))
     }
 

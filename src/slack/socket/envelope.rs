@@ -216,3 +216,68 @@ fn known_kind(kind: &str) -> &'static str {
         _ => "other",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn envelope(kind: &str, accepts: Option<bool>) -> Envelope {
+        let mut frame = json!({ "type": kind, "envelope_id": "e-1", "payload": {} });
+        if let Some(accepts) = accepts {
+            frame["accepts_response_payload"] = json!(accepts);
+        }
+        serde_json::from_value(frame).unwrap()
+    }
+
+    fn ack(kind: &str, accepts: Option<bool>, answer: Option<Value>) -> Value {
+        serde_json::from_str(&acknowledgement(&envelope(kind, accepts), answer)).unwrap()
+    }
+
+    #[test]
+    fn a_modals_response_action_goes_back_in_the_ack() {
+        let errors = json!({ "response_action": "errors", "errors": { "summary": "keep it under 200 characters" } });
+        assert_eq!(
+            ack("interactive", Some(true), Some(errors.clone())),
+            json!({ "envelope_id": "e-1", "payload": errors })
+        );
+        let clear = json!({ "response_action": "clear" });
+        assert_eq!(
+            ack("interactive", Some(true), Some(clear.clone())),
+            json!({ "envelope_id": "e-1", "payload": clear })
+        );
+    }
+
+    #[test]
+    fn a_commands_answer_goes_back_in_the_ack_as_slack_morphism_reads_it() {
+        let answer = json!({ "response_type": "ephemeral", "text": "Declared",
+                             "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": "*P0*" } }] });
+        assert_eq!(
+            ack("slash_commands", Some(true), Some(answer.clone())),
+            json!({ "envelope_id": "e-1", "payload": answer })
+        );
+    }
+
+    #[test]
+    fn no_payload_where_slack_takes_none() {
+        let bare = json!({ "envelope_id": "e-1" });
+        let answer = json!({ "response_action": "clear" });
+        assert_eq!(ack("interactive", Some(false), Some(answer.clone())), bare);
+        assert_eq!(ack("events_api", Some(true), Some(answer)), bare, "an event's ack has no payload");
+        assert_eq!(ack("slash_commands", Some(true), None), bare);
+        // Without the flag an envelope is still handled, and answered bare.
+        assert!(!envelope("interactive", None).accepts_response_payload);
+    }
+
+    #[test]
+    fn an_answer_the_ack_types_cannot_hold_is_acknowledged_bare_not_a_panic() {
+        let odd = json!({ "response_action": "teleport" });
+        assert_eq!(ack("interactive", Some(true), Some(odd)), json!({ "envelope_id": "e-1" }));
+        assert_eq!(ack("slash_commands", Some(true), Some(json!(42))), json!({ "envelope_id": "e-1" }));
+    }
+
+    #[test]
+    fn a_frame_without_an_envelope_id_is_no_envelope() {
+        assert!(serde_json::from_value::<Envelope>(json!({ "type": "something_new" })).is_err());
+    }
+}

@@ -44,6 +44,7 @@
 //!   first and keeps handling and answering on the old one for up to 10 s;
 //! - a dead connection is noticed after 5 missed pongs at 15 s (75 s); warroom's after 30 s of
 //!   silence.
+//!
 //! Since slack-morphism 2.27 its interaction callback does return a `SlackInteractionResponse`,
 //! so answering a modal in the ack is no longer a reason; the ones above are. Its listener also
 //! needs its `hyper` feature, which brings a second HTTP client, and tokio-tungstenite with

@@ -208,3 +208,30 @@ async fn a_base_url_that_is_no_url_is_a_final_error_not_a_panic() {
     assert_eq!(failed.method(), "auth.test");
     assert!(!failed.is_retryable() && !failed.outcome_unknown());
 }
+
+/// Why `conversations.history` is read into a type of ours: with `include_all_metadata` Slack
+/// returns every app's metadata, whose payload may hold any JSON; slack-morphism's history
+/// answer reads payloads as string-to-string and refuses the whole page.
+#[tokio::test]
+async fn a_post_is_found_again_beside_another_apps_metadata_of_any_shape() {
+    let app = crate::harness::spawn_app().await;
+    let slack = &app.state.slack;
+    let foreign = json!({ "channel": "C0INCIDENTS", "text": "deployed",
+                          "metadata": { "event_type": "deploy", "event_payload": { "build": 42, "tags": ["a"] } } });
+    slack.call("chat.postMessage", &foreign).await.unwrap();
+    let (_, ts) = slack.post_message("C0INCIDENTS", "ours", &json!([]), 77).await.unwrap();
+    slack.call("chat.postMessage", &foreign).await.unwrap();
+
+    assert_eq!(slack.find_post("C0INCIDENTS", 77, crate::harness::start_time()).await.unwrap(), Some(ts.clone()));
+    assert_eq!(slack.find_post("C0INCIDENTS", 78, crate::harness::start_time()).await.unwrap(), None);
+    assert_eq!(slack.message("C0INCIDENTS", &ts).await.unwrap().unwrap()["text"], "ours");
+
+    let page = slack
+        .call_form("conversations.history", &[("channel", "C0INCIDENTS"), ("include_all_metadata", "true")])
+        .await
+        .unwrap();
+    assert_eq!(page["messages"].as_array().unwrap().len(), 3);
+    let strict = serde_json::from_value::<slack_morphism::api::SlackApiConversationsHistoryResponse>(page);
+    assert!(strict.is_err(), "slack-morphism's type would have refused the page");
+    app.finish().await;
+}

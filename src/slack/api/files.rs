@@ -4,9 +4,11 @@
 //! Two requests here are plain reqwest, not slack-morphism's: the bytes sent to the upload URL
 //! and the answer posted to a `response_url`. Both URLs are credentials for as long as they
 //! live, so neither may go where a URL is logged or named (the connector names a method by
-//! its URL); neither takes the bot token; and neither answers with the Web API's JSON
-//! envelope (the upload URL answers `OK - <length>` in plain text), which slack-morphism's
-//! typed answers expect.
+//! its URL); neither takes the bot token (slack-morphism's `files_upload_via_url` sends the
+//! session's token to the upload URL: its hyper connector's `http_post_uri_binary` sets the
+//! authorization header, handing the bot token to whatever host an answer named); and neither
+//! answers with the Web API's JSON envelope (the upload URL answers `OK - <length>` in plain
+//! text), which slack-morphism's typed answers expect.
 
 use std::time::Duration;
 

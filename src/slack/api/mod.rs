@@ -103,8 +103,9 @@ impl SlackClient {
         session.http_session_api.http_post(method, body, None).await.map_err(|e| into_slack_error(method, e))
     }
 
-    /// Calls a read method with its arguments in the query string (Slack's read methods take no
-    /// JSON body) and returns Slack's JSON answer when `ok` is true.
+    /// Calls a read method with its arguments in the query string, as slack-morphism sends reads
+    /// (Slack takes JSON bodies only for some methods), and returns Slack's JSON answer when `ok`
+    /// is true.
     pub async fn call_form(&self, method: &str, form: &[(&str, &str)]) -> Result<Value, SlackError> {
         let params: Vec<(&str, Option<&str>)> = form.iter().map(|(k, v)| (*k, Some(*v))).collect();
         let session = self.session();

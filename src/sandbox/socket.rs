@@ -12,12 +12,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
 
 use super::actor::{ActError, Reply};
 use super::Workspace;
@@ -276,12 +282,18 @@ pub(super) struct Ticket {
     ticket: String,
 }
 
-/// `GET /socket?ticket=…`: the WebSocket `apps.connections.open` pointed to.
+/// `GET /socket?ticket=…`: the WebSocket `apps.connections.open` pointed to. The upgrade is
+/// done here on hyper's own upgrade, with tokio-tungstenite (the one warroom connects with)
+/// on the upgraded connection: axum's `ws` feature would bring a second, older
+/// tokio-tungstenite.
 pub(super) async fn connect(
     State(ws): State<Arc<Workspace>>,
     Query(ticket): Query<Ticket>,
-    upgrade: WebSocketUpgrade,
+    mut request: Request,
 ) -> Response {
+    let Some(key) = websocket_key(request.headers()).map(str::to_string) else {
+        return (StatusCode::BAD_REQUEST, "not a WebSocket upgrade").into_response();
+    };
     let valid = ws.sockets(|s| {
         let found = s.tickets.iter().position(|t| *t == ticket.ticket);
         found.map(|i| s.tickets.remove(i)).is_some()
@@ -289,10 +301,38 @@ pub(super) async fn connect(
     if !valid {
         return (StatusCode::UNAUTHORIZED, "invalid or used ticket").into_response();
     }
-    upgrade.on_upgrade(move |socket| serve(ws, socket))
+    let upgrade = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        if let Ok(upgraded) = upgrade.await {
+            let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+            serve(ws, socket).await;
+        }
+    });
+    let accept = derive_accept_key(key.as_bytes());
+    let response = Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::UPGRADE, "websocket")
+        .header(header::CONNECTION, "upgrade")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .body(Body::empty());
+    response.unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-async fn serve(ws: Arc<Workspace>, mut socket: WebSocket) {
+/// The `Sec-WebSocket-Key` of a well-formed WebSocket (version 13) upgrade request.
+fn websocket_key(headers: &HeaderMap) -> Option<&str> {
+    let has = |name: header::HeaderName, token: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|part| part.trim().eq_ignore_ascii_case(token)))
+    };
+    let version = headers.get(header::SEC_WEBSOCKET_VERSION).is_some_and(|v| v == "13");
+    let upgrade = has(header::UPGRADE, "websocket") && has(header::CONNECTION, "upgrade");
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).and_then(|v| v.to_str().ok());
+    key.filter(|_| version && upgrade)
+}
+
+async fn serve(ws: Arc<Workspace>, mut socket: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>) {
     let (frames, mut outgoing) = mpsc::unbounded_channel();
     // Registered before the hello is sent: envelopes queued for it meanwhile wait in `outgoing`
     // and follow the hello.
@@ -318,7 +358,7 @@ async fn serve(ws: Arc<Workspace>, mut socket: WebSocket) {
                 }
                 Some(Frame::Drop) | None => break,
             },
-            message = socket.recv() => match message {
+            message = socket.next() => match message {
                 Some(Ok(Message::Text(text))) => ws.acknowledged(id, &text),
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
                 Some(Ok(_)) => {}
@@ -326,4 +366,32 @@ async fn serve(ws: Arc<Workspace>, mut socket: WebSocket) {
         }
     }
     ws.disconnected(id);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs.iter().map(|(k, v)| (header::HeaderName::from_static(k), v.parse().unwrap())).collect()
+    }
+
+    #[test]
+    fn only_a_version_13_websocket_upgrade_has_a_key() {
+        let good = [
+            ("upgrade", "websocket"),
+            ("connection", "keep-alive, Upgrade"),
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ];
+        assert_eq!(websocket_key(&headers(&good)), Some("dGhlIHNhbXBsZSBub25jZQ=="));
+        for missing in 0..good.len() {
+            let partial: Vec<_> = good.iter().enumerate().filter(|(i, _)| *i != missing).map(|(_, p)| *p).collect();
+            assert_eq!(websocket_key(&headers(&partial)), None, "without {}", good[missing].0);
+        }
+        let old = [good[0], good[1], ("sec-websocket-version", "8"), good[3]];
+        assert_eq!(websocket_key(&headers(&old)), None);
+        // RFC 6455's own example of the accept value.
+        assert_eq!(derive_accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
 }

@@ -47,8 +47,8 @@
 //!
 //! Since slack-morphism 2.27 its interaction callback does return a `SlackInteractionResponse`,
 //! so answering a modal in the ack is no longer a reason; the ones above are. Its listener also
-//! needs its `hyper` feature, which brings a second HTTP client, and tokio-tungstenite with
-//! native roots.
+//! needs its `hyper` feature, which brings a second HTTP client (hyper-rustls) and the
+//! system's certificate store (`rustls-native-certs`) beside the webpki roots warroom uses.
 
 mod connection;
 pub mod envelope;

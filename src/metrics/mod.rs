@@ -48,7 +48,7 @@ pub const JOBS: Family = Family {
 };
 pub const SLACK_CALLS: Family = Family {
     name: "warroom_slack_api_calls_total",
-    help: "Slack Web API calls by method and outcome (ok, error, ratelimited, http_4xx, http_5xx, transport).",
+    help: "Slack Web API calls by method and outcome (ok, error, ratelimited, paused, http_4xx, http_5xx, transport, unanswered, invalid).",
     kind: Kind::Counter,
     labels: &["method", "outcome"],
     buckets: &[],

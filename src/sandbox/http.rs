@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,7 +23,9 @@ use super::Workspace;
 /// The Slack side: what warroom's Web API client and response URLs reach.
 pub fn api_router(workspace: Arc<Workspace>) -> Router {
     Router::new()
-        .route("/api/{method}", post(web_api))
+        // Slack takes every method's arguments in a POST body (JSON or form-encoded) or, for
+        // reading, in a GET's query string (slack-morphism reads that way).
+        .route("/api/{method}", post(web_api).get(web_api_query))
         .route("/response/{id}", post(response_url))
         // Slack takes files up to 1 GB; a long incident's report is tens of MiB.
         .route("/upload/{file_id}", post(upload).layer(axum::extract::DefaultBodyLimit::max(256 << 20)))
@@ -63,17 +65,20 @@ async fn file(State(ws): State<Arc<Workspace>>, Path(id): Path<String>) -> Respo
     (headers, file.content).into_response()
 }
 
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string)
+}
+
 async fn web_api(
     State(ws): State<Arc<Workspace>>,
     Path(method): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string);
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -82,6 +87,21 @@ async fn web_api(
     if !params.is_object() {
         return Json(json!({ "ok": false, "error": "invalid_json" })).into_response();
     }
+    carry_out(ws, method, bearer(&headers), params).await
+}
+
+/// A Web API call by GET: its arguments in the query string, as in a form body.
+async fn web_api_query(
+    State(ws): State<Arc<Workspace>>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = form_params(query.unwrap_or_default().as_bytes());
+    carry_out(ws, method, bearer(&headers), params).await
+}
+
+async fn carry_out(ws: Arc<Workspace>, method: String, bearer: Option<String>, params: Value) -> Response {
     let token = bearer.or_else(|| params["token"].as_str().map(str::to_string));
     let answer = ws.call(&method, token.as_deref(), params);
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);

@@ -46,6 +46,8 @@ pub struct User {
 pub struct Channel {
     pub id: String,
     pub name: String,
+    /// When it was created (unix seconds): Slack's `created`.
+    pub created: i64,
     pub topic: String,
     pub creator: String,
     pub members: Vec<String>,
@@ -178,10 +180,12 @@ impl Workspace {
         }
         state.users.push(User { id: BOT_USER.into(), name: "warroom".into() });
         let everyone: Vec<String> = state.users.iter().map(|u| u.id.clone()).collect();
+        let created = clock.now().timestamp();
         for (id, name) in [("C0INCIDENTS", "incidents"), ("C0GENERAL", "general")] {
             state.channels.push(Channel {
                 id: id.into(),
                 name: name.into(),
+                created,
                 topic: String::new(),
                 creator: "U0ALICE".into(),
                 members: everyone.clone(),
@@ -246,11 +250,13 @@ impl Workspace {
     }
 
     fn add_channel(&self, name: &str, creator: &str) -> String {
+        let created = self.clock.now().timestamp();
         self.with(|s| {
             let id = s.next_id("C");
             s.channels.push(Channel {
                 id: id.clone(),
                 name: name.into(),
+                created,
                 topic: String::new(),
                 creator: creator.into(),
                 members: vec![creator.into()],

@@ -74,18 +74,18 @@ impl Workspace {
                 "apps.connections.open" => self.open_socket_url(token),
                 "auth.test" => Ok(json!({ "url": "http://sandbox.slack.local/", "team": "warroom sandbox",
                     "user": "warroom", "team_id": TEAM_ID, "user_id": BOT_USER, "bot_id": "B0WARROOM" })),
-                "conversations.create" => create(s, &p("name")),
-                "conversations.list" => list(s, &p("cursor"), params["limit"].as_u64().unwrap_or(100)),
+                "conversations.create" => create(s, &p("name"), now),
+                "conversations.list" => list(s, &p("cursor"), number(params, "limit").unwrap_or(100)),
                 "conversations.info" => s
                     .channel_mut(&p("channel"))
                     .map(|c| json!({ "channel": channel_json(c) }))
                     .ok_or("channel_not_found"),
-                "conversations.invite" => invite(s, &p("channel"), &p("users")),
+                "conversations.invite" => invite(s, &p("channel"), &list_param(params, "users")),
                 "conversations.join" => join(s, &p("channel")),
                 "conversations.members" => {
-                    super::membership::members(s, &p("channel"), &p("cursor"), params["limit"].as_u64().unwrap_or(100))
+                    super::membership::members(s, &p("channel"), &p("cursor"), number(params, "limit").unwrap_or(100))
                 }
-                "conversations.open" => open_dm(s, &p("users")),
+                "conversations.open" => open_dm(s, &list_param(params, "users"), now),
                 "conversations.history" => super::history::history(s, params),
                 "conversations.setTopic" => set_topic(s, &p("channel"), &p("topic")),
                 "chat.postMessage" => post(s, params, now),
@@ -99,10 +99,17 @@ impl Workspace {
                 }
                 "files.completeUploadExternal" => complete_upload(s, params, now),
                 "files.upload" => Err("method_deprecated"),
-                "usergroups.list" => Ok(json!({ "usergroups": s.usergroups.iter().map(|(id, handle, users)| json!({
-                    "id": id, "handle": handle, "name": handle, "user_count": users.len(),
-                    "users": if params["include_users"] == true || params["include_users"] == "true" { json!(users) } else { Value::Null },
-                })).collect::<Vec<_>>() })),
+                "usergroups.list" => Ok(json!({ "usergroups": s.usergroups.iter().map(|(id, handle, users)| {
+                    // Slack's whole user group object (slack-morphism reads each field it requires).
+                    let count = users.len();
+                    let users = if flag(params, "include_users") { json!(users) } else { Value::Null };
+                    json!({ "id": id, "team_id": TEAM_ID, "is_usergroup": true, "is_subteam": true,
+                        "name": handle, "description": "", "handle": handle, "is_external": false,
+                        "date_create": 1_600_000_000, "date_update": 1_600_000_000, "date_delete": 0,
+                        "created_by": "U0ALICE", "updated_by": "U0ALICE",
+                        "prefs": { "channels": [], "groups": [] }, "user_count": count,
+                        "users": users })
+                }).collect::<Vec<_>>() })),
                 "usergroups.users.list" => s
                     .usergroups
                     .iter()
@@ -141,18 +148,36 @@ fn over_post_limit(s: &mut State, channel: &str, now: chrono::DateTime<chrono::U
     false
 }
 
+/// A number argument: a JSON number, or (form-encoded, in a query string) its text.
+fn number(params: &Value, key: &str) -> Option<u64> {
+    params[key].as_u64().or_else(|| params[key].as_str()?.trim().parse().ok())
+}
+
+/// A boolean argument: JSON `true`, or its text.
+fn flag(params: &Value, key: &str) -> bool {
+    params[key] == true || params[key] == "true" || params[key] == "1"
+}
+
+/// A list argument (`users`): comma-separated text, or (JSON) an array of strings.
+fn list_param(params: &Value, key: &str) -> String {
+    match &params[key] {
+        Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+        other => other.as_str().unwrap_or("").to_string(),
+    }
+}
+
 fn error_answer(code: &str) -> Answer {
     Answer { status: 200, retry_after: None, body: json!({ "ok": false, "error": code }), after: After::Answer }
 }
 
 fn channel_json(c: &Channel) -> Value {
     // The sandbox has one token, the bot's: `is_member` is the bot's membership, as Slack says it.
-    json!({ "id": c.id, "name": c.name, "is_channel": true, "is_archived": false, "creator": c.creator,
+    json!({ "id": c.id, "name": c.name, "created": c.created, "is_channel": true, "is_archived": false, "creator": c.creator,
             "topic": { "value": c.topic }, "num_members": c.members.len(),
             "is_member": c.members.iter().any(|m| m == BOT_USER) })
 }
 
-fn create(s: &mut State, name: &str) -> MethodResult {
+fn create(s: &mut State, name: &str, now: chrono::DateTime<chrono::Utc>) -> MethodResult {
     if name.is_empty() {
         return Err("invalid_name_required");
     }
@@ -169,6 +194,7 @@ fn create(s: &mut State, name: &str) -> MethodResult {
     let channel = Channel {
         id,
         name: name.into(),
+        created: now.timestamp(),
         topic: String::new(),
         creator: BOT_USER.into(),
         members: vec![BOT_USER.into()],
@@ -215,7 +241,7 @@ fn invite(s: &mut State, channel: &str, users: &str) -> MethodResult {
 }
 
 /// A direct message channel between the bot and one person (`dm-<user id>`).
-fn open_dm(s: &mut State, users: &str) -> MethodResult {
+fn open_dm(s: &mut State, users: &str, now: chrono::DateTime<chrono::Utc>) -> MethodResult {
     let user = users.trim();
     if user.is_empty() || user.contains(',') {
         return Err(if user.is_empty() { "users_list_not_supplied" } else { "not_supported" });
@@ -231,6 +257,7 @@ fn open_dm(s: &mut State, users: &str) -> MethodResult {
     s.channels.push(Channel {
         id: id.clone(),
         name,
+        created: now.timestamp(),
         topic: String::new(),
         creator: BOT_USER.into(),
         members: vec![BOT_USER.into(), user.into()],
@@ -334,7 +361,9 @@ fn update(s: &mut State, params: &Value) -> MethodResult {
         m.blocks = blocks.clone();
     }
     m.edited = true;
-    Ok(json!({ "channel": c.id, "ts": ts, "text": m.text }))
+    let message = json!({ "type": "message", "user": BOT_USER, "text": m.text, "blocks": m.blocks,
+                          "edited": { "user": BOT_USER, "ts": ts } });
+    Ok(json!({ "channel": c.id, "ts": ts, "text": m.text, "message": message }))
 }
 
 /// Slack checks what a message or a modal carries before anything else: `msg_too_long` for a
@@ -403,7 +432,11 @@ fn open_view(s: &mut State, trigger_id: &str, view: &Value, now: chrono::DateTim
     let user = interaction.user.clone();
     let id = s.next_id("V");
     let mut stored = view.clone();
+    // What Slack adds to the view it opened.
     stored["id"] = json!(id);
+    stored["team_id"] = json!(TEAM_ID);
+    stored["hash"] = json!(format!("{}.{id}", now.timestamp()));
+    stored["state"] = json!({ "values": {} });
     s.views.push(View { id: id.clone(), user, view: stored.clone() });
     Ok(json!({ "view": stored }))
 }

@@ -7,6 +7,7 @@ pub mod blocks;
 pub mod capture;
 pub mod command;
 mod commands;
+mod connector;
 mod events;
 pub(crate) mod incident_commands;
 mod interactions;

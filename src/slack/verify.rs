@@ -1,5 +1,11 @@
 //! Slack request signatures: `v0=` HMAC-SHA256 of `v0:{timestamp}:{raw body}` with the signing
 //! secret, accepted within ±300 seconds of now and compared in constant time.
+//!
+//! Not slack-morphism's `SlackEventSignatureVerifier`: its `verify` takes "now" from the
+//! system clock (`current_unix_seconds()`, `SystemTime::now()`; `verify_at_time` is private),
+//! where warroom checks against the injected clock (so tests move time instead of sleeping);
+//! it takes the body as `&str`, where Slack signs bytes; and its `signature-verifier` feature
+//! would bring hmac 0.13 / sha2 0.11 beside the versions warroom uses.
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};

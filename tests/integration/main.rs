@@ -36,6 +36,7 @@ mod sandbox_mode;
 mod sandbox_page;
 mod service_bounds;
 mod shutdown;
+mod slack_connector;
 mod slack_failures;
 mod slack_limits;
 mod slack_storm;

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::envelope::{self, Outcome};
+use super::envelope::{self, Envelope, Outcome};
 use crate::app::AppState;
 
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -67,7 +67,8 @@ pub async fn serve(
                             tracing::warn!("Socket Mode sent a frame that is not JSON; ignored");
                             continue;
                         };
-                        match message["type"].as_str() {
+                        let kind = message["type"].as_str().map(str::to_string);
+                        match kind.as_deref() {
                             Some("hello") => {
                                 greeted = true;
                                 tracing::info!(connections = %message["num_connections"], "Socket Mode connection open");
@@ -79,10 +80,16 @@ pub async fn serve(
                                 }
                                 retire_by.get_or_insert(Instant::now() + RETIRE_WITHIN);
                             }
-                            _ => {
-                                let (state, permits, acks) = (state.clone(), permits.clone(), acks.clone());
-                                tokio::spawn(answer(state, message, not_unicode, permits, acks));
-                            }
+                            kind => match serde_json::from_value::<Envelope>(message) {
+                                Ok(envelope) => {
+                                    let (state, permits, acks) = (state.clone(), permits.clone(), acks.clone());
+                                    tokio::spawn(answer(state, envelope, not_unicode, permits, acks));
+                                }
+                                Err(e) => {
+                                    tracing::info!(frame.kind = kind.unwrap_or("?"), "ignored a Socket Mode frame that is not an envelope: {e}");
+                                    state.metrics.socket_envelope("other", "ignored");
+                                }
+                            },
                         }
                     }
                     Some(Ok(Message::Close(frame))) => {
@@ -153,7 +160,7 @@ async fn finish(
 /// Handles one envelope and queues its acknowledgement for the writer.
 async fn answer(
     state: AppState,
-    envelope: Value,
+    envelope: Envelope,
     not_unicode: bool,
     permits: Arc<Semaphore>,
     acks: mpsc::UnboundedSender<Message>,
@@ -163,6 +170,6 @@ async fn answer(
     if let Outcome::Ack(ack) = envelope::handle(&state, &envelope, not_unicode).await {
         // If the connection is gone the acknowledgement is lost with it; Slack repeats the
         // envelope on another connection and the repeat is recognised.
-        let _ = acks.send(Message::Text(ack.to_string().into()));
+        let _ = acks.send(Message::Text(ack.into()));
     }
 }

@@ -9,9 +9,46 @@
 //! cannot be reached. An envelope whose acknowledgement was lost is delivered again by Slack
 //! and recognised (see [`envelope`]).
 //!
-//! Why not slack-morphism's listener: warroom's Web API client, Block Kit and handlers are its
-//! own, and slack-morphism's interaction callback cannot answer an envelope with a payload, so
-//! a modal's `response_action` (warroom's form validation) could not be sent back.
+//! What comes from slack-morphism: the acknowledgements' payloads — `SlackCommandEventResponse`
+//! for a command, `SlackInteractionResponse` for an interaction (a modal's `response_action`
+//! goes back in the ack). The envelope and the ack around the payload are two small types of
+//! ours, field for field slack-morphism's `SlackSocketModeEventEnvelopeParams` and
+//! `SlackSocketMode*Ack`, because slack-morphism 2.31 gives no path to its
+//! `models::socket_mode` from outside the crate (see [`envelope`]); `hello` and `disconnect`
+//! are read by their `type` alone. The payloads stay JSON and go to the same handlers the HTTP
+//! endpoints use: slack-morphism's `SlackSocketModeEvent` reads the whole envelope strictly
+//! (`SlackInteractionEvent`, `SlackCommandEvent`, `SlackPushEventCallback` require fields and
+//! enumerate values; even `hello` requires `connection_info.app_id` and `debug_info.host`), and
+//! its listener does not handle an envelope whose payload does not match at all — it
+//! acknowledges it bare and reports a protocol error (`on_message` in
+//! `socket_mode/clients_manager_listener.rs`), so a field Slack adds or changes later would
+//! silently drop clicks and commands.
+//!
+//! Why the transport (connections, reading, reconnecting) is still warroom's, from
+//! slack-morphism 2.31's source (`hyper_tokio/socket_mode/`, which needs its `hyper` feature):
+//! - one envelope at a time per connection: the reader task of
+//!   `SlackTungsteniteWssClient::connect_spawn` awaits `on_message` — the whole handler —
+//!   before it reads the next frame, so one slow envelope delays every envelope behind it on
+//!   that connection past Slack's 3 s; warroom hands each envelope to its own task;
+//! - a fixed 30 s between reconnection attempts (`connect_with_reconnections`, with
+//!   `SlackClientSocketModeConfig::DEFAULT_RECONNECT_TIMEOUT_IN_SECONDS`), no backoff or
+//!   jitter; warroom reconnects at once, then 0.5 s doubling to 30 s, jittered;
+//! - `Retry-After` ignored: `try_to_connect` logs a failed `apps.connections.open` (a 429
+//!   included) and waits the same fixed interval; warroom waits at least Slack's `Retry-After`;
+//! - no drain on refresh: on `disconnect`, `restart_client` (`tokio_clients_manager.rs`) calls
+//!   `shutdown_channel`, which marks the client destroyed and has its writer close the socket,
+//!   so an envelope that arrives on it after the `disconnect` is read and dropped unacknowledged
+//!   (the reader checks `destroyed` first) and any acknowledgement queued after the close is
+//!   lost — Slack delivers those envelopes again, late; and the successor is opened only after
+//!   the old connection is shut (a gap with one connection fewer). warroom opens the successor
+//!   first and keeps handling and answering on the old one for up to 10 s;
+//! - a dead connection is noticed after 5 missed pongs at 15 s (75 s); warroom's after 30 s of
+//!   silence.
+//!
+//! Since slack-morphism 2.27 its interaction callback does return a `SlackInteractionResponse`,
+//! so answering a modal in the ack is no longer a reason; the ones above are. Its listener also
+//! needs its `hyper` feature, which brings a second HTTP client (hyper-rustls) and the
+//! system's certificate store (`rustls-native-certs`) beside the webpki roots warroom uses.
 
 mod connection;
 pub mod envelope;

@@ -1,0 +1,108 @@
+//! Channels: create, find by name, members, invite, topic, join (slack-morphism's
+//! `conversations.*` requests and answers).
+
+use slack_morphism::prelude::*;
+
+use super::{Channel, SlackClient, SlackError};
+use crate::slack::connector::into_slack_error;
+
+fn channel_of(info: SlackChannelInfo) -> Channel {
+    Channel { id: info.id.0, name: info.name.unwrap_or_default(), creator: info.creator.map(|c| c.0) }
+}
+
+/// The cursor to ask for next: none once Slack says there is no more.
+fn next(metadata: Option<SlackResponseMetadata>) -> Option<SlackCursorId> {
+    metadata.and_then(|m| m.next_cursor).filter(|c| !c.0.is_empty())
+}
+
+impl SlackClient {
+    pub async fn create_channel(&self, name: &str) -> Result<Channel, SlackError> {
+        let request = SlackApiConversationsCreateRequest::new(name.into()).with_is_private(false);
+        let answer = self
+            .session()
+            .conversations_create(&request)
+            .await
+            .map_err(|e| into_slack_error("conversations.create", e))?;
+        Ok(channel_of(answer.channel))
+    }
+
+    /// Finds a public channel by name, paging through `conversations.list`.
+    pub async fn find_channel(&self, name: &str) -> Result<Option<Channel>, SlackError> {
+        let session = self.session();
+        let mut cursor = None;
+        for _ in 0..50 {
+            let request = SlackApiConversationsListRequest::new()
+                .with_limit(1000)
+                .with_exclude_archived(true)
+                .with_types(vec![SlackConversationType::Public])
+                .opt_cursor(cursor);
+            let page =
+                session.conversations_list(&request).await.map_err(|e| into_slack_error("conversations.list", e))?;
+            if let Some(found) = page.channels.into_iter().find(|c| c.name.as_deref() == Some(name)) {
+                return Ok(Some(channel_of(found)));
+            }
+            cursor = next(page.response_metadata);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every member of `channel` (`conversations.members`, page by page).
+    pub async fn channel_members(&self, channel: &str) -> Result<Vec<String>, SlackError> {
+        let session = self.session();
+        let (mut members, mut cursor) = (Vec::new(), None);
+        // 200 pages of 1,000: beyond any channel Slack lets a workspace have.
+        for _ in 0..200 {
+            let request = SlackApiConversationsMembersRequest::new()
+                .with_channel(SlackChannelId(channel.into()))
+                .with_limit(1000)
+                .opt_cursor(cursor);
+            let page = session
+                .conversations_members(&request)
+                .await
+                .map_err(|e| into_slack_error("conversations.members", e))?;
+            members.extend(page.members.into_iter().map(|m| m.0));
+            cursor = next(page.response_metadata);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(members)
+    }
+
+    /// Invites one user; being in the channel already is not an error.
+    pub async fn invite(&self, channel: &str, user: &str) -> Result<(), SlackError> {
+        let request =
+            SlackApiConversationsInviteRequest::new(SlackChannelId(channel.into()), vec![SlackUserId(user.into())]);
+        match self
+            .session()
+            .conversations_invite(&request)
+            .await
+            .map_err(|e| into_slack_error("conversations.invite", e))
+        {
+            Err(e) if matches!(e.code(), Some("already_in_channel" | "cant_invite_self")) => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    pub async fn set_topic(&self, channel: &str, topic: &str) -> Result<(), SlackError> {
+        let request = SlackApiConversationsSetTopicRequest::new(SlackChannelId(channel.into()), topic.into());
+        self.session()
+            .conversations_set_topic(&request)
+            .await
+            .map(drop)
+            .map_err(|e| into_slack_error("conversations.setTopic", e))
+    }
+
+    /// Joins a public channel (after `not_in_channel`).
+    pub async fn join(&self, channel: &str) -> Result<(), SlackError> {
+        let request = SlackApiConversationsJoinRequest::new(SlackChannelId(channel.into()));
+        self.session()
+            .conversations_join(&request)
+            .await
+            .map(drop)
+            .map_err(|e| into_slack_error("conversations.join", e))
+    }
+}

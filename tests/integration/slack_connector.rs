@@ -69,7 +69,7 @@ async fn stand_in(status: u16, body: Value) -> (Arc<Slack>, String) {
 }
 
 fn client(base: &str, timeout: Duration) -> SlackClient {
-    let http = reqwest::Client::builder().timeout(timeout).build().unwrap();
+    let http = warroom::tls::http_client_builder().timeout(timeout).build().unwrap();
     SlackClient::new(http, base, Secret::new("xoxb-test-token"))
 }
 

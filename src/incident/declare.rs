@@ -76,6 +76,10 @@ pub async fn declare(
            ack AS (
                INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at)
                SELECT id, $25, 'ack', '{}'::jsonb, $26, $3 FROM incident WHERE $26::timestamptz IS NOT NULL),
+           -- ON-CALL HOOK (crate::oncall::assign): the service's on-call becomes the commander.
+           oncall AS (
+               INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at, max_attempts)
+               SELECT id, $28, 'declared', '{}'::jsonb, $3, $3, $29 FROM incident WHERE $30),
            event AS (
                INSERT INTO timeline_events (incident_id, at, actor, kind, payload)
                SELECT id, $3, $8, $13, jsonb_build_object(
@@ -112,6 +116,10 @@ pub async fn declare(
         kind::ESCALATION_ACK_CHECK,
         ack_check,
         new.runbook_url,
+        // ON-CALL HOOK: an incident declared without a commander gets the on-call's.
+        kind::ONCALL_ASSIGN,
+        crate::oncall::assign::ATTEMPTS,
+        crate::oncall::assign::wanted(config, new),
     )
     .fetch_optional(&mut *db)
     .await?;

@@ -133,16 +133,33 @@ pub async fn change_commander(
     actor: &str,
     commander: &str,
 ) -> Result<(), LifecycleError> {
-    let mut tx = db.begin().await?;
-    store::set_commander(&mut *tx, incident.id, commander).await?;
-    let payload = json!({ "from": incident.commander, "to": commander });
-    timeline::append(&mut *tx, incident.id, now, actor, EventKind::CommanderChanged, payload).await?;
     let text = format!(
         ":busts_in_silhouette: <@{commander}> is now Incident Commander of {} (was <@{}>; changed by <@{actor}>).",
         incident.number(),
         incident.commander
     );
-    post(&mut tx, incident, &text, false, now).await?;
+    change_commander_saying(db, now, incident, actor, commander, &text, json!({})).await
+}
+
+/// [`change_commander`], announced with `text`; `why` joins the timeline event's payload (the
+/// on-call assignment and hand-over say which schedule).
+pub async fn change_commander_saying(
+    db: impl Acquire<'_, Database = Postgres>,
+    now: DateTime<Utc>,
+    incident: &Incident,
+    actor: &str,
+    commander: &str,
+    text: &str,
+    why: serde_json::Value,
+) -> Result<(), LifecycleError> {
+    let mut tx = db.begin().await?;
+    store::set_commander(&mut *tx, incident.id, commander).await?;
+    let mut payload = json!({ "from": incident.commander, "to": commander });
+    if let (Some(payload), Some(why)) = (payload.as_object_mut(), why.as_object()) {
+        payload.extend(why.clone());
+    }
+    timeline::append(&mut *tx, incident.id, now, actor, EventKind::CommanderChanged, payload).await?;
+    post(&mut tx, incident, text, false, now).await?;
     if incident.channel_id.is_some() {
         queue::enqueue(
             &mut *tx,

@@ -18,6 +18,7 @@ pub mod messages;
 pub mod pauses;
 pub mod socket;
 mod submissions;
+mod users;
 pub mod verify;
 pub mod views;
 

@@ -40,7 +40,7 @@ pub enum OncallError {
     Unreachable(String),
     #[error("PagerDuty is throttling warroom (asked to wait {}s)", after.as_secs())]
     Throttled { after: Duration },
-    #[error("PagerDuty answered HTTP {0} (its side; retrying)")]
+    #[error("PagerDuty answered HTTP {0}")]
     Server(u16),
     #[error("PagerDuty refused warroom's API token (HTTP {0}): PAGERDUTY_API_TOKEN must be a valid REST API key (read-only is enough)")]
     Unauthorized(u16),

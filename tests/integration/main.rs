@@ -22,6 +22,8 @@ mod housekeeping;
 mod ingress;
 mod lifecycle;
 mod metrics;
+mod oncall;
+mod oncall_handoff;
 mod network_checks;
 mod one_time_urls;
 mod permissions;

@@ -533,9 +533,18 @@ mod tests {
         assert_eq!(config.services["api"].oncall.as_ref().unwrap().source().unwrap().id(), "PABC123");
         let text = "[services.api]\nowner = \"@a\"\n[[escalation.P0]]\nafter = \"5m\"\nnotify = [\"oncall\", \"oncall:abc\"]\n[services.web]\noncall = { pagerduty_schedule = \"x\" }\n";
         let problems: Vec<String> = parse(text).unwrap_err().iter().map(ToString::to_string).collect();
-        assert!(problems.iter().any(|p| p.starts_with("warroom.toml:5:") && p.contains("[services.api] has no `oncall`")), "{problems:?}");
-        assert!(problems.iter().any(|p| p.starts_with("warroom.toml:5:") && p.contains("`abc` is not a PagerDuty id")), "{problems:?}");
-        assert!(problems.iter().any(|p| p.starts_with("warroom.toml:6:") && p.contains("[services.web] oncall")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.starts_with("warroom.toml:5:") && p.contains("[services.api] has no `oncall`")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.starts_with("warroom.toml:5:") && p.contains("`abc` is not a PagerDuty id")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.starts_with("warroom.toml:6:") && p.contains("[services.web] oncall")),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -122,6 +122,9 @@ pub(super) async fn failed(
     Ok(if last {
         JobError::Reported(error.to_string())
     } else {
-        JobError::Retry { error: error.to_string(), after: Some(error.retry_after().unwrap_or(retry_wait(job.attempts))) }
+        JobError::Retry {
+            error: error.to_string(),
+            after: Some(error.retry_after().unwrap_or(retry_wait(job.attempts))),
+        }
     })
 }

@@ -165,7 +165,9 @@ pub async fn click(state: &AppState, db: &mut PgConnection, user: &str, payload:
         return Ok(format!(":no_entry: {number} is resolved; nothing changed."));
     }
     if user != to {
-        if let Some(refusal) = crate::slack::authorize::refusal(state, db, &incident, user, Permission::ChangeCommander).await? {
+        if let Some(refusal) =
+            crate::slack::authorize::refusal(state, db, &incident, user, Permission::ChangeCommander).await?
+        {
             return Ok(format!("{refusal} This button is for <@{to}>, on call now."));
         }
     }

@@ -16,9 +16,9 @@ mod membership;
 pub mod pagerduty;
 pub mod pagerduty_rest;
 mod scopes;
-mod users;
 pub mod socket;
 pub mod statuspage;
+mod users;
 mod web_api;
 
 pub use faults::{CallRecord, Fault};

@@ -184,7 +184,11 @@ impl PagerDutyRest {
         }
         if !accept.is_some_and(|a| a.contains("application/vnd.pagerduty+json;version=2")) {
             let errors = ["Accept must be application/vnd.pagerduty+json;version=2"];
-            return (400, None, json!({ "error": { "message": "Invalid Input Provided", "code": 2001, "errors": errors } }));
+            return (
+                400,
+                None,
+                json!({ "error": { "message": "Invalid Input Provided", "code": 2001, "errors": errors } }),
+            );
         }
         let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
         let all = |key: &str| params.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()).collect::<Vec<_>>();
@@ -270,7 +274,9 @@ fn next_edge(schedule: &Schedule, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
             edges.push(layer.start + Duration::seconds(turns * turn));
         }
         if let Some((from, length)) = layer.daily {
-            let midnight = t - Duration::seconds(i64::from(t.num_seconds_from_midnight())) - Duration::nanoseconds(i64::from(t.nanosecond()));
+            let midnight = t
+                - Duration::seconds(i64::from(t.num_seconds_from_midnight()))
+                - Duration::nanoseconds(i64::from(t.nanosecond()));
             for day in 0..2 {
                 for edge in [from, from + length] {
                     let at = midnight + Duration::days(day) + Duration::seconds(edge);
@@ -298,15 +304,17 @@ fn stint(schedule: &Schedule, at: DateTime<Utc>) -> Option<(String, DateTime<Utc
         }
         t = edge;
     }
-    // The stint began at the last edge before `at` where someone else held it (or a day back).
-    let mut start = at - Duration::days(1);
-    let mut probe = at;
-    for _ in 0..200 {
-        probe -= Duration::minutes(15);
-        if probe < at - Duration::days(1) || final_user(schedule, probe).as_ref() != Some(&user) {
-            start = probe + Duration::minutes(15);
-            break;
+    // The stint began at the last edge of the week before `at` where the user took over.
+    let mut start = at - Duration::days(7);
+    let mut t = start;
+    let mut before = final_user(schedule, t);
+    for _ in 0..5000 {
+        let Some(edge) = next_edge(schedule, t).filter(|e| *e <= at) else { break };
+        let now = final_user(schedule, edge);
+        if now.as_ref() == Some(&user) && before.as_ref() != Some(&user) {
+            start = edge;
         }
+        (before, t) = (now, edge);
     }
     Some((user, start, end))
 }
@@ -323,10 +331,14 @@ pub fn router(rest: Arc<PagerDutyRest>) -> axum::Router {
         RawQuery(query): RawQuery,
     ) -> axum::response::Response {
         let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let (status, retry_after, body) =
-            rest.oncalls(text(header::AUTHORIZATION).as_deref(), text(header::ACCEPT).as_deref(), &query.unwrap_or_default());
+        let (status, retry_after, body) = rest.oncalls(
+            text(header::AUTHORIZATION).as_deref(),
+            text(header::ACCEPT).as_deref(),
+            &query.unwrap_or_default(),
+        );
         let mut response =
-            (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), axum::Json(body)).into_response();
+            (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), axum::Json(body))
+                .into_response();
         if let Some(seconds) = retry_after {
             let value = HeaderValue::from(seconds);
             response.headers_mut().insert(header::RETRY_AFTER, value.clone());
@@ -336,4 +348,47 @@ pub fn router(rest: Arc<PagerDutyRest>) -> axum::Router {
     }
 
     axum::Router::new().route("/oncalls", axum::routing::get(oncalls)).with_state(rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(day: u32, hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn layers_rotate_and_a_later_layer_overrides_inside_its_window() {
+        let day = Layer {
+            start: at(23, 3),
+            turn: Duration::hours(12),
+            users: vec!["PBOB".into(), "PALICE".into()],
+            daily: None,
+        };
+        // carol covers 22:00–02:00 every night, over the rotation.
+        let night = Layer {
+            start: at(1, 0),
+            turn: Duration::days(7),
+            users: vec!["PCAROL".into()],
+            daily: Some((22 * 3600, 4 * 3600)),
+        };
+        let schedule = Schedule { id: "P1".into(), name: "s".into(), layers: vec![day, night] };
+
+        assert_eq!(stint(&schedule, at(23, 2)), None, "before the rotation and outside carol's window");
+        assert_eq!(stint(&schedule, at(23, 5)), Some(("PBOB".into(), at(23, 3), Some(at(23, 15)))));
+        assert_eq!(stint(&schedule, at(23, 16)), Some(("PALICE".into(), at(23, 15), Some(at(23, 22)))));
+        assert_eq!(stint(&schedule, at(23, 23)), Some(("PCAROL".into(), at(23, 22), Some(at(24, 2)))));
+        assert_eq!(stint(&schedule, at(24, 2)), Some(("PALICE".into(), at(24, 2), Some(at(24, 3)))));
+        assert_eq!(stint(&schedule, at(24, 3)).unwrap().0, "PBOB");
+    }
+
+    #[test]
+    fn one_person_always_on_call_has_no_end() {
+        let solo = Layer { start: at(1, 0), turn: Duration::days(7), users: vec!["PBOB".into()], daily: None };
+        let schedule = Schedule { id: "P1".into(), name: "s".into(), layers: vec![solo] };
+        let (user, _, end) = stint(&schedule, at(23, 5)).unwrap();
+        assert_eq!((user.as_str(), end), ("PBOB", None));
+    }
 }

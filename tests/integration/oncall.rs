@@ -87,7 +87,8 @@ pub async fn assert_no_token(app: &TestApp) {
     let errors: Vec<Option<String>> =
         sqlx::query_scalar("SELECT last_error FROM jobs").fetch_all(&app.db).await.unwrap();
     assert!(errors.iter().flatten().all(|e| !e.contains(REST_TOKEN)), "{errors:?}");
-    let payloads: Vec<Value> = sqlx::query_scalar("SELECT payload FROM timeline_events").fetch_all(&app.db).await.unwrap();
+    let payloads: Vec<Value> =
+        sqlx::query_scalar("SELECT payload FROM timeline_events").fetch_all(&app.db).await.unwrap();
     assert!(payloads.iter().all(|p| !p.to_string().contains(REST_TOKEN)));
 }
 
@@ -161,10 +162,8 @@ async fn a_throttled_lookup_waits_for_retry_after_and_a_refused_key_says_which_v
     let reason = app.slack.channel(&channel).unwrap().messages.into_iter().find(|m| m.text.contains("throttling"));
     let reason = reason.expect("the reason is posted");
     assert!(reason.text.contains("PagerDuty is throttling warroom (asked to wait 30s)"), "{}", reason.text);
-    let due: DateTime<Utc> = sqlx::query_scalar("SELECT run_at FROM jobs WHERE kind = 'oncall.assign'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let due: DateTime<Utc> =
+        sqlx::query_scalar("SELECT run_at FROM jobs WHERE kind = 'oncall.assign'").fetch_one(&app.db).await.unwrap();
     assert_eq!(due - reason.received_at, Duration::seconds(30), "PagerDuty's Retry-After");
 
     app.oncall.fail_next(&[401]);
@@ -180,7 +179,10 @@ async fn a_throttled_lookup_waits_for_retry_after_and_a_refused_key_says_which_v
     advance(&app, 5).await;
     let second = app.incidents().await.pop().unwrap();
     let said = reasons(&app, &second.channel_id.unwrap());
-    assert!(said[0].contains("INC-2: PagerDuty refused warroom's API token (HTTP 401): PAGERDUTY_API_TOKEN"), "{said:?}");
+    assert!(
+        said[0].contains("INC-2: PagerDuty refused warroom's API token (HTTP 401): PAGERDUTY_API_TOKEN"),
+        "{said:?}"
+    );
     advance(&app, 60).await;
     assert_eq!(app.incidents().await.pop().unwrap().commander, BOB, "an API declaration gets the on-call too");
     assert_no_token(&app).await;

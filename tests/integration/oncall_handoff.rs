@@ -82,9 +82,16 @@ async fn carol_is_refused_and_bob_takes_command_once_however_often_he_clicks() {
 
     assert_eq!(app.only_incident().await.commander, BOB);
     assert_eq!(commander_changes(&app).await, 2, "warroom → alice, alice → bob: one change for two clicks");
-    assert!(last_ephemeral(&app, BOB).contains("<@U0BOB> already took command of INC-1"), "{}", last_ephemeral(&app, BOB));
+    assert!(
+        last_ephemeral(&app, BOB).contains("<@U0BOB> already took command of INC-1"),
+        "{}",
+        last_ephemeral(&app, BOB)
+    );
     let took: Vec<String> = texts(&app, &channel).into_iter().filter(|t| t.contains("took command")).collect();
-    assert_eq!(took, [":busts_in_silhouette: <@U0BOB> took command of INC-1: on call for Primary on-call (was <@U0ALICE>)."]);
+    assert_eq!(
+        took,
+        [":busts_in_silhouette: <@U0BOB> took command of INC-1: on call for Primary on-call (was <@U0ALICE>)."]
+    );
     app.finish().await;
 }
 

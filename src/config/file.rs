@@ -538,7 +538,9 @@ mod tests {
             "{problems:?}"
         );
         assert!(
-            problems.iter().any(|p| p.starts_with("warroom.toml:5:") && p.contains("`abc` is not a PagerDuty id")),
+            problems
+                .iter()
+                .any(|p| p.starts_with("warroom.toml:5:") && p.contains("`abc` is not a PagerDuty schedule id")),
             "{problems:?}"
         );
         assert!(

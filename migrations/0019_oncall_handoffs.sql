@@ -11,5 +11,7 @@ CREATE TABLE oncall_handoffs (
     offered_at  timestamptz NOT NULL,
     taken_by    text,
     taken_at    timestamptz,
+    -- The offer's messages as posted ([{channel, ts}]): edited once it is taken.
+    messages    jsonb NOT NULL DEFAULT '[]',
     UNIQUE (incident_id, shift_end, to_user)
 );

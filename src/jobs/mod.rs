@@ -71,6 +71,8 @@ pub mod kind {
     pub const ONCALL_SHIFT_END: &str = "oncall.shift_end";
     /// The "Take command" offer, in the channel or by DM.
     pub const ONCALL_OFFER: &str = "oncall.offer";
+    /// The offer's messages edited to say who took command (their button gone).
+    pub const ONCALL_OFFER_TAKEN: &str = "oncall.offer_taken";
 
     /// Timers: cancelled when the incident resolves.
     pub const TIMERS: [&str; 5] =

@@ -103,7 +103,7 @@ async fn offer(
     );
     let blocks = offer_blocks(&text, id);
     for (to_where, user) in [("channel", None), ("dm", Some(to))] {
-        let payload = json!({ "to": to_where, "user": user, "text": text, "blocks": blocks });
+        let payload = json!({ "offer": id, "to": to_where, "user": user, "text": text, "blocks": blocks });
         queue::enqueue(&mut **tx, Some(incident.id), kind::ONCALL_OFFER, &format!("{id}:{to_where}"), payload, now)
             .await?;
     }
@@ -134,7 +134,33 @@ pub async fn post_offer(state: &AppState, job: &queue::Job) -> Result<(), JobErr
     };
     state.limiter.acquire(&target, state.clock.now(), job.holds_slot).map_err(JobError::Defer)?;
     let fallback = crate::slack::limits::label(p["text"].as_str().unwrap_or_default(), 150);
-    crate::jobs::post_once::post(state, job, &target, &fallback, &p["blocks"]).await?;
+    let (channel, ts) = crate::jobs::post_once::post(state, job, &target, &fallback, &p["blocks"]).await?;
+    // Kept so that the button can be taken away once someone took command.
+    let offer = p["offer"].as_str().and_then(|v| Uuid::parse_str(v).ok());
+    let message = json!([{ "channel": channel, "ts": ts }]);
+    sqlx::query!("UPDATE oncall_handoffs SET messages = messages || $2 WHERE id = $1", offer, message)
+        .execute(&state.db)
+        .await?;
+    Ok(())
+}
+
+/// [`kind::ONCALL_OFFER_TAKEN`]: `{ "offer", "text" }`: each posted offer message now says who took
+/// command, without its button.
+pub async fn offer_taken(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
+    let offer = job.payload["offer"].as_str().and_then(|v| Uuid::parse_str(v).ok());
+    let text = job.payload["text"].as_str().unwrap_or_default();
+    let messages = sqlx::query_scalar!("SELECT messages FROM oncall_handoffs WHERE id = $1", offer)
+        .fetch_optional(&state.db)
+        .await?
+        .unwrap_or_default();
+    let section: SlackBlock =
+        SlackSectionBlock::new().with_text(SlackBlockMarkDownText::new(text.into()).into()).into();
+    let blocks = serde_json::to_value(vec![section]).unwrap_or_default();
+    let fallback = crate::slack::limits::label(text, 150);
+    for message in messages.as_array().into_iter().flatten() {
+        let (Some(channel), Some(ts)) = (message["channel"].as_str(), message["ts"].as_str()) else { continue };
+        state.slack.update_message(channel, ts, &fallback, &blocks).await?;
+    }
     Ok(())
 }
 
@@ -175,8 +201,11 @@ pub async fn click(state: &AppState, db: &mut PgConnection, user: &str, payload:
     sqlx::query!("UPDATE oncall_handoffs SET taken_by = $2, taken_at = $3 WHERE id = $1", offer, user, now)
         .execute(&mut *db)
         .await?;
+    let name = crate::templates::escape_mrkdwn(&row.on_call_for);
+    let settled = format!(":white_check_mark: <@{to}> took command of {number} (on call for {name}; <@{user}> clicked Take command at {} UTC).", now.format("%H:%M"));
+    let payload = json!({ "offer": offer, "text": settled });
+    queue::enqueue(&mut *db, Some(incident.id), kind::ONCALL_OFFER_TAKEN, &offer.to_string(), payload, now).await?;
     if incident.commander != to {
-        let name = crate::templates::escape_mrkdwn(&row.on_call_for);
         let by = if user == to { String::new() } else { format!(", handed over by <@{user}>") };
         let text = format!(
             ":busts_in_silhouette: <@{to}> took command of {number}: on call for {name} (was <@{}>{by}).",

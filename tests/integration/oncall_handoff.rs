@@ -75,8 +75,8 @@ async fn carol_is_refused_and_bob_takes_command_once_however_often_he_clicks() {
     assert_eq!(app.only_incident().await.commander, ALICE);
 
     let (dm_ts, _) = offer(&app, "dm-u0bob").unwrap();
+    // Two clicks before the offers are edited (a double click, or one in the DM and one in the channel).
     app.slack.click(BOB, "dm-u0bob", &dm_ts, TAKE).await.unwrap();
-    app.drain().await;
     app.slack.click(BOB, &channel, &ts, TAKE).await.unwrap();
     app.drain().await;
 
@@ -87,11 +87,15 @@ async fn carol_is_refused_and_bob_takes_command_once_however_often_he_clicks() {
         "{}",
         last_ephemeral(&app, BOB)
     );
-    let took: Vec<String> = texts(&app, &channel).into_iter().filter(|t| t.contains("took command")).collect();
-    assert_eq!(
-        took,
-        [":busts_in_silhouette: <@U0BOB> took command of INC-1: on call for Primary on-call (was <@U0ALICE>)."]
-    );
+    let took: Vec<String> = texts(&app, &channel).into_iter().filter(|t| t.starts_with(":busts")).collect();
+    let expected =
+        ":busts_in_silhouette: <@U0BOB> took command of INC-1: on call for Primary on-call (was <@U0ALICE>).";
+    assert_eq!(took.last().map(String::as_str), Some(expected));
+    // Both offers now say who took command, without their button.
+    assert!(offer(&app, &channel).is_none() && offer(&app, "dm-u0bob").is_none(), "the buttons are gone");
+    let settled = texts(&app, "dm-u0bob").pop().unwrap();
+    let expected = ":white_check_mark: <@U0BOB> took command of INC-1 (on call for Primary on-call; <@U0BOB> clicked Take command at 03:00 UTC).";
+    assert_eq!(settled, expected);
     app.finish().await;
 }
 

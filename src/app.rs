@@ -59,6 +59,9 @@ pub struct AppState {
     pub statuspage: crate::statuspage::StatuspageClient,
     /// PagerDuty's Events API, when `PAGERDUTY_ROUTING_KEY` is set.
     pub pagerduty: Option<crate::escalation::pagerduty::PagerDuty>,
+    /// PagerDuty's REST API for who is on call: with `PAGERDUTY_API_TOKEN`, or the sandbox's in
+    /// sandbox mode; `None` turns on-call look-ups off.
+    pub oncall: Option<crate::oncall::PagerDutyRest>,
     /// This process's counters and histograms for `GET /metrics` (the clients above share it).
     pub metrics: Arc<crate::metrics::Metrics>,
     /// How the built-in network checks resolve and connect (the machine's; tests give a fake).
@@ -83,6 +86,8 @@ pub struct Application {
     state: AppState,
     sandbox: Option<Arc<Workspace>>,
     statuspage_sandbox: Option<Arc<StatusPage>>,
+    /// The sandbox PagerDuty REST API, in sandbox mode without `PAGERDUTY_API_TOKEN`.
+    oncall_sandbox: Option<Arc<sandbox::pagerduty_rest::PagerDutyRest>>,
     /// With real Slack, the sandbox status page's own loopback listener: nothing under
     /// `/sandbox` is served on warroom's listener outside sandbox mode.
     statuspage_listener: Option<TcpListener>,
@@ -105,7 +110,7 @@ impl Application {
 
     /// [`Application::build`], with the built-in checks reaching their targets through `network`.
     pub async fn build_with_network(
-        settings: Settings,
+        mut settings: Settings,
         db: sqlx::PgPool,
         clock: SharedClock,
         workers: usize,
@@ -152,6 +157,7 @@ impl Application {
         let pagerduty = settings.pagerduty_routing_key.as_ref().map(|key| {
             crate::escalation::pagerduty::PagerDuty::new(http.clone(), &settings.pagerduty_events_url, key.clone())
         });
+        let (oncall, oncall_sandbox) = oncall_client(&mut settings, &clock, &http, &base_url, sandbox.is_some());
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let slack = slack.with_metrics(metrics.clone());
         let statuspage = statuspage.with_metrics(metrics.clone());
@@ -186,6 +192,7 @@ impl Application {
             runner_tasks_ready: Arc::new(Notify::new()),
             statuspage,
             pagerduty,
+            oncall,
             metrics: metrics.clone(),
             network,
         };
@@ -204,11 +211,15 @@ impl Application {
                 slack_side.merge(sandbox::http::control_router(workspace.clone(), state.settings.sandbox_public));
             router = router.nest("/sandbox", sandbox_routes);
         }
+        if let Some(rest) = &oncall_sandbox {
+            let routes = sandbox::http::from_this_machine(sandbox::pagerduty_rest::router(rest.clone()), local.ip());
+            router = router.nest("/sandbox/pagerduty", routes);
+        }
         if let (Some(page), None) = (&statuspage_sandbox, &statuspage_listener) {
             router = router.nest("/sandbox/statuspage", sandbox::statuspage::router(page.clone()));
         }
         let router = router.layer(middleware::from_fn_with_state(metrics, trace_request));
-        Ok(Self { listener, router, state, sandbox, statuspage_sandbox, statuspage_listener, workers })
+        Ok(Self { listener, router, state, sandbox, statuspage_sandbox, oncall_sandbox, statuspage_listener, workers })
     }
 
     pub fn port(&self) -> u16 {
@@ -227,6 +238,11 @@ impl Application {
     /// The sandbox status page, when warroom runs without a status page key.
     pub fn statuspage_sandbox(&self) -> Option<Arc<StatusPage>> {
         self.statuspage_sandbox.clone()
+    }
+
+    /// The sandbox PagerDuty REST API, when warroom runs the sandbox without a PagerDuty token.
+    pub fn oncall_sandbox(&self) -> Option<Arc<sandbox::pagerduty_rest::PagerDutyRest>> {
+        self.oncall_sandbox.clone()
     }
 
     /// Serves until `shutdown` resolves. The workers are told at once (each finishes the job it
@@ -313,6 +329,30 @@ fn statuspage_client(
     let url = format!("{sandbox_url}/v1");
     let client = crate::statuspage::StatuspageClient::new(http, &url, Secret::new(key), "sandbox", true);
     Ok((client, Some(page)))
+}
+
+/// The on-call client: PagerDuty with `PAGERDUTY_API_TOKEN`; in sandbox mode without one, the
+/// sandbox PagerDuty (served at `{base_url}/sandbox/pagerduty`), whose schedule is then the
+/// on-call of every service without `oncall` and which holds every schedule the services name.
+fn oncall_client(
+    settings: &mut Settings,
+    clock: &SharedClock,
+    http: &reqwest::Client,
+    base_url: &str,
+    sandbox_mode: bool,
+) -> (Option<crate::oncall::PagerDutyRest>, Option<Arc<sandbox::pagerduty_rest::PagerDutyRest>>) {
+    use sandbox::pagerduty_rest::{self as rest, PagerDutyRest};
+    if settings.pagerduty_api_token.is_some() || !sandbox_mode {
+        return (crate::oncall::client(settings, http), None);
+    }
+    let world = Arc::new(PagerDutyRest::with_default_world(clock.clone()));
+    for source in settings.file.services.values().filter_map(|s| s.oncall.as_ref()?.source()) {
+        world.adopt(&source);
+    }
+    settings.file.oncall_fallback = Some(crate::config::OncallSource::Schedule(rest::SANDBOX_SCHEDULE.into()));
+    let url = format!("{base_url}/sandbox/pagerduty");
+    let client = crate::oncall::PagerDutyRest::new(http.clone(), &url, Secret::new(sandbox::pagerduty::REST_TOKEN));
+    (Some(client), Some(world))
 }
 
 /// `0.0.0.0:8080` is reached as `127.0.0.1:8080` from this machine.

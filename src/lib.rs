@@ -16,6 +16,7 @@ pub mod incident;
 pub mod input;
 pub mod jobs;
 pub mod metrics;
+pub mod oncall;
 pub mod permissions;
 pub mod reactions;
 pub mod runbook;

@@ -23,6 +23,8 @@ pub static ALL: &[&dyn React] = &[
     &crate::statuspage::Reactor,
     // The escalation ladder's timers and the silence check; PagerDuty hears the resolution.
     &crate::escalation::Reactor,
+    // Who is on call: an incident nobody commands gets its service's on-call.
+    &crate::oncall::Reactor,
 ];
 
 impl AppState {

@@ -157,6 +157,9 @@ pub struct ServiceConfig {
     /// severity's own (seed 001's page says `major` where P0 says `critical`).
     #[serde(default)]
     pub statuspage_impact: super::ServiceImpact,
+    /// Who is on call for it in PagerDuty: the commander of incidents declared without one,
+    /// and escalation's `oncall` target.
+    pub oncall: Option<super::OncallConfig>,
     /// Where `runbook` is written (`warroom.toml:42`), for check-config's messages.
     #[serde(skip)]
     pub runbook_location: Option<String>,
@@ -221,6 +224,9 @@ pub struct FileConfig {
     pub statuspage: StatuspageConfig,
     /// `[diagnostics]`: the team's own pack directories.
     pub diagnostics: super::DiagnosticsConfig,
+    /// Not from the file: where the on-call of a service without `oncall` comes from. Only the
+    /// sandbox sets it (its own PagerDuty's schedule), so that a first run shows an on-call.
+    pub oncall_fallback: Option<super::OncallSource>,
 }
 
 impl Default for FileConfig {
@@ -271,6 +277,7 @@ impl Default for FileConfig {
             permissions: super::PermissionsConfig::default(),
             statuspage: StatuspageConfig::default(),
             diagnostics: super::DiagnosticsConfig::default(),
+            oncall_fallback: None,
         }
     }
 }
@@ -411,7 +418,26 @@ impl FileConfig {
             let impact = service.statuspage_impact.problems(name.get_ref());
             problems.extend(impact.into_iter().map(|(span, m)| problem(span, m)));
             service.allow.locate(|span| format!("{}:{}", file.display(), line_of(text, span.start)));
+            if let Some(m) = service.oncall.as_ref().and_then(|o| o.problem(name.get_ref())) {
+                problems.push(problem(name.span(), m));
+            }
             config.services.insert(name.get_ref().clone(), service);
+        }
+        // `oncall` in a ladder means the declared service's on-call: every configured service
+        // must say where its on-call comes from.
+        for (sev, tiers) in &raw.escalation {
+            let without: Vec<&str> =
+                config.services.iter().filter(|(_, s)| s.oncall.is_none()).map(|(n, _)| n.as_str()).collect();
+            for target in tiers.iter().flat_map(|t| &t.notify).filter(|t| t.get_ref().trim() == "oncall") {
+                if !without.is_empty() {
+                    let m = format!(
+                        "[[escalation.{}]] notify `oncall`: [services.{}] has no `oncall` (add oncall = {{ pagerduty_schedule = \"P…\" }}, or notify `oncall:<schedule id>`)",
+                        sev.get_ref(),
+                        without.join("], [services.")
+                    );
+                    problems.push(problem(target.span(), m));
+                }
+            }
         }
         super::runbook_path::resolve(file, text, &mut config.services);
         config.templates_dir = raw.templates.dir.clone();
@@ -498,6 +524,29 @@ mod tests {
         assert_eq!(config.escalation[&Severity::P0].len(), 3);
         assert_eq!(config.war_room_url.as_deref(), Some("https://meet.example.com/incident"));
         assert_eq!(config.alerts.rules.len(), 2);
+    }
+
+    #[test]
+    fn oncall_is_checked_in_services_and_ladders() {
+        let ok = "[services.api]\noncall = { pagerduty_schedule = \"PABC123\" }\n[[escalation.P0]]\nafter = \"5m\"\nnotify = [\"oncall\", \"oncall:PDEF456\"]\n";
+        let config = parse(ok).unwrap();
+        assert_eq!(config.services["api"].oncall.as_ref().unwrap().source().unwrap().id(), "PABC123");
+        let text = "[services.api]\nowner = \"@a\"\n[[escalation.P0]]\nafter = \"5m\"\nnotify = [\"oncall\", \"oncall:abc\"]\n[services.web]\noncall = { pagerduty_schedule = \"x\" }\n";
+        let problems: Vec<String> = parse(text).unwrap_err().iter().map(ToString::to_string).collect();
+        assert!(
+            problems.iter().any(|p| p.starts_with("warroom.toml:5:") && p.contains("[services.api] has no `oncall`")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("warroom.toml:5:") && p.contains("`abc` is not a PagerDuty schedule id")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.starts_with("warroom.toml:6:") && p.contains("[services.web] oncall")),
+            "{problems:?}"
+        );
     }
 
     #[test]

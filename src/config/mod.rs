@@ -7,6 +7,7 @@ mod api_url;
 mod diagnostics;
 mod file;
 mod impact;
+mod oncall;
 mod permissions;
 mod runbook_path;
 mod runners;
@@ -25,6 +26,7 @@ pub use file::{
     StatuspageConfig, StatuspageMode,
 };
 pub use impact::{Impact, ServiceImpact};
+pub use oncall::{is_pagerduty_id, OncallConfig, OncallSource};
 pub use permissions::{Permission, PermissionsConfig, Principal, Responders};
 pub use runners::RunnerTokens;
 pub use target::Target;

@@ -12,6 +12,9 @@ pub enum Target {
     Group(String),
     /// The declared service's `owner` (itself a user or a group).
     Owner,
+    /// Who is on call when the tier fires: the declared service's (`oncall`), or one PagerDuty
+    /// schedule's (`oncall:PABC123`).
+    Oncall(Option<String>),
 }
 
 impl Target {
@@ -19,6 +22,16 @@ impl Target {
         let text = text.trim();
         if text == "owner" {
             return Ok(Self::Owner);
+        }
+        if text == "oncall" {
+            return Ok(Self::Oncall(None));
+        }
+        if let Some(id) = text.strip_prefix("oncall:") {
+            return if super::is_pagerduty_id(id) {
+                Ok(Self::Oncall(Some(id.into())))
+            } else {
+                Err(format!("`{id}` is not a PagerDuty schedule id (like PABC123: P and capital letters or digits)"))
+            };
         }
         if let Some(handle) = text.strip_prefix('@') {
             let valid = !handle.is_empty()
@@ -31,7 +44,7 @@ impl Target {
         }
         SlackUserId::parse(text)
             .map(|id| Self::User(id.as_str().into()))
-            .map_err(|m| format!("{m} (use user ids like U0123456789, user groups like @sre-leads, or `owner`)"))
+            .map_err(|m| format!("{m} (use user ids like U0123456789, user groups like @sre-leads, `owner`, `oncall` or `oncall:<schedule id>`)"))
     }
 }
 
@@ -40,11 +53,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn targets_are_users_groups_or_the_owner() {
+    fn targets_are_users_groups_the_owner_or_the_oncall() {
         assert_eq!(Target::parse("U0123456789"), Ok(Target::User("U0123456789".into())));
         assert_eq!(Target::parse("@sre-leads"), Ok(Target::Group("sre-leads".into())));
         assert_eq!(Target::parse("owner"), Ok(Target::Owner));
         assert!(Target::parse("@").is_err());
+        assert_eq!(Target::parse("oncall"), Ok(Target::Oncall(None)));
+        assert_eq!(Target::parse("oncall:PABC123"), Ok(Target::Oncall(Some("PABC123".into()))));
+        assert!(Target::parse("oncall:abc").unwrap_err().contains("not a PagerDuty schedule id"));
         assert!(Target::parse("bob").unwrap_err().contains("user groups like @sre-leads"));
     }
 }

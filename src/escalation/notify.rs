@@ -21,6 +21,7 @@ struct Resolved {
 
 async fn resolve(state: &AppState, incident: &Incident, targets: &[String]) -> Result<Resolved, JobError> {
     let mut out = Resolved::default();
+    let now = state.clock.now();
     let owner = state.settings.file.services.get(&incident.service).and_then(|s| s.owner.clone());
     for text in targets {
         let target = match Target::parse(text) {
@@ -52,6 +53,25 @@ async fn resolve(state: &AppState, incident: &Incident, targets: &[String]) -> R
                 }
                 Err(e) => return Err(e.into()),
             },
+            // Who is on call now, asked when the tier fires; PagerDuty or Slack failing leaves
+            // this one target out (said in the request), not the tier.
+            Target::Oncall(schedule) => {
+                let source = match schedule {
+                    Some(id) => Some(crate::config::OncallSource::Schedule(id)),
+                    None => crate::oncall::source_for(&state.settings.file, &incident.service),
+                };
+                let Some(source) = source else {
+                    out.missing.push(format!("the on-call of `{}` (no `oncall` configured)", incident.service));
+                    continue;
+                };
+                match crate::oncall::on_call(state, &source, now).await {
+                    Ok(oncall) => {
+                        out.mentions.push(format!("<@{}>", oncall.slack_user));
+                        out.users.push(oncall.slack_user);
+                    }
+                    Err(e) => out.missing.push(format!("the on-call of {} ({e})", source.describe())),
+                }
+            }
             Target::Owner => {}
         }
     }

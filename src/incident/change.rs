@@ -20,39 +20,25 @@ use crate::config::FileConfig;
 #[derive(Debug, Clone, Copy)]
 pub enum Change<'a> {
     /// A new incident (told only to the reactors that asked with [`Plan::then_react`]).
-    Declared {
-        id: Uuid,
-        number: IncidentNumber,
-        new: &'a NewIncident,
-    },
+    Declared { id: Uuid, number: IncidentNumber, new: &'a NewIncident },
     /// The first Acknowledge click.
-    Acknowledged {
-        incident: &'a Incident,
-    },
+    Acknowledged { incident: &'a Incident },
     /// `/incident update` (or the modal): the incident as updated, and the fields given.
-    Updated {
-        incident: &'a Incident,
-        fields: &'a UpdateFields,
-    },
+    Updated { incident: &'a Incident, fields: &'a UpdateFields },
     CommanderChanged {
         incident: &'a Incident,
         from: &'a str,
         to: &'a str,
+        /// What the channel is told instead of the plain announcement, when warroom made the
+        /// change itself and says why (the on-call's assignment, a hand-over).
+        announce: Option<&'a str>,
     },
     /// The incident carries the new severity and its re-planned `next_update_at`.
-    SeverityChanged {
-        incident: &'a Incident,
-        from: Severity,
-        to: Severity,
-    },
+    SeverityChanged { incident: &'a Incident, from: Severity, to: Severity },
     /// The incident as resolved (every timer already cancelled).
-    Resolved {
-        incident: &'a Incident,
-    },
+    Resolved { incident: &'a Incident },
     /// The incident as reopened (its status update cadence planned again).
-    Reopened {
-        incident: &'a Incident,
-    },
+    Reopened { incident: &'a Incident },
 }
 
 impl Change<'_> {
@@ -166,13 +152,15 @@ impl<'a> Reactions<'a> {
     }
 }
 
-/// A job a reactor queues with a declaration (the queue's default number of attempts).
+/// A job a reactor queues with a declaration.
 #[derive(Debug, Clone)]
 pub struct PlannedJob {
     pub kind: &'static str,
     pub slot: String,
     pub payload: Value,
     pub run_at: DateTime<Utc>,
+    /// Its own number of attempts; `None`: the queue's default.
+    pub max_attempts: Option<i32>,
 }
 
 /// What the reactors add to a declaration.
@@ -187,7 +175,19 @@ pub struct Plan {
 impl Plan {
     /// Queues a job with the declaration.
     pub fn queue(&mut self, kind: &'static str, slot: impl Into<String>, payload: Value, run_at: DateTime<Utc>) {
-        self.jobs.push(PlannedJob { kind, slot: slot.into(), payload, run_at });
+        self.jobs.push(PlannedJob { kind, slot: slot.into(), payload, run_at, max_attempts: None });
+    }
+
+    /// [`Plan::queue`] with its own number of attempts (a job that keeps trying for longer).
+    pub fn queue_with_attempts(
+        &mut self,
+        kind: &'static str,
+        slot: impl Into<String>,
+        payload: Value,
+        run_at: DateTime<Utc>,
+        max_attempts: i32,
+    ) {
+        self.jobs.push(PlannedJob { kind, slot: slot.into(), payload, run_at, max_attempts: Some(max_attempts) });
     }
 
     /// Asks for [`React::on`] with [`Change::Declared`], after the declaration's statement and

@@ -81,6 +81,7 @@ async fn insert(
     let slots: Vec<String> = jobs.iter().map(|j| j.slot.clone()).collect();
     let payloads: Vec<serde_json::Value> = jobs.iter().map(|j| j.payload.clone()).collect();
     let run_ats: Vec<DateTime<Utc>> = jobs.iter().map(|j| j.run_at).collect();
+    let attempts: Vec<Option<i32>> = jobs.iter().map(|j| j.max_attempts).collect();
     // One statement, so one round trip and one commit on the acknowledgement path: the key, the
     // incident, its `declared` event, its first status update timer and the jobs the reactions
     // planned (the channel's creation first) are written together or not at all. A key seen
@@ -104,8 +105,15 @@ async fn insert(
            planned AS (
                INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at)
                SELECT i.id, p.kind, p.slot, p.payload, p.run_at, $3
-               FROM incident i, unnest($19::text[], $20::text[], $21::jsonb[], $22::timestamptz[])
-                    AS p(kind, slot, payload, run_at)),
+               FROM incident i, unnest($19::text[], $20::text[], $21::jsonb[], $22::timestamptz[], $23::int4[])
+                    AS p(kind, slot, payload, run_at, attempts)
+               WHERE p.attempts IS NULL),
+           counted AS (
+               INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at, max_attempts)
+               SELECT i.id, p.kind, p.slot, p.payload, p.run_at, $3, p.attempts
+               FROM incident i, unnest($19::text[], $20::text[], $21::jsonb[], $22::timestamptz[], $23::int4[])
+                    AS p(kind, slot, payload, run_at, attempts)
+               WHERE p.attempts IS NOT NULL),
            event AS (
                INSERT INTO timeline_events (incident_id, at, actor, kind, payload)
                SELECT id, $3, $8, $13, jsonb_build_object(
@@ -135,6 +143,7 @@ async fn insert(
         &slots,
         &payloads,
         &run_ats,
+        &attempts as &[Option<i32>],
     )
     .fetch_optional(&mut *db)
     .await

@@ -117,12 +117,37 @@ pub async fn change_commander(
     actor: &str,
     commander: &str,
 ) -> Result<(), LifecycleError> {
+    change_commander_because(db, reactions, now, incident, actor, commander, None).await
+}
+
+/// Why warroom changed a commander itself (the on-call's assignment, a hand-over): the channel
+/// is told `text` instead of the plain announcement, and `details` join the timeline event.
+#[derive(Debug)]
+pub struct Because<'a> {
+    pub text: &'a str,
+    pub details: serde_json::Value,
+}
+
+/// [`change_commander`], with the reason warroom changed it when it did.
+pub async fn change_commander_because(
+    db: impl Acquire<'_, Database = Postgres>,
+    reactions: Reactions<'_>,
+    now: DateTime<Utc>,
+    incident: &Incident,
+    actor: &str,
+    commander: &str,
+    because: Option<&Because<'_>>,
+) -> Result<(), LifecycleError> {
     let mut tx = db.begin().await?;
     store::set_commander(&mut *tx, incident.id, commander).await?;
-    let payload = json!({ "from": incident.commander, "to": commander });
+    let mut payload = json!({ "from": incident.commander, "to": commander });
+    if let (Some(payload), Some(details)) = (payload.as_object_mut(), because.and_then(|b| b.details.as_object())) {
+        payload.extend(details.clone());
+    }
     timeline::append(&mut *tx, incident.id, now, actor, EventKind::CommanderChanged, payload).await?;
     let changed = Incident { commander: commander.to_string(), ..incident.clone() };
-    let change = Change::CommanderChanged { incident: &changed, from: &incident.commander, to: commander };
+    let announce = because.map(|b| b.text);
+    let change = Change::CommanderChanged { incident: &changed, from: &incident.commander, to: commander, announce };
     reactions.react(&mut tx, &reactions.context(now, actor), &change, None).await?;
     tx.commit().await?;
     Ok(())

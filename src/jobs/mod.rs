@@ -67,8 +67,18 @@ pub mod kind {
     /// A section's time window ended (`crate::checklist::remind`).
     pub const CHECKLIST_WINDOW: &str = "checklist.window";
 
+    /// An incident declared without a commander gets its service's on-call (`crate::oncall::assign`).
+    pub const ONCALL_ASSIGN: &str = "oncall.assign";
+    /// The commander's on-call shift ends: offer command to the next on-call (`crate::oncall::handoff`).
+    pub const ONCALL_SHIFT_END: &str = "oncall.shift_end";
+    /// The "Take command" offer, in the channel or by DM.
+    pub const ONCALL_OFFER: &str = "oncall.offer";
+    /// The offer's messages edited to say who took command (their button gone).
+    pub const ONCALL_OFFER_TAKEN: &str = "oncall.offer_taken";
+
     /// Timers: cancelled when the incident resolves.
-    pub const TIMERS: [&str; 4] = [STATUS_UPDATE, ESCALATION_TIER, ESCALATION_ACK_CHECK, CHECKLIST_WINDOW];
+    pub const TIMERS: [&str; 5] =
+        [STATUS_UPDATE, ESCALATION_TIER, ESCALATION_ACK_CHECK, CHECKLIST_WINDOW, ONCALL_SHIFT_END];
 }
 
 /// How a job attempt ended, when it did not succeed.

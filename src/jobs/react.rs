@@ -53,10 +53,15 @@ impl React for SlackWork {
                     let payload = json!({ "by": actor, "snapshot": snapshot });
                     queue::enqueue(&mut **tx, Some(incident.id), kind::POST_UPDATE, &slot, payload, now).await?;
                 }
-                Change::CommanderChanged { incident, from, to } => {
-                    let text = format!(
-                        ":busts_in_silhouette: <@{to}> is now Incident Commander of {} (was <@{from}>; changed by <@{actor}>).",
-                        incident.number(),
+                Change::CommanderChanged { incident, from, to, announce } => {
+                    let text = announce.map_or_else(
+                        || {
+                            format!(
+                                ":busts_in_silhouette: <@{to}> is now Incident Commander of {} (was <@{from}>; changed by <@{actor}>).",
+                                incident.number(),
+                            )
+                        },
+                        str::to_string,
                     );
                     post(tx, incident, &text, false, now).await?;
                     if incident.channel_id.is_some() {

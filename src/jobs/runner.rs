@@ -171,6 +171,10 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::CHECKLIST_POST => crate::checklist::post::post(state, job).await,
         kind::CHECKLIST_REFRESH => crate::checklist::post::refresh(state, job).await,
         kind::CHECKLIST_WINDOW => crate::checklist::remind::run(state, job).await,
+        kind::ONCALL_ASSIGN => crate::oncall::assign::run(state, job).await,
+        kind::ONCALL_SHIFT_END => crate::oncall::handoff::shift_end(state, job).await,
+        kind::ONCALL_OFFER => crate::oncall::handoff::post_offer(state, job).await,
+        kind::ONCALL_OFFER_TAKEN => crate::oncall::handoff::offer_taken(state, job).await,
         other => Err(JobError::Fatal(format!("unknown job kind `{other}`"))),
     }
 }

@@ -14,9 +14,11 @@ mod history;
 pub mod http;
 mod membership;
 pub mod pagerduty;
+pub mod pagerduty_rest;
 mod scopes;
 pub mod socket;
 pub mod statuspage;
+mod users;
 mod web_api;
 
 pub use faults::{CallRecord, Fault};
@@ -34,11 +36,18 @@ pub const TEAM_ID: &str = "T0SANDBOX";
 pub const BOT_USER: &str = "U0WARROOM";
 pub const BOT_TOKEN: &str = "xoxb-sandbox-token";
 
+/// The email of the sandbox person `name` (in Slack and in the sandbox PagerDuty alike).
+pub fn sandbox_email(name: &str) -> String {
+    format!("{name}@example.com")
+}
+
 /// A person in the sandbox workspace.
 #[derive(Debug, Clone, Serialize)]
 pub struct User {
     pub id: String,
     pub name: String,
+    /// Their email (`users.lookupByEmail`); the bot has none.
+    pub email: Option<String>,
 }
 
 /// A channel with everything posted in it.
@@ -176,9 +185,9 @@ impl Workspace {
         let mut state = State::default();
         for name in ["alice", "bob", "carol"] {
             let id = format!("U0{}", name.to_uppercase());
-            state.users.push(User { id, name: name.into() });
+            state.users.push(User { id, name: name.into(), email: Some(sandbox_email(name)) });
         }
-        state.users.push(User { id: BOT_USER.into(), name: "warroom".into() });
+        state.users.push(User { id: BOT_USER.into(), name: "warroom".into(), email: None });
         let everyone: Vec<String> = state.users.iter().map(|u| u.id.clone()).collect();
         let created = clock.now().timestamp();
         for (id, name) in [("C0INCIDENTS", "incidents"), ("C0GENERAL", "general")] {

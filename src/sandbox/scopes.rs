@@ -20,6 +20,7 @@ fn needed(method: &str) -> Option<&'static str> {
         "files.getUploadURLExternal" | "files.completeUploadExternal" => "files:write",
         "usergroups.list" | "usergroups.users.list" => "usergroups:read",
         "users.info" => "users:read",
+        "users.lookupByEmail" => "users:read.email",
         _ => return None,
     })
 }

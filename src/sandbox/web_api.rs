@@ -122,6 +122,7 @@ impl Workspace {
                     .find(|u| u.id == p("user"))
                     .map(|u| json!({ "user": { "id": u.id, "name": u.name, "real_name": u.name, "tz": "UTC" } }))
                     .ok_or("user_not_found"),
+                "users.lookupByEmail" => super::users::lookup_by_email(s, &p("email")),
                 _ => Err("unknown_method"),
             };
             match result {

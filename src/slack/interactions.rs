@@ -121,6 +121,10 @@ async fn block_actions(
     if action_id == ACTION_ESCALATE {
         return escalate_click(state, db, user, payload).await;
     }
+    if action_id == crate::oncall::handoff::ACTION_TAKE_COMMAND {
+        let text = crate::oncall::handoff::click(state, db, user, payload).await?;
+        return tell(state, db, &clicker(user, payload), &text).await;
+    }
     if [manual::ACTION_POST, manual::ACTION_EDIT].contains(&action_id) {
         return manual::click(state, db, user, payload, &clicker(user, payload)).await;
     }

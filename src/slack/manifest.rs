@@ -47,7 +47,15 @@ mod tests {
     #[test]
     fn the_shipped_manifest_asks_for_the_scopes_warroom_uses() {
         let scopes = bot_scopes();
-        for needed in ["chat:write", "channels:manage", "usergroups:read", "files:write", "channels:history"] {
+        for needed in [
+            "chat:write",
+            "channels:manage",
+            "usergroups:read",
+            "files:write",
+            "channels:history",
+            "users:read",
+            "users:read.email",
+        ] {
             assert!(scopes.iter().any(|s| s == needed), "{needed} in {scopes:?}");
         }
         assert!(!scopes.iter().any(|s| s.contains(' ') || s.is_empty()), "{scopes:?}");

@@ -21,6 +21,7 @@ pub mod modals;
 pub mod pauses;
 pub mod socket;
 mod submissions;
+mod users;
 pub mod verify;
 pub mod views;
 

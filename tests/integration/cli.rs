@@ -68,6 +68,38 @@ fn check_config_rejects_a_bad_allow_pattern_and_an_allow_of_no_target_with_file_
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[test]
+fn check_config_rejects_bad_oncall_forms_with_file_and_line() {
+    let text = "[services.api]\nowner = \"@a\"\n\n[services.web]\noncall = { pagerduty_schedule = \"abc\" }\n\n\
+                [[escalation.P0]]\nafter = \"15m\"\nnotify = [\"oncall\", \"oncall:nope\"]\n";
+    let dir = config_dir(text, &[]);
+
+    let output = check_config(&dir.join("warroom.toml"));
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let file = dir.join("warroom.toml");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:4: [services.web] oncall: `abc` is not a PagerDuty id", file.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{}:9: [[escalation.P0]] notify `oncall`: [services.api] has no `oncall`",
+            file.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{}:9: [[escalation.P0]] notify: `nope` is not a PagerDuty schedule id",
+            file.display()
+        )),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// A directory with `warroom.toml` (`config`) and the files `packs` (path, text) beside it.
 fn config_dir(config: &str, packs: &[(&str, &str)]) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("warroom-cli-{}", uuid::Uuid::new_v4().simple()));

@@ -17,6 +17,7 @@ use warroom::diagnostics::net::{Network, SharedNetwork};
 use warroom::incident::store::Incident;
 use warroom::jobs::runner;
 use warroom::sandbox::pagerduty::PagerDutySandbox;
+use warroom::sandbox::pagerduty_rest::PagerDutyRest;
 use warroom::sandbox::statuspage::StatusPage;
 use warroom::sandbox::{self, Workspace};
 use warroom::secret::Secret;
@@ -47,6 +48,9 @@ pub struct TestApp {
     pub statuspage_url: String,
     /// The sandbox PagerDuty (Events API v2) warroom pages through.
     pub pagerduty: Arc<PagerDutySandbox>,
+    /// The sandbox PagerDuty's REST API (on-call schedules), on the same server; its default
+    /// world until a test adds schedules.
+    pub oncall: Arc<PagerDutyRest>,
     settings: Settings,
     network: SharedNetwork,
     db_name: String,
@@ -122,9 +126,13 @@ pub async fn spawn_app_with_network(network: SharedNetwork, configure: impl FnOn
     tokio::spawn(async move { statuspage_server.await });
 
     let pagerduty = Arc::new(PagerDutySandbox::new(clock.clone(), PAGERDUTY_KEY));
+    let oncall = Arc::new(PagerDutyRest::with_default_world(clock.clone()));
     let pagerduty_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let pagerduty_url = format!("http://{}/v2/enqueue", pagerduty_listener.local_addr().unwrap());
-    let pagerduty_server = axum::serve(pagerduty_listener, sandbox::pagerduty::router(pagerduty.clone()));
+    let pagerduty_base = format!("http://{}", pagerduty_listener.local_addr().unwrap());
+    let pagerduty_url = format!("{pagerduty_base}/v2/enqueue");
+    let pagerduty_routes =
+        sandbox::pagerduty::router(pagerduty.clone()).merge(sandbox::pagerduty_rest::router(oncall.clone()));
+    let pagerduty_server = axum::serve(pagerduty_listener, pagerduty_routes);
     tokio::spawn(async move { pagerduty_server.await });
 
     let api_url = format!("{slack_url}/api");
@@ -134,6 +142,8 @@ pub async fn spawn_app_with_network(network: SharedNetwork, configure: impl FnOn
     settings.statuspage_api_url = statuspage_url.clone();
     settings.pagerduty_routing_key = Some(Secret::new(PAGERDUTY_KEY));
     settings.pagerduty_events_url = pagerduty_url;
+    settings.pagerduty_api_token = Some(Secret::new(sandbox::pagerduty::REST_TOKEN));
+    settings.pagerduty_api_url = pagerduty_base;
     settings.api_token = Some(Secret::new(API_TOKEN));
     // The per-channel pacing is unit-tested; here it would only need clock moves between posts.
     settings.file.channel_post_interval = warroom::duration::HumanDuration(std::time::Duration::ZERO);
@@ -162,6 +172,7 @@ pub async fn spawn_app_with_network(network: SharedNetwork, configure: impl FnOn
         statuspage,
         statuspage_url,
         pagerduty,
+        oncall,
         settings,
         network,
         db_name,

@@ -21,7 +21,6 @@ pub mod modals;
 pub mod pauses;
 pub mod socket;
 mod submissions;
-mod users;
 pub mod verify;
 pub mod views;
 

@@ -17,6 +17,7 @@ mod channels;
 pub mod error;
 mod files;
 mod messages;
+mod users;
 
 use std::sync::Arc;
 

@@ -1,0 +1,19 @@
+//! Finding a Slack user by email (`users.lookupByEmail`, scope `users:read.email`): how an
+//! on-call person in PagerDuty becomes a mention.
+
+use slack_morphism::prelude::*;
+
+use super::{into_slack_error, SlackClient, SlackError};
+
+impl SlackClient {
+    /// The user whose email is `email`; `None` when the workspace has nobody with it.
+    pub async fn lookup_by_email(&self, email: &str) -> Result<Option<String>, SlackError> {
+        let method = "users.lookupByEmail";
+        let request = SlackApiUsersLookupByEmailRequest::new(EmailAddress(email.into()));
+        match self.session().users_lookup_by_email(&request).await.map_err(|e| into_slack_error(method, e)) {
+            Ok(answer) => Ok(Some(answer.user.id.0).filter(|id| !id.is_empty())),
+            Err(e) if e.code() == Some("users_not_found") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -16,9 +16,17 @@ use crate::templates::escape_mrkdwn;
 pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let id = job.payload["request"].as_str().and_then(|v| Uuid::parse_str(v).ok());
     let id = id.ok_or_else(|| JobError::Fatal("approval message without a request".into()))?;
+    // One job at a time per request: a refresh queued by a click that came moments after the
+    // request (before its first post recorded the message's ts) waits here for that post, then
+    // edits the message it made instead of posting a second one. The lock is held across the
+    // Slack call, which is bounded by the client's timeout; approval messages are few.
+    let mut lock = state.db.begin().await?;
+    sqlx::query!("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", format!("approval_message:{id}"))
+        .execute(&mut *lock)
+        .await?;
     let request =
-        approvals::get(&state.db, id).await?.ok_or_else(|| JobError::Fatal(format!("no approval request {id}")))?;
-    let votes = approvals::votes(&state.db, id).await?;
+        approvals::get(&mut *lock, id).await?.ok_or_else(|| JobError::Fatal(format!("no approval request {id}")))?;
+    let votes = approvals::votes(&mut *lock, id).await?;
     let blocks = render(&request, &votes);
     let text = format!("Change requested: {}", request.action);
     match (&request.channel_id, &request.message_ts) {
@@ -28,9 +36,10 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
             let channel = incident.and_then(|i| i.channel_id).ok_or_else(JobError::channel_pending)?;
             state.limiter.acquire(&channel, state.clock.now(), job.holds_slot).map_err(JobError::Defer)?;
             let (channel, ts) = crate::jobs::post_once::post(state, job, &channel, &text, &blocks).await?;
-            approvals::set_message(&state.db, id, &channel, &ts).await?;
+            approvals::set_message(&mut *lock, id, &channel, &ts).await?;
         }
     }
+    lock.commit().await?;
     // A request made from the runbook checklist shows its state there too.
     crate::checklist::runs::request_changed(&state.db, request.incident_id, request.id, state.clock.now()).await?;
     Ok(())

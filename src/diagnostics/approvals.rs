@@ -126,11 +126,11 @@ pub async fn request(
     Ok(request)
 }
 
-pub async fn get(db: &PgPool, id: Uuid) -> sqlx::Result<Option<Request>> {
+pub async fn get(db: impl sqlx::PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Request>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_REQUEST} WHERE id = $1"))).bind(id).fetch_optional(db).await
 }
 
-pub async fn set_message(db: &PgPool, id: Uuid, channel: &str, ts: &str) -> sqlx::Result<()> {
+pub async fn set_message(db: impl sqlx::PgExecutor<'_>, id: Uuid, channel: &str, ts: &str) -> sqlx::Result<()> {
     sqlx::query("UPDATE approval_requests SET channel_id = $2, message_ts = $3 WHERE id = $1")
         .bind(id)
         .bind(channel)
@@ -370,7 +370,7 @@ async fn set_state(
 }
 
 /// The approve/deny votes so far: (user, decision).
-pub async fn votes(db: &PgPool, id: Uuid) -> sqlx::Result<Vec<(String, String)>> {
+pub async fn votes(db: impl sqlx::PgExecutor<'_>, id: Uuid) -> sqlx::Result<Vec<(String, String)>> {
     sqlx::query_as("SELECT user_id, decision FROM approval_votes WHERE request_id = $1 ORDER BY at")
         .bind(id)
         .fetch_all(db)

@@ -150,24 +150,4 @@ pub fn hhmm(at: DateTime<Utc>) -> String {
     at.format("%H:%M").to_string()
 }
 
-/// `4m 05s`, `1h 02m`.
-pub fn human_span(span: chrono::Duration) -> String {
-    let secs = span.num_seconds().max(0);
-    match secs {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m {:02}s", s / 60, s % 60),
-        s => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spans_read_like_a_person_says_them() {
-        assert_eq!(human_span(chrono::Duration::seconds(42)), "42s");
-        assert_eq!(human_span(chrono::Duration::seconds(245)), "4m 05s");
-        assert_eq!(human_span(chrono::Duration::seconds(3720)), "1h 02m");
-    }
-}
+pub use crate::duration::human_span;

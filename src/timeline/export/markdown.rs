@@ -9,7 +9,7 @@ use tokio::io::AsyncWrite;
 
 use super::md_text::{self, block, inline};
 use super::{durations, minutes_since, put, Events, ExportError, Source};
-use crate::slack::blocks::human_span;
+use crate::duration::human_span;
 use crate::timeline::{describe, Event};
 
 pub async fn write<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut W) -> Result<(), ExportError> {

@@ -165,17 +165,7 @@ async fn incidents_are_listed_newest_first_open_ones_unless_all_and_shown_by_num
     app.drain().await;
     let second = app.incidents().await.remove(1);
     let fields = Default::default();
-    warroom::incident::lifecycle::resolve(
-        &app.db,
-        app.state.reactions(),
-        app.clock.now_utc(),
-        &second,
-        ALICE,
-        &fields,
-        Some("fixed"),
-    )
-    .await
-    .unwrap();
+    app.resolve_directly(&second, ALICE, &fields, Some("fixed")).await;
     app.settle().await;
 
     let open = get(&app, "/api/v1/incidents").await;

@@ -178,17 +178,7 @@ async fn approving_after_the_resolution_cancels_the_request_instead() {
     let incident = app.only_incident().await;
     // Resolved (its resolution's job not run yet), then bob clicks Approve.
     let fields = warroom::incident::store::UpdateFields::default();
-    warroom::incident::lifecycle::resolve(
-        &app.db,
-        app.state.reactions(),
-        app.clock.now_utc(),
-        &incident,
-        ALICE,
-        &fields,
-        Some("fixed"),
-    )
-    .await
-    .unwrap();
+    app.resolve_directly(&incident, ALICE, &fields, Some("fixed")).await;
 
     app.slack.click(BOB, &channel, &ts, "approval.approve").await.unwrap();
     app.drain().await;

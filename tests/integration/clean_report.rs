@@ -102,17 +102,7 @@ async fn hostile_text_everywhere_leaves_the_reports_sections_intact() {
         ..Default::default()
     };
     let incident = app.only_incident().await;
-    warroom::incident::lifecycle::resolve(
-        &app.db,
-        app.state.reactions(),
-        app.clock.now_utc(),
-        &incident,
-        ALICE,
-        &fields,
-        Some(&hostile),
-    )
-    .await
-    .unwrap();
+    app.resolve_directly(&incident, ALICE, &fields, Some(&hostile)).await;
     app.settle().await;
 
     let markdown = String::from_utf8(report(&app, Format::Markdown).await).unwrap();

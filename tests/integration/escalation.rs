@@ -111,17 +111,7 @@ async fn resolving_before_a_tier_stops_every_pending_tier() {
     at(&app, 10, 0).await;
     let incident = app.only_incident().await;
     let fields = Default::default();
-    warroom::incident::lifecycle::resolve(
-        &app.db,
-        app.state.reactions(),
-        app.clock.now_utc(),
-        &incident,
-        ALICE,
-        &fields,
-        None,
-    )
-    .await
-    .unwrap();
+    app.resolve_directly(&incident, ALICE, &fields, None).await;
     app.drain().await;
 
     at(&app, 90, 0).await;

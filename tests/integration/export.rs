@@ -105,17 +105,7 @@ async fn whole_incident() -> (TestApp, String) {
         ..Default::default()
     };
     let resolution = Some("Raised the limit to 4G and restarted; v1.2.4 fixes the leak");
-    warroom::incident::lifecycle::resolve(
-        &app.db,
-        app.state.reactions(),
-        app.clock.now_utc(),
-        &incident,
-        ALICE,
-        &fields,
-        resolution,
-    )
-    .await
-    .unwrap();
+    app.resolve_directly(&incident, ALICE, &fields, resolution).await;
     app.settle().await;
     (app, channel)
 }

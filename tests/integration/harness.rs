@@ -255,6 +255,28 @@ impl TestApp {
         sqlx::query_as!(Incident, "SELECT * FROM incidents ORDER BY number").fetch_all(&self.db).await.unwrap()
     }
 
+    /// Resolves `incident` through the domain, as a command would (the app's reactions, its clock).
+    pub async fn resolve_directly(
+        &self,
+        incident: &Incident,
+        actor: &str,
+        fields: &warroom::incident::store::UpdateFields,
+        resolution: Option<&str>,
+    ) -> Incident {
+        let now = self.clock.now_utc();
+        warroom::incident::lifecycle::resolve(
+            &self.db,
+            self.state.reactions(),
+            now,
+            incident,
+            actor,
+            fields,
+            resolution,
+        )
+        .await
+        .unwrap()
+    }
+
     pub async fn only_incident(&self) -> Incident {
         let mut all = self.incidents().await;
         assert_eq!(all.len(), 1, "expected exactly one incident");

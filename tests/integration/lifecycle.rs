@@ -289,17 +289,7 @@ async fn a_resolved_incident_can_be_reopened_and_its_updates_resume() {
     let channel = declare(&app, "declare P1 api Everything 500s").await;
     let incident = app.only_incident().await;
     let fields = Default::default();
-    warroom::incident::lifecycle::resolve(
-        &app.db,
-        app.state.reactions(),
-        app.clock.now_utc(),
-        &incident,
-        ALICE,
-        &fields,
-        Some("fixed"),
-    )
-    .await
-    .unwrap();
+    app.resolve_directly(&incident, ALICE, &fields, Some("fixed")).await;
     app.drain().await;
 
     let reply = in_channel(&app, ALICE, &channel, "reopen").await;

@@ -119,10 +119,7 @@ async fn the_outgoing_commander_may_hand_over_and_a_resolved_incident_offers_not
     let channel = alice_until_three(&app).await;
     assert_ne!(app.only_incident().await.commander, BOT_USER);
     let incident = app.only_incident().await;
-    let (reactions, now) = (app.state.reactions(), app.clock.now_utc());
-    warroom::incident::lifecycle::resolve(&app.db, reactions, now, &incident, ALICE, &Default::default(), None)
-        .await
-        .unwrap();
+    app.resolve_directly(&incident, ALICE, &Default::default(), None).await;
     app.clock.set(night(3, 0));
     app.settle().await;
     assert!(offer(&app, &channel).is_none());

@@ -208,17 +208,7 @@ async fn resolving_is_checked_by_command_by_button_and_again_at_the_modal_submis
 async fn reopening_needs_the_commander_or_a_responder() {
     let (app, channel) = incident().await;
     let incident = app.only_incident().await;
-    warroom::incident::lifecycle::resolve(
-        &app.db,
-        app.state.reactions(),
-        app.clock.now_utc(),
-        &incident,
-        ALICE,
-        &Default::default(),
-        None,
-    )
-    .await
-    .unwrap();
+    app.resolve_directly(&incident, ALICE, &Default::default(), None).await;
     app.drain().await;
 
     assert!(says(&app, CAROL, "incidents", "reopen INC-1").await.contains("Only the Incident Commander"));
@@ -317,17 +307,7 @@ async fn user_groups_and_user_ids_are_principals_read_from_slack() {
     says(&app, BOB, &channel, "resolve").await;
     assert_eq!(app.slack.views().len(), 1, "bob, of @sre-leads, gets the modal");
     let incident = app.only_incident().await;
-    warroom::incident::lifecycle::resolve(
-        &app.db,
-        app.state.reactions(),
-        app.clock.now_utc(),
-        &incident,
-        BOB,
-        &Default::default(),
-        None,
-    )
-    .await
-    .unwrap();
+    app.resolve_directly(&incident, BOB, &Default::default(), None).await;
     app.drain().await;
     assert!(says(&app, BOB, &channel, "reopen").await.contains("Only <@U0CAROL> may reopen"));
     assert!(says(&app, CAROL, "incidents", "reopen INC-1").await.contains("is open again"));

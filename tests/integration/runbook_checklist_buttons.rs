@@ -194,17 +194,7 @@ async fn no_reminder_once_the_incident_is_resolved() {
     let (app, channel) = declared(&GATEWAY, |_| {}).await;
     let incident = app.only_incident().await;
     let fields = warroom::incident::store::UpdateFields::default();
-    warroom::incident::lifecycle::resolve(
-        &app.db,
-        app.state.reactions(),
-        app.clock.now_utc(),
-        &incident,
-        ALICE,
-        &fields,
-        Some("restarted"),
-    )
-    .await
-    .unwrap();
+    app.resolve_directly(&incident, ALICE, &fields, Some("restarted")).await;
     app.drain().await;
 
     app.clock.set(start_time() + Duration::minutes(3));

@@ -104,17 +104,7 @@ async fn updates_and_the_resolution_reach_the_status_page_in_seed_words() {
         ..Default::default()
     };
     let resolution = Some("Increased memory allocation");
-    warroom::incident::lifecycle::resolve(
-        &app.db,
-        app.state.reactions(),
-        app.clock.now_utc(),
-        &incident,
-        ALICE,
-        &fields,
-        resolution,
-    )
-    .await
-    .unwrap();
+    app.resolve_directly(&incident, ALICE, &fields, resolution).await;
     app.drain().await;
 
     let page = page_incident(&app);
@@ -258,17 +248,7 @@ async fn drift_on_the_status_page_is_repaired_and_told() {
     // Resolved here, then reopened by hand there: resolved again.
     let incident = app.only_incident().await;
     let fields = Default::default();
-    warroom::incident::lifecycle::resolve(
-        &app.db,
-        app.state.reactions(),
-        app.clock.now_utc(),
-        &incident,
-        ALICE,
-        &fields,
-        None,
-    )
-    .await
-    .unwrap();
+    app.resolve_directly(&incident, ALICE, &fields, None).await;
     app.clock.advance(Duration::seconds(1));
     app.drain().await;
     assert_eq!(page_incident(&app).status, "resolved");

@@ -338,17 +338,7 @@ async fn a_resolved_incident_gets_no_scheduled_push_not_even_one_waiting_out_an_
     app.clock.set(at(6));
     let incident = app.only_incident().await;
     let fields = warroom::incident::store::UpdateFields::default();
-    warroom::incident::lifecycle::resolve(
-        &app.db,
-        app.state.reactions(),
-        app.clock.now_utc(),
-        &incident,
-        ALICE,
-        &fields,
-        Some("Restarted"),
-    )
-    .await
-    .unwrap();
+    app.resolve_directly(&incident, ALICE, &fields, Some("Restarted")).await;
     app.settle().await;
     for minutes in [10, 15, 20] {
         slot(&app, &[], minutes).await;

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod oncall;
 pub mod permissions;
 pub mod reactions;
+pub mod roles;
 pub mod runbook;
 pub mod sandbox;
 pub mod sanitize;

@@ -25,6 +25,8 @@ pub static ALL: &[&dyn React] = &[
     &crate::escalation::Reactor,
     // Who is on call: an incident nobody commands gets its service's on-call.
     &crate::oncall::Reactor,
+    // Roles: those the declare modal filled, and the reminder of required ones left unfilled.
+    &crate::roles::Reactor,
 ];
 
 impl AppState {

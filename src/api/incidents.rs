@@ -129,6 +129,7 @@ async fn new_incident(state: &AppState, r: DeclareRequest) -> Result<NewIncident
         response_url: None,
         detected_at,
         runbook_url: None,
+        roles: Vec::new(),
     })
 }
 

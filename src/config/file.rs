@@ -96,6 +96,7 @@ impl Default for ApprovalsConfig {
 struct RawRoles {
     #[serde(default)]
     responders: Vec<Spanned<String>>,
+    names: Option<super::roles::RawNames>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -115,6 +116,8 @@ struct RawSeverity {
     statuspage_component_status: Option<Spanned<String>>,
     statuspage_impact: Option<Spanned<String>>,
     ack_within: Option<Spanned<String>>,
+    roles_required: Option<Vec<Spanned<String>>>,
+    remind_unfilled: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,6 +222,8 @@ pub struct FileConfig {
     pub alerts: super::AlertsConfig,
     /// `[roles] responders`: the people the `responders` principal means.
     pub responders: super::Responders,
+    /// `[roles] names` and the roles each severity wants filled.
+    pub roles: super::RolesConfig,
     /// `[permissions]`: who may do what.
     pub permissions: super::PermissionsConfig,
     pub statuspage: StatuspageConfig,
@@ -274,6 +279,7 @@ impl Default for FileConfig {
             approvals: ApprovalsConfig::default(),
             alerts: super::AlertsConfig::default(),
             responders: super::Responders::default(),
+            roles: super::RolesConfig::default(),
             permissions: super::PermissionsConfig::default(),
             statuspage: StatuspageConfig::default(),
             diagnostics: super::DiagnosticsConfig::default(),
@@ -443,6 +449,12 @@ impl FileConfig {
         config.templates_dir = raw.templates.dir.clone();
         config.responders = super::permissions::validate_responders(&raw.roles.responders, &problem, &mut problems);
         config.permissions = super::permissions::validate(&raw.permissions, &problem, &mut problems);
+        let required = raw.severity.iter().map(|(severity, s)| super::roles::RawRequired {
+            severity,
+            roles: s.roles_required.as_deref(),
+            remind_unfilled: s.remind_unfilled.as_ref(),
+        });
+        config.roles = super::roles::validate(raw.roles.names.as_ref(), required, &problem, &mut problems);
         for approver in &raw.approvals.approvers {
             let text = approver.get_ref();
             let handle = text.strip_prefix('@').filter(|h| {

@@ -9,6 +9,7 @@ mod file;
 mod impact;
 mod oncall;
 mod permissions;
+mod roles;
 mod runbook_path;
 mod runners;
 mod statuspage;
@@ -28,6 +29,7 @@ pub use file::{
 pub use impact::{Impact, ServiceImpact};
 pub use oncall::{is_pagerduty_id, OncallConfig, OncallSource};
 pub use permissions::{Permission, PermissionsConfig, Principal, Responders};
+pub use roles::{RequiredRoles, Role, RolesConfig, COMMANDER};
 pub use runners::RunnerTokens;
 pub use target::Target;
 

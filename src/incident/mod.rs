@@ -6,6 +6,7 @@
 pub mod change;
 pub mod declare;
 pub mod lifecycle;
+pub mod roles;
 pub mod store;
 
 use std::fmt;

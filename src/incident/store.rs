@@ -89,6 +89,8 @@ pub struct NewIncident {
     pub detected_at: Option<DateTime<Utc>>,
     /// An http(s) link to the runbook, shown in the declaration.
     pub runbook_url: Option<String>,
+    /// Roles other than the commander filled at declaration: (role key, Slack user id).
+    pub roles: Vec<(String, String)>,
 }
 
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Incident>> {

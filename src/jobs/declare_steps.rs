@@ -23,7 +23,8 @@ async fn declaration(state: &AppState, incident: &Incident) -> Result<(String, V
         blocks::ChecklistLink { title: &c.title, steps: run + request + done }
     });
     let config = &state.settings.file;
-    Ok(blocks::declaration(&state.templates, config, incident, sync.as_deref(), bot.as_deref(), checklist)?)
+    let roles = super::roles_of(state, incident).await?;
+    Ok(blocks::declaration(&state.templates, config, incident, sync.as_deref(), bot.as_deref(), checklist, &roles)?)
 }
 
 /// How many suffixed names to try when `inc-42-api` belongs to someone else.

@@ -76,9 +76,15 @@ pub mod kind {
     /// The offer's messages edited to say who took command (their button gone).
     pub const ONCALL_OFFER_TAKEN: &str = "oncall.offer_taken";
 
+    /// Required roles still unfilled: remind the commander, then the announcement channel
+    /// (`crate::roles::remind`).
+    pub const ROLES_REMIND: &str = "roles.remind";
+    /// Invite a role's new holder once the incident channel exists (`crate::roles::assign`).
+    pub const ROLES_INVITE: &str = "roles.invite";
+
     /// Timers: cancelled when the incident resolves.
-    pub const TIMERS: [&str; 5] =
-        [STATUS_UPDATE, ESCALATION_TIER, ESCALATION_ACK_CHECK, CHECKLIST_WINDOW, ONCALL_SHIFT_END];
+    pub const TIMERS: [&str; 6] =
+        [STATUS_UPDATE, ESCALATION_TIER, ESCALATION_ACK_CHECK, CHECKLIST_WINDOW, ONCALL_SHIFT_END, ROLES_REMIND];
 }
 
 /// How a job attempt ended, when it did not succeed.
@@ -124,6 +130,17 @@ pub async fn load_incident(
 ) -> Result<crate::incident::store::Incident, JobError> {
     let id = job.incident_id.ok_or_else(|| JobError::Fatal(format!("{} job has no incident", job.kind)))?;
     crate::incident::store::get(&state.db, id).await?.ok_or_else(|| JobError::Fatal(format!("incident {id} is gone")))
+}
+
+/// The incident's roles and their holders, as a post shows them.
+pub async fn roles_of(
+    state: &crate::app::AppState,
+    incident: &crate::incident::store::Incident,
+) -> Result<Vec<crate::incident::roles::Holder>, JobError> {
+    // Known from creating the channel; without it an unassigned commander shows as a person.
+    let bot = state.slack.bot_user_id().await.ok();
+    let config = &state.settings.file;
+    Ok(crate::incident::roles::current(&state.db, &config.roles, incident, bot.as_deref()).await?)
 }
 
 impl From<SlackError> for JobError {

@@ -120,7 +120,8 @@ pub async fn open_modal(state: &AppState, job: &Job) -> Result<(), JobError> {
     let view = match (open.view.as_str(), &incident) {
         ("declare", _) => {
             let services: Vec<&str> = state.settings.file.services.keys().map(String::as_str).collect();
-            kit::json(&modals::declare_modal(&open.channel, &services))
+            let roles: Vec<_> = state.settings.file.roles.others().cloned().collect();
+            kit::json(&modals::declare_modal(&open.channel, &services, &roles))
         }
         ("update", Some(incident)) => kit::json(&modals::update_modal(incident)),
         ("resolve", Some(incident)) => kit::json(&modals::resolve_modal(incident)),

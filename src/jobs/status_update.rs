@@ -96,7 +96,8 @@ pub async fn post(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let now = state.clock.now();
     let silent = job.payload["silent"] == true;
     state.limiter.acquire(channel, now, job.holds_slot).map_err(JobError::Defer)?;
-    let text = messages::status_update(&state.templates, &incident, now, incident.next_update_at, silent)?;
+    let roles = super::roles_of(state, &incident).await?;
+    let text = messages::status_update(&state.templates, &incident, now, incident.next_update_at, silent, &roles)?;
     // Five fields of 500 characters, escaped, pass one section's 3,000: split at lines.
     let blocks = crate::slack::limits::sections(&text);
     let fallback = format!("🔄 {} update: {}", incident.number(), incident.status);

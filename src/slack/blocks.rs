@@ -8,6 +8,7 @@ use slack_morphism::blocks::{SlackBlock, SlackBlockButtonElement};
 use super::kit;
 
 use crate::config::FileConfig;
+use crate::incident::roles::Holder;
 use crate::incident::store::Incident;
 use crate::incident::Severity;
 use crate::templates::{TemplateError, Templates};
@@ -37,7 +38,9 @@ pub struct ChecklistLink<'a> {
 
 /// The declaration message: fallback text and blocks. `bot_user` is warroom's own Slack user:
 /// an incident whose commander it is (declared by an alert or the API with no commander
-/// configured) reads "unassigned".
+/// configured) reads "unassigned". `roles` are the incident's roles and holders
+/// (`incident::roles::current`); the commander has its own line.
+#[allow(clippy::too_many_arguments)]
 pub fn declaration(
     templates: &Templates,
     config: &FileConfig,
@@ -45,6 +48,7 @@ pub fn declaration(
     statuspage: Option<&str>,
     bot_user: Option<&str>,
     checklist: Option<ChecklistLink<'_>>,
+    roles: &[Holder],
 ) -> Result<(String, Vec<SlackBlock>), TemplateError> {
     let severity = incident.severity();
     let next_update = match incident.next_update_at {
@@ -79,6 +83,7 @@ pub fn declaration(
         "resolved_by_person": incident.resolved_by.as_deref().is_some_and(is_person),
         "statuspage": statuspage,
         "runbook_url": incident.runbook_url,
+        "roles": roles.iter().filter(|r| r.key != crate::config::COMMANDER).collect::<Vec<_>>(),
     });
     let text = templates.render("declare", &data)?;
     let fallback = format!(

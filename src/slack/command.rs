@@ -55,6 +55,10 @@ pub enum IncidentAction {
     Export(crate::timeline::export::Format),
     /// Post the service's runbook checklist again, with its state.
     Runbook,
+    /// `role <role> @user`: fill a role (the role is checked against `[roles] names` later).
+    Role { role: String, user: SlackUserId },
+    /// `roles`: who holds each role.
+    Roles,
 }
 
 /// `/incident declare [P0-P3] <service> <summary...>`
@@ -82,6 +86,7 @@ pub const USAGE: &str = "*Usage:* `/incident <subcommand>`\n\
 • `summary` — the executive summary · `timeline` — the last 20 entries · `resolve` — the resolution form · `reopen`\n\
 • `diagnostics` — the runbook checks for this service · `run <diagnostic> [name=value] [reason=\"why\"]` — run one\n\
 • `runbook` — the service's runbook checklist, posted again with each step's state\n\
+• `role <role> @user` — fill a role (`role scribe @dana`) · `roles` — who holds each role\n\
 • `escalate [why]` — page the next escalation tier now\n\
 • `followup <text> [@owner] [immediate|short|long]` — an action item for the report · `export [md|json|csv]` — upload the post-incident report\n\
 • `list` — active incidents\n\
@@ -108,7 +113,7 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         "declare" if rest.is_empty() => Ok(Command::DeclareModal),
         "declare" => parse_declare(&rest).map(Command::Declare),
         sub @ ("update" | "status" | "ic" | "sev" | "note" | "summary" | "resolve" | "reopen" | "diagnostics"
-        | "run" | "timeline" | "escalate" | "followup" | "export" | "runbook") => {
+        | "run" | "timeline" | "escalate" | "followup" | "export" | "runbook" | "role" | "roles") => {
             parse_incident_command(sub, text.trim_start()[sub.len()..].trim())
         }
         other => match PLANNED.iter().find(|p| **p == other) {
@@ -166,6 +171,8 @@ fn parse_incident_command(sub: &str, args: &str) -> Result<Command, CommandError
         "diagnostics" => IncidentAction::Diagnostics,
         "timeline" => IncidentAction::Timeline,
         "runbook" => IncidentAction::Runbook,
+        "roles" => IncidentAction::Roles,
+        "role" => parse_role(args)?,
         "escalate" if args.chars().count() > MAX_FIELD => {
             return Err(bad(format!("The reason holds at most {MAX_FIELD} characters.")))
         }
@@ -227,6 +234,18 @@ pub fn parse_update(args: &str) -> Result<UpdateFields, CommandError> {
         }
     }
     Ok(fields)
+}
+
+/// `role <role> @user`.
+fn parse_role(args: &str) -> Result<IncidentAction, CommandError> {
+    const ROLE_USAGE: &str = "`/incident role <role> @user` (`/incident roles` lists the roles)";
+    let bad = |message: String| CommandError { message };
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let [role, user] = words.as_slice() else {
+        return Err(bad(format!("{ROLE_USAGE}: name the role and mention the person who takes it.")));
+    };
+    let user = SlackUserId::parse(user.trim_start_matches('@')).map_err(|m| bad(format!("{ROLE_USAGE}: {m}")))?;
+    Ok(IncidentAction::Role { role: truncate(role, 40).to_ascii_lowercase(), user })
 }
 
 /// `followup <text> [@owner] [immediate|short|long]` (short-term by default).
@@ -374,6 +393,17 @@ mod tests {
         assert_eq!((target, action), (None, IncidentAction::Note("rolled back v1.2.3".into())));
         assert!(parse("sev P9").unwrap_err().message.contains("P0, P1, P2 or P3"));
         assert!(parse("ic bob").unwrap_err().message.contains("not a Slack user"));
+    }
+
+    #[test]
+    fn role_takes_a_role_and_a_mention() {
+        let Command::Incident { target, action } = parse("role INC-3 Scribe <@U0BOB|bob>").unwrap() else { panic!() };
+        let user = SlackUserId::parse("U0BOB").unwrap();
+        assert_eq!((target, action), (Some(IncidentNumber(3)), IncidentAction::Role { role: "scribe".into(), user }));
+        assert_eq!(parse("roles").unwrap(), Command::Incident { target: None, action: IncidentAction::Roles });
+        assert!(parse("role scribe bob").unwrap_err().message.contains("`/incident role <role> @user`: `bob` is not a Slack user"));
+        assert!(parse("role scribe").unwrap_err().message.contains("name the role and mention the person"));
+        assert!(parse("role").unwrap_err().message.contains("name the role"));
     }
 
     #[test]

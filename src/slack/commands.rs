@@ -134,6 +134,7 @@ async fn declare_from_text(
         response_url: form.response_url.clone(),
         detected_at: None,
         runbook_url: None,
+        roles: Vec::new(),
     };
     let key = format!("trigger:{}", form.trigger_id);
     let declared = declare::declare(db, state.reactions(), state.clock.now(), &key, "slash_command", &new).await?;

@@ -1,5 +1,5 @@
 //! `/incident <subcommand>` for one incident: update, status, ic, sev, note, summary, resolve,
-//! reopen. The incident is the channel's, or the one named. Everything is read and written
+//! reopen, role. The incident is the channel's, or the one named. Everything is read and written
 //! through the request's transaction (`db`), which the caller commits.
 
 use serde_json::json;
@@ -155,6 +155,8 @@ pub async fn run(
             )
         }
         IncidentAction::Runbook => crate::checklist::post::repost(state, db, &incident, who.trigger_id).await?,
+        IncidentAction::Role { role, user } => crate::roles::command::role(state, db, &incident, who.user, &role, &user).await?,
+        IncidentAction::Roles => crate::roles::command::list(state, db, &incident).await?,
         IncidentAction::Reopen => {
             match lifecycle::reopen(&mut *db, state.reactions(), now, &incident, who.user).await {
                 Ok(()) => format!(":white_check_mark: {} is open again.", incident.number()),

@@ -10,13 +10,15 @@ use crate::incident::store::Incident;
 use crate::templates::{TemplateError, Templates};
 
 /// Seed 002's "🔄 UPDATE [15:50 UTC] - 5 MIN ELAPSED" post. `silent` adds the reminder to the
-/// commander that nothing new was said since the last one.
+/// commander that nothing new was said since the last one; `roles` (`incident::roles::current`)
+/// are listed with their holders.
 pub fn status_update(
     templates: &Templates,
     incident: &Incident,
     now: DateTime<Utc>,
     next: Option<DateTime<Utc>>,
     silent: bool,
+    roles: &[crate::incident::roles::Holder],
 ) -> Result<String, TemplateError> {
     let status_text = match &incident.status_text {
         Some(text) => format!("{text} ({})", incident.status),
@@ -38,6 +40,7 @@ pub fn status_update(
             "last_update": incident.last_update_at.map(hhmm),
             "commander": incident.commander,
             "next_update": next.map_or_else(|| "no scheduled updates".to_string(), |at| format!("{} UTC", hhmm(at))),
+            "roles": roles,
         }),
     )
 }

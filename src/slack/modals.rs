@@ -65,7 +65,9 @@ pub fn resolve_modal(incident: &Incident) -> SlackView {
 /// The modal `/incident declare` opens. `private_metadata` carries the channel it came from.
 /// With services configured, the service is picked from a list (Slack's limit: 100 options,
 /// the first 100 by name) or typed in the field below it, which says how many are not listed.
-pub fn declare_modal(origin_channel: &str, services: &[&str]) -> SlackView {
+/// `roles` (those other than the commander) each get an optional person picker after the
+/// commander's.
+pub fn declare_modal(origin_channel: &str, services: &[&str], roles: &[crate::config::Role]) -> SlackView {
     let option = |s: Severity| kit::option(kit::plain(format!("{s} ({})", s.label())), s.as_str());
     let severity = select(Severity::ALL.iter().map(|s| option(*s)).collect()).with_initial_option(option(Severity::P0));
     let commander = SlackBlockUsersSelectElement::new().with_action_id(SlackActionId("value".into()));
@@ -74,8 +76,9 @@ pub fn declare_modal(origin_channel: &str, services: &[&str]) -> SlackView {
         input("severity", "Severity", severity, false).into(),
         input("summary", "Summary", text_input("Inference API returns 100% errors", None, false), false).into(),
         input("commander", "Incident Commander", commander, true).into(),
-        input("impact", "Impact", text_input("100% of requests failing", None, true), true).into(),
     ]);
+    blocks.extend(crate::roles::modal::inputs(roles));
+    blocks.push(input("impact", "Impact", text_input("100% of requests failing", None, true), true).into());
     kit::modal(VIEW_DECLARE, origin_channel, "Declare an incident", "Declare", blocks)
 }
 
@@ -134,6 +137,6 @@ mod tests {
                 input("impact", "Impact", text("100% of requests failing", true), true),
             ],
         });
-        assert_eq!(kit::json(&declare_modal("C0INCIDENTS", &["api", "web"])), expected);
+        assert_eq!(kit::json(&declare_modal("C0INCIDENTS", &["api", "web"], &[])), expected);
     }
 }

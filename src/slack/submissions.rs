@@ -180,6 +180,7 @@ pub(super) async fn declare(
             .map(|c| c.as_str().to_string()),
         None => Some(user.to_string()),
     };
+    let roles = crate::roles::modal::submitted(state.settings.file.roles.others(), |b| field(payload, b), &mut errors);
     let (Some(service), Some(severity), Some(commander), true) = (service, severity, commander, errors.is_empty())
     else {
         // Slack shows these under the fields; the modal stays open and nothing is created.
@@ -197,6 +198,7 @@ pub(super) async fn declare(
         response_url: None,
         detected_at: None,
         runbook_url: None,
+        roles,
     };
     let view_id = payload["view"]["id"].as_str().unwrap_or_default();
     let key = format!("view:{view_id}");

@@ -114,6 +114,17 @@ pub fn what(event: &Event) -> String {
             esc(&s("heading")),
             p["open"].as_array().into_iter().flatten().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
         ),
+        "role_assigned" => format!(
+            "{}: <@{}>{}",
+            esc(&s("name")),
+            s("user"),
+            p["from"].as_str().map(|from| format!(" (was <@{from}>)")).unwrap_or_default()
+        ),
+        "role_reminder" => format!(
+            "{} of unfilled roles: {}",
+            if p["stage"] == 2 { "told the announcement channel" } else { "reminded the commander" },
+            esc(&p["names"].as_array().into_iter().flatten().filter_map(|n| n.as_str()).collect::<Vec<_>>().join(", "))
+        ),
         "slack_api_failed" => format!("Slack step failed: {}", esc(&s("error"))),
         other => other.replace('_', " "),
     };

@@ -66,6 +66,11 @@ pub enum EventKind {
     ChecklistStepDone,
     /// A section's time window ended with steps open: `section`, `heading`, `open`.
     ChecklistReminder,
+    /// A role filled: `role`, `name`, `user`, `from` (who held it, or null), `via`.
+    RoleAssigned,
+    /// Required roles still unfilled: `stage` (1: the commander, 2: the announcement channel),
+    /// `roles`, `names`, `commander`.
+    RoleReminder,
 }
 
 impl EventKind {
@@ -121,6 +126,8 @@ impl EventKind {
             Self::ChecklistStepRun => "checklist_step_run",
             Self::ChecklistStepDone => "checklist_step_done",
             Self::ChecklistReminder => "checklist_reminder",
+            Self::RoleAssigned => "role_assigned",
+            Self::RoleReminder => "role_reminder",
         }
     }
 }

@@ -30,6 +30,7 @@ mod one_time_urls;
 mod permissions;
 mod processes;
 mod reactions;
+mod roles;
 mod runbook_checklist;
 mod runbook_checklist_buttons;
 mod runbooks;

@@ -14,6 +14,9 @@ use crate::timeline::describe;
 pub async fn write<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut W) -> Result<(), ExportError> {
     let i = source.incident;
     let [tta, ttm, ttr] = durations(i);
+    let roles = crate::incident::roles::current(source.db, &source.config.roles, i, None).await?;
+    let roles: Vec<serde_json::Value> =
+        roles.iter().map(|r| json!({ "role": r.key, "name": r.name, "user": r.user })).collect();
     let mut head = json!({
         "schema": JSON_SCHEMA,
         "incident": {
@@ -24,6 +27,7 @@ pub async fn write<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut 
             "channel": { "id": i.channel_id, "name": i.channel_name }, "statuspage": source.statuspage,
             "detected_at": i.detected_at, "declared_at": i.declared_at, "acknowledged_at": i.acknowledged_at,
             "acknowledged_by": i.acknowledged_by, "mitigated_at": i.mitigated_at, "resolved_at": i.resolved_at,
+            "roles": roles,
         },
         "metrics": {
             "time_to_acknowledge_secs": tta, "time_to_mitigate_secs": ttm, "time_to_resolve_secs": ttr,

@@ -21,6 +21,13 @@ pub async fn write<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut 
     let [tta, ttm, ttr] = durations(i);
     let severity = i.severity();
     let opt_block = |text: &Option<String>| text.as_deref().map(block).filter(|t| !t.is_empty());
+    // The roles besides the commander's own row.
+    let roles: Vec<serde_json::Value> = crate::incident::roles::current(source.db, &source.config.roles, i, None)
+        .await?
+        .iter()
+        .filter(|r| r.key != crate::config::COMMANDER)
+        .map(|r| json!({ "name": inline(&r.name), "holder": r.user.as_deref().map_or_else(|| "unfilled".into(), |u| format!("@{}", inline(u))) }))
+        .collect();
     let data = json!({
         "number": i.number().to_string(), "title": inline(&i.title), "in_progress": !i.is_resolved(),
         "service": inline(&i.service).replace('`', "'"), "severity": severity.as_str(), "severity_label": severity.label(),
@@ -31,7 +38,7 @@ pub async fn write<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut 
         "detected": at(i.detected_at), "declared": at(Some(i.declared_at)), "acknowledged": at(i.acknowledged_at),
         "mitigated": at(i.mitigated_at), "resolved": at(i.resolved_at),
         "time_to_acknowledge": span(tta), "time_to_mitigate": span(ttm), "time_to_resolve": span(ttr),
-        "root_cause": opt_block(&i.root_cause), "resolution": opt_block(&i.resolution),
+        "root_cause": opt_block(&i.root_cause), "resolution": opt_block(&i.resolution), "roles": roles,
     });
     let parts = source.templates.render_postmortem(&data)?;
     let last = parts.len().saturating_sub(1);

@@ -401,7 +401,8 @@ mod tests {
         let user = SlackUserId::parse("U0BOB").unwrap();
         assert_eq!((target, action), (Some(IncidentNumber(3)), IncidentAction::Role { role: "scribe".into(), user }));
         assert_eq!(parse("roles").unwrap(), Command::Incident { target: None, action: IncidentAction::Roles });
-        assert!(parse("role scribe bob").unwrap_err().message.contains("`/incident role <role> @user`: `bob` is not a Slack user"));
+        let bad = parse("role scribe bob").unwrap_err().message;
+        assert!(bad.starts_with("`/incident role <role> @user`") && bad.ends_with("`bob` is not a Slack user (mention them with @)"), "{bad}");
         assert!(parse("role scribe").unwrap_err().message.contains("name the role and mention the person"));
         assert!(parse("role").unwrap_err().message.contains("name the role"));
     }

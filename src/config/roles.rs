@@ -121,7 +121,8 @@ pub(super) fn validate<'a>(
         let Ok(severity) = Severity::parse(raw.severity.get_ref()) else { continue };
         let remind = raw.remind_unfilled.and_then(|v| match HumanDuration::parse(v.get_ref()) {
             Ok(d) if d.0.is_zero() => {
-                problems.push(problem(v.span(), format!("[severity.{severity}] remind_unfilled must be longer than 0")));
+                problems
+                    .push(problem(v.span(), format!("[severity.{severity}] remind_unfilled must be longer than 0")));
                 None
             }
             Ok(d) => Some(d),
@@ -132,7 +133,9 @@ pub(super) fn validate<'a>(
         });
         let Some(listed) = raw.roles else {
             if let Some(v) = raw.remind_unfilled {
-                let m = format!("[severity.{severity}] remind_unfilled without roles_required: there is nothing to remind of");
+                let m = format!(
+                    "[severity.{severity}] remind_unfilled without roles_required: there is nothing to remind of"
+                );
                 problems.push(problem(v.span(), m));
             }
             continue;
@@ -143,7 +146,10 @@ pub(super) fn validate<'a>(
             match config.get(key) {
                 None => problems.push(problem(
                     role.span(),
-                    format!("[severity.{severity}] roles_required: `{key}` is no role; the roles are {}", config.keys()),
+                    format!(
+                        "[severity.{severity}] roles_required: `{key}` is no role; the roles are {}",
+                        config.keys()
+                    ),
                 )),
                 Some(known) if roles.contains(&known.key) => problems.push(problem(
                     role.span(),
@@ -225,7 +231,8 @@ mod tests {
 
     #[test]
     fn names_keep_the_file_order_with_the_commander_first() {
-        let text = "[roles]\nnames = { ops = \"Operations lead\", commander = \"IC\", liaison = \"Customer liaison\" }\n";
+        let text =
+            "[roles]\nnames = { ops = \"Operations lead\", commander = \"IC\", liaison = \"Customer liaison\" }\n";
         let config = parse(text).unwrap().roles;
         assert_eq!(keys(&config), ["commander", "ops", "liaison"]);
         assert_eq!(config.get("commander").unwrap().name, "IC");
@@ -246,7 +253,10 @@ mod tests {
         let text = "[severity.P0]\nroles_required = [\"commander\", \"comms\"]\nremind_unfilled = \"10m\"\n[severity.P1]\nroles_required = [\"scribe\"]\n";
         let config = parse(text).unwrap().roles;
         let p0 = config.required(Severity::P0).unwrap();
-        assert_eq!((p0.roles.as_slice(), p0.remind_unfilled.0.as_secs()), (&["commander".to_string(), "comms".to_string()][..], 600));
+        assert_eq!(
+            (p0.roles.as_slice(), p0.remind_unfilled.0.as_secs()),
+            (&["commander".to_string(), "comms".to_string()][..], 600)
+        );
         assert_eq!(config.required(Severity::P1).unwrap().remind_unfilled.0.as_secs(), 600, "the default interval");
         assert!(config.required(Severity::P2).is_none());
     }
@@ -257,7 +267,10 @@ mod tests {
         let problems = parse(text).unwrap_err();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].starts_with("warroom.toml:2:"), "{problems:?}");
-        assert!(problems[0].contains("`scrib` is no role; the roles are `commander`, `scribe`, `comms`"), "{problems:?}");
+        assert!(
+            problems[0].contains("`scrib` is no role; the roles are `commander`, `scribe`, `comms`"),
+            "{problems:?}"
+        );
     }
 
     #[test]
@@ -272,7 +285,9 @@ mod tests {
     fn bad_names_durations_and_repeats_are_each_reported_with_their_line() {
         let text = "[roles]\nnames = { Scribe = \"S\", comms = \"\" }\n[severity.P0]\nroles_required = [\"commander\", \"commander\"]\nremind_unfilled = \"soon\"\n[severity.P2]\nremind_unfilled = \"0s\"\n";
         let problems = parse(text).unwrap_err();
-        let has = |line: usize, text: &str| problems.iter().any(|p| p.starts_with(&format!("warroom.toml:{line}:")) && p.contains(text));
+        let has = |line: usize, text: &str| {
+            problems.iter().any(|p| p.starts_with(&format!("warroom.toml:{line}:")) && p.contains(text))
+        };
         assert!(has(2, "`Scribe` is not a role key"), "{problems:?}");
         assert!(has(2, "the name of `comms` must be 1 to 50 characters"), "{problems:?}");
         assert!(has(4, "`commander` is listed twice"), "{problems:?}");

@@ -36,9 +36,8 @@ pub async fn current(
     unassigned: Option<&str>,
 ) -> sqlx::Result<Vec<Holder>> {
     let rows = holders(db, incident.id).await?;
-    let commander = Some(incident.commander.as_str())
-        .filter(|c| is_person(c) && Some(*c) != unassigned)
-        .map(str::to_string);
+    let commander =
+        Some(incident.commander.as_str()).filter(|c| is_person(c) && Some(*c) != unassigned).map(str::to_string);
     Ok(config
         .all()
         .iter()

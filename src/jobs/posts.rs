@@ -82,8 +82,14 @@ pub async fn post_update(state: &AppState, job: &queue::Job) -> Result<(), JobEr
         incident.impact = text("impact");
     }
     let roles = super::roles_of(state, &incident).await?;
-    let text =
-        messages::status_update(&state.templates, &incident, state.clock.now(), incident.next_update_at, false, &roles)?;
+    let text = messages::status_update(
+        &state.templates,
+        &incident,
+        state.clock.now(),
+        incident.next_update_at,
+        false,
+        &roles,
+    )?;
     let by = job.payload["by"].as_str().unwrap_or(WARROOM);
     post_text(state, job, &incident, "channel", &format!("{text}\n_posted by <@{by}>_"), "update").await
 }

@@ -76,7 +76,12 @@ pub async fn at_declaration(
     queue_invite(db, incident_id, &users, now).await
 }
 
-async fn queue_invite(db: &mut PgConnection, incident_id: Uuid, users: &[String], now: DateTime<Utc>) -> sqlx::Result<()> {
+async fn queue_invite(
+    db: &mut PgConnection,
+    incident_id: Uuid,
+    users: &[String],
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
     let slot = Uuid::new_v4().to_string();
     queue::enqueue(db, Some(incident_id), kind::ROLES_INVITE, &slot, json!({ "users": users }), now).await?;
     Ok(())

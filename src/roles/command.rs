@@ -43,9 +43,15 @@ pub async fn role(
     let name = escape_mrkdwn(&role.name);
     Ok(match assign::assign(db, now, incident, role, user.as_str(), by).await? {
         Assigned::Now { .. } => {
-            format!(":white_check_mark: <@{}> is now {name} of {}; telling the channel.", user.as_str(), incident.number())
+            format!(
+                ":white_check_mark: <@{}> is now {name} of {}; telling the channel.",
+                user.as_str(),
+                incident.number()
+            )
         }
-        Assigned::Already => format!(":information_source: <@{}> is {name} of {} already.", user.as_str(), incident.number()),
+        Assigned::Already => {
+            format!(":information_source: <@{}> is {name} of {} already.", user.as_str(), incident.number())
+        }
     })
 }
 

@@ -57,9 +57,11 @@ mod tests {
     #[test]
     fn each_role_but_the_commander_is_an_optional_users_select() {
         let config = RolesConfig::default();
-        let blocks: Vec<serde_json::Value> = inputs(config.others()).iter().map(|b| kit::json(b)).collect();
-        let select = |id: &str, label: &str| json!({ "type": "input", "block_id": id, "optional": true,
-            "label": { "type": "plain_text", "text": label }, "element": { "type": "users_select", "action_id": "value" } });
+        let blocks: Vec<serde_json::Value> = inputs(config.others()).iter().map(kit::json).collect();
+        let select = |id: &str, label: &str| {
+            json!({ "type": "input", "block_id": id, "optional": true,
+            "label": { "type": "plain_text", "text": label }, "element": { "type": "users_select", "action_id": "value" } })
+        };
         assert_eq!(blocks, [select("role.scribe", "Scribe"), select("role.comms", "Communications lead")]);
     }
 

@@ -46,7 +46,13 @@ async fn reminded(db: &mut PgConnection, incident_id: Uuid, stage: i64) -> sqlx:
 /// `remind_unfilled` from the declaration (at once if that is past), or goes when it requires
 /// nothing. After the first reminder, the second one stands and reads the new severity when
 /// it fires.
-pub async fn replan(db: &mut PgConnection, config: &FileConfig, incident: &Incident, to: Severity, now: DateTime<Utc>) -> sqlx::Result<()> {
+pub async fn replan(
+    db: &mut PgConnection,
+    config: &FileConfig,
+    incident: &Incident,
+    to: Severity,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
     if reminded(db, incident.id, 1).await? {
         return Ok(());
     }
@@ -85,7 +91,8 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let open_for = format!("{} min", (now - incident.declared_at).num_minutes());
     let missing = escape_mrkdwn(&names.join(", "));
     let (to, text) = if stage == 1 {
-        let who = commander.as_deref().map_or_else(|| "Nobody commands this incident yet".to_string(), |c| format!("<@{c}>"));
+        let who =
+            commander.as_deref().map_or_else(|| "Nobody commands this incident yet".to_string(), |c| format!("<@{c}>"));
         let first = keys[0];
         let text = format!(
             ":bell: {who}: {} ({}) has been open for {open_for} without: *{missing}*. Fill a role with `/incident role {first} @someone`.",

@@ -19,7 +19,9 @@ pub fn needed(state: &AppState, incident: &Incident, action: &IncidentAction) ->
         IncidentAction::Commander(_) => Some(Permission::ChangeCommander),
         // The commander is a role filled through its own permission; an unknown role is told so.
         IncidentAction::Role { role, .. } if role == crate::config::COMMANDER => Some(Permission::ChangeCommander),
-        IncidentAction::Role { role, .. } if crate::roles::command::is_role(state, role) => Some(Permission::AssignRoles),
+        IncidentAction::Role { role, .. } if crate::roles::command::is_role(state, role) => {
+            Some(Permission::AssignRoles)
+        }
         // P3 sorts after P0: a larger severity is a lower one, and lowering cancels paging.
         IncidentAction::Severity(to) if *to > incident.severity() => Some(Permission::LowerSeverity),
         IncidentAction::Escalate(_) => Some(Permission::Escalate),

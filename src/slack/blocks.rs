@@ -40,7 +40,6 @@ pub struct ChecklistLink<'a> {
 /// an incident whose commander it is (declared by an alert or the API with no commander
 /// configured) reads "unassigned". `roles` are the incident's roles and holders
 /// (`incident::roles::current`); the commander has its own line.
-#[allow(clippy::too_many_arguments)]
 pub fn declaration(
     templates: &Templates,
     config: &FileConfig,

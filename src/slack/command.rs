@@ -56,7 +56,10 @@ pub enum IncidentAction {
     /// Post the service's runbook checklist again, with its state.
     Runbook,
     /// `role <role> @user`: fill a role (the role is checked against `[roles] names` later).
-    Role { role: String, user: SlackUserId },
+    Role {
+        role: String,
+        user: SlackUserId,
+    },
     /// `roles`: who holds each role.
     Roles,
 }
@@ -402,7 +405,11 @@ mod tests {
         assert_eq!((target, action), (Some(IncidentNumber(3)), IncidentAction::Role { role: "scribe".into(), user }));
         assert_eq!(parse("roles").unwrap(), Command::Incident { target: None, action: IncidentAction::Roles });
         let bad = parse("role scribe bob").unwrap_err().message;
-        assert!(bad.starts_with("`/incident role <role> @user`") && bad.ends_with("`bob` is not a Slack user (mention them with @)"), "{bad}");
+        assert!(
+            bad.starts_with("`/incident role <role> @user`")
+                && bad.ends_with("`bob` is not a Slack user (mention them with @)"),
+            "{bad}"
+        );
         assert!(parse("role scribe").unwrap_err().message.contains("name the role and mention the person"));
         assert!(parse("role").unwrap_err().message.contains("name the role"));
     }

@@ -155,7 +155,9 @@ pub async fn run(
             )
         }
         IncidentAction::Runbook => crate::checklist::post::repost(state, db, &incident, who.trigger_id).await?,
-        IncidentAction::Role { role, user } => crate::roles::command::role(state, db, &incident, who.user, &role, &user).await?,
+        IncidentAction::Role { role, user } => {
+            crate::roles::command::role(state, db, &incident, who.user, &role, &user).await?
+        }
         IncidentAction::Roles => crate::roles::command::list(state, db, &incident).await?,
         IncidentAction::Reopen => {
             match lifecycle::reopen(&mut *db, state.reactions(), now, &incident, who.user).await {

@@ -138,7 +138,10 @@ async fn roles_the_commander_role_is_the_commander_and_follows_change_commander(
     let channel = declare(&app, "declare P1 api Checkout 502s").await;
 
     let refused = says(&app, BOB, "role INC-1 commander <@U0BOB>").await;
-    assert!(refused.contains("Only the Incident Commander (<@U0ALICE>) may change the Incident Commander"), "{refused}");
+    assert!(
+        refused.contains("Only the Incident Commander (<@U0ALICE>) may change the Incident Commander"),
+        "{refused}"
+    );
     assert!(says(&app, BOB, "role INC-1 comms <@U0BOB>").await.contains("is now Communications lead"));
 
     let reply = says(&app, ALICE, "role INC-1 Commander <@U0BOB>").await;
@@ -270,7 +273,8 @@ async fn roles_are_shown_in_the_status_update_and_the_report() {
 
     let markdown = String::from_utf8(crate::export::report(&app, Format::Markdown).await).unwrap();
     assert!(
-        markdown.contains("| Incident Commander | @U0ALICE |\n| Scribe | @U0CAROL |\n| Communications lead | unfilled |\n"),
+        markdown
+            .contains("| Incident Commander | @U0ALICE |\n| Scribe | @U0CAROL |\n| Communications lead | unfilled |\n"),
         "{markdown}"
     );
     let json: serde_json::Value = serde_json::from_slice(&crate::export::report(&app, Format::Json).await).unwrap();

@@ -411,3 +411,22 @@ async fn roles_lowering_the_severity_before_the_reminder_cancels_it() {
     assert_eq!(reminders(&app, &channel), (vec![], vec![]));
     app.finish().await;
 }
+
+#[tokio::test]
+async fn roles_a_reminder_through_a_throttling_slack_that_loses_an_answer_is_posted_once() {
+    let app = app_with(comms_required).await;
+    let channel = declare(&app, "declare P1 api Checkout 502s").await;
+    app.slack.inject("chat.postMessage", warroom::sandbox::Fault::RateLimited { retry_after_secs: 3 }, 1);
+    at(&app, 10, 0).await;
+    assert!(reminders(&app, &channel).0.is_empty(), "throttled: not yet");
+    app.slack.inject("chat.postMessage", warroom::sandbox::Fault::DeliveredThenStatus(500), 1);
+    app.settle().await;
+    assert_eq!(reminders(&app, &channel).0.len(), 1, "delivered, its answer lost, found again: once");
+
+    at(&app, 20, 0).await;
+    app.settle().await;
+    assert_eq!(reminders(&app, &channel).1.len(), 1);
+    assert_eq!(count(&app, "role_reminder").await, 2);
+    assert_eq!(count(&app, "slack_api_failed").await, 0, "throttling and a lost answer use up nothing");
+    app.finish().await;
+}

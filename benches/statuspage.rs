@@ -213,6 +213,7 @@ async fn outage_catch_up(admin: &PgConnectOptions, server: &str, n: usize) -> an
             response_url: None,
             detected_at: None,
             runbook_url: None,
+            private: false,
         };
         ids.push(
             warroom::incident::declare::declare(

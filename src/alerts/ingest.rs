@@ -103,6 +103,7 @@ pub async fn ingest(state: &AppState, n: &Notification) -> Result<Outcome, Inges
                 response_url: None,
                 detected_at: plan.detected_at,
                 runbook_url: plan.runbook_url,
+                private: false,
             };
             let key = format!("alert:{source}:{}", n.group_key);
             let declared =

@@ -130,6 +130,7 @@ fn gateway_p0() -> NewIncident {
         response_url: None,
         detected_at: None,
         runbook_url: None,
+        private: false,
     }
 }
 

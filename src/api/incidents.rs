@@ -16,7 +16,7 @@ use super::{ApiError, ApiToken};
 use crate::app::AppState;
 use crate::incident::declare;
 use crate::incident::store::{self, Incident, NewIncident};
-use crate::incident::{IncidentNumber, ServiceName, Severity, SlackUserId};
+use crate::incident::{ServiceName, Severity, SlackUserId};
 
 /// The timeline actor and `via` of API declarations.
 const ACTOR: &str = "api";

@@ -22,8 +22,8 @@ pub const PRIVATE: &str = "private";
 
 /// The declare modal's box for a private incident (read by its `value` action id).
 fn private_box() -> SlackBlockCheckboxesElement {
-    let label = "Private incident: a private channel, announced by its number only, nothing on the status page";
-    let option = SlackBlockChoiceItem::new(kit::plain(label).into(), PRIVATE.to_string());
+    let label = "Private: a private channel, only its number announced, no status page";
+    let option = SlackBlockChoiceItem::new(limits::plain(label, limits::MAX_OPTION_TEXT).into(), PRIVATE.to_string());
     SlackBlockCheckboxesElement::new(vec![option])
         .with_action_id(SlackActionId("value".into()))
 }
@@ -145,7 +145,7 @@ mod tests {
                 input("commander", "Incident Commander", json!({ "type": "users_select", "action_id": "value" }), true),
                 input("impact", "Impact", text("100% of requests failing", true), true),
                 input(PRIVATE, "Visibility", json!({ "type": "checkboxes", "action_id": "value", "options": [{
-                    "text": plain("Private incident: a private channel, announced by its number only, nothing on the status page"),
+                    "text": plain("Private: a private channel, only its number announced, no status page"),
                     "value": "private" }] }), true),
             ],
         });

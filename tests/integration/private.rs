@@ -11,6 +11,7 @@ use warroom::incident::Severity;
 
 use crate::api::{send, Answer};
 use crate::harness::*;
+use warroom::sandbox::Fault;
 use crate::statuspage::{gateway_app, in_channel, texts};
 
 /// The second API token: the one that may see private incidents.
@@ -310,5 +311,45 @@ async fn private_incident_reaches_the_status_page_only_when_publish_private_post
     app.settle().await;
     assert_eq!(app.statuspage.incidents()[0].status, "resolved");
     assert_no_trace(&app);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn private_channel_created_but_its_answer_lost_is_found_again_and_reused() {
+    let app = spawn_app().await;
+    // Slack creates the channel, then answers 500; the retry's name_taken must find our own
+    // channel among the private ones (a public-only look-up would make inc-1-…-2).
+    app.slack.inject("conversations.create", Fault::DeliveredThenStatus(500), 1);
+    app.slack.inject("chat.postMessage", Fault::RateLimited { retry_after_secs: 3 }, 1);
+    app.slash(ALICE, DECLARE).await;
+    app.settle().await;
+
+    let incident = app.only_incident().await;
+    let created: Vec<_> = app.slack.channels().into_iter().filter(|c| c.name.starts_with("inc-1")).collect();
+    assert_eq!(created.len(), 1, "{:?}", created.iter().map(|c| &c.name).collect::<Vec<_>>());
+    assert!(created[0].is_private);
+    assert_eq!(incident.channel_id.as_deref(), Some(created[0].id.as_str()));
+    let events = warroom::timeline::list(&app.db, incident.id).await.unwrap();
+    let channel = events.iter().find(|e| e.kind == "channel_created").unwrap();
+    assert_eq!(channel.payload["reused"], true);
+    assert_eq!(announced(&app).len(), 1, "announced once, after the 429");
+    assert_no_trace(&app);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn private_channel_refused_by_slack_is_told_to_the_declarer_and_not_to_incidents() {
+    let app = spawn_app().await;
+    // An app installed before private incidents: no groups:write, so no private channel.
+    app.slack.revoke_scope("groups:write");
+    app.slash(ALICE, DECLARE).await;
+    app.settle().await;
+
+    let incident = app.only_incident().await;
+    assert!(incident.channel_id.is_none());
+    let told = app.slack.ephemerals(ALICE).pop().unwrap().text;
+    assert!(told.contains("missing_scope"), "{told}");
+    assert!(announced(&app).is_empty(), "the failure is not announced either: {:?}", announced(&app));
+    assert!(app.timeline(&incident).await.contains(&"slack_api_failed".to_string()));
     app.finish().await;
 }

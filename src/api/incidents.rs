@@ -153,10 +153,9 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let include_private = token.include_private(query.as_deref())?;
-    let query: ListQuery = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-        .map_err(|e| {
-            ApiError::Invalid(format!("query: {e} (use all=true, limit=1..{MAX_LIMIT} and include_private=true)"))
-        })?;
+    let query: ListQuery = serde_urlencoded::from_str(query.as_deref().unwrap_or("")).map_err(|e| {
+        ApiError::Invalid(format!("query: {e} (use all=true, limit=1..{MAX_LIMIT} and include_private=true)"))
+    })?;
     let all = match query.all.as_deref() {
         None | Some("false") => false,
         Some("true") => true,

@@ -51,7 +51,8 @@ mod tests {
 
     #[test]
     fn a_private_that_is_not_a_boolean_is_refused_with_its_line() {
-        let problems = FileConfig::parse(Path::new("warroom.toml"), "[services.vault]\nprivate = \"yes\"\n").unwrap_err();
+        let problems =
+            FileConfig::parse(Path::new("warroom.toml"), "[services.vault]\nprivate = \"yes\"\n").unwrap_err();
         assert_eq!(problems[0].line, 2, "{problems:?}");
     }
 }

@@ -170,8 +170,12 @@ impl Workspace {
                 "users_select" => json!({ "type": "users_select", "selected_user": given }),
                 // Checkboxes take the ticked options' values, comma-separated ("" ticks none).
                 "checkboxes" => {
-                    let ticked: Vec<Value> = given.unwrap_or("").split(',').filter(|v| !v.is_empty())
-                        .map(|v| json!({ "value": v, "text": { "type": "plain_text", "text": v } })).collect();
+                    let ticked: Vec<Value> = given
+                        .unwrap_or("")
+                        .split(',')
+                        .filter(|v| !v.is_empty())
+                        .map(|v| json!({ "value": v, "text": { "type": "plain_text", "text": v } }))
+                        .collect();
                     json!({ "type": "checkboxes", "selected_options": ticked })
                 }
                 other => json!({ "type": other, "value": given }),

@@ -37,7 +37,9 @@ impl Workspace {
         let allowed = self.read(|s| s.channel(channel).map(|c| c.members.iter().any(|m| m == member)));
         match allowed {
             None => return Err(ActError::NotFound(format!("no channel {channel}"))),
-            Some(false) => return Err(ActError::Refused(format!("{member} is not in {channel}: only a member invites"))),
+            Some(false) => {
+                return Err(ActError::Refused(format!("{member} is not in {channel}: only a member invites")))
+            }
             Some(true) => {}
         }
         let id = self.change_membership(user, channel, true)?;

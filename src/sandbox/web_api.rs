@@ -218,7 +218,8 @@ fn create(s: &mut State, name: &str, is_private: bool, now: chrono::DateTime<chr
 fn list(s: &mut State, cursor: &str, limit: u64, types: &str) -> MethodResult {
     let start: usize = cursor.parse().unwrap_or(0);
     let limit = limit.clamp(1, 1000) as usize;
-    let types: Vec<&str> = if types.is_empty() { vec!["public_channel"] } else { types.split(',').map(str::trim).collect() };
+    let types: Vec<&str> =
+        if types.is_empty() { vec!["public_channel"] } else { types.split(',').map(str::trim).collect() };
     let listed: Vec<&Channel> = s
         .channels
         .iter()

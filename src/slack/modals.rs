@@ -24,8 +24,7 @@ pub const PRIVATE: &str = "private";
 fn private_box() -> SlackBlockCheckboxesElement {
     let label = "Private: a private channel, only its number announced, no status page";
     let option = SlackBlockChoiceItem::new(limits::plain(label, limits::MAX_OPTION_TEXT).into(), PRIVATE.to_string());
-    SlackBlockCheckboxesElement::new(vec![option])
-        .with_action_id(SlackActionId("value".into()))
+    SlackBlockCheckboxesElement::new(vec![option]).with_action_id(SlackActionId("value".into()))
 }
 
 /// A select of `options` (at most [`limits::MAX_OPTIONS`]), read by its `value` action id.

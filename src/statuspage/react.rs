@@ -39,11 +39,13 @@ impl React for Reactor {
                 Change::Declared { new, .. } if new.private => Ok(()),
                 // A private incident's customer text waits, as a draft, for a `publish_private`
                 // principal to post it (its resolution follows only what was published).
-                Change::Updated { incident, .. } => if incident.private {
-                    super::private_draft(tx, config, incident, actor, now, false).await
-                } else {
-                    super::after_update(tx, config, incident, actor, now).await
-                },
+                Change::Updated { incident, .. } => {
+                    if incident.private {
+                        super::private_draft(tx, config, incident, actor, now, false).await
+                    } else {
+                        super::after_update(tx, config, incident, actor, now).await
+                    }
+                }
                 Change::SeverityChanged { incident, .. } | Change::Reopened { incident } if incident.private => {
                     super::private_draft(tx, config, incident, actor, now, true).await
                 }

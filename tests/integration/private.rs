@@ -11,8 +11,8 @@ use warroom::incident::Severity;
 
 use crate::api::{send, Answer};
 use crate::harness::*;
-use warroom::sandbox::Fault;
 use crate::statuspage::{gateway_app, in_channel, texts};
+use warroom::sandbox::Fault;
 
 /// The second API token: the one that may see private incidents.
 const PRIVATE_TOKEN: &str = "test-private-api-token";
@@ -133,7 +133,9 @@ async fn private_incident_is_listed_and_shown_only_to_its_members() {
     assert_eq!(never_used, ":x: There is no incident INC-99.");
     let incident = app.incidents().await.remove(0);
     let before = app.timeline(&incident).await;
-    for (asked, rest) in [("status", ""), ("summary", ""), ("timeline", ""), ("export", "md"), ("note", "hello"), ("resolve", "")] {
+    for (asked, rest) in
+        [("status", ""), ("summary", ""), ("timeline", ""), ("export", "md"), ("note", "hello"), ("resolve", "")]
+    {
         let reply = app.slash(CAROL, format!("{asked} INC-1 {rest}").trim()).await;
         assert_eq!(reply.text(), ":x: There is no incident INC-1.", "{asked}");
         assert_eq!(reply.json()["response_type"], "ephemeral", "{asked}");
@@ -209,7 +211,8 @@ async fn private_service_makes_every_declaration_of_it_private() {
     .await;
     let reply = app.slash(ALICE, "declare P1 vault Unsealed by mistake").await.text();
     assert!(reply.contains("private incident"), "{reply}");
-    let answer = crate::api::post(&app, "/api/v1/incidents", &json!({ "service": "vault", "commander": BOB }), &[]).await;
+    let answer =
+        crate::api::post(&app, "/api/v1/incidents", &json!({ "service": "vault", "commander": BOB }), &[]).await;
     assert_eq!((answer.status, &answer.json["incident"]["private"]), (201, &json!(true)));
     app.drain().await;
 
@@ -269,7 +272,8 @@ async fn private_escalation_tells_each_person_by_dm_and_mentions_nobody() {
     app.clock.set(start_time() + Duration::minutes(15));
     app.drain().await;
 
-    let requests: Vec<String> = texts(&app, &channel).into_iter().filter(|t| t.contains("ESCALATION REQUEST")).collect();
+    let requests: Vec<String> =
+        texts(&app, &channel).into_iter().filter(|t| t.contains("ESCALATION REQUEST")).collect();
     assert_eq!(requests.len(), 1);
     assert!(requests[0].contains("*Escalating to:* 2 people, by direct message"), "{}", requests[0]);
     assert!(!requests[0].contains("<@U0CAROL>") && !requests[0].contains("<!subteam"), "{}", requests[0]);
@@ -297,7 +301,12 @@ async fn private_incident_reaches_the_status_page_only_when_publish_private_post
         app.slack.click(user, &channel, &draft.ts, "statuspage_post").await.unwrap();
         app.drain().await;
         let told = app.slack.ephemerals(user).pop().unwrap().text;
-        assert!(told.contains("Only the Incident Commander (<@U0ALICE>) may put on the status page the private incident INC-1"), "{told}");
+        assert!(
+            told.contains(
+                "Only the Incident Commander (<@U0ALICE>) may put on the status page the private incident INC-1"
+            ),
+            "{told}"
+        );
         assert!(app.statuspage.requests().is_empty(), "nothing pushed for {user}");
     }
 

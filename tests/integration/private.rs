@@ -200,6 +200,13 @@ async fn private_incident_is_in_the_api_only_for_the_private_token_asking_with_i
     assert_eq!((export.status, &export.json["schema"]), (200, &json!("warroom.incident-report/v1")));
     let bad = get_as(&app, PRIVATE_TOKEN, "/api/v1/incidents?include_private=yes").await;
     assert_eq!(bad.status, 422);
+
+    // Declared through the API with `"private": true`: hidden from the plain token at once.
+    let body = json!({ "service": "vault", "summary": "Root token in a ticket", "private": true });
+    let declared = crate::api::post(&app, "/api/v1/incidents", &body, &[]).await;
+    assert_eq!((declared.status, &declared.json["incident"]["private"]), (201, &json!(true)));
+    assert_eq!(get_as(&app, API_TOKEN, "/api/v1/incidents/3").await.status, 404);
+    app.drain().await;
     app.finish().await;
 }
 

@@ -214,6 +214,7 @@ async fn outage_catch_up(admin: &PgConnectOptions, server: &str, n: usize) -> an
             detected_at: None,
             runbook_url: None,
             roles: Vec::new(),
+            private: false,
         };
         ids.push(
             warroom::incident::declare::declare(

@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod oncall;
 pub mod permissions;
+pub mod private;
 pub mod reactions;
 pub mod roles;
 pub mod runbook;

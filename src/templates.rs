@@ -14,6 +14,8 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("summary", include_str!("../templates/summary.hbs")),
     ("validation_checklist", include_str!("../templates/validation_checklist.hbs")),
     ("escalation", include_str!("../templates/escalation.hbs")),
+    ("private_announcement", include_str!("../templates/private_announcement.hbs")),
+    ("private_resolved", include_str!("../templates/private_resolved.hbs")),
 ];
 
 /// Plain-text templates for the status page: customers read them, Slack never does, so they

@@ -104,6 +104,7 @@ pub async fn ingest(state: &AppState, n: &Notification) -> Result<Outcome, Inges
                 detected_at: plan.detected_at,
                 runbook_url: plan.runbook_url,
                 roles: Vec::new(),
+                private: false,
             };
             let key = format!("alert:{source}:{}", n.group_key);
             let declared =

@@ -16,7 +16,7 @@ use super::{ApiError, ApiToken};
 use crate::app::AppState;
 use crate::incident::declare;
 use crate::incident::store::{self, Incident, NewIncident};
-use crate::incident::{IncidentNumber, ServiceName, Severity, SlackUserId};
+use crate::incident::{ServiceName, Severity, SlackUserId};
 
 /// The timeline actor and `via` of API declarations.
 const ACTOR: &str = "api";
@@ -36,6 +36,8 @@ struct DeclareRequest {
     commander: Option<String>,
     impact: Option<String>,
     detected_at: Option<String>,
+    /// A private incident (`[services.x] private` makes it one whatever this says).
+    private: Option<bool>,
 }
 
 pub async fn declare(
@@ -130,6 +132,7 @@ async fn new_incident(state: &AppState, r: DeclareRequest) -> Result<NewIncident
         detected_at,
         runbook_url: None,
         roles: Vec::new(),
+        private: r.private.unwrap_or(false),
     })
 }
 
@@ -138,12 +141,22 @@ async fn new_incident(state: &AppState, r: DeclareRequest) -> Result<NewIncident
 struct ListQuery {
     all: Option<String>,
     limit: Option<String>,
+    /// Read by [`ApiToken::include_private`].
+    #[allow(dead_code)]
+    include_private: Option<String>,
 }
 
-/// Open incidents, newest first (`?all=true`: resolved ones too; `?limit=`, at most 200).
-pub async fn list(_: ApiToken, State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
-    let query: ListQuery = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-        .map_err(|e| ApiError::Invalid(format!("query: {e} (use all=true and limit=1..{MAX_LIMIT})")))?;
+/// Open incidents, newest first (`?all=true`: resolved ones too; `?limit=`, at most 200;
+/// `?include_private=true` with the private token: private ones too).
+pub async fn list(
+    token: ApiToken,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let include_private = token.include_private(query.as_deref())?;
+    let query: ListQuery = serde_urlencoded::from_str(query.as_deref().unwrap_or("")).map_err(|e| {
+        ApiError::Invalid(format!("query: {e} (use all=true, limit=1..{MAX_LIMIT} and include_private=true)"))
+    })?;
     let all = match query.all.as_deref() {
         None | Some("false") => false,
         Some("true") => true,
@@ -157,21 +170,19 @@ pub async fn list(_: ApiToken, State(state): State<AppState>, RawQuery(query): R
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .ok_or_else(|| ApiError::Invalid(format!("limit=`{l}`: use a number from 1 to {MAX_LIMIT}")))?,
     };
-    let incidents = store::list_recent(&state.db, all, limit).await?;
+    let incidents = store::list_recent(&state.db, all, include_private, limit).await?;
     let views: Vec<Value> = incidents.iter().map(view).collect();
     Ok(Json(json!({ "count": views.len(), "incidents": views })).into_response())
 }
 
 /// One incident, by `INC-42` or `42`.
 pub async fn show(
-    _: ApiToken,
+    token: ApiToken,
     State(state): State<AppState>,
     Path(number): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let number = IncidentNumber::parse(&number).map_err(ApiError::NotFound)?;
-    let incident = store::by_number(&state.db, number)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no incident {number}")))?;
+    let incident = super::reports::incident(&state, token, query.as_deref(), &number).await?;
     Ok(Json(view(&incident)).into_response())
 }
 
@@ -197,6 +208,7 @@ pub fn view(i: &Incident) -> Value {
         "mitigated_at": i.mitigated_at,
         "resolved_at": i.resolved_at,
         "resolved_by": i.resolved_by,
+        "private": i.private,
         "links": {
             "self": format!("/api/v1/incidents/{}", i.number),
             "slack_channel": i.channel_id.as_ref().map(|id| format!("https://slack.com/app_redirect?channel={id}")),

@@ -19,9 +19,20 @@ use crate::timeline::export::{self, Format, Source};
 /// How many events one timeline request returns at most.
 const MAX_EVENTS: i64 = 5000;
 
-async fn incident(state: &AppState, number: &str) -> Result<Incident, ApiError> {
+/// The incident `number` names, as this request may see it: a private one only for the private
+/// token asking with `include_private=true`, and 404 for anyone else (as for no incident).
+pub(super) async fn incident(
+    state: &AppState,
+    token: ApiToken,
+    query: Option<&str>,
+    number: &str,
+) -> Result<Incident, ApiError> {
     let number = IncidentNumber::parse(number).map_err(ApiError::NotFound)?;
-    store::by_number(&state.db, number).await?.ok_or_else(|| ApiError::NotFound(format!("no incident {number}")))
+    let include_private = token.include_private(query)?;
+    store::by_number(&state.db, number)
+        .await?
+        .filter(|i| include_private || !i.private)
+        .ok_or_else(|| ApiError::NotFound(format!("no incident {number}")))
 }
 
 /// `name=value` from a raw query string.
@@ -31,12 +42,12 @@ fn param<'a>(query: &'a Option<String>, name: &str) -> Option<&'a str> {
 
 /// The timeline: `?offset=` and `?limit=` (1 to 5000, default 1000) page through long ones.
 pub async fn timeline(
-    _: ApiToken,
+    token: ApiToken,
     State(state): State<AppState>,
     Path(number): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let incident = incident(&state, &number).await?;
+    let incident = incident(&state, token, query.as_deref(), &number).await?;
     let number_param = |name: &str, default: i64, max: i64| match param(&query, name) {
         None => Ok(default),
         Some(v) => v
@@ -66,13 +77,13 @@ pub async fn timeline(
 
 /// The report, streamed: written by a task into a pipe whose other end is the response body.
 pub async fn report(
-    _: ApiToken,
+    token: ApiToken,
     State(state): State<AppState>,
     Path(number): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let format = Format::parse(param(&query, "format").unwrap_or("md")).map_err(ApiError::Invalid)?;
-    let incident = incident(&state, &number).await?;
+    let incident = incident(&state, token, query.as_deref(), &number).await?;
     let filename = export::filename(&incident, format);
     let (mut writer, reader) = tokio::io::duplex(64 * 1024);
     tokio::spawn(async move {

@@ -106,6 +106,7 @@ struct RawSlack {
     channel_prefix: Option<Spanned<String>>,
     war_room_url: Option<Spanned<String>>,
     channel_post_interval: Option<Spanned<String>>,
+    announce_private: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -163,6 +164,9 @@ pub struct ServiceConfig {
     /// Who is on call for it in PagerDuty: the commander of incidents declared without one,
     /// and escalation's `oncall` target.
     pub oncall: Option<super::OncallConfig>,
+    /// Every incident of this service is private (`crate::config::private`).
+    #[serde(default)]
+    pub private: bool,
     /// Where `runbook` is written (`warroom.toml:42`), for check-config's messages.
     #[serde(skip)]
     pub runbook_location: Option<String>,
@@ -232,6 +236,8 @@ pub struct FileConfig {
     /// Not from the file: where the on-call of a service without `oncall` comes from. Only the
     /// sandbox sets it (its own PagerDuty's schedule), so that a first run shows an on-call.
     pub oncall_fallback: Option<super::OncallSource>,
+    /// `[slack] announce_private`: how private incidents are announced.
+    pub private: super::PrivateConfig,
 }
 
 impl Default for FileConfig {
@@ -284,6 +290,7 @@ impl Default for FileConfig {
             statuspage: StatuspageConfig::default(),
             diagnostics: super::DiagnosticsConfig::default(),
             oncall_fallback: None,
+            private: super::PrivateConfig::default(),
         }
     }
 }
@@ -347,6 +354,7 @@ impl FileConfig {
         if let Some(d) = raw.slack.channel_post_interval.as_ref().and_then(|v| duration(v, &mut problems)) {
             config.channel_post_interval = d;
         }
+        config.private = super::PrivateConfig::from_raw(raw.slack.announce_private);
 
         for (key, raw_sev) in &raw.severity {
             let Ok(sev) = Severity::parse(key.get_ref()) else {

@@ -10,6 +10,7 @@ mod impact;
 mod oncall;
 mod permissions;
 mod roles;
+mod private;
 mod runbook_path;
 mod runners;
 mod statuspage;
@@ -30,6 +31,7 @@ pub use impact::{Impact, ServiceImpact};
 pub use oncall::{is_pagerduty_id, OncallConfig, OncallSource};
 pub use permissions::{Permission, PermissionsConfig, Principal, Responders};
 pub use roles::{RequiredRoles, Role, RolesConfig, COMMANDER};
+pub use private::PrivateConfig;
 pub use runners::RunnerTokens;
 pub use target::Target;
 
@@ -64,6 +66,9 @@ pub struct Settings {
     /// only loopback (whoever reaches them acts as any sandbox user).
     pub sandbox_public: bool,
     pub api_token: Option<Secret>,
+    /// `WARROOM_API_PRIVATE_TOKEN`: a second API bearer token, the only one that sees private
+    /// incidents (with `?include_private=true`); unset, no API client sees them.
+    pub api_private_token: Option<Secret>,
     pub log_format: Option<LogFormat>,
     /// `WARROOM_DIAGNOSTICS_PATH`: where diagnostics find their programs (default: warroom's PATH).
     pub diagnostics_path: Option<String>,
@@ -185,6 +190,7 @@ impl Settings {
             slack_api_url: slack_api_url.trim_end_matches('/').to_string(),
             sandbox_public: lookup("WARROOM_SANDBOX_PUBLIC").is_some_and(|v| matches!(v.as_str(), "1" | "true")),
             api_token: secret("WARROOM_API_TOKEN"),
+            api_private_token: secret("WARROOM_API_PRIVATE_TOKEN"),
             log_format,
             diagnostics_path: lookup("WARROOM_DIAGNOSTICS_PATH"),
             runner_tokens,

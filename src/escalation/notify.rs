@@ -116,7 +116,17 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let Some(step) = ladder.get(tier.saturating_sub(1)) else { return Ok(()) };
     let resolved = resolve(state, &incident, &step.notify).await?;
     let now = state.clock.now();
-    let mut targets = resolved.mentions.join(" ");
+    // A private incident's tiers are told by direct message only: no mention in any channel
+    // (a group mention would tell the whole group, members of the channel or not).
+    let mut targets = if incident.private {
+        match resolved.users.len() {
+            0 => String::new(),
+            1 => "1 person, by direct message".to_string(),
+            n => format!("{n} people, by direct message"),
+        }
+    } else {
+        resolved.mentions.join(" ")
+    };
     if !resolved.missing.is_empty() {
         let missing = crate::templates::escape_mrkdwn(&resolved.missing.join(", "));
         targets = format!("{targets} _(not reached: {missing})_").trim().to_string();
@@ -145,13 +155,21 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         }),
     )?;
     let name = if silence { "silence".to_string() } else { format!("tier:{tier}") };
-    let dm = format!(
-        ":sos: You are asked to join {} ({} `{}`): <#{channel}>. {}",
-        incident.number(),
-        severity,
-        incident.service,
-        crate::templates::escape_mrkdwn(&incident.title)
-    );
+    let dm = if incident.private {
+        // The request itself, since nobody is mentioned where it is posted.
+        format!(
+            ":sos: You are asked to join the private incident {}: you are invited to <#{channel}>.\n\n{text}",
+            incident.number()
+        )
+    } else {
+        format!(
+            ":sos: You are asked to join {} ({} `{}`): <#{channel}>. {}",
+            incident.number(),
+            severity,
+            incident.service,
+            crate::templates::escape_mrkdwn(&incident.title)
+        )
+    };
     let mut tx = state.db.begin().await?;
     let post = json!({ "text": text, "to": "channel", "what": "escalation" });
     queue::enqueue(&mut *tx, Some(incident.id), kind::POST, &format!("esc:{name}"), post, now).await?;
@@ -164,8 +182,9 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         queue::enqueue(&mut *tx, Some(incident.id), kind::ESCALATION_DM, &format!("{name}:{user}"), payload, now)
             .await?;
     }
-    let payload = json!({ "tier": tier, "silence": silence, "users": resolved.users, "mentions": resolved.mentions,
-                          "not_reached": resolved.missing });
+    let mentions = if incident.private { Vec::new() } else { resolved.mentions };
+    let payload = json!({ "tier": tier, "silence": silence, "users": resolved.users, "mentions": mentions,
+                          "not_reached": resolved.missing, "by_dm_only": incident.private });
     timeline::append(&mut *tx, incident.id, now, WARROOM, EventKind::EscalationNotified, payload).await?;
     tx.commit().await?;
     crate::jobs::wake(state);

@@ -35,6 +35,15 @@ pub async fn declare(
     new: &NewIncident,
 ) -> sqlx::Result<Declared> {
     let id = Uuid::new_v4();
+    // `[services.x] private` makes every declaration of the service private, however it came
+    // (slash command, modal, API, alert), before any reactor plans with it.
+    let forced;
+    let new = if !new.private && reactions.config.service_is_private(&new.service) {
+        forced = NewIncident { private: true, ..new.clone() };
+        &forced
+    } else {
+        new
+    };
     let ctx = reactions.context(now, &new.declared_by);
     let plan = reactions.plan(&ctx, new);
     let number = if plan.then.is_empty() {
@@ -95,8 +104,8 @@ async fn insert(
            incident AS (
                INSERT INTO incidents (id, title, service, severity, commander, declared_by, impact,
                                       origin_channel, response_url, detected_at, declared_at, next_update_at,
-                                      runbook_url)
-               SELECT $2, $4, $5, $6, $7, $8, $9, $10, $11, $12, $3, $15, $18 FROM key
+                                      runbook_url, private)
+               SELECT $2, $4, $5, $6, $7, $8, $9, $10, $11, $12, $3, $15, $18, $24 FROM key
                RETURNING id, number),
            timer AS (
                INSERT INTO jobs (incident_id, kind, slot, payload, run_at, created_at)
@@ -118,7 +127,7 @@ async fn insert(
                INSERT INTO timeline_events (incident_id, at, actor, kind, payload)
                SELECT id, $3, $8, $13, jsonb_build_object(
                    'number', 'INC-' || number, 'service', $5::text, 'severity', $6::text, 'title', $4::text,
-                   'commander', $7::text, 'impact', $9::text, 'via', $14::text)
+                   'commander', $7::text, 'impact', $9::text, 'via', $14::text, 'private', $24::bool)
                FROM incident)
            SELECT number AS "number!" FROM incident"#,
         idempotency_key,
@@ -144,6 +153,7 @@ async fn insert(
         &payloads,
         &run_ats,
         &attempts as &[Option<i32>],
+        new.private,
     )
     .fetch_optional(&mut *db)
     .await

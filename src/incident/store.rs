@@ -43,6 +43,8 @@ pub struct Incident {
     pub next_update_at: Option<DateTime<Utc>>,
     /// The runbook the declaring alert linked (`runbook_url` annotation), http(s) only.
     pub runbook_url: Option<String>,
+    /// A private incident: a private channel, no public trail, shown only to its members.
+    pub private: bool,
 }
 
 impl Incident {
@@ -91,6 +93,8 @@ pub struct NewIncident {
     pub runbook_url: Option<String>,
     /// Roles other than the commander filled at declaration: (role key, Slack user id).
     pub roles: Vec<(String, String)>,
+    /// Declared privately (`--private`, the modal's box, or `[services.x] private`).
+    pub private: bool,
 }
 
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Incident>> {
@@ -114,13 +118,20 @@ pub async fn list_open(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Incident>> {
         .await
 }
 
-/// The newest incidents first, open ones only unless `include_resolved`: at most `limit`.
-pub async fn list_recent(db: &PgPool, include_resolved: bool, limit: i64) -> sqlx::Result<Vec<Incident>> {
+/// The newest incidents first, open ones only unless `include_resolved`, private ones only with
+/// `include_private`: at most `limit`.
+pub async fn list_recent(
+    db: &PgPool,
+    include_resolved: bool,
+    include_private: bool,
+    limit: i64,
+) -> sqlx::Result<Vec<Incident>> {
     sqlx::query_as!(
         Incident,
-        "SELECT * FROM incidents WHERE $1 OR resolved_at IS NULL ORDER BY number DESC LIMIT $2",
+        "SELECT * FROM incidents WHERE ($1 OR resolved_at IS NULL) AND ($3 OR NOT private) ORDER BY number DESC LIMIT $2",
         include_resolved,
-        limit
+        limit,
+        include_private
     )
     .fetch_all(db)
     .await

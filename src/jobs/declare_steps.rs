@@ -43,7 +43,7 @@ pub async fn create_channel(state: &AppState, job: &queue::Job) -> Result<(), Jo
     let bot = state.slack.bot_user_id().await?;
     for attempt in 1..=NAME_ATTEMPTS {
         let name = channel_name(prefix, incident.number(), &incident.service, attempt);
-        let (channel, reused) = match state.slack.create_channel(&name).await {
+        let (channel, reused) = match state.slack.create_channel(&name, incident.private).await {
             Ok(channel) => (channel, false),
             Err(e) if e.code() == Some("name_taken") => match state.slack.find_channel(&name).await? {
                 // Ours: an earlier attempt created it and its answer was lost. Reuse it.
@@ -191,8 +191,18 @@ pub async fn announce(state: &AppState, job: &queue::Job) -> Result<(), JobError
         return Ok(());
     }
     let target = &state.settings.file.announce_channel;
+    if incident.private && !state.settings.file.private.announce {
+        // `[slack] announce_private = false`: the announcement channel hears nothing of it.
+        return Ok(());
+    }
     state.limiter.acquire(target, state.clock.now(), job.holds_slot).map_err(JobError::Defer)?;
-    let (text, blocks) = declaration(state, &incident).await?;
+    let (text, blocks) = if incident.private {
+        // The number and the declarer only: no title, service, severity or channel.
+        let text = crate::private::announcement(&state.templates, &incident)?;
+        (text.clone(), crate::slack::limits::sections(&text))
+    } else {
+        declaration(state, &incident).await?
+    };
     let (channel, ts) = super::post_once::post(state, job, target, &text, &blocks).await?;
     let mut tx = state.db.begin().await?;
     store::set_announcement(&mut *tx, incident.id, &channel, &ts).await?;
@@ -207,9 +217,11 @@ pub async fn announce(state: &AppState, job: &queue::Job) -> Result<(), JobError
 pub async fn refresh_declaration(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let incident = super::load_incident(state, job).await?;
     let (text, blocks) = declaration(state, &incident).await?;
+    // A private incident's announcement is its number only, never the declaration.
+    let announced = if incident.private { None } else { incident.announce_ts.as_deref() };
     let posted = [
         (incident.channel_id.as_deref(), incident.declaration_ts.as_deref()),
-        (incident.announce_channel_id.as_deref(), incident.announce_ts.as_deref()),
+        (incident.announce_channel_id.as_deref(), announced),
     ];
     for (channel, ts) in posted {
         if let (Some(channel), Some(ts)) = (channel, ts) {

@@ -20,7 +20,12 @@ async fn post_text(
     what: &str,
 ) -> Result<(), JobError> {
     let target = match to {
-        "announce" => state.settings.file.announce_channel.clone(),
+        // Nothing about a private incident reaches the announcement channel but its number
+        // ([`post_resolution`] queues that line as `announce_number`); everything else a change
+        // or a failure would announce (a severity raised, a reopen, a silence, a failed step)
+        // stays in its channel.
+        "announce" if incident.private => return Ok(()),
+        "announce" | "announce_number" => state.settings.file.announce_channel.clone(),
         _ => incident.channel_id.clone().ok_or_else(JobError::channel_pending)?,
     };
     let now = state.clock.now();
@@ -60,7 +65,8 @@ fn fit(text: &str, what: &str) -> (Vec<SlackBlock>, Option<serde_json::Value>) {
     (blocks, Some(file))
 }
 
-/// [`kind::POST`]: `{ "text": ..., "to": "channel" | "announce" }`.
+/// [`kind::POST`]: `{ "text": ..., "to": "channel" | "announce" | "announce_number" }` (the last
+/// the one line a private incident's announcement channel may hear).
 pub async fn post(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let incident = super::load_incident(state, job).await?;
     let text = job.payload["text"].as_str().unwrap_or_default();
@@ -103,12 +109,19 @@ pub async fn post_resolution(state: &AppState, job: &queue::Job) -> Result<(), J
     let checklist = messages::validation_checklist(&state.templates, &incident)?;
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
+    // A private incident's resolution is announced by its number only, or not at all.
+    let announced = match (incident.private, state.settings.file.private.announce) {
+        (false, _) => Some(("announce", resolved.clone())),
+        (true, true) => Some(("announce_number", crate::private::resolution(&state.templates, incident.number())?)),
+        (true, false) => None,
+    };
     let posts = [
-        ("channel", &resolved, "resolution"),
-        ("announce", &resolved, "resolution"),
-        ("channel", &checklist, "checklist"),
+        Some(("channel", resolved.clone(), "resolution")),
+        announced.map(|(to, text)| (to, text, "resolution")),
+        Some(("channel", checklist, "checklist")),
     ];
-    for (i, (to, text, what)) in posts.into_iter().enumerate() {
+    // The slots keep their places (`:0`, `:1`, `:2`) whatever is left out.
+    for (i, (to, text, what)) in posts.into_iter().enumerate().filter_map(|(i, p)| p.map(|p| (i, p))) {
         let slot = format!("{}:{i}", job.slot);
         let payload = json!({ "text": text, "to": to, "what": what });
         queue::enqueue(&mut *tx, Some(incident.id), kind::POST, &slot, payload, now).await?;

@@ -32,6 +32,9 @@ pub enum ActError {
     NotFound(String),
     #[error("could not reach warroom: {0}")]
     Unreachable(String),
+    /// Slack would not let the person do it (join a private channel).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl Workspace {
@@ -148,7 +151,8 @@ impl Workspace {
     }
 
     /// Fills the modal `view_id` with `values` (block id → value) and submits it as `user`.
-    /// Text inputs take the text, selects the option value, user pickers a user id.
+    /// Text inputs take the text, selects the option value, user pickers a user id, checkboxes
+    /// the ticked values (comma-separated).
     pub async fn submit_view(&self, user: &str, view_id: &str, values: &[(&str, &str)]) -> Result<Reply, ActError> {
         let view = self
             .views()
@@ -164,6 +168,16 @@ impl Workspace {
                 "static_select" => json!({ "type": "static_select",
                     "selected_option": given.map(|v| json!({ "value": v, "text": { "type": "plain_text", "text": v } })) }),
                 "users_select" => json!({ "type": "users_select", "selected_user": given }),
+                // Checkboxes take the ticked options' values, comma-separated ("" ticks none).
+                "checkboxes" => {
+                    let ticked: Vec<Value> = given
+                        .unwrap_or("")
+                        .split(',')
+                        .filter(|v| !v.is_empty())
+                        .map(|v| json!({ "value": v, "text": { "type": "plain_text", "text": v } }))
+                        .collect();
+                    json!({ "type": "checkboxes", "selected_options": ticked })
+                }
                 other => json!({ "type": other, "value": given }),
             };
             state.insert(block_id.into(), json!({ action_id: value }));

@@ -302,6 +302,7 @@ fn relay(result: Result<super::actor::Reply, super::actor::ActError>) -> Respons
     match result {
         Ok(reply) => Json(json!({ "status": reply.status, "reply": reply.json(), "body": reply.body })).into_response(),
         Err(e @ super::actor::ActError::NotFound(_)) => (StatusCode::NOT_FOUND, e.to_string()).into_response(),
+        Err(e @ super::actor::ActError::Refused(_)) => (StatusCode::FORBIDDEN, e.to_string()).into_response(),
         Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     }
 }

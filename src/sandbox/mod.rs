@@ -61,6 +61,9 @@ pub struct Channel {
     pub creator: String,
     pub members: Vec<String>,
     pub messages: Vec<Message>,
+    /// A private channel (`conversations.create` with `is_private`): only its members see it,
+    /// in `conversations.list` and everywhere else, and nobody joins it without an invitation.
+    pub is_private: bool,
 }
 
 /// A file uploaded through `files.getUploadURLExternal` and `files.completeUploadExternal`.
@@ -199,6 +202,7 @@ impl Workspace {
                 creator: "U0ALICE".into(),
                 members: everyone.clone(),
                 messages: Vec::new(),
+                is_private: false,
             });
         }
         state.usergroups.push(("S0SRELEADS".into(), "sre-leads".into(), vec!["U0BOB".into()]));
@@ -270,6 +274,7 @@ impl Workspace {
                 creator: creator.into(),
                 members: vec![creator.into()],
                 messages: Vec::new(),
+                is_private: false,
             });
             id
         })

@@ -8,12 +8,16 @@ use super::{State, Workspace};
 
 /// The bot scope a Web API method needs (Slack's method reference), for the methods warroom
 /// calls; `None`: no scope (`auth.test`, `views.open`) or not a bot token's (`apps.connections.open`).
-fn needed(method: &str) -> Option<&'static str> {
+/// A private channel's methods need the `groups:*` scope in place of the `channels:*` one.
+fn needed(method: &str, private: bool) -> Option<&'static str> {
     Some(match method {
         "chat.postMessage" | "chat.update" | "chat.postEphemeral" => "chat:write",
+        "conversations.create" | "conversations.invite" | "conversations.setTopic" if private => "groups:write",
         "conversations.create" | "conversations.invite" | "conversations.setTopic" => "channels:manage",
+        "conversations.info" | "conversations.members" if private => "groups:read",
         "conversations.list" | "conversations.info" | "conversations.members" => "channels:read",
         "conversations.join" => "channels:join",
+        "conversations.history" if private => "groups:history",
         "conversations.history" => "channels:history",
         "conversations.open" => "im:write",
         "pins.add" => "pins:write",
@@ -31,8 +35,13 @@ fn granted(s: &State) -> Vec<String> {
 }
 
 /// Slack's `missing_scope` answer when `method` needs a scope the app does not hold.
-pub(super) fn refusal(s: &State, method: &str) -> Option<Value> {
-    let scope = needed(method).filter(|scope| s.revoked_scopes.iter().any(|r| r == scope))?;
+pub(super) fn refusal(s: &State, method: &str, params: &Value) -> Option<Value> {
+    // A new private channel, or a call about one (a DM is `im:*`'s, not a private channel's).
+    let channel = params["channel"].as_str().and_then(|c| s.channel(c));
+    let private = params["is_private"] == true
+        || params["is_private"] == "true"
+        || channel.is_some_and(|c| c.is_private && !c.id.starts_with('D'));
+    let scope = needed(method, private).filter(|scope| s.revoked_scopes.iter().any(|r| r == scope))?;
     Some(json!({ "ok": false, "error": "missing_scope", "needed": scope, "provided": granted(s).join(",") }))
 }
 

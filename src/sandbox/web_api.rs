@@ -59,7 +59,7 @@ impl Workspace {
             if token != Some(BOT_TOKEN) && method != "apps.connections.open" {
                 return error_answer(if token.is_none() { "not_authed" } else { "invalid_auth" });
             }
-            if let Some(body) = super::scopes::refusal(s, method) {
+            if let Some(body) = super::scopes::refusal(s, method, params) {
                 return Answer { status: 200, retry_after: None, body, after: After::Answer };
             }
             let p = |key: &str| params[key].as_str().unwrap_or("").to_string();
@@ -74,10 +74,11 @@ impl Workspace {
                 "apps.connections.open" => self.open_socket_url(token),
                 "auth.test" => Ok(json!({ "url": "http://sandbox.slack.local/", "team": "warroom sandbox",
                     "user": "warroom", "team_id": TEAM_ID, "user_id": BOT_USER, "bot_id": "B0WARROOM" })),
-                "conversations.create" => create(s, &p("name"), now),
-                "conversations.list" => list(s, &p("cursor"), number(params, "limit").unwrap_or(100)),
+                "conversations.create" => create(s, &p("name"), flag(params, "is_private"), now),
+                "conversations.list" => list(s, &p("cursor"), number(params, "limit").unwrap_or(100), &p("types")),
                 "conversations.info" => s
-                    .channel_mut(&p("channel"))
+                    .channel(&p("channel"))
+                    .filter(|c| visible_to_bot(c))
                     .map(|c| json!({ "channel": channel_json(c) }))
                     .ok_or("channel_not_found"),
                 "conversations.invite" => invite(s, &p("channel"), &list_param(params, "users")),
@@ -171,14 +172,19 @@ fn error_answer(code: &str) -> Answer {
     Answer { status: 200, retry_after: None, body: json!({ "ok": false, "error": code }), after: After::Answer }
 }
 
+/// A private channel is known only to its members: to anyone else it does not exist.
+pub(super) fn visible_to_bot(c: &Channel) -> bool {
+    !c.is_private || c.members.iter().any(|m| m == BOT_USER)
+}
+
 fn channel_json(c: &Channel) -> Value {
     // The sandbox has one token, the bot's: `is_member` is the bot's membership, as Slack says it.
     json!({ "id": c.id, "name": c.name, "created": c.created, "is_channel": true, "is_archived": false, "creator": c.creator,
-            "topic": { "value": c.topic }, "num_members": c.members.len(),
+            "topic": { "value": c.topic }, "num_members": c.members.len(), "is_private": c.is_private,
             "is_member": c.members.iter().any(|m| m == BOT_USER) })
 }
 
-fn create(s: &mut State, name: &str, now: chrono::DateTime<chrono::Utc>) -> MethodResult {
+fn create(s: &mut State, name: &str, is_private: bool, now: chrono::DateTime<chrono::Utc>) -> MethodResult {
     if name.is_empty() {
         return Err("invalid_name_required");
     }
@@ -200,17 +206,30 @@ fn create(s: &mut State, name: &str, now: chrono::DateTime<chrono::Utc>) -> Meth
         creator: BOT_USER.into(),
         members: vec![BOT_USER.into()],
         messages: Vec::new(),
+        is_private,
     };
     let body = json!({ "channel": channel_json(&channel) });
     s.channels.push(channel);
     Ok(body)
 }
 
-fn list(s: &mut State, cursor: &str, limit: u64) -> MethodResult {
+/// `conversations.list`: public channels (`types` default), and with `private_channel` in
+/// `types` the private ones the bot is a member of, as Slack lists them for a bot token.
+fn list(s: &mut State, cursor: &str, limit: u64, types: &str) -> MethodResult {
     let start: usize = cursor.parse().unwrap_or(0);
     let limit = limit.clamp(1, 1000) as usize;
-    let page: Vec<Value> = s.channels.iter().skip(start).take(limit).map(channel_json).collect();
-    let next = if start + limit < s.channels.len() { (start + limit).to_string() } else { String::new() };
+    let types: Vec<&str> =
+        if types.is_empty() { vec!["public_channel"] } else { types.split(',').map(str::trim).collect() };
+    let listed: Vec<&Channel> = s
+        .channels
+        .iter()
+        .filter(|c| match c.is_private {
+            false => types.contains(&"public_channel"),
+            true => types.contains(&"private_channel") && c.members.iter().any(|m| m == BOT_USER),
+        })
+        .collect();
+    let page: Vec<Value> = listed.iter().skip(start).take(limit).map(|c| channel_json(c)).collect();
+    let next = if start + limit < listed.len() { (start + limit).to_string() } else { String::new() };
     Ok(json!({ "channels": page, "response_metadata": { "next_cursor": next } }))
 }
 
@@ -263,12 +282,17 @@ fn open_dm(s: &mut State, users: &str, now: chrono::DateTime<chrono::Utc>) -> Me
         creator: BOT_USER.into(),
         members: vec![BOT_USER.into(), user.into()],
         messages: Vec::new(),
+        is_private: false,
     });
     Ok(json!({ "channel": { "id": id } }))
 }
 
 fn join(s: &mut State, channel: &str) -> MethodResult {
     let c = s.channel_mut(channel).ok_or("channel_not_found")?;
+    // Nobody joins a private channel: a member invites them.
+    if c.is_private && !c.members.iter().any(|m| m == BOT_USER) {
+        return Err("method_not_supported_for_channel_type");
+    }
     if !c.members.iter().any(|m| m == BOT_USER) {
         c.members.push(BOT_USER.into());
     }

@@ -40,9 +40,11 @@ pub fn diagnostic_permission(state: &AppState, id: &str) -> Permission {
 }
 
 /// An update is status page text when the severity pushes updates to the page as they are
-/// made; in manual mode the draft waits for an `edit_statuspage` confirmation instead.
+/// made; in manual mode the draft waits for an `edit_statuspage` confirmation instead (and a
+/// private incident's for `publish_private`'s).
 pub fn update_permission(state: &AppState, incident: &Incident) -> Option<Permission> {
-    let pushes = crate::statuspage::mode(&state.settings.file, incident.severity()) == StatuspageMode::Auto;
+    let pushes =
+        !incident.private && crate::statuspage::mode(&state.settings.file, incident.severity()) == StatuspageMode::Auto;
     pushes.then_some(Permission::EditStatuspage)
 }
 

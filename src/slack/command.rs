@@ -71,6 +71,8 @@ pub struct DeclareArgs {
     pub service: ServiceName,
     pub summary: String,
     pub commander: Option<SlackUserId>,
+    /// `--private`: a private channel, no public trail.
+    pub private: bool,
 }
 
 /// Bad input: shown to the user, ephemeral, with the usage.
@@ -82,7 +84,7 @@ pub struct CommandError {
 
 pub const USAGE: &str = "*Usage:* `/incident <subcommand>`\n\
 • `declare` — open the declaration form\n\
-• `declare [P0-P3] <service> <summary…> [ic=@user]` — declare directly (severity defaults to P0)\n\
+• `declare [P0-P3] <service> <summary…> [ic=@user]` — declare directly (severity defaults to P0); `declare --private …` — a private incident (private channel, no public trail)\n\
 • `update` — the update form; or inline: `update status=identified cause=\"OOM kill (exit 137)\" action=\"Raising memory to 4G\" eta=\"3 min\" impact=\"All users\"`\n\
 • `status` — where the incident stands (only you see it)\n\
 • `ic @user` · `sev P1` · `note <text>` — commander, severity, a timeline note\n\
@@ -128,18 +130,28 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
 
 fn parse_declare(words: &[&str]) -> Result<DeclareArgs, CommandError> {
     let bad = |message: String| CommandError { message };
+    // `--private` may come anywhere before the service (`declare --private P1 vault …`,
+    // `declare P1 --private vault …`); after it, it is part of the summary.
+    let lead = words.iter().take_while(|w| is_private_flag(w) || looks_like_severity(w)).count();
+    let flags = words[..lead].iter().filter(|w| is_private_flag(w)).count();
+    if flags > 1 {
+        return Err(bad(format!("`{PRIVATE_FLAG}` is given twice.")));
+    }
+    let private = flags == 1;
+    let words: Vec<&str> =
+        words.iter().enumerate().filter(|(i, w)| !(*i < lead && is_private_flag(w))).map(|(_, w)| *w).collect();
     let mut words = words.iter().copied().peekable();
     let mut severity = Severity::P0;
-    // A first word shaped like a severity (P<digits>) is one, so `P5` is an error, not a service.
     if let Some(first) = words.peek() {
-        let looks_like_severity =
-            first.len() >= 2 && first.starts_with(['P', 'p']) && first[1..].chars().all(|c| c.is_ascii_digit());
-        if looks_like_severity {
+        if looks_like_severity(first) {
             severity = Severity::parse(first).map_err(|m| bad(capitalize(&m)))?;
             words.next();
         }
     }
-    let service = words.next().ok_or_else(|| bad("Missing service: say which service is down.".into()))?;
+    let service = words.next().ok_or_else(|| {
+        let hint = if private { " (or `/incident declare` alone, and tick *Private* in the form)" } else { "" };
+        bad(format!("Missing service: say which service is down{hint}."))
+    })?;
     let service = ServiceName::parse(service).map_err(|m| bad(capitalize(&m)))?;
     let mut commander = None;
     let mut summary = Vec::new();
@@ -153,7 +165,20 @@ fn parse_declare(words: &[&str]) -> Result<DeclareArgs, CommandError> {
     if summary.chars().count() > MAX_SUMMARY {
         return Err(bad(format!("The summary is longer than {MAX_SUMMARY} characters; keep it to one line.")));
     }
-    Ok(DeclareArgs { severity, service, summary, commander })
+    Ok(DeclareArgs { severity, service, summary, commander, private })
+}
+
+/// `declare --private`: the flag, in any case.
+pub const PRIVATE_FLAG: &str = "--private";
+
+fn is_private_flag(word: &str) -> bool {
+    // Some Slack clients turn `--` into an em dash as it is typed.
+    word.eq_ignore_ascii_case(PRIVATE_FLAG) || word.eq_ignore_ascii_case("—private")
+}
+
+/// A word shaped like a severity (P<digits>) is one, so `P5` is an error, not a service.
+fn looks_like_severity(word: &str) -> bool {
+    word.len() >= 2 && word.starts_with(['P', 'p']) && word[1..].chars().all(|c| c.is_ascii_digit())
 }
 
 fn parse_incident_command(sub: &str, args: &str) -> Result<Command, CommandError> {
@@ -352,6 +377,33 @@ mod tests {
         assert_eq!(args.severity, Severity::P0);
         assert_eq!(args.summary, "500s everywhere");
         assert_eq!(args.commander.unwrap().as_str(), "U024BE7LH");
+    }
+
+    #[test]
+    fn private_declares_take_the_flag_before_the_service() {
+        let args = declare("declare --private P1 vault Secrets leaked in logs");
+        assert!(args.private);
+        assert_eq!((args.severity, args.service.as_str()), (Severity::P1, "vault"));
+        assert_eq!(args.summary, "Secrets leaked in logs");
+        let args = declare("declare P2 --PRIVATE vault x");
+        assert!(args.private);
+        assert_eq!((args.severity, args.service.as_str(), args.summary.as_str()), (Severity::P2, "vault", "x"));
+        let args = declare("declare --private vault");
+        assert!(args.private);
+        assert_eq!((args.severity, args.summary.as_str()), (Severity::P0, ""));
+        assert!(declare("declare —private api x").private, "an em dash typed for --");
+        assert!(!declare("declare P0 api down").private);
+    }
+
+    #[test]
+    fn private_after_the_service_is_summary_text_and_twice_is_an_error() {
+        let args = declare("declare api the --private flag was ignored");
+        assert!(!args.private);
+        assert_eq!(args.summary, "the --private flag was ignored");
+        assert!(parse("declare --private --private api x").unwrap_err().message.contains("given twice"));
+        let missing = parse("declare --private").unwrap_err().message;
+        assert!(missing.contains("Missing service") && missing.contains("Private"), "{missing}");
+        assert!(parse("declare --private P9 api").unwrap_err().message.contains("Unknown severity `P9`"));
     }
 
     #[test]

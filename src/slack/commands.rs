@@ -87,7 +87,7 @@ pub(super) async fn dispatch(
     let reply = match command::parse(&form.text) {
         Err(e) => ephemeral(format!(":x: {}\n\n{USAGE}", e.message)),
         Ok(Command::Help) => ephemeral(USAGE),
-        Ok(Command::List) => ephemeral(list(db).await?),
+        Ok(Command::List) => ephemeral(list(db, &form.user_id).await?),
         Ok(Command::NotYetAvailable(sub)) => ephemeral(format!(
             ":construction: `/incident {sub}` is not available in this version of warroom yet.\n\n{USAGE}"
         )),
@@ -135,24 +135,43 @@ async fn declare_from_text(
         detected_at: None,
         runbook_url: None,
         roles: Vec::new(),
+        private: args.private,
     };
     let key = format!("trigger:{}", form.trigger_id);
     let declared = declare::declare(db, state.reactions(), state.clock.now(), &key, "slash_command", &new).await?;
     if declared.created {
         state.metrics.declared(new.severity.as_str(), "slash_command");
     }
-    Ok(if declared.created {
+    let config = &state.settings.file;
+    let private = new.private || config.service_is_private(&new.service);
+    Ok(if declared.created && private {
+        let announced = if config.private.announce {
+            format!("#{} hears only its number", config.announce_channel)
+        } else {
+            format!("#{} hears nothing of it", config.announce_channel)
+        };
+        format!(
+            ":lock: Declared *{}* ({} {}) as a private incident. Opening its private channel now; {announced}.",
+            declared.number, new.severity, new.service
+        )
+    } else if declared.created {
         format!(
             ":rotating_light: Declared *{}* ({} {}). Opening its channel and announcing it in #{} now.",
-            declared.number, new.severity, new.service, state.settings.file.announce_channel
+            declared.number, new.severity, new.service, config.announce_channel
         )
     } else {
         format!("*{}* was already declared from this command.", declared.number)
     })
 }
 
-async fn list(db: &mut PgConnection) -> Result<String, AppError> {
-    let open = store::list_open(db).await?;
+/// The open incidents `user` may see (a private one only by its members).
+async fn list(db: &mut PgConnection, user: &str) -> Result<String, AppError> {
+    let mut open = Vec::new();
+    for incident in store::list_open(&mut *db).await? {
+        if crate::private::visible_to(&mut *db, &incident, user).await? {
+            open.push(incident);
+        }
+    }
     if open.is_empty() {
         return Ok(":white_check_mark: No active incidents.".into());
     }
@@ -160,8 +179,9 @@ async fn list(db: &mut PgConnection) -> Result<String, AppError> {
     for i in open {
         let channel = i.channel_id.as_deref().map_or_else(|| "channel pending".to_string(), |c| format!("<#{c}>"));
         let ack = if i.acknowledged_at.is_some() { "acknowledged" } else { "not acknowledged" };
+        let lock = if i.private { " :lock: private" } else { "" };
         text.push_str(&format!(
-            "\n• *{}* {} `{}` — {} — {} — {}, {}, declared {} UTC",
+            "\n• *{}*{lock} {} `{}` — {} — {} — {}, {}, declared {} UTC",
             i.number(),
             i.severity(),
             i.service,

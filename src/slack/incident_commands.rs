@@ -37,6 +37,14 @@ pub async fn run(
         Some(number) => store::by_number(&mut *db, number).await?,
         None => store::by_channel(&mut *db, who.channel).await?,
     };
+    // A private incident named from outside its channel exists only for its members: anyone
+    // else hears what a number never used gets (nothing it says, nothing it does).
+    let incident = match (incident, target) {
+        (Some(incident), Some(number)) if !crate::private::visible_to(&mut *db, &incident, who.user).await? => {
+            return Ok(Some(ephemeral(crate::private::not_found(number))));
+        }
+        (incident, _) => incident,
+    };
     let Some(incident) = incident else {
         return Ok(Some(ephemeral(match target {
             Some(number) => format!(":x: There is no incident {number}."),
@@ -78,7 +86,10 @@ pub async fn run(
         IncidentAction::Summary => {
             let text = messages::summary(&state.templates, config, &incident, now)
                 .map_err(|e| AppError::BadRequest(format!("the summary template failed: {e}")))?;
-            return Ok(Some(reply(SlackMessageResponseType::InChannel, text, None)));
+            // A private incident's summary is said aloud only in its own channel.
+            let aloud = !incident.private || incident.channel_id.as_deref() == Some(who.channel);
+            let kind = if aloud { SlackMessageResponseType::InChannel } else { SlackMessageResponseType::Ephemeral };
+            return Ok(Some(reply(kind, text, None)));
         }
         IncidentAction::Commander(user) => {
             match lifecycle::change_commander(&mut *db, state.reactions(), now, &incident, who.user, user.as_str())

@@ -53,6 +53,10 @@ mod tests {
             "usergroups:read",
             "files:write",
             "channels:history",
+            // Private incidents: their channels are private.
+            "groups:write",
+            "groups:read",
+            "groups:history",
             "users:read",
             "users:read.email",
         ] {

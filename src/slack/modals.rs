@@ -3,8 +3,8 @@
 //! [`super::submissions`], by block id and the `value` action id.
 
 use slack_morphism::blocks::{
-    SlackBlock, SlackBlockChoiceItem, SlackBlockPlainTextOnly, SlackBlockStaticSelectElement,
-    SlackBlockUsersSelectElement, SlackView,
+    SlackBlock, SlackBlockCheckboxesElement, SlackBlockChoiceItem, SlackBlockPlainTextOnly,
+    SlackBlockStaticSelectElement, SlackBlockUsersSelectElement, SlackView,
 };
 use slack_morphism::SlackActionId;
 
@@ -16,6 +16,16 @@ use crate::incident::Severity;
 
 /// Block id of the declare modal's typed service (beside the list of configured ones).
 pub const SERVICE_TYPED: &str = "service_other";
+
+/// Block id of the declare modal's "Private incident" box (its one option's value is the same).
+pub const PRIVATE: &str = "private";
+
+/// The declare modal's box for a private incident (read by its `value` action id).
+fn private_box() -> SlackBlockCheckboxesElement {
+    let label = "Private: a private channel, only its number announced, no status page";
+    let option = SlackBlockChoiceItem::new(limits::plain(label, limits::MAX_OPTION_TEXT).into(), PRIVATE.to_string());
+    SlackBlockCheckboxesElement::new(vec![option]).with_action_id(SlackActionId("value".into()))
+}
 
 /// A select of `options` (at most [`limits::MAX_OPTIONS`]), read by its `value` action id.
 fn select(options: Vec<SlackBlockChoiceItem<SlackBlockPlainTextOnly>>) -> SlackBlockStaticSelectElement {
@@ -79,6 +89,7 @@ pub fn declare_modal(origin_channel: &str, services: &[&str], roles: &[crate::co
     ]);
     blocks.extend(crate::roles::modal::inputs(roles));
     blocks.push(input("impact", "Impact", text_input("100% of requests failing", None, true), true).into());
+    blocks.push(input(PRIVATE, "Visibility", private_box(), true).into());
     kit::modal(VIEW_DECLARE, origin_channel, "Declare an incident", "Declare", blocks)
 }
 
@@ -135,6 +146,9 @@ mod tests {
                 input("summary", "Summary", text("Inference API returns 100% errors", false), false),
                 input("commander", "Incident Commander", json!({ "type": "users_select", "action_id": "value" }), true),
                 input("impact", "Impact", text("100% of requests failing", true), true),
+                input(PRIVATE, "Visibility", json!({ "type": "checkboxes", "action_id": "value", "options": [{
+                    "text": plain("Private: a private channel, only its number announced, no status page"),
+                    "value": "private" }] }), true),
             ],
         });
         assert_eq!(kit::json(&declare_modal("C0INCIDENTS", &["api", "web"], &[])), expected);

@@ -153,6 +153,12 @@ fn field<'a>(payload: &'a Value, block: &str) -> Option<&'a str> {
         .filter(|s| !s.is_empty())
 }
 
+/// Whether a checkboxes block's option `value` is ticked.
+fn ticked(payload: &Value, block: &str) -> bool {
+    let selected = &payload["view"]["state"]["values"][block]["value"]["selected_options"];
+    selected.as_array().is_some_and(|options| options.iter().any(|o| o["value"] == block))
+}
+
 pub(super) async fn declare(
     state: &AppState,
     db: &mut PgConnection,
@@ -187,6 +193,7 @@ pub(super) async fn declare(
         return Ok(answer(kit::submission_errors(errors)));
     };
     let origin = payload["view"]["private_metadata"].as_str().filter(|s| !s.is_empty());
+    let private = ticked(payload, super::modals::PRIVATE);
     let new = NewIncident {
         title: if summary.is_empty() { format!("{} is down", service.as_str()) } else { summary.to_string() },
         service: service.as_str().to_string(),
@@ -199,6 +206,7 @@ pub(super) async fn declare(
         detected_at: None,
         runbook_url: None,
         roles,
+        private,
     };
     let view_id = payload["view"]["id"].as_str().unwrap_or_default();
     let key = format!("view:{view_id}");

@@ -77,10 +77,14 @@ pub async fn preview(state: &AppState, job: &queue::Job) -> Result<(), JobError>
 fn preview_blocks(incident: &Incident, draft: Uuid, body: &str) -> (String, Vec<SlackBlock>) {
     let quoted: String = crate::templates::escape_mrkdwn(body).lines().map(|l| format!(">{l}\n")).collect::<String>();
     let fallback = format!("Status page update for {} waiting for confirmation", incident.number());
-    let intro = format!(
-        ":memo: *Status page update waiting for confirmation* ({} is in manual mode). Customers will read:",
-        incident.severity()
-    );
+    let intro = if incident.private {
+        ":lock: *Status page update waiting for confirmation* (a private incident: nothing reaches the status page unless someone who may publish it, `[permissions] publish_private`, posts this). Customers will read:".to_string()
+    } else {
+        format!(
+            ":memo: *Status page update waiting for confirmation* ({} is in manual mode). Customers will read:",
+            incident.severity()
+        )
+    };
     // The customer text whole (quoting and escaping can take it past one section's 3,000).
     let mut blocks = limits::sections(&intro);
     blocks.extend(limits::sections(&quoted));
@@ -236,7 +240,8 @@ async fn confirm(
 }
 
 /// The draft's incident, when `user` may write or confirm its status page text
-/// (`[permissions] edit_statuspage`); else why not.
+/// (`[permissions] edit_statuspage`; for a private incident `publish_private`, since posting
+/// it is what puts the incident on the public page); else why not.
 async fn may_edit(
     state: &AppState,
     db: &mut PgConnection,
@@ -247,7 +252,11 @@ async fn may_edit(
         return Ok(Err("that incident no longer exists".into()));
     };
     let (config, now) = (&state.settings.file, state.clock.now());
-    let permission = crate::config::Permission::EditStatuspage;
+    let permission = if incident.private {
+        crate::config::Permission::PublishPrivate
+    } else {
+        crate::config::Permission::EditStatuspage
+    };
     Ok(match crate::permissions::check(db, config, now, &incident, user, permission).await? {
         Ok(()) => Ok(incident),
         Err(refusal) => Err(refusal.to_string()),

@@ -80,6 +80,26 @@ pub async fn after_update(
     Ok(())
 }
 
+/// A private incident changed: customers hear nothing unless a `publish_private` principal
+/// posts the draft this offers in its channel (`published_only`: offered only once something
+/// was published, for a severity change or a reopen). Off at its severity: nothing at all.
+pub async fn private_draft(
+    tx: &mut Transaction<'_, Postgres>,
+    config: &FileConfig,
+    incident: &Incident,
+    actor: &str,
+    now: DateTime<Utc>,
+    published_only: bool,
+) -> sqlx::Result<()> {
+    if mode(config, incident.severity()) == StatuspageMode::Off {
+        return Ok(());
+    }
+    if published_only && store::get(&mut **tx, incident.id).await?.is_none() {
+        return Ok(());
+    }
+    manual::enqueue_preview(tx, incident, actor, now).await
+}
+
 /// The severity changed: a severity shown on the status page opens the incident there (or
 /// updates its impact and components).
 pub async fn after_severity(

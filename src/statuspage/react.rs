@@ -21,7 +21,8 @@ impl React for Reactor {
     fn plan(&self, ctx: &Context<'_>, new: &NewIncident, plan: &mut Plan) {
         // The mirror row is the status page's own: written after the declaration, in its
         // transaction (only for a severity shown there).
-        if mode(ctx.config, new.severity) != StatuspageMode::Off {
+        // A private incident opens nothing there: only a person who may publish it does.
+        if mode(ctx.config, new.severity) != StatuspageMode::Off && !new.private {
             plan.then_react();
         }
     }
@@ -35,8 +36,20 @@ impl React for Reactor {
         let (config, actor, now) = (ctx.config, ctx.actor, ctx.now);
         Box::pin(async move {
             match *change {
+                Change::Declared { new, .. } if new.private => Ok(()),
+                // A private incident's customer text waits, as a draft, for a `publish_private`
+                // principal to post it (its resolution follows only what was published).
+                Change::Updated { incident, .. } => {
+                    if incident.private {
+                        super::private_draft(tx, config, incident, actor, now, false).await
+                    } else {
+                        super::after_update(tx, config, incident, actor, now).await
+                    }
+                }
+                Change::SeverityChanged { incident, .. } | Change::Reopened { incident } if incident.private => {
+                    super::private_draft(tx, config, incident, actor, now, true).await
+                }
                 Change::Declared { id, new, .. } => super::after_declare(tx, config, id, new, now).await,
-                Change::Updated { incident, .. } => super::after_update(tx, config, incident, actor, now).await,
                 Change::SeverityChanged { incident, .. } => {
                     super::after_severity(tx, config, incident, actor, now).await
                 }

@@ -25,7 +25,8 @@ pub async fn after_scheduled(
     due: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<i32>> {
-    if incident.is_resolved() || mode(config, incident.severity()) != StatuspageMode::Auto {
+    // A private incident's page hears only what a person publishes.
+    if incident.is_resolved() || incident.private || mode(config, incident.severity()) != StatuspageMode::Auto {
         return Ok(None);
     }
     // "Last Updated" is when the slot fired: on time that is the slot itself; after downtime it

@@ -25,7 +25,10 @@ pub fn what(event: &Event) -> String {
     let s = |key: &str| p[key].as_str().unwrap_or("").to_string();
     let esc = crate::templates::escape_mrkdwn;
     let what = match event.kind.as_str() {
-        "declared" => format!("declared {} {} ({}): {}", s("number"), s("severity"), s("service"), esc(&s("title"))),
+        "declared" => {
+            let private = if p["private"] == true { " privately (a private channel, no public trail)" } else { "" };
+            format!("declared {} {} ({}){private}: {}", s("number"), s("severity"), s("service"), esc(&s("title")))
+        }
         "channel_created" => format!("channel <#{}> created", s("channel")),
         "members_invited" => format!("invited {}", mentions(&p["users"])),
         "topic_set" => "topic set".into(),

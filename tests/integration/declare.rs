@@ -142,7 +142,7 @@ async fn a_channel_name_taken_by_someone_else_gets_a_suffix() {
 async fn a_channel_name_taken_by_our_own_earlier_attempt_is_reused() {
     let app = spawn_app().await;
     // An earlier attempt created the channel, but its answer never arrived.
-    let ours = app.state.slack.create_channel("inc-1-api").await.unwrap();
+    let ours = app.state.slack.create_channel("inc-1-api", false).await.unwrap();
     assert_eq!(ours.creator.as_deref(), Some(BOT_USER));
 
     app.slash(ALICE, "declare api Everything 500s").await;

@@ -28,6 +28,7 @@ mod oncall_handoff;
 mod oncall_sandbox;
 mod one_time_urls;
 mod permissions;
+mod private;
 mod processes;
 mod reactions;
 mod roles;

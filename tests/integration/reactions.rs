@@ -131,6 +131,7 @@ fn gateway_p0() -> NewIncident {
         detected_at: None,
         runbook_url: None,
         roles: Vec::new(),
+        private: false,
     }
 }
 

@@ -97,7 +97,8 @@ async fn reads_go_as_get_with_their_arguments_in_the_query_and_writes_as_json_wi
     let seen = seen(&slack);
     let (list, post) = (&seen[0], &seen[1]);
     assert_eq!((&list.http_method, list.method.as_str()), (&Method::GET, "conversations.list"));
-    for argument in ["limit=1000", "exclude_archived=true", "types=public_channel"] {
+    // Public channels and the private ones warroom is in (a private incident's channel).
+    for argument in ["limit=1000", "exclude_archived=true", "types=public_channel%2Cprivate_channel"] {
         assert!(list.query.split('&').any(|a| a == argument), "{argument} not in {}", list.query);
     }
     assert!(list.body.is_empty(), "a read sends no body");

@@ -16,8 +16,9 @@ fn next(metadata: Option<SlackResponseMetadata>) -> Option<SlackCursorId> {
 }
 
 impl SlackClient {
-    pub async fn create_channel(&self, name: &str) -> Result<Channel, SlackError> {
-        let request = SlackApiConversationsCreateRequest::new(name.into()).with_is_private(false);
+    /// Creates a channel; a `private` one only its members see (a private incident's).
+    pub async fn create_channel(&self, name: &str, private: bool) -> Result<Channel, SlackError> {
+        let request = SlackApiConversationsCreateRequest::new(name.into()).with_is_private(private);
         let answer = self
             .session()
             .conversations_create(&request)
@@ -26,7 +27,8 @@ impl SlackClient {
         Ok(channel_of(answer.channel))
     }
 
-    /// Finds a public channel by name, paging through `conversations.list`.
+    /// Finds a channel by name, paging through `conversations.list`: the public ones, and the
+    /// private ones warroom is in (a private incident's channel it created).
     pub async fn find_channel(&self, name: &str) -> Result<Option<Channel>, SlackError> {
         let session = self.session();
         let mut cursor = None;
@@ -34,7 +36,7 @@ impl SlackClient {
             let request = SlackApiConversationsListRequest::new()
                 .with_limit(1000)
                 .with_exclude_archived(true)
-                .with_types(vec![SlackConversationType::Public])
+                .with_types(vec![SlackConversationType::Public, SlackConversationType::Private])
                 .opt_cursor(cursor);
             let page =
                 session.conversations_list(&request).await.map_err(|e| into_slack_error("conversations.list", e))?;

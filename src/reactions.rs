@@ -25,6 +25,8 @@ pub static ALL: &[&dyn React] = &[
     &crate::escalation::Reactor,
     // Who is on call: an incident nobody commands gets its service's on-call.
     &crate::oncall::Reactor,
+    // The channel's bookmarks: war room, runbook, status page, report.
+    &crate::bookmarks::Reactor,
 ];
 
 impl AppState {

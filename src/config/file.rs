@@ -105,6 +105,7 @@ struct RawSlack {
     channel_prefix: Option<Spanned<String>>,
     war_room_url: Option<Spanned<String>>,
     channel_post_interval: Option<Spanned<String>>,
+    bookmarks: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -209,6 +210,9 @@ pub struct FileConfig {
     pub war_room_url: Option<String>,
     /// Minimum gap between two posts to one channel (Slack allows about one per second).
     pub channel_post_interval: HumanDuration,
+    /// `[slack] bookmarks`: keep the incident channel's bookmarks (war room, runbook, status
+    /// page, report). On unless turned off.
+    pub bookmarks: bool,
     pub severity: BTreeMap<Severity, SeverityConfig>,
     pub escalation: BTreeMap<Severity, Vec<EscalationTier>>,
     pub services: BTreeMap<String, ServiceConfig>,
@@ -267,6 +271,7 @@ impl Default for FileConfig {
             channel_prefix: "inc".into(),
             war_room_url: None,
             channel_post_interval: HumanDuration(std::time::Duration::from_secs(1)),
+            bookmarks: true,
             severity,
             escalation: default_escalation(),
             services: BTreeMap::new(),
@@ -341,6 +346,7 @@ impl FileConfig {
         if let Some(d) = raw.slack.channel_post_interval.as_ref().and_then(|v| duration(v, &mut problems)) {
             config.channel_post_interval = d;
         }
+        config.bookmarks = raw.slack.bookmarks.unwrap_or(config.bookmarks);
 
         for (key, raw_sev) in &raw.severity {
             let Ok(sev) = Severity::parse(key.get_ref()) else {

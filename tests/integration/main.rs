@@ -5,6 +5,7 @@ mod alerts;
 mod api;
 mod approvals;
 mod atomic;
+mod bookmarks;
 mod bad_bytes;
 mod browser;
 mod change_processes;

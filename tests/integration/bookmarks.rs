@@ -23,7 +23,8 @@ fn link<'a>(marks: &'a [(String, String)], title: &str) -> Option<&'a str> {
     marks.iter().find(|(t, _)| t == title).map(|(_, l)| l.as_str())
 }
 
-/// The gateway with its seed runbook, on the status page, and a war room.
+/// The gateway with its seed runbook, on the status page, and a war room. (The tests on `api`
+/// declare P3s: no status page there.)
 async fn gateway_app(configure: impl FnOnce(&mut warroom::config::Settings)) -> TestApp {
     let path = format!("{}:{}", crate::diagnostics::shims().display(), std::env::var("PATH").unwrap_or_default());
     spawn_app_with(move |s| {
@@ -94,7 +95,7 @@ async fn bookmarks_are_added_once_at_declaration_and_never_again() {
 #[tokio::test]
 async fn bookmarks_of_a_declaration_delivered_twice_are_added_once() {
     let app = spawn_app_with(|s| s.file.war_room_url = Some(WAR_ROOM.into())).await;
-    let body = command_body("bookmarks.1.abc", "declare P0 api down");
+    let body = command_body("bookmarks.1.abc", "declare P3 api down");
     app.slack.send_signed("/slack/commands", FORM, body.clone()).await.unwrap();
     app.slack.send_signed("/slack/commands", FORM, body).await.unwrap();
     app.settle().await;
@@ -164,7 +165,7 @@ async fn bookmarks_off_adds_none() {
 async fn bookmarks_wait_out_a_429_and_then_add_once() {
     let app = spawn_app_with(|s| s.file.war_room_url = Some(WAR_ROOM.into())).await;
     app.slack.inject("bookmarks.add", Fault::RateLimited { retry_after_secs: 30 }, 1);
-    app.slash(ALICE, "declare P0 api down").await;
+    app.slash(ALICE, "declare P3 api down").await;
     app.settle().await;
 
     let channel = app.only_incident().await.channel_id.unwrap();
@@ -182,7 +183,7 @@ async fn bookmarks_wait_out_a_429_and_then_add_once() {
 async fn bookmarks_an_add_delivered_then_answered_500_is_found_not_added_again() {
     let app = spawn_app_with(|s| s.file.war_room_url = Some(WAR_ROOM.into())).await;
     app.slack.inject("bookmarks.add", Fault::DeliveredThenStatus(500), 1);
-    app.slash(ALICE, "declare P0 api down").await;
+    app.slash(ALICE, "declare P3 api down").await;
     app.settle().await;
 
     let channel = app.only_incident().await.channel_id.unwrap();
@@ -204,7 +205,7 @@ async fn bookmarks_an_add_delivered_then_answered_500_is_found_not_added_again()
 async fn bookmarks_refused_by_slack_tell_nobody_and_the_incident_goes_on() {
     let app = spawn_app_with(|s| s.file.war_room_url = Some(WAR_ROOM.into())).await;
     app.slack.revoke_scope("bookmarks:write");
-    app.slash(ALICE, "declare P0 api down").await;
+    app.slash(ALICE, "declare P3 api down").await;
     app.settle().await;
 
     let incident = app.only_incident().await;

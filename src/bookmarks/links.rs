@@ -15,7 +15,10 @@ use crate::slack::api::SlackError;
 pub enum Source {
     Url(String),
     /// A message, linked by its permalink (`chat.getPermalink`).
-    Message { channel: String, ts: String },
+    Message {
+        channel: String,
+        ts: String,
+    },
     /// A file, linked by its permalink (`files.info`).
     File(String),
 }

@@ -68,3 +68,27 @@ pub async fn queue_refresh(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(text: &str) -> FileConfig {
+        FileConfig::parse(std::path::Path::new("warroom.toml"), text).unwrap()
+    }
+
+    #[test]
+    fn bookmarks_are_on_unless_turned_off() {
+        assert!(FileConfig::default().bookmarks);
+        assert!(parsed("[slack]\nannounce_channel = \"incidents\"\n").bookmarks);
+        assert!(!parsed("[slack]\nbookmarks = false\n").bookmarks);
+        assert!(FileConfig::parse(std::path::Path::new("warroom.toml"), "[slack]\nbookmarks = \"yes\"\n").is_err());
+    }
+
+    #[test]
+    fn every_kind_has_its_own_name_and_title() {
+        let names: std::collections::BTreeSet<_> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        let titles: std::collections::BTreeSet<_> = Kind::ALL.iter().map(|k| k.title()).collect();
+        assert_eq!((names.len(), titles.len()), (4, 4), "a lost add is found again by its title");
+    }
+}

@@ -88,7 +88,15 @@ async fn keep(state: &AppState, channel: &str, incident_id: Uuid, kind: Kind, so
     }
     let Some(link) = source.link(state).await? else { return Ok(()) };
     let now = state.clock.now();
-    let settle = |id: &str| store::Settled { channel, kind, incident_id, bookmark_id: id.to_string(), link: link.clone(), source: key.clone(), now };
+    let settle = |id: &str| store::Settled {
+        channel,
+        kind,
+        incident_id,
+        bookmark_id: id.to_string(),
+        link: link.clone(),
+        source: key.clone(),
+        now,
+    };
     if id.is_none() && row.as_ref().is_some_and(|r| r.uncertain) {
         if let Some(found) = state.slack.bookmarks(channel).await?.into_iter().find(|b| b.title == kind.title()) {
             tracing::info!(channel, "the {} bookmark was added by an earlier attempt ({})", kind.title(), found.id);

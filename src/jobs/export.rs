@@ -42,7 +42,8 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let mut tx = state.db.begin().await?;
     timeline::append(&mut *tx, incident.id, now, by, EventKind::ReportExported, payload).await?;
     // The channel's "Post-incident report" bookmark points at the newest report.
-    crate::bookmarks::queue_refresh(&mut *tx, &state.settings.file, incident.id, &format!("report:{file}"), now).await?;
+    crate::bookmarks::queue_refresh(&mut *tx, &state.settings.file, incident.id, &format!("report:{file}"), now)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

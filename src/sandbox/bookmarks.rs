@@ -60,7 +60,8 @@ pub(super) fn add(s: &mut State, params: &Value, now: i64) -> MethodResult {
         return Err("too_many_bookmarks");
     }
     let id = s.next_id("Bk");
-    let bookmark = Bookmark { id, channel_id: channel, title: title.into(), link, date_created: now, date_updated: now };
+    let bookmark =
+        Bookmark { id, channel_id: channel, title: title.into(), link, date_created: now, date_updated: now };
     let body = json!({ "bookmark": json_of(&bookmark) });
     s.bookmarks.push(bookmark);
     Ok(body)
@@ -133,5 +134,74 @@ impl Workspace {
     /// Every bookmark, for the page.
     pub fn all_bookmarks(&self) -> Vec<Bookmark> {
         self.read(|s| s.bookmarks.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::sandbox::BOT_TOKEN;
+    use crate::secret::Secret;
+
+    fn workspace() -> Workspace {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        Workspace::new(clock, Secret::new("test"))
+    }
+
+    fn call(ws: &Workspace, method: &str, params: Value) -> Value {
+        ws.call(method, Some(BOT_TOKEN), params).body
+    }
+
+    #[test]
+    fn a_bookmark_is_added_listed_edited_and_removed_with_slacks_shapes() {
+        let ws = workspace();
+        let channel = ws.create_bot_channel("inc-1-api");
+        let link = "https://meet.example.com/x";
+        let added = call(
+            &ws,
+            "bookmarks.add",
+            json!({ "channel_id": channel, "title": "War room", "type": "link", "link": link }),
+        );
+        assert_eq!(added["ok"], true, "{added}");
+        let id = added["bookmark"]["id"].as_str().unwrap().to_string();
+        assert_eq!(added["bookmark"]["channel_id"], channel.as_str());
+        assert_eq!(added["bookmark"]["type"], "link");
+
+        let edited = call(
+            &ws,
+            "bookmarks.edit",
+            json!({ "channel_id": channel, "bookmark_id": id, "link": "https://meet.example.com/y" }),
+        );
+        assert_eq!(edited["bookmark"]["link"], "https://meet.example.com/y", "{edited}");
+        assert_eq!(edited["bookmark"]["title"], "War room", "a title not given is kept");
+        let listed = call(&ws, "bookmarks.list", json!({ "channel_id": channel }));
+        assert_eq!(listed["bookmarks"].as_array().map(Vec::len), Some(1), "{listed}");
+
+        assert_eq!(call(&ws, "bookmarks.remove", json!({ "channel_id": channel, "bookmark_id": id }))["ok"], true);
+        assert!(ws.bookmarks(&channel).is_empty());
+        let again = call(&ws, "bookmarks.edit", json!({ "channel_id": channel, "bookmark_id": id, "title": "x" }));
+        assert_eq!(again["error"], "bookmark_not_found");
+    }
+
+    #[test]
+    fn bad_requests_get_slacks_error_codes_and_change_nothing() {
+        let ws = workspace();
+        let mine = ws.create_bot_channel("inc-1-api");
+        let foreign = ws.create_foreign_channel("elsewhere");
+        let add = |channel: &str, link: &str, kind: &str| {
+            call(&ws, "bookmarks.add", json!({ "channel_id": channel, "title": "T", "type": kind, "link": link }))
+                ["error"]
+                .clone()
+        };
+        assert_eq!(add(&mine, "javascript:alert(1)", "link"), "invalid_link");
+        assert_eq!(add(&mine, "https://a b", "link"), "invalid_link");
+        assert_eq!(add(&mine, "https://ok.example", "folder"), "invalid_bookmark_type");
+        assert_eq!(add(&foreign, "https://ok.example", "link"), "not_in_channel");
+        assert_eq!(add("C0NOPE", "https://ok.example", "link"), "channel_not_found");
+        assert_eq!(call(&ws, "bookmarks.list", json!({ "channel_id": foreign }))["error"], "not_in_channel");
+        assert!(ws.all_bookmarks().is_empty());
     }
 }

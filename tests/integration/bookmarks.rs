@@ -174,7 +174,10 @@ async fn bookmarks_wait_out_a_429_and_then_add_once() {
     assert_eq!(adds.iter().map(|c| c.status).collect::<Vec<_>>(), [429, 200]);
     assert!(adds[1].at - adds[0].at >= Duration::seconds(30), "Retry-After was kept");
     let (state, attempts): (String, i32) =
-        sqlx::query_as("SELECT state, attempts FROM jobs WHERE kind = 'slack.bookmarks'").fetch_one(&app.db).await.unwrap();
+        sqlx::query_as("SELECT state, attempts FROM jobs WHERE kind = 'slack.bookmarks'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert_eq!((state.as_str(), attempts), ("done", 1), "the 429 used up no attempt");
     app.finish().await;
 }
@@ -234,6 +237,10 @@ async fn bookmarks_removed_by_someone_stay_removed() {
     export(&app, &channel).await;
     let mut titles: Vec<String> = marks(&app, &channel).into_iter().map(|(t, _)| t).collect();
     titles.sort();
-    assert_eq!(titles, ["Post-incident report", "Runbook checklist", "Status page"], "a removed bookmark stays removed");
+    assert_eq!(
+        titles,
+        ["Post-incident report", "Runbook checklist", "Status page"],
+        "a removed bookmark stays removed"
+    );
     app.finish().await;
 }

@@ -69,19 +69,15 @@ impl SlackClient {
     /// The permalink of message `ts` in `channel`.
     pub async fn permalink(&self, channel: &str, ts: &str) -> Result<String, SlackError> {
         let request = SlackApiChatGetPermalinkRequest::new(SlackChannelId(channel.into()), SlackTs(ts.into()));
-        let answer = self
-            .session()
-            .chat_get_permalink(&request)
-            .await
-            .map_err(|e| into_slack_error("chat.getPermalink", e))?;
+        let answer =
+            self.session().chat_get_permalink(&request).await.map_err(|e| into_slack_error("chat.getPermalink", e))?;
         Ok(answer.permalink.to_string())
     }
 
     /// The permalink of file `id`, when Slack gives one.
     pub async fn file_permalink(&self, id: &str) -> Result<Option<String>, SlackError> {
         let request = SlackApiFilesInfoRequest::new(SlackFileId(id.into()));
-        let answer =
-            self.session().files_info(&request).await.map_err(|e| into_slack_error("files.info", e))?;
+        let answer = self.session().files_info(&request).await.map_err(|e| into_slack_error("files.info", e))?;
         Ok(answer.file.permalink.map(|url| url.to_string()))
     }
 }

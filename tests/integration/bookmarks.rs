@@ -60,6 +60,16 @@ async fn export(app: &TestApp, channel: &str) -> String {
     messages.iter().rev().find_map(|m| m.files.first().map(|f| f.id.clone())).expect("the report was shared")
 }
 
+/// `/sandbox/state` of the app's workspace, as the sandbox page reads it.
+async fn sandbox_state(app: &TestApp) -> serde_json::Value {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/state", listener.local_addr().unwrap());
+    let routes = warroom::sandbox::http::control_router(app.slack.clone(), false);
+    let service = routes.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await });
+    warroom::tls::http_client().get(url).send().await.unwrap().error_for_status().unwrap().json().await.unwrap()
+}
+
 #[tokio::test]
 async fn bookmarks_are_added_once_at_declaration_and_never_again() {
     let (app, channel) = gateway(|_| {}).await;
@@ -78,6 +88,11 @@ async fn bookmarks_are_added_once_at_declaration_and_never_again() {
     let page = &app.statuspage.incidents()[0];
     assert_eq!(link(&shown, "Status page"), Some(page.shortlink.as_str()));
     assert_eq!(app.slack.call_count("bookmarks.add"), 3);
+    // The sandbox page is given them with the channels.
+    let page = sandbox_state(&app).await;
+    let on_page = page["bookmarks"].as_array().unwrap();
+    assert_eq!(on_page.len(), 3, "{page}");
+    assert!(on_page.iter().all(|b| b["channel_id"] == channel.as_str()));
 
     // The same work queued again (a refresh delivered twice, a replica's) changes nothing and
     // asks Slack nothing: every bookmark is known to be current.

@@ -259,3 +259,18 @@ async fn bookmarks_removed_by_someone_stay_removed() {
     );
     app.finish().await;
 }
+
+#[tokio::test]
+async fn bookmarks_not_in_channel_joins_again_and_adds_once() {
+    let app = spawn_app_with(|s| s.file.war_room_url = Some(WAR_ROOM.into())).await;
+    app.slack.inject("bookmarks.add", Fault::Error("not_in_channel".into()), 1);
+    app.slash(ALICE, "declare P3 api down").await;
+    app.settle().await;
+
+    let channel = app.only_incident().await.channel_id.unwrap();
+    assert_eq!(marks(&app, &channel), [("War room".to_string(), WAR_ROOM.to_string())]);
+    assert_eq!(app.slack.call_count("conversations.join"), 1, "joined once");
+    assert_eq!(app.slack.call_count("bookmarks.add"), 2, "refused, then added after joining");
+    assert_eq!(app.slack.call_count("bookmarks.list"), 0, "a sure refusal needs no look-up");
+    app.finish().await;
+}

@@ -15,7 +15,6 @@ use super::{layout, store, Checklist};
 use crate::app::AppState;
 use crate::incident::store::Incident;
 use crate::jobs::{kind, queue, JobError};
-use crate::slack::kit;
 use crate::timeline::{self, EventKind, WARROOM};
 
 /// `posting` of the checklist posted at declaration.
@@ -161,11 +160,7 @@ pub async fn refresh(state: &AppState, job: &queue::Job) -> Result<(), JobError>
         if digest == message.shown {
             continue;
         }
-        match state
-            .slack
-            .update_message(&message.channel_id, &message.ts, &rendered.text, &kit::json(&rendered.blocks))
-            .await
-        {
+        match state.slack.update_message(&message.channel_id, &message.ts, &rendered.text, &rendered.blocks).await {
             Ok(()) => {}
             // Deleted by someone, or the channel archived: nothing left to edit.
             Err(e) if matches!(e.code(), Some("message_not_found" | "cant_update_message" | "is_archived")) => {

@@ -30,7 +30,7 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let blocks = render(&request, &votes);
     let text = format!("Change requested: {}", request.action);
     match (&request.channel_id, &request.message_ts) {
-        (Some(channel), Some(ts)) => state.slack.update_message(channel, ts, &text, &kit::json(&blocks)).await?,
+        (Some(channel), Some(ts)) => state.slack.update_message(channel, ts, &text, &blocks).await?,
         _ => {
             let incident = crate::incident::store::get(&state.db, request.incident_id).await?;
             let channel = incident.and_then(|i| i.channel_id).ok_or_else(JobError::channel_pending)?;

@@ -212,7 +212,7 @@ pub async fn refresh_declaration(state: &AppState, job: &queue::Job) -> Result<(
     ];
     for (channel, ts) in posted {
         if let (Some(channel), Some(ts)) = (channel, ts) {
-            state.slack.update_message(channel, ts, &text, &crate::slack::kit::json(&blocks)).await?;
+            state.slack.update_message(channel, ts, &text, &blocks).await?;
         }
     }
     refresh_topic(state, &incident).await

@@ -6,7 +6,6 @@
 //! never sent again, even when what the job did after it failed.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use slack_morphism::blocks::SlackBlock;
 use sqlx::PgPool;
 
@@ -35,8 +34,6 @@ pub async fn post(
     text: &str,
     blocks: &[SlackBlock],
 ) -> Result<(String, String), JobError> {
-    // The typed blocks become JSON once, here: the client takes JSON, and a retry posts the same.
-    let blocks = &crate::slack::kit::json(blocks);
     let db = &state.db;
     let now = state.clock.now();
     let ledger: Option<Ledger> =
@@ -83,7 +80,7 @@ async fn post_joining(
     job: &queue::Job,
     channel: &str,
     text: &str,
-    blocks: &Value,
+    blocks: &[SlackBlock],
 ) -> Result<(String, String), SlackError> {
     match state.slack.post_message(channel, text, blocks, job.id).await {
         Err(e) if e.code() == Some("not_in_channel") => {

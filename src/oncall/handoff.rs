@@ -150,7 +150,7 @@ pub async fn offer_taken(state: &AppState, job: &queue::Job) -> Result<(), JobEr
         .fetch_optional(&state.db)
         .await?
         .unwrap_or_default();
-    let blocks = kit::json(&limits::sections(text));
+    let blocks = limits::sections(text);
     let fallback = limits::label(text, 150);
     for message in messages.as_array().into_iter().flatten() {
         let (Some(channel), Some(ts)) = (message["channel"].as_str(), message["ts"].as_str()) else { continue };

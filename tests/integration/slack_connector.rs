@@ -91,7 +91,7 @@ async fn reads_go_as_get_with_their_arguments_in_the_query_and_writes_as_json_wi
 
     let found = client.find_channel("inc-1").await.unwrap().unwrap();
     assert_eq!((found.id.as_str(), found.creator.as_deref()), ("C1", Some("U1")));
-    let posted = client.post_message("C1", "SEV1 api down", &json!([]), 42).await.unwrap();
+    let posted = client.post_message("C1", "SEV1 api down", &[], 42).await.unwrap();
     assert_eq!(posted, ("C1".to_string(), "1.000001".to_string()));
 
     let seen = seen(&slack);
@@ -116,7 +116,7 @@ async fn reads_go_as_get_with_their_arguments_in_the_query_and_writes_as_json_wi
 async fn an_answer_slack_morphisms_types_cannot_read_is_a_final_http_error_of_unknown_outcome() {
     // `ok: true` but no `ts`: the post may have been made, and nothing says where.
     let (slack, base) = stand_in(200, json!({ "ok": true, "channel": "C1" })).await;
-    let failed = client(&base, Duration::from_secs(5)).post_message("C1", "hi", &Value::Null, 7).await.unwrap_err();
+    let failed = client(&base, Duration::from_secs(5)).post_message("C1", "hi", &[], 7).await.unwrap_err();
     assert!(matches!(failed, SlackError::Http { status: 200, .. }), "{failed:?}");
     assert!(!failed.is_retryable(), "sending it again would not read any better");
     assert!(failed.outcome_unknown(), "Slack may have posted it: post_once looks for it first");
@@ -138,7 +138,7 @@ async fn ok_false_keeps_the_code_and_names_slacks_errors_string_or_object() {
                                                "warnings": ["missing_charset"] }),
     )
     .await;
-    let failed = client(&base, Duration::from_secs(5)).update_message("C1", "1.1", "t", &json!([])).await.unwrap_err();
+    let failed = client(&base, Duration::from_secs(5)).update_message("C1", "1.1", "t", &[]).await.unwrap_err();
     assert_eq!(failed.code(), Some("invalid_blocks"));
     assert!(!failed.is_retryable() && !failed.outcome_unknown());
     let text = failed.to_string();
@@ -155,7 +155,7 @@ async fn ok_false_keeps_the_code_and_names_slacks_errors_string_or_object() {
 async fn blocks_or_a_modal_that_are_not_block_kit_are_refused_before_anything_is_sent() {
     let (slack, base) = stand_in(200, json!({ "ok": true })).await;
     let client = client(&base, Duration::from_secs(5));
-    let refused = client.post_message("C1", "hi", &json!("not a list"), 1).await.unwrap_err();
+    let refused = client.post_ephemeral("C1", "U1", "hi", &json!("not a list")).await.unwrap_err();
     assert!(matches!(refused, SlackError::Invalid { .. }), "{refused:?}");
     // A modal without its title.
     let refused = client.open_view("T1", &json!({ "type": "modal", "blocks": [] })).await.unwrap_err();
@@ -219,7 +219,7 @@ async fn a_post_is_found_again_beside_another_apps_metadata_of_any_shape() {
     let foreign = json!({ "channel": "C0INCIDENTS", "text": "deployed",
                           "metadata": { "event_type": "deploy", "event_payload": { "build": 42, "tags": ["a"] } } });
     slack.call("chat.postMessage", &foreign).await.unwrap();
-    let (_, ts) = slack.post_message("C0INCIDENTS", "ours", &json!([]), 77).await.unwrap();
+    let (_, ts) = slack.post_message("C0INCIDENTS", "ours", &[], 77).await.unwrap();
     slack.call("chat.postMessage", &foreign).await.unwrap();
 
     assert_eq!(slack.find_post("C0INCIDENTS", 77, crate::harness::start_time()).await.unwrap(), Some(ts.clone()));

@@ -27,7 +27,19 @@ struct History {
     response_metadata: Option<SlackResponseMetadata>,
 }
 
-fn content(method: &str, text: &str, blocks: &Value) -> Result<SlackMessageContent, SlackError> {
+/// A message's content from typed blocks (none: text only).
+fn content(text: &str, blocks: &[SlackBlock]) -> SlackMessageContent {
+    let content = SlackMessageContent::new().with_text(text.into());
+    if blocks.is_empty() {
+        content
+    } else {
+        content.with_blocks(blocks.to_vec())
+    }
+}
+
+/// A message's content from blocks kept as JSON (a queued reply), refused before anything is
+/// sent when they are not Block Kit.
+fn json_content(method: &str, text: &str, blocks: &Value) -> Result<SlackMessageContent, SlackError> {
     Ok(SlackMessageContent::new().with_text(text.into()).opt_blocks(blocks_of(method, blocks)?))
 }
 
@@ -39,7 +51,7 @@ impl SlackClient {
         &self,
         channel: &str,
         text: &str,
-        blocks: &Value,
+        blocks: &[SlackBlock],
         job: i64,
     ) -> Result<(String, String), SlackError> {
         let method = "chat.postMessage";
@@ -47,7 +59,7 @@ impl SlackClient {
             .with_event_payload(HashMap::from([("job".to_string(), job.to_string())]));
         let request = SlackApiChatPostMessageRequest::new(
             SlackChannelId(channel.into()),
-            content(method, text, blocks)?.with_metadata(metadata),
+            content(text, blocks).with_metadata(metadata),
         )
         .with_unfurl_links(false);
         let answer = self.session().chat_post_message(&request).await.map_err(|e| into_slack_error(method, e))?;
@@ -111,13 +123,16 @@ impl SlackClient {
         Ok(page.messages.into_iter().next().filter(|m| m["ts"] == ts))
     }
 
-    pub async fn update_message(&self, channel: &str, ts: &str, text: &str, blocks: &Value) -> Result<(), SlackError> {
+    pub async fn update_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        text: &str,
+        blocks: &[SlackBlock],
+    ) -> Result<(), SlackError> {
         let method = "chat.update";
-        let request = SlackApiChatUpdateRequest::new(
-            SlackChannelId(channel.into()),
-            content(method, text, blocks)?,
-            SlackTs(ts.into()),
-        );
+        let request =
+            SlackApiChatUpdateRequest::new(SlackChannelId(channel.into()), content(text, blocks), SlackTs(ts.into()));
         self.session().chat_update(&request).await.map(drop).map_err(|e| into_slack_error(method, e))
     }
 
@@ -132,7 +147,7 @@ impl SlackClient {
         let request = SlackApiChatPostEphemeralRequest::new(
             SlackChannelId(channel.into()),
             SlackUserId(user.into()),
-            content(method, text, blocks)?,
+            json_content(method, text, blocks)?,
         );
         self.session().chat_post_ephemeral(&request).await.map(drop).map_err(|e| into_slack_error(method, e))
     }

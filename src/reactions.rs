@@ -27,6 +27,8 @@ pub static ALL: &[&dyn React] = &[
     &crate::oncall::Reactor,
     // Roles: those the declare modal filled, and the reminder of required ones left unfilled.
     &crate::roles::Reactor,
+    // The channel's bookmarks: war room, runbook, status page, report.
+    &crate::bookmarks::Reactor,
 ];
 
 impl AppState {

@@ -102,6 +102,11 @@ pub async fn post(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         let what = format!("runbook checklist (part {} of {})", index + 1, parts.len());
         let payload = json!({ "channel": channel, "ts": row.ts, "message": what, "posting": posting });
         timeline::append(&mut *tx, incident.id, now, WARROOM, EventKind::MessagePosted, payload).await?;
+        if index == 0 {
+            // The channel's "Runbook checklist" bookmark points at the newest posting.
+            let slot = format!("runbook:{posting}");
+            crate::bookmarks::queue_refresh(&mut *tx, &state.settings.file, incident.id, &slot, now).await?;
+        }
     }
     if index + 1 < parts.len() {
         let payload = json!({ "posting": posting, "part": index + 1 });

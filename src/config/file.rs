@@ -107,6 +107,7 @@ struct RawSlack {
     war_room_url: Option<Spanned<String>>,
     channel_post_interval: Option<Spanned<String>>,
     announce_private: Option<bool>,
+    bookmarks: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -216,6 +217,9 @@ pub struct FileConfig {
     pub war_room_url: Option<String>,
     /// Minimum gap between two posts to one channel (Slack allows about one per second).
     pub channel_post_interval: HumanDuration,
+    /// `[slack] bookmarks`: keep the incident channel's bookmarks (war room, runbook, status
+    /// page, report). On unless turned off.
+    pub bookmarks: bool,
     pub severity: BTreeMap<Severity, SeverityConfig>,
     pub escalation: BTreeMap<Severity, Vec<EscalationTier>>,
     pub services: BTreeMap<String, ServiceConfig>,
@@ -278,6 +282,7 @@ impl Default for FileConfig {
             channel_prefix: "inc".into(),
             war_room_url: None,
             channel_post_interval: HumanDuration(std::time::Duration::from_secs(1)),
+            bookmarks: true,
             severity,
             escalation: default_escalation(),
             services: BTreeMap::new(),
@@ -355,6 +360,7 @@ impl FileConfig {
             config.channel_post_interval = d;
         }
         config.private = super::PrivateConfig::from_raw(raw.slack.announce_private);
+        config.bookmarks = raw.slack.bookmarks.unwrap_or(config.bookmarks);
 
         for (key, raw_sev) in &raw.severity {
             let Ok(sev) = Severity::parse(key.get_ref()) else {

@@ -39,6 +39,11 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let file = state.slack.upload_file(&channel, &filename, &title, bytes, &comment).await?;
     let now = state.clock.now();
     let payload = json!({ "format": format.extension(), "bytes": length, "file": file, "filename": filename });
-    timeline::append(&state.db, incident.id, now, by, EventKind::ReportExported, payload).await?;
+    let mut tx = state.db.begin().await?;
+    timeline::append(&mut *tx, incident.id, now, by, EventKind::ReportExported, payload).await?;
+    // The channel's "Post-incident report" bookmark points at the newest report.
+    crate::bookmarks::queue_refresh(&mut *tx, &state.settings.file, incident.id, &format!("report:{file}"), now)
+        .await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -81,6 +81,8 @@ pub mod kind {
     pub const ROLES_REMIND: &str = "roles.remind";
     /// Invite a role's new holder once the incident channel exists (`crate::roles::assign`).
     pub const ROLES_INVITE: &str = "roles.invite";
+    /// The incident channel's bookmarks brought up to date (`crate::bookmarks::run`).
+    pub const BOOKMARKS: &str = "slack.bookmarks";
 
     /// Timers: cancelled when the incident resolves.
     pub const TIMERS: [&str; 6] =

@@ -177,6 +177,7 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::ONCALL_OFFER_TAKEN => crate::oncall::handoff::offer_taken(state, job).await,
         kind::ROLES_REMIND => crate::roles::remind::run(state, job).await,
         kind::ROLES_INVITE => crate::roles::assign::invite(state, job).await,
+        kind::BOOKMARKS => crate::bookmarks::run::run(state, job).await,
         other => Err(JobError::Fatal(format!("unknown job kind `{other}`"))),
     }
 }

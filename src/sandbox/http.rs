@@ -230,8 +230,11 @@ async fn state(State(ws): State<Arc<Workspace>>, Query(query): Query<StateQuery>
             f["content"] = Value::Null;
         }
     }
-    Json(json!({ "version": version, "users": users, "channels": channels, "ephemerals": ephemerals, "views": ws.views() }))
-        .into_response()
+    Json(
+        json!({ "version": version, "users": users, "channels": channels, "ephemerals": ephemerals, "views": ws.views(),
+                 "bookmarks": ws.all_bookmarks() }),
+    )
+    .into_response()
 }
 
 #[derive(Deserialize)]

@@ -7,6 +7,7 @@
 
 pub mod actor;
 pub mod block_kit;
+mod bookmarks;
 mod changes;
 mod events;
 mod faults;
@@ -21,6 +22,7 @@ pub mod statuspage;
 mod users;
 mod web_api;
 
+pub use bookmarks::Bookmark;
 pub use faults::{CallRecord, Fault};
 
 use std::sync::Mutex;
@@ -136,6 +138,8 @@ struct State {
     /// Every Web API call, answered.
     log: Vec<CallRecord>,
     files: Vec<File>,
+    /// Channel bookmarks, every channel's.
+    bookmarks: Vec<Bookmark>,
     /// User groups: (id, handle, members).
     usergroups: Vec<(String, String, Vec<String>)>,
     /// Slack's per-channel posting limit, when enforced: recent post times by channel id.

@@ -100,6 +100,14 @@ impl Workspace {
                 }
                 "files.completeUploadExternal" => complete_upload(s, params, now),
                 "files.upload" => Err("method_deprecated"),
+                "files.info" => {
+                    super::bookmarks::file_info(s, params, &self.urls.lock().unwrap_or_else(|e| e.into_inner()).1)
+                }
+                "chat.getPermalink" => super::bookmarks::permalink(s, params),
+                "bookmarks.add" => super::bookmarks::add(s, params, now.timestamp()),
+                "bookmarks.edit" => super::bookmarks::edit(s, params, now.timestamp()),
+                "bookmarks.list" => super::bookmarks::list(s, params),
+                "bookmarks.remove" => super::bookmarks::remove(s, params),
                 "usergroups.list" => Ok(json!({ "usergroups": s.usergroups.iter().map(|(id, handle, users)| {
                     // Slack's whole user group object (slack-morphism reads each field it requires).
                     let count = users.len();

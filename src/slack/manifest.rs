@@ -52,6 +52,8 @@ mod tests {
             "channels:manage",
             "usergroups:read",
             "files:write",
+            "bookmarks:write",
+            "bookmarks:read",
             "channels:history",
             // Private incidents: their channels are private.
             "groups:write",

@@ -274,6 +274,11 @@ impl Delivery<'_> {
             crate::incident::lifecycle::post(&mut tx, incident, &text, false, now).await?;
         }
         refresh_declaration(&mut tx, incident, &format!("sp:{}", push.seq), now).await?;
+        if let Some(link) = &remote.shortlink {
+            // Once per link: the channel's "Status page" bookmark.
+            crate::bookmarks::queue_refresh(&mut *tx, &state.settings.file, incident.id, &format!("sp:{link}"), now)
+                .await?;
+        }
         tx.commit().await?;
         store::hurry_next(&state.db, incident.id, push.seq, now).await?;
         if self.retried {

@@ -5,7 +5,7 @@ use crate::harness::*;
 use serde_json::json;
 use warroom::slack::verify::sign;
 
-fn command_body(trigger_id: &str, text: &str) -> Vec<u8> {
+pub fn command_body(trigger_id: &str, text: &str) -> Vec<u8> {
     serde_urlencoded::to_string([
         ("team_id", "T0SANDBOX"),
         ("channel_id", "C0INCIDENTS"),
@@ -19,7 +19,7 @@ fn command_body(trigger_id: &str, text: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-const FORM: &str = "application/x-www-form-urlencoded";
+pub const FORM: &str = "application/x-www-form-urlencoded";
 
 #[tokio::test]
 async fn the_same_slash_command_delivered_twice_declares_one_incident() {

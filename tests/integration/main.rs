@@ -6,6 +6,7 @@ mod api;
 mod approvals;
 mod atomic;
 mod bad_bytes;
+mod bookmarks;
 mod browser;
 mod change_processes;
 mod changes_once;

@@ -13,6 +13,7 @@
 //! (`conversations.history`, in [`messages`]). The `response_url` answer and the bytes sent
 //! to an upload URL are plain reqwest ([`files`]).
 
+mod bookmarks;
 mod channels;
 pub mod error;
 mod files;
@@ -26,6 +27,7 @@ use slack_morphism::prelude::*;
 use slack_morphism::SlackClient as Morphism;
 use tokio::sync::OnceCell;
 
+pub use bookmarks::Bookmark;
 pub use error::SlackError;
 
 use super::connector::{into_slack_error, Connector};

@@ -14,6 +14,9 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("summary", include_str!("../templates/summary.hbs")),
     ("validation_checklist", include_str!("../templates/validation_checklist.hbs")),
     ("escalation", include_str!("../templates/escalation.hbs")),
+    ("tracker_link", include_str!("../templates/tracker_link.hbs")),
+    ("tracker_refused", include_str!("../templates/tracker_refused.hbs")),
+    ("followup_nudge", include_str!("../templates/followup_nudge.hbs")),
 ];
 
 /// Plain-text templates for the status page: customers read them, Slack never does, so they

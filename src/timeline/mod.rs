@@ -3,6 +3,7 @@
 
 pub mod describe;
 pub mod export;
+pub mod followups;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -66,6 +67,14 @@ pub enum EventKind {
     ChecklistStepDone,
     /// A section's time window ended with steps open: `section`, `heading`, `open`.
     ChecklistReminder,
+    /// A follow-up's issue created (or found by its marker): `followup`, `tracker`, `key`, `url`.
+    FollowupTracked,
+    /// The tracker refused a follow-up's issue for good: `followup`, `tracker`, `status`, `error`.
+    FollowupRefused,
+    /// A follow-up's issue changed state when read back: `followup`, `key`, `state`, `closed`.
+    FollowupState,
+    /// An overdue follow-up nudged: `followup`, `to` (`dm` or `channel`), `owner`, `nudge`.
+    FollowupNudged,
 }
 
 impl EventKind {
@@ -121,8 +130,34 @@ impl EventKind {
             Self::ChecklistStepRun => "checklist_step_run",
             Self::ChecklistStepDone => "checklist_step_done",
             Self::ChecklistReminder => "checklist_reminder",
+            Self::FollowupTracked => "followup_tracked",
+            Self::FollowupRefused => "followup_refused",
+            Self::FollowupState => "followup_state",
+            Self::FollowupNudged => "followup_nudged",
         }
     }
+}
+
+/// [`append`], returning the event's id (a follow-up is known by it).
+pub async fn append_returning_id(
+    db: impl PgExecutor<'_>,
+    incident_id: Uuid,
+    at: DateTime<Utc>,
+    actor: &str,
+    kind: EventKind,
+    mut payload: Value,
+) -> sqlx::Result<i64> {
+    without_nul(&mut payload);
+    sqlx::query_scalar(
+        "INSERT INTO timeline_events (incident_id, at, actor, kind, payload) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(incident_id)
+    .bind(at)
+    .bind(actor)
+    .bind(kind.as_str())
+    .bind(payload)
+    .fetch_one(db)
+    .await
 }
 
 /// The actor for what warroom does by itself.

@@ -73,7 +73,8 @@ async fn new_issue(
         },
         None => None,
     };
-    let plain = crate::timeline::describe::plain(&followup.text);
+    // What leaves for the tracker is redacted like the report (a token pasted into an item).
+    let plain = crate::sanitize::redacted(&crate::timeline::describe::plain(&followup.text)).into_owned();
     let title = crate::slack::limits::label(&format!("[{}] {plain}", incident.number()), 250);
     let owner = match (&owner_email, &followup.owner) {
         (Some(email), _) => format!("Owner: {email} (Slack)"),

@@ -94,6 +94,8 @@ pub struct Trackers {
     github: Option<github::GitHub>,
     jira: Option<jira::Jira>,
     linear: Option<linear::Linear>,
+    /// The tokens, so that no error text carries one (a tracker that echoes a header back).
+    secrets: Vec<crate::secret::Secret>,
 }
 
 impl Trackers {
@@ -112,7 +114,26 @@ impl Trackers {
             .linear_api_key
             .as_ref()
             .map(|key| linear::Linear::new(http.clone(), &env.linear_api_url, key.clone(), clock.clone()));
-        Self { github, jira, linear }
+        let secrets =
+            [&env.github_token, &env.jira_api_token, &env.linear_api_key].into_iter().flatten().cloned().collect();
+        Self { github, jira, linear, secrets }
+    }
+
+    /// `error` without any of the tokens in its text.
+    fn scrub(&self, error: TrackerError) -> TrackerError {
+        let clean = |text: String| {
+            self.secrets
+                .iter()
+                .filter(|s| s.expose().len() >= 4)
+                .fold(text, |text, secret| text.replace(secret.expose(), "[redacted]"))
+        };
+        match error {
+            TrackerError::Refused { status, message } => TrackerError::Refused { status, message: clean(message) },
+            TrackerError::Throttled { after, message } => TrackerError::Throttled { after, message: clean(message) },
+            TrackerError::Unknown { message } => TrackerError::Unknown { message: clean(message) },
+            TrackerError::NotSent { message } => TrackerError::NotSent { message: clean(message) },
+            TrackerError::NotConfigured(message) => TrackerError::NotConfigured(message),
+        }
     }
 
     fn missing(tracker: &Tracker) -> TrackerError {
@@ -126,6 +147,25 @@ impl Trackers {
 
     /// Creates the issue, assigned to the owner where their Slack email finds them.
     pub async fn create(
+        &self,
+        tracker: &Tracker,
+        issue: &NewIssue,
+        github_logins: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Issue, TrackerError> {
+        self.create_unscrubbed(tracker, issue, github_logins).await.map_err(|e| self.scrub(e))
+    }
+
+    /// The issue carrying `marker`, if the tracker has one.
+    pub async fn find(&self, tracker: &Tracker, marker: &str) -> Result<Option<Issue>, TrackerError> {
+        self.find_unscrubbed(tracker, marker).await.map_err(|e| self.scrub(e))
+    }
+
+    /// The issue `key` as it is now.
+    pub async fn get(&self, tracker: &Tracker, key: &str) -> Result<Issue, TrackerError> {
+        self.get_unscrubbed(tracker, key).await.map_err(|e| self.scrub(e))
+    }
+
+    async fn create_unscrubbed(
         &self,
         tracker: &Tracker,
         issue: &NewIssue,
@@ -163,8 +203,7 @@ impl Trackers {
         }
     }
 
-    /// The issue carrying `marker`, if the tracker has one.
-    pub async fn find(&self, tracker: &Tracker, marker: &str) -> Result<Option<Issue>, TrackerError> {
+    async fn find_unscrubbed(&self, tracker: &Tracker, marker: &str) -> Result<Option<Issue>, TrackerError> {
         match tracker {
             Tracker::GitHub { owner, repo } => {
                 self.github.as_ref().ok_or_else(|| Self::missing(tracker))?.find(owner, repo, marker).await
@@ -174,8 +213,7 @@ impl Trackers {
         }
     }
 
-    /// The issue `key` as it is now.
-    pub async fn get(&self, tracker: &Tracker, key: &str) -> Result<Issue, TrackerError> {
+    async fn get_unscrubbed(&self, tracker: &Tracker, key: &str) -> Result<Issue, TrackerError> {
         match tracker {
             Tracker::GitHub { owner, repo } => {
                 let number = github::number_of(key).ok_or_else(|| TrackerError::Refused {

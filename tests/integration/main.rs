@@ -50,3 +50,4 @@ mod statuspage_failures;
 mod statuspage_schedule;
 mod team_packs;
 mod timeline;
+mod trackers;

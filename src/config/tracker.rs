@@ -217,6 +217,20 @@ mod tests {
     }
 
     #[test]
+    fn check_config_names_the_line_of_a_bad_tracker_and_of_a_bad_sync_every() {
+        let parse = |text: &str| super::super::FileConfig::parse(std::path::Path::new("warroom.toml"), text);
+        let ok = parse("[services.api]\ntracker = \"jira:OPS\"\n[trackers]\nsync_every = \"5m\"\n").unwrap();
+        assert_eq!(ok.services["api"].tracker, Some(Tracker::Jira { project: "OPS".into() }));
+        assert_eq!(ok.trackers.sync_every.0.as_secs(), 300);
+        assert_eq!(parse("").unwrap().trackers.sync_every.0.as_secs(), 900, "15m by default");
+        let bad = parse("[services.api]\nowner = \"@a\"\ntracker = \"gitlab:a/b\"\n").unwrap_err();
+        assert_eq!(bad[0].line, 3, "{bad:?}");
+        assert!(bad[0].message.contains("unknown tracker `gitlab`"), "{bad:?}");
+        let bad = parse("[trackers]\nsync_every = \"10s\"\n").unwrap_err();
+        assert!(bad[0].to_string().starts_with("warroom.toml:2: trackers.sync_every: at least 1m"), "{bad:?}");
+    }
+
+    #[test]
     fn half_a_jira_is_a_problem_and_tokens_are_not_printed() {
         let vars = [("JIRA_URL", "https://acme.atlassian.net"), ("JIRA_API_TOKEN", "jira-secret-1")];
         let lookup = |k: &str| vars.iter().find(|(key, _)| *key == k).map(|(_, v)| v.to_string());

@@ -64,6 +64,23 @@ pub(super) async fn send(
     request: reqwest::RequestBuilder,
     limited: impl Fn(u16, &reqwest::header::HeaderMap, &Value) -> Option<Duration>,
 ) -> Result<Value, TrackerError> {
+    send_keeping(request, limited, false).await.map(|(_, body)| body)
+}
+
+/// [`send`] for GraphQL, whose 4xx bodies say what was wrong in `errors` (with a code): a 4xx
+/// answer is returned with its status for the caller to read.
+pub(super) async fn send_graphql(
+    request: reqwest::RequestBuilder,
+    limited: impl Fn(u16, &reqwest::header::HeaderMap, &Value) -> Option<Duration>,
+) -> Result<(u16, Value), TrackerError> {
+    send_keeping(request, limited, true).await
+}
+
+async fn send_keeping(
+    request: reqwest::RequestBuilder,
+    limited: impl Fn(u16, &reqwest::header::HeaderMap, &Value) -> Option<Duration>,
+    keep_4xx: bool,
+) -> Result<(u16, Value), TrackerError> {
     let response = request.send().await.map_err(|e| {
         // A connection refused never reached the tracker; anything else may have.
         if e.is_connect() {
@@ -81,7 +98,8 @@ pub(super) async fn send(
         return Err(TrackerError::Throttled { after, message: format!("HTTP {status}: {}", message_of(&body)) });
     }
     match status {
-        200..=299 => Ok(body),
+        200..=299 => Ok((status, body)),
+        400..=499 if keep_4xx && status != 408 => Ok((status, body)),
         503 => Err(TrackerError::NotSent { message: format!("HTTP 503: {}", message_of(&body)) }),
         500..=599 => Err(TrackerError::Unknown { message: format!("HTTP {status}: {}", message_of(&body)) }),
         408 => Err(TrackerError::Unknown { message: "HTTP 408: request timeout".into() }),

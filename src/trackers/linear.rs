@@ -43,18 +43,27 @@ impl Linear {
             .header(reqwest::header::AUTHORIZATION, self.key.expose())
             .json(&json!({ "query": query, "variables": variables }));
         let now_ms = self.clock.now().timestamp_millis();
-        let body = client::send(request, |_, headers, body| {
+        let (status, body) = client::send_graphql(request, |_, headers, body| {
             (body["errors"][0]["extensions"]["code"] == "RATELIMITED").then(|| {
                 let reset = client::header_number(headers, "x-ratelimit-requests-reset").unwrap_or(now_ms + 60_000);
                 Duration::from_millis((reset - now_ms).clamp(1000, 3_600_000) as u64)
             })
         })
         .await?;
-        if let Some(errors) = body["errors"].as_array().filter(|e| !e.is_empty()) {
+        let errors = body["errors"].as_array().filter(|e| !e.is_empty());
+        if let Some(errors) = errors {
             let code = errors[0]["extensions"]["code"].as_str().unwrap_or_default();
-            let message = client::message_of(&body);
-            let status = if code == "AUTHENTICATION_ERROR" { 401 } else { 400 };
-            return Err(TrackerError::Refused { status, message });
+            // Linear answers a bad key with HTTP 400 and AUTHENTICATION_ERROR: a 401 to people.
+            let status = match code {
+                "AUTHENTICATION_ERROR" => 401,
+                "FORBIDDEN" => 403,
+                _ if status >= 400 => status,
+                _ => 422,
+            };
+            return Err(TrackerError::Refused { status, message: client::message_of(&body) });
+        }
+        if status >= 400 {
+            return Err(TrackerError::Refused { status, message: client::message_of(&body) });
         }
         Ok(body["data"].clone())
     }

@@ -247,6 +247,7 @@ async fn trackers_refusals_401_and_422_are_said_in_the_channel_once_and_not_retr
         ("github:acme/api", Kind::GitHub, 422, "HTTP 422: Validation Failed"),
         ("jira:OPS", Kind::Jira, 401, "HTTP 401: Client must be authenticated"),
         ("github:acme/api", Kind::GitHub, 404, "HTTP 404: Not Found"),
+        ("linear:ENG", Kind::Linear, 401, "HTTP 401: Authentication required, not authenticated"),
     ] {
         let (app, channel) = app_with_tracker(Some(tracker)).await;
         app.trackers.fail_next(kind, Op::Create, Fault::Refuse(status), 1);
@@ -260,7 +261,8 @@ async fn trackers_refusals_401_and_422_are_said_in_the_channel_once_and_not_retr
         assert_eq!(refusals.len(), 1, "{tracker} {status}: {jobs:?}");
         assert!(refusals[0].contains("Rotate the credentials"), "{refusals:?}");
         if status == 401 {
-            assert!(refusals[0].contains("Check GITHUB_TOKEN") || refusals[0].contains("Check JIRA_URL"), "{refusals:?}");
+            let hint = ["Check GITHUB_TOKEN", "Check JIRA_URL", "Check LINEAR_API_KEY"];
+            assert!(hint.iter().any(|h| refusals[0].contains(h)), "{refusals:?}");
         }
         assert!(app.trackers.issues(kind).is_empty());
         let creates = app.trackers.requests().iter().filter(|r| r.op == Op::Create).count();

@@ -369,3 +369,32 @@ async fn trackers_without_a_tracker_a_followup_stays_in_the_report_only() {
     assert!(md.contains("- [ ] **@U0BOB**: Raise the memory limit\n"), "{md}");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn trackers_sandbox_mode_serves_the_three_sandbox_trackers_and_files_in_them() {
+    let app = spawn_app().await;
+    let settings = warroom::config::Settings::from_lookup(|key| match key {
+        "WARROOM_CONFIG" => Some("/dev/null".into()),
+        "WARROOM_LISTEN" => Some("127.0.0.1:0".into()),
+        _ => None,
+    })
+    .unwrap();
+    assert!(settings.sandbox_mode() && !settings.trackers.any());
+    let sandbox = warroom::app::Application::build(settings, app.db.clone(), app.clock.clone(), 0).await.unwrap();
+    let address = format!("http://127.0.0.1:{}", sandbox.port());
+    let state = sandbox.state().clone();
+    tokio::spawn(sandbox.run_until_stopped(std::future::pending()));
+
+    // The first run's trackers answer over HTTP, with their own credentials.
+    let http = warroom::tls::http_client();
+    let url = format!("{address}/sandbox/trackers/github/search/issues?q=x");
+    let refused = http.get(&url).header("User-Agent", "test").send().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    assert_eq!(refused.json::<serde_json::Value>().await.unwrap()["message"], "Bad credentials");
+    // warroom's own clients point at them.
+    for tracker in ["github:acme/api", "jira:OPS", "linear:ENG"] {
+        let tracker = Tracker::parse(tracker).unwrap();
+        assert_eq!(state.trackers.find(&tracker, "warroom:followup:1").await.unwrap(), None, "{tracker}");
+    }
+    app.finish().await;
+}

@@ -129,7 +129,8 @@ pub(super) fn validate(
             && login.get_ref().len() <= 39
             && login.get_ref().chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if !email.contains('@') || !ok {
-            let m = format!("trackers.github_logins: `{email}` = `{}` is not an email and a GitHub login", login.get_ref());
+            let m =
+                format!("trackers.github_logins: `{email}` = `{}` is not an email and a GitHub login", login.get_ref());
             problems.push(problem(login.span(), m));
             continue;
         }

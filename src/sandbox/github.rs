@@ -22,7 +22,9 @@ impl TrackerSandbox {
             ("GET", ["repos", _, _, "issues", _]) => Op::Get,
             ("GET", ["search", "issues"]) => Op::Search,
             ("GET", ["search", "users"]) => Op::Users,
-            _ => return Answer::json(404, json!({ "message": "Not Found", "documentation_url": DOCS, "status": "404" })),
+            _ => {
+                return Answer::json(404, json!({ "message": "Not Found", "documentation_url": DOCS, "status": "404" }))
+            }
         };
         let token = auth.and_then(|a| a.strip_prefix("Bearer ").or_else(|| a.strip_prefix("token ")));
         let authorized = token == Some(GITHUB_TOKEN);
@@ -67,7 +69,10 @@ impl TrackerSandbox {
                             .filter(|i| marker.as_ref().is_some_and(|m| i.body.contains(m.as_str())))
                             .map(issue_json)
                             .collect();
-                        Answer::json(200, json!({ "total_count": items.len(), "incomplete_results": false, "items": items }))
+                        Answer::json(
+                            200,
+                            json!({ "total_count": items.len(), "incomplete_results": false, "items": items }),
+                        )
                     }
                     Op::Users => {
                         let q = param(query, "q");
@@ -78,7 +83,10 @@ impl TrackerSandbox {
                             .filter(|p| p.email == email)
                             .map(|p| json!({ "login": p.github_login, "id": 1, "type": "User" }))
                             .collect();
-                        Answer::json(200, json!({ "total_count": items.len(), "incomplete_results": false, "items": items }))
+                        Answer::json(
+                            200,
+                            json!({ "total_count": items.len(), "incomplete_results": false, "items": items }),
+                        )
                     }
                 }
             }
@@ -126,7 +134,12 @@ fn create(state: &mut super::trackers::State, owner: &str, repo: &str, body: &Va
         number: 0,
         title,
         body: body["body"].as_str().unwrap_or_default().to_string(),
-        labels: body["labels"].as_array().into_iter().flatten().filter_map(|l| l.as_str().map(str::to_string)).collect(),
+        labels: body["labels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l.as_str().map(str::to_string))
+            .collect(),
         assignee: assignees.first().cloned(),
         due: None,
         closed: false,
@@ -151,7 +164,10 @@ fn refusal(status: u16) -> Answer {
             404,
             json!({ "message": "Not Found", "documentation_url": "https://docs.github.com/rest/issues/issues#create-an-issue", "status": "404" }),
         ),
-        410 => Answer::json(410, json!({ "message": "Issues are disabled for this repo", "documentation_url": DOCS, "status": "410" })),
+        410 => Answer::json(
+            410,
+            json!({ "message": "Issues are disabled for this repo", "documentation_url": DOCS, "status": "410" }),
+        ),
         422 => invalid(json!({ "resource": "Label", "code": "invalid", "field": "labels" })),
         status => Answer::json(status, json!({ "message": "Server Error" })),
     }

@@ -22,8 +22,8 @@ impl TrackerSandbox {
             _ => return refusal(404),
         };
         let expected = format!("{JIRA_EMAIL}:{JIRA_TOKEN}");
-        let authorized = auth.and_then(|a| a.strip_prefix("Basic ")).and_then(decode_base64).as_deref()
-            == Some(expected.as_str());
+        let authorized =
+            auth.and_then(|a| a.strip_prefix("Basic ")).and_then(decode_base64).as_deref() == Some(expected.as_str());
         let fault = self.take_fault(&mut state, Kind::Jira, op);
         let mut answer = match (&fault, authorized) {
             (Some(Fault::Refuse(status)), _) => refusal(*status),
@@ -59,8 +59,10 @@ impl TrackerSandbox {
                             .people
                             .iter()
                             .filter(|p| p.email == email)
-                            .map(|p| json!({ "accountId": p.jira_account, "accountType": "atlassian",
-                                              "emailAddress": p.email, "displayName": p.email, "active": true }))
+                            .map(|p| {
+                                json!({ "accountId": p.jira_account, "accountType": "atlassian",
+                                              "emailAddress": p.email, "displayName": p.email, "active": true })
+                            })
                             .collect();
                         Answer::json(200, Value::Array(people))
                     }
@@ -118,14 +120,22 @@ fn create(state: &mut super::trackers::State, site: &str, body: &Value) -> Answe
         number: 0,
         title: summary,
         body: crate::trackers::jira::adf_text(description),
-        labels: fields["labels"].as_array().into_iter().flatten().filter_map(|l| l.as_str().map(str::to_string)).collect(),
+        labels: fields["labels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l.as_str().map(str::to_string))
+            .collect(),
         assignee,
         due,
         closed: false,
     };
     let issue = TrackerSandbox::add_issue(state, issue);
     let id = 10000 + issue.number;
-    Answer::json(201, json!({ "id": id.to_string(), "key": issue.key, "self": format!("{site}/rest/api/3/issue/{id}") }))
+    Answer::json(
+        201,
+        json!({ "id": id.to_string(), "key": issue.key, "self": format!("{site}/rest/api/3/issue/{id}") }),
+    )
 }
 
 /// Jira's own bodies for the statuses it refuses with.

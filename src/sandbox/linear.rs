@@ -37,11 +37,18 @@ impl TrackerSandbox {
                 "AUTHENTICATION_ERROR",
                 "You need to authenticate to access this operation.",
             ),
-            (Some(Fault::Refuse(404)), _) => error(400, "Entity not found: Team", "INVALID_INPUT", "Could not find referenced Team."),
-            (Some(Fault::Refuse(status)), _) if *status < 500 => {
-                error(400, "Argument Validation Error", "INVALID_INPUT", "title must be shorter than or equal to 255 characters")
+            (Some(Fault::Refuse(404)), _) => {
+                error(400, "Entity not found: Team", "INVALID_INPUT", "Could not find referenced Team.")
             }
-            (Some(Fault::Refuse(status)), _) => Answer::json(*status, json!({ "errors": [{ "message": "Internal server error" }] })),
+            (Some(Fault::Refuse(status)), _) if *status < 500 => error(
+                400,
+                "Argument Validation Error",
+                "INVALID_INPUT",
+                "title must be shorter than or equal to 255 characters",
+            ),
+            (Some(Fault::Refuse(status)), _) => {
+                Answer::json(*status, json!({ "errors": [{ "message": "Internal server error" }] }))
+            }
             (Some(Fault::RateLimited(secs)), _) => {
                 let mut a = error(400, "Rate limit exceeded", "RATELIMITED", "You have exceeded the rate limit.");
                 a.headers.push(("x-ratelimit-requests-remaining", "0".into()));
@@ -65,7 +72,9 @@ impl TrackerSandbox {
                     let id = vars["id"].as_str().unwrap_or_default();
                     match state.issues.iter().find(|i| i.tracker == Kind::Linear && i.key == id) {
                         Some(issue) => Answer::json(200, json!({ "data": { "issue": issue_json(issue) } })),
-                        None => error(400, "Entity not found: Issue", "INVALID_INPUT", "Could not find referenced Issue."),
+                        None => {
+                            error(400, "Entity not found: Issue", "INVALID_INPUT", "Could not find referenced Issue.")
+                        }
                     }
                 }
                 Op::Users if query.contains("teams(") => {
@@ -75,8 +84,12 @@ impl TrackerSandbox {
                 }
                 Op::Users => {
                     let email = vars["email"].as_str().unwrap_or_default().to_ascii_lowercase();
-                    let nodes: Vec<Value> =
-                        state.people.iter().filter(|p| p.email == email).map(|p| json!({ "id": p.linear_id })).collect();
+                    let nodes: Vec<Value> = state
+                        .people
+                        .iter()
+                        .filter(|p| p.email == email)
+                        .map(|p| json!({ "id": p.linear_id }))
+                        .collect();
                     Answer::json(200, json!({ "data": { "users": { "nodes": nodes } } }))
                 }
             },
@@ -155,7 +168,11 @@ pub(super) fn router(sandbox: Arc<TrackerSandbox>) -> axum::Router {
     use axum::extract::State;
     use axum::http::{header, HeaderMap};
 
-    async fn serve(State(sandbox): State<Arc<TrackerSandbox>>, headers: HeaderMap, body: Bytes) -> axum::response::Response {
+    async fn serve(
+        State(sandbox): State<Arc<TrackerSandbox>>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> axum::response::Response {
         let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         super::trackers::respond(sandbox.linear(auth, &body)).await
     }

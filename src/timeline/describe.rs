@@ -122,7 +122,9 @@ pub fn what(event: &Event) -> String {
             esc(&s("key")),
             if p["found_by_marker"] == true { " (found by its marker after an unanswered attempt)" } else { "" }
         ),
-        "followup_refused" => format!("{} refused action item {}: {}", s("tracker_label"), p["followup"], esc(&s("error"))),
+        "followup_refused" => {
+            format!("{} refused action item {}: {}", s("tracker_label"), p["followup"], esc(&s("error")))
+        }
         "followup_state" => format!("{} {} is {}", s("tracker_label"), esc(&s("key")), esc(&s("state"))),
         "followup_nudged" => format!(
             "overdue action item {} nudged {}",

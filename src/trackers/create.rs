@@ -28,7 +28,8 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         return Ok(());
     }
     let tracker = Tracker::parse(&row.tracker).map_err(JobError::Fatal)?;
-    let followup = followups::get(&state.db, id).await?.ok_or_else(|| JobError::Fatal(format!("follow-up {id} is gone")))?;
+    let followup =
+        followups::get(&state.db, id).await?.ok_or_else(|| JobError::Fatal(format!("follow-up {id} is gone")))?;
     let incident = crate::jobs::load_incident(state, job).await?;
     let marker = marker(id);
     if row.uncertain {
@@ -164,8 +165,15 @@ async fn refused(
                        "status": status, "error": message, "hint": hint });
     let text = state.templates.render("tracker_refused", &data)?;
     let post = json!({ "text": text, "to": "channel", "what": "followup_refused" });
-    queue::enqueue(&mut *tx, Some(incident.id), jobs_kind::POST, &format!("tracker-refused:{}", followup.id), post, now)
-        .await?;
+    queue::enqueue(
+        &mut *tx,
+        Some(incident.id),
+        jobs_kind::POST,
+        &format!("tracker-refused:{}", followup.id),
+        post,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     crate::jobs::wake(state);
     Err(JobError::Reported(format!("{} refused follow-up {}: {status}: {message}", tracker.label(), followup.id)))

@@ -54,7 +54,9 @@ impl GitHub {
             body["assignees"] = json!([login]);
         }
         let answer = match self.send(self.request(reqwest::Method::POST, &path).json(&body)).await {
-            Err(TrackerError::Refused { status: 422, message }) if assignee.is_some() && message.contains("assignee") => {
+            Err(TrackerError::Refused { status: 422, message })
+                if assignee.is_some() && message.contains("assignee") =>
+            {
                 body.as_object_mut().map(|b| b.remove("assignees"));
                 self.send(self.request(reqwest::Method::POST, &path).json(&body)).await?
             }
@@ -66,7 +68,8 @@ impl GitHub {
     /// The issue whose body carries `marker`, by GitHub's issue search.
     pub async fn find(&self, owner: &str, repo: &str, marker: &str) -> Result<Option<Issue>, TrackerError> {
         let q = format!("\"{marker}\" repo:{owner}/{repo} is:issue in:body");
-        let request = self.request(reqwest::Method::GET, "/search/issues").query(&[("q", q.as_str()), ("per_page", "10")]);
+        let request =
+            self.request(reqwest::Method::GET, "/search/issues").query(&[("q", q.as_str()), ("per_page", "10")]);
         let answer = self.send(request).await?;
         let found = answer["items"]
             .as_array()
@@ -109,9 +112,9 @@ pub fn number_of(key: &str) -> Option<u64> {
 }
 
 fn issue_of(owner: &str, repo: &str, body: &Value) -> Result<Issue, TrackerError> {
-    let number = body["number"].as_u64().ok_or_else(|| TrackerError::Unknown {
-        message: "GitHub's answer has no issue number".into(),
-    })?;
+    let number = body["number"]
+        .as_u64()
+        .ok_or_else(|| TrackerError::Unknown { message: "GitHub's answer has no issue number".into() })?;
     let state = body["state"].as_str().unwrap_or("open").to_string();
     Ok(Issue {
         key: format!("{owner}/{repo}#{number}"),

@@ -55,8 +55,11 @@ impl Jira {
         if let Some(id) = account {
             fields["assignee"] = json!({ "id": id });
         }
-        let answer = self.send(self.request(reqwest::Method::POST, "/issue").json(&json!({ "fields": fields }))).await?;
-        let key = answer["key"].as_str().ok_or_else(|| TrackerError::Unknown { message: "Jira's answer has no key".into() })?;
+        let answer =
+            self.send(self.request(reqwest::Method::POST, "/issue").json(&json!({ "fields": fields }))).await?;
+        let key = answer["key"]
+            .as_str()
+            .ok_or_else(|| TrackerError::Unknown { message: "Jira's answer has no key".into() })?;
         Ok(Issue { key: key.to_string(), url: self.browse(key), state: "To Do".into(), closed: false })
     }
 
@@ -137,9 +140,8 @@ pub fn adf_text(doc: &Value) -> String {
 }
 
 fn limited(status: u16, headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    (status == 429).then(|| {
-        Duration::from_secs(client::header_number(headers, "retry-after").unwrap_or(60).clamp(1, 3600) as u64)
-    })
+    (status == 429)
+        .then(|| Duration::from_secs(client::header_number(headers, "retry-after").unwrap_or(60).clamp(1, 3600) as u64))
 }
 
 #[cfg(test)]

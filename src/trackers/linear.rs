@@ -71,7 +71,10 @@ impl Linear {
     /// The team's id from its key.
     async fn team_id(&self, team: &str) -> Result<String, TrackerError> {
         let data = self
-            .query("query($key: String!) { teams(filter: { key: { eq: $key } }) { nodes { id } } }", json!({ "key": team }))
+            .query(
+                "query($key: String!) { teams(filter: { key: { eq: $key } }) { nodes { id } } }",
+                json!({ "key": team }),
+            )
             .await?;
         data["teams"]["nodes"][0]["id"].as_str().map(str::to_string).ok_or_else(|| TrackerError::Refused {
             status: 404,
@@ -124,10 +127,8 @@ impl Linear {
     pub async fn get(&self, identifier: &str) -> Result<Issue, TrackerError> {
         let query = format!("query($id: String!) {{ issue(id: $id) {{ {ISSUE_FIELDS} }} }}");
         let data = self.query(&query, json!({ "id": identifier })).await?;
-        issue_of(&data["issue"]).ok_or_else(|| TrackerError::Refused {
-            status: 404,
-            message: format!("Linear has no issue {identifier}"),
-        })
+        issue_of(&data["issue"])
+            .ok_or_else(|| TrackerError::Refused { status: 404, message: format!("Linear has no issue {identifier}") })
     }
 }
 

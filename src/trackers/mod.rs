@@ -208,8 +208,12 @@ impl Trackers {
             Tracker::GitHub { owner, repo } => {
                 self.github.as_ref().ok_or_else(|| Self::missing(tracker))?.find(owner, repo, marker).await
             }
-            Tracker::Jira { project } => self.jira.as_ref().ok_or_else(|| Self::missing(tracker))?.find(project, marker).await,
-            Tracker::Linear { team } => self.linear.as_ref().ok_or_else(|| Self::missing(tracker))?.find(team, marker).await,
+            Tracker::Jira { project } => {
+                self.jira.as_ref().ok_or_else(|| Self::missing(tracker))?.find(project, marker).await
+            }
+            Tracker::Linear { team } => {
+                self.linear.as_ref().ok_or_else(|| Self::missing(tracker))?.find(team, marker).await
+            }
         }
     }
 

@@ -53,7 +53,8 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
             Err(e) => tracing::info!("nudging follow-up {id} on its last known state: {e}"),
         }
     }
-    let followup = followups::get(&state.db, id).await?.ok_or_else(|| JobError::Fatal(format!("follow-up {id} is gone")))?;
+    let followup =
+        followups::get(&state.db, id).await?.ok_or_else(|| JobError::Fatal(format!("follow-up {id} is gone")))?;
     let incident = crate::jobs::load_incident(state, job).await?;
     let issue = followup.issue.clone().unwrap_or_else(|| unreachable_issue(&row.tracker));
     let dm = n == 1 && followup.owner.is_some();
@@ -79,7 +80,8 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
             queue::enqueue(&mut *tx, Some(incident.id), jobs_kind::POST, &slot, payload, now).await?;
         }
     }
-    let payload = json!({ "followup": id, "to": if dm { "dm" } else { "channel" }, "owner": followup.owner, "nudge": n });
+    let payload =
+        json!({ "followup": id, "to": if dm { "dm" } else { "channel" }, "owner": followup.owner, "nudge": n });
     timeline::append(&mut *tx, incident.id, now, WARROOM, EventKind::FollowupNudged, payload).await?;
     if followup.owner.is_some() {
         plan(&mut *tx, &followup, incident.id, n + 1).await?;

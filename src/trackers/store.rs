@@ -137,11 +137,12 @@ pub async fn record_sync_error(db: impl PgExecutor<'_>, followup_id: i64, error:
 
 /// Counts nudge `n`; false when it was counted already (a retried job).
 pub async fn record_nudge(db: impl PgExecutor<'_>, followup_id: i64, n: i32, now: DateTime<Utc>) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE followup_issues SET nudges = $2, nudged_at = $3 WHERE followup_id = $1 AND nudges < $2")
-        .bind(followup_id)
-        .bind(n)
-        .bind(now)
-        .execute(db)
-        .await?;
+    let done =
+        sqlx::query("UPDATE followup_issues SET nudges = $2, nudged_at = $3 WHERE followup_id = $1 AND nudges < $2")
+            .bind(followup_id)
+            .bind(n)
+            .bind(now)
+            .execute(db)
+            .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -159,7 +159,12 @@ async fn trackers_state_is_read_back_and_a_closed_issue_is_done_in_the_report() 
     followup(&app, &channel, "Raise the memory limit <@U0BOB> long").await;
     followup(&app, &channel, "Add a dashboard <@U0ALICE> long").await;
     let md = String::from_utf8(report(&app, Format::Markdown).await).unwrap();
-    assert!(md.contains("- [ ] **@U0BOB**: Raise the memory limit — [acme/api#1](https://github.com/acme/api/issues/1) (open)"), "{md}");
+    assert!(
+        md.contains(
+            "- [ ] **@U0BOB**: Raise the memory limit — [acme/api#1](https://github.com/acme/api/issues/1) (open)"
+        ),
+        "{md}"
+    );
 
     // Someone closes the first issue in GitHub; the next read-back (every 15 minutes) sees it.
     assert!(app.trackers.set_closed("acme/api#1", true));
@@ -168,8 +173,16 @@ async fn trackers_state_is_read_back_and_a_closed_issue_is_done_in_the_report() 
     assert!(md.contains("- [ ] **@U0BOB**: Raise the memory limit"), "not read yet at 10 minutes: {md}");
     later(&app, Duration::minutes(6)).await;
     let md = String::from_utf8(report(&app, Format::Markdown).await).unwrap();
-    assert!(md.contains("- [x] **@U0BOB**: Raise the memory limit — [acme/api#1](https://github.com/acme/api/issues/1) (done)"), "{md}");
-    assert!(md.contains("- [ ] **@U0ALICE**: Add a dashboard — [acme/api#2](https://github.com/acme/api/issues/2) (open)"), "{md}");
+    assert!(
+        md.contains(
+            "- [x] **@U0BOB**: Raise the memory limit — [acme/api#1](https://github.com/acme/api/issues/1) (done)"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("- [ ] **@U0ALICE**: Add a dashboard — [acme/api#2](https://github.com/acme/api/issues/2) (open)"),
+        "{md}"
+    );
 
     let json: serde_json::Value = serde_json::from_slice(&report(&app, Format::Json).await).unwrap();
     let followups = json["followups"].as_array().unwrap();
@@ -336,7 +349,8 @@ async fn trackers_a_rate_limited_read_waits_for_the_trackers_reset() {
             .await
             .unwrap();
     assert!(next >= app.clock.now_utc() + Duration::minutes(59), "waits for x-ratelimit-reset: {next}");
-    let error: Option<String> = sqlx::query_scalar("SELECT sync_error FROM followup_issues").fetch_one(&app.db).await.unwrap();
+    let error: Option<String> =
+        sqlx::query_scalar("SELECT sync_error FROM followup_issues").fetch_one(&app.db).await.unwrap();
     assert!(error.is_some_and(|e| e.contains("rate limit")));
     // Rate limited on creation: retried after the reset, created once.
     followup(&app, &channel, "Add an alert <@U0BOB> long").await;
@@ -358,10 +372,8 @@ async fn trackers_without_a_tracker_a_followup_stays_in_the_report_only() {
     assert!(app.trackers.requests().is_empty());
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM followup_issues").fetch_one(&app.db).await.unwrap();
     assert_eq!(rows, 0);
-    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind LIKE 'trackers.%'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let jobs: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind LIKE 'trackers.%'").fetch_one(&app.db).await.unwrap();
     assert_eq!(jobs, 0);
     let dm = app.slack.channel("dm-u0bob").map(|c| c.messages).unwrap_or_default();
     assert!(dm.iter().all(|m| !m.text.contains("overdue")), "no nudges without a tracker");

@@ -182,7 +182,8 @@ fn tracked_issue(issue: &crate::timeline::followups::TrackedIssue) -> String {
     match (&issue.key, &issue.refused) {
         (Some(key), _) => {
             // Closed there is done here, whatever the tracker calls its closed state.
-            let state = if issue.closed { "done".to_string() } else { inline(issue.state.as_deref().unwrap_or("open")) };
+            let state =
+                if issue.closed { "done".to_string() } else { inline(issue.state.as_deref().unwrap_or("open")) };
             match issue.url.as_deref().filter(|u| is_plain_url(u)) {
                 Some(url) => format!(" — [{}]({url}) ({state})", inline(key)),
                 None => format!(" — {} ({state})", inline(key)),

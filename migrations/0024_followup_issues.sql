@@ -3,7 +3,10 @@
 -- service has a tracker; the follow-up's id is its event's id (the `warroom:followup:<id>`
 -- marker in the issue's body).
 CREATE TABLE followup_issues (
-    followup_id      bigint PRIMARY KEY REFERENCES timeline_events (id),
+    -- The `followup_added` event's id. No foreign key: the timeline is append-only (its trigger
+    -- refuses UPDATE, DELETE and TRUNCATE), so the event is always there, and a reference would
+    -- answer a TRUNCATE before the append-only trigger does.
+    followup_id      bigint PRIMARY KEY,
     incident_id      uuid NOT NULL REFERENCES incidents (id),
     -- `github:owner/repo`, `jira:PROJ`, `linear:TEAM`, as configured when it was added.
     tracker          text NOT NULL,

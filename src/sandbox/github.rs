@@ -20,6 +20,7 @@ impl TrackerSandbox {
         let op = match (method, segments.as_slice()) {
             ("POST", ["repos", _, _, "issues"]) => Op::Create,
             ("GET", ["repos", _, _, "issues", _]) => Op::Get,
+            ("GET", ["repos", _, _, "issues"]) => Op::List,
             ("GET", ["search", "issues"]) => Op::Search,
             ("GET", ["search", "users"]) => Op::Users,
             _ => {
@@ -59,6 +60,19 @@ impl TrackerSandbox {
                         Some(issue) => Answer::json(200, issue_json(issue)),
                         None => refusal(404),
                     },
+                    Op::List => {
+                        let place = format!("{}/{}", segments[1], segments[2]);
+                        let label = param(query, "labels");
+                        let mut items: Vec<Value> = state
+                            .issues
+                            .iter()
+                            .filter(|i| i.tracker == Kind::GitHub && i.place == place)
+                            .filter(|i| label.is_empty() || i.labels.contains(&label))
+                            .map(issue_json)
+                            .collect();
+                        items.reverse();
+                        Answer::json(200, Value::Array(items))
+                    }
                     Op::Search => {
                         let q = param(query, "q");
                         let marker = marker_in(&q);
@@ -67,6 +81,7 @@ impl TrackerSandbox {
                             .iter()
                             .filter(|i| i.tracker == Kind::GitHub && q.contains(&format!("repo:{}", i.place)))
                             .filter(|i| marker.as_ref().is_some_and(|m| i.body.contains(m.as_str())))
+                            .filter(|_| !state.search_lags)
                             .map(issue_json)
                             .collect();
                         Answer::json(

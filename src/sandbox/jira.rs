@@ -36,6 +36,7 @@ impl TrackerSandbox {
             _ => {
                 let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
                 match op {
+                    Op::List => refusal(404),
                     Op::Create => create(&mut state, site, &body),
                     Op::Get => match state.issues.iter().find(|i| i.tracker == Kind::Jira && i.key == segments[1]) {
                         Some(issue) => Answer::json(200, issue_json(issue, site)),

@@ -56,6 +56,8 @@ impl TrackerSandbox {
                 a
             }
             _ => match op {
+                // Never sent to Linear (GitHub's list of a repository's issues).
+                Op::List => error(400, "Unknown operation", "GRAPHQL_VALIDATION_FAILED", "Unknown operation."),
                 Op::Create => create(&mut state, &vars["input"]),
                 Op::Search => {
                     let team = vars["team"].as_str().unwrap_or_default();

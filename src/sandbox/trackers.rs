@@ -45,6 +45,8 @@ pub enum Fault {
 pub enum Op {
     Create,
     Search,
+    /// GitHub's list of a repository's issues.
+    List,
     Get,
     Users,
 }
@@ -93,6 +95,8 @@ pub(super) struct State {
     pub people: Vec<Person>,
     /// GitHub's core limit: requests left in the hour.
     pub github_remaining: i64,
+    /// GitHub's search index has not caught up: searches find nothing new.
+    pub search_lags: bool,
 }
 
 /// The answer of a sandbox request.
@@ -142,6 +146,11 @@ impl TrackerSandbox {
         for _ in 0..times {
             state.faults.push((tracker, op, fault.clone()));
         }
+    }
+
+    /// GitHub's issue search lags behind (finds nothing) or catches up.
+    pub fn set_search_lag(&self, lags: bool) {
+        self.lock().search_lags = lags;
     }
 
     /// Every issue of `tracker`, in the order they were created.

@@ -65,18 +65,22 @@ impl GitHub {
         issue_of(owner, repo, &answer)
     }
 
-    /// The issue whose body carries `marker`, by GitHub's issue search.
+    /// The issue whose body carries `marker`: GitHub's issue search, then — because the search
+    /// index can lag a few seconds behind a creation — the repository's latest `warroom`
+    /// issues, which are read from the repository itself.
     pub async fn find(&self, owner: &str, repo: &str, marker: &str) -> Result<Option<Issue>, TrackerError> {
         let q = format!("\"{marker}\" repo:{owner}/{repo} is:issue in:body");
         let request =
             self.request(reqwest::Method::GET, "/search/issues").query(&[("q", q.as_str()), ("per_page", "10")]);
         let answer = self.send(request).await?;
-        let found = answer["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|item| item["body"].as_str().is_some_and(|b| has_marker(b, marker)));
-        found.map(|item| issue_of(owner, repo, item)).transpose()
+        if let Some(found) = with_marker(&answer["items"], marker) {
+            return issue_of(owner, repo, found).map(Some);
+        }
+        let query =
+            [("labels", "warroom"), ("state", "all"), ("sort", "created"), ("direction", "desc"), ("per_page", "50")];
+        let path = format!("/repos/{owner}/{repo}/issues");
+        let latest = self.send(self.request(reqwest::Method::GET, &path).query(&query)).await?;
+        with_marker(&latest, marker).map(|item| issue_of(owner, repo, item)).transpose()
     }
 
     /// `GET /repos/{owner}/{repo}/issues/{number}`.
@@ -104,6 +108,11 @@ impl std::fmt::Debug for GitHub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GitHub").field("base_url", &self.base_url).finish_non_exhaustive()
     }
+}
+
+/// The issue among `items` whose body carries `marker`.
+fn with_marker<'a>(items: &'a Value, marker: &str) -> Option<&'a Value> {
+    items.as_array()?.iter().find(|item| item["body"].as_str().is_some_and(|b| has_marker(b, marker)))
 }
 
 /// The issue's number from its key (`acme/api#12`).

@@ -154,6 +154,21 @@ async fn trackers_a_creation_carried_out_but_unanswered_is_found_by_its_marker_n
 }
 
 #[tokio::test]
+async fn trackers_a_lost_github_answer_is_found_in_the_repository_when_the_search_index_lags() {
+    let (app, channel) = app_with_tracker(Some("github:acme/api")).await;
+    app.trackers.set_search_lag(true);
+    app.trackers.fail_next(Kind::GitHub, Op::Create, Fault::ApplyThenHang, 1);
+    followup(&app, &channel, "Pin the base image <@U0BOB>").await;
+    later(&app, Duration::seconds(5)).await;
+    later(&app, Duration::seconds(5)).await;
+    assert_eq!(app.trackers.issues(Kind::GitHub).len(), 1, "created once");
+    let ops: Vec<Op> = app.trackers.requests().iter().map(|r| r.op).collect();
+    assert!(ops.contains(&Op::Search) && ops.contains(&Op::List), "{ops:?}");
+    assert_eq!(posts(&app, &channel, "acme/api#1").len(), 1);
+    app.finish().await;
+}
+
+#[tokio::test]
 async fn trackers_state_is_read_back_and_a_closed_issue_is_done_in_the_report() {
     let (app, channel) = app_with_tracker(Some("github:acme/api")).await;
     followup(&app, &channel, "Raise the memory limit <@U0BOB> long").await;

@@ -62,6 +62,9 @@ pub struct AppState {
     /// PagerDuty's REST API for who is on call: with `PAGERDUTY_API_TOKEN`, or the sandbox's in
     /// sandbox mode; `None` turns on-call look-ups off.
     pub oncall: Option<crate::oncall::PagerDutyRest>,
+    /// The follow-ups' trackers (GitHub, Jira, Linear) warroom has credentials for, or the
+    /// sandbox trackers in sandbox mode.
+    pub trackers: crate::trackers::Trackers,
     /// This process's counters and histograms for `GET /metrics` (the clients above share it).
     pub metrics: Arc<crate::metrics::Metrics>,
     /// How the built-in network checks resolve and connect (the machine's; tests give a fake).
@@ -158,6 +161,7 @@ impl Application {
             crate::escalation::pagerduty::PagerDuty::new(http.clone(), &settings.pagerduty_events_url, key.clone())
         });
         let (oncall, oncall_sandbox) = oncall_client(&mut settings, &clock, &http, &base_url, sandbox.is_some());
+        let (trackers, trackers_sandbox) = trackers_client(&settings, &clock, &base_url, sandbox.is_some())?;
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let slack = slack.with_metrics(metrics.clone());
         let statuspage = statuspage.with_metrics(metrics.clone());
@@ -193,6 +197,7 @@ impl Application {
             statuspage,
             pagerduty,
             oncall,
+            trackers,
             metrics: metrics.clone(),
             network,
         };
@@ -214,6 +219,10 @@ impl Application {
         if let Some(rest) = &oncall_sandbox {
             let routes = sandbox::http::from_this_machine(sandbox::pagerduty_rest::router(rest.clone()), local.ip());
             router = router.nest("/sandbox/pagerduty", routes);
+        }
+        if let Some(trackers) = &trackers_sandbox {
+            let routes = sandbox::http::from_this_machine(sandbox::trackers::router(trackers.clone()), local.ip());
+            router = router.nest("/sandbox/trackers", routes);
         }
         if let (Some(page), None) = (&statuspage_sandbox, &statuspage_listener) {
             router = router.nest("/sandbox/statuspage", sandbox::statuspage::router(page.clone()));
@@ -353,6 +362,24 @@ fn oncall_client(
     let url = format!("{base_url}/sandbox/pagerduty");
     let client = crate::oncall::PagerDutyRest::new(http.clone(), &url, Secret::new(sandbox::pagerduty::REST_TOKEN));
     (Some(client), Some(world))
+}
+
+/// The trackers' clients: with credentials, the real ones; in sandbox mode without any, the
+/// sandbox trackers served under `/sandbox/trackers` (GitHub, Jira and Linear alike).
+fn trackers_client(
+    settings: &Settings,
+    clock: &SharedClock,
+    base_url: &str,
+    sandbox_mode: bool,
+) -> anyhow::Result<(crate::trackers::Trackers, Option<Arc<sandbox::trackers::TrackerSandbox>>)> {
+    let http = crate::tls::http_client_builder().timeout(settings.trackers.timeout).build()?;
+    if settings.trackers.any() || !sandbox_mode {
+        return Ok((crate::trackers::Trackers::from_env(&settings.trackers, &http, clock), None));
+    }
+    let world = Arc::new(sandbox::trackers::TrackerSandbox::new(clock.clone()));
+    let url = format!("{base_url}/sandbox/trackers");
+    let env = sandbox::trackers::env(&url);
+    Ok((crate::trackers::Trackers::from_env(&env, &http, clock), Some(world)))
 }
 
 /// `0.0.0.0:8080` is reached as `127.0.0.1:8080` from this machine.

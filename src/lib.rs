@@ -32,3 +32,4 @@ pub mod telemetry;
 pub mod templates;
 pub mod timeline;
 pub mod tls;
+pub mod trackers;

@@ -16,6 +16,9 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("escalation", include_str!("../templates/escalation.hbs")),
     ("private_announcement", include_str!("../templates/private_announcement.hbs")),
     ("private_resolved", include_str!("../templates/private_resolved.hbs")),
+    ("tracker_link", include_str!("../templates/tracker_link.hbs")),
+    ("tracker_refused", include_str!("../templates/tracker_refused.hbs")),
+    ("followup_nudge", include_str!("../templates/followup_nudge.hbs")),
 ];
 
 /// Plain-text templates for the status page: customers read them, Slack never does, so they

@@ -50,6 +50,8 @@ struct RawFile {
     permissions: super::permissions::RawPermissions,
     #[serde(default)]
     diagnostics: super::diagnostics::RawDiagnostics,
+    #[serde(default)]
+    trackers: super::tracker::RawTrackers,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -168,6 +170,8 @@ pub struct ServiceConfig {
     /// Every incident of this service is private (`crate::config::private`).
     #[serde(default)]
     pub private: bool,
+    /// Where its follow-ups become issues (`github:owner/repo`, `jira:PROJ`, `linear:TEAM`).
+    pub tracker: Option<super::Tracker>,
     /// Where `runbook` is written (`warroom.toml:42`), for check-config's messages.
     #[serde(skip)]
     pub runbook_location: Option<String>,
@@ -237,6 +241,8 @@ pub struct FileConfig {
     pub statuspage: StatuspageConfig,
     /// `[diagnostics]`: the team's own pack directories.
     pub diagnostics: super::DiagnosticsConfig,
+    /// `[trackers]`: reading follow-up issues back.
+    pub trackers: super::TrackersConfig,
     /// Not from the file: where the on-call of a service without `oncall` comes from. Only the
     /// sandbox sets it (its own PagerDuty's schedule), so that a first run shows an on-call.
     pub oncall_fallback: Option<super::OncallSource>,
@@ -294,6 +300,7 @@ impl Default for FileConfig {
             permissions: super::PermissionsConfig::default(),
             statuspage: StatuspageConfig::default(),
             diagnostics: super::DiagnosticsConfig::default(),
+            trackers: super::TrackersConfig::default(),
             oncall_fallback: None,
             private: super::PrivateConfig::default(),
         }
@@ -501,6 +508,7 @@ impl FileConfig {
         }
         let line = |span: std::ops::Range<usize>| line_of(text, span.start);
         config.diagnostics = super::diagnostics::validate(&raw.diagnostics, file, &line, &mut problems);
+        config.trackers = super::tracker::validate(&raw.trackers, &problem, &mut problems);
 
         if problems.is_empty() {
             Ok(config)

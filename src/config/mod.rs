@@ -15,6 +15,7 @@ mod runbook_path;
 mod runners;
 mod statuspage;
 mod target;
+mod tracker;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,7 @@ pub use roles::{RequiredRoles, Role, RolesConfig, COMMANDER};
 pub use private::PrivateConfig;
 pub use runners::RunnerTokens;
 pub use target::Target;
+pub use tracker::{Tracker, TrackerEnv, TrackersConfig};
 
 use crate::secret::Secret;
 
@@ -94,6 +96,8 @@ pub struct Settings {
     /// looks for itself in the channel before posting again). Not configurable from the
     /// environment; tests shorten it.
     pub slack_timeout: std::time::Duration,
+    /// The trackers' tokens and API addresses (`GITHUB_TOKEN`, `JIRA_*`, `LINEAR_*`).
+    pub trackers: TrackerEnv,
 }
 
 /// Why settings could not be loaded.
@@ -176,6 +180,9 @@ impl Settings {
             problems.extend(found.into_iter().map(|(key, message)| env_problem(key, message)));
             RunnerTokens::default()
         });
+        let mut tracker_problems = Vec::new();
+        let trackers = TrackerEnv::from_lookup(&lookup, &mut tracker_problems);
+        problems.extend(tracker_problems.into_iter().map(|(key, message)| env_problem(&key, message)));
         let secret = |key: &str| lookup(key).map(Secret::new);
         let settings = Settings {
             file,
@@ -203,6 +210,7 @@ impl Settings {
             pagerduty_events_url: pagerduty_events_url.clone(),
             pagerduty_api_token: secret("PAGERDUTY_API_TOKEN"),
             pagerduty_api_url: pagerduty_api_url.trim_end_matches('/').to_string(),
+            trackers,
         };
         if settings.statuspage_api_key.is_some() && settings.statuspage_page_id.is_none() {
             problems.push(env_problem(

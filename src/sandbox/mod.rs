@@ -11,14 +11,18 @@ mod bookmarks;
 mod changes;
 mod events;
 mod faults;
+pub mod github;
 mod history;
 pub mod http;
+pub mod jira;
+pub mod linear;
 mod membership;
 pub mod pagerduty;
 pub mod pagerduty_rest;
 mod scopes;
 pub mod socket;
 pub mod statuspage;
+pub mod trackers;
 mod users;
 mod web_api;
 

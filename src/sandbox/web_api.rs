@@ -129,7 +129,10 @@ impl Workspace {
                     .users
                     .iter()
                     .find(|u| u.id == p("user"))
-                    .map(|u| json!({ "user": { "id": u.id, "name": u.name, "real_name": u.name, "tz": "UTC" } }))
+                    .map(|u| {
+                        json!({ "user": { "id": u.id, "name": u.name, "real_name": u.name, "tz": "UTC",
+                                              "profile": { "email": u.email, "real_name": u.name } } })
+                    })
                     .ok_or("user_not_found"),
                 "users.lookupByEmail" => super::users::lookup_by_email(s, &p("email")),
                 _ => Err("unknown_method"),

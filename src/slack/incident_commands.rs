@@ -140,7 +140,7 @@ pub async fn run(
         IncidentAction::Followup { text, owner, horizon } => {
             let owner = owner.map(|o| o.as_str().to_string());
             let payload = json!({ "text": text, "owner": owner, "horizon": horizon });
-            crate::timeline::append(
+            let followup = crate::timeline::append_returning_id(
                 &mut *db,
                 incident.id,
                 now,
@@ -149,8 +149,11 @@ pub async fn run(
                 payload,
             )
             .await?;
+            // With a tracker for the service, its issue is queued in this transaction.
+            let tracked = crate::trackers::followup_added(&mut *db, config, now, &incident, followup).await?;
             let owner = owner.map_or_else(|| "no owner yet".to_string(), |o| format!("owner <@{o}>"));
-            format!(":memo: Action item added to the {} report ({horizon}-term, {owner}).", incident.number())
+            let tracked = tracked.map(|t| format!(" It will be filed in {t}.")).unwrap_or_default();
+            format!(":memo: Action item added to the {} report ({horizon}-term, {owner}).{tracked}", incident.number())
                 .replace("immediate-term", "immediate")
         }
         IncidentAction::Export(format) => {

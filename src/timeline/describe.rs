@@ -129,6 +129,22 @@ pub fn what(event: &Event) -> String {
             esc(&p["names"].as_array().into_iter().flatten().filter_map(|n| n.as_str()).collect::<Vec<_>>().join(", "))
         ),
         "slack_api_failed" => format!("Slack step failed: {}", esc(&s("error"))),
+        "followup_tracked" => format!(
+            "action item {} is {} {}{}",
+            p["followup"],
+            s("tracker_label"),
+            esc(&s("key")),
+            if p["found_by_marker"] == true { " (found by its marker after an unanswered attempt)" } else { "" }
+        ),
+        "followup_refused" => {
+            format!("{} refused action item {}: {}", s("tracker_label"), p["followup"], esc(&s("error")))
+        }
+        "followup_state" => format!("{} {} is {}", s("tracker_label"), esc(&s("key")), esc(&s("state"))),
+        "followup_nudged" => format!(
+            "overdue action item {} nudged {}",
+            p["followup"],
+            if s("to") == "dm" { format!("<@{}> by DM", s("owner")) } else { "in the channel".to_string() }
+        ),
         other => other.replace('_', " "),
     };
     what

@@ -3,6 +3,7 @@
 
 pub mod describe;
 pub mod export;
+pub mod followups;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -71,6 +72,14 @@ pub enum EventKind {
     /// Required roles still unfilled: `stage` (1: the commander, 2: the announcement channel),
     /// `roles`, `names`, `commander`.
     RoleReminder,
+    /// A follow-up's issue created (or found by its marker): `followup`, `tracker`, `key`, `url`.
+    FollowupTracked,
+    /// The tracker refused a follow-up's issue for good: `followup`, `tracker`, `status`, `error`.
+    FollowupRefused,
+    /// A follow-up's issue changed state when read back: `followup`, `key`, `state`, `closed`.
+    FollowupState,
+    /// An overdue follow-up nudged: `followup`, `to` (`dm` or `channel`), `owner`, `nudge`.
+    FollowupNudged,
 }
 
 impl EventKind {
@@ -128,8 +137,34 @@ impl EventKind {
             Self::ChecklistReminder => "checklist_reminder",
             Self::RoleAssigned => "role_assigned",
             Self::RoleReminder => "role_reminder",
+            Self::FollowupTracked => "followup_tracked",
+            Self::FollowupRefused => "followup_refused",
+            Self::FollowupState => "followup_state",
+            Self::FollowupNudged => "followup_nudged",
         }
     }
+}
+
+/// [`append`], returning the event's id (a follow-up is known by it).
+pub async fn append_returning_id(
+    db: impl PgExecutor<'_>,
+    incident_id: Uuid,
+    at: DateTime<Utc>,
+    actor: &str,
+    kind: EventKind,
+    mut payload: Value,
+) -> sqlx::Result<i64> {
+    without_nul(&mut payload);
+    sqlx::query_scalar(
+        "INSERT INTO timeline_events (incident_id, at, actor, kind, payload) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(incident_id)
+    .bind(at)
+    .bind(actor)
+    .bind(kind.as_str())
+    .bind(payload)
+    .fetch_one(db)
+    .await
 }
 
 /// The actor for what warroom does by itself.

@@ -19,6 +19,7 @@ use warroom::jobs::runner;
 use warroom::sandbox::pagerduty::PagerDutySandbox;
 use warroom::sandbox::pagerduty_rest::PagerDutyRest;
 use warroom::sandbox::statuspage::StatusPage;
+use warroom::sandbox::trackers::TrackerSandbox;
 use warroom::sandbox::{self, Workspace};
 use warroom::secret::Secret;
 
@@ -51,6 +52,8 @@ pub struct TestApp {
     /// The sandbox PagerDuty's REST API (on-call schedules), on the same server; its default
     /// world until a test adds schedules.
     pub oncall: Arc<PagerDutyRest>,
+    /// The sandbox GitHub, Jira and Linear the follow-ups go to (a service needs `tracker`).
+    pub trackers: Arc<TrackerSandbox>,
     settings: Settings,
     network: SharedNetwork,
     db_name: String,
@@ -135,6 +138,12 @@ pub async fn spawn_app_with_network(network: SharedNetwork, configure: impl FnOn
     let pagerduty_server = axum::serve(pagerduty_listener, pagerduty_routes);
     tokio::spawn(async move { pagerduty_server.await });
 
+    let trackers = Arc::new(TrackerSandbox::new(clock.clone()));
+    let trackers_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let trackers_url = format!("http://{}", trackers_listener.local_addr().unwrap());
+    let trackers_server = axum::serve(trackers_listener, sandbox::trackers::router(trackers.clone()));
+    tokio::spawn(async move { trackers_server.await });
+
     let api_url = format!("{slack_url}/api");
     let mut settings = Settings::for_slack(&api_url, SIGNING_SECRET);
     settings.statuspage_api_key = Some(Secret::new(STATUSPAGE_KEY));
@@ -145,6 +154,7 @@ pub async fn spawn_app_with_network(network: SharedNetwork, configure: impl FnOn
     settings.pagerduty_api_token = Some(Secret::new(sandbox::pagerduty::REST_TOKEN));
     settings.pagerduty_api_url = pagerduty_base;
     settings.api_token = Some(Secret::new(API_TOKEN));
+    settings.trackers = sandbox::trackers::env(&trackers_url);
     // The per-channel pacing is unit-tested; here it would only need clock moves between posts.
     settings.file.channel_post_interval = warroom::duration::HumanDuration(std::time::Duration::ZERO);
     // The workspace's people: bob is the team's responder (`[roles] responders`); alice declares
@@ -173,6 +183,7 @@ pub async fn spawn_app_with_network(network: SharedNetwork, configure: impl FnOn
         statuspage_url,
         pagerduty,
         oncall,
+        trackers,
         settings,
         network,
         db_name,

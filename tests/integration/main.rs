@@ -53,3 +53,4 @@ mod statuspage_failures;
 mod statuspage_schedule;
 mod team_packs;
 mod timeline;
+mod trackers;

@@ -16,4 +16,16 @@ impl SlackClient {
             Err(e) => Err(e),
         }
     }
+
+    /// The email in `user`'s profile (`users.info`, scope `users:read.email`); `None` when the
+    /// profile shows none or there is no such user.
+    pub async fn user_email(&self, user: &str) -> Result<Option<String>, SlackError> {
+        let method = "users.info";
+        let request = SlackApiUsersInfoRequest::new(SlackUserId(user.into()));
+        match self.session().users_info(&request).await.map_err(|e| into_slack_error(method, e)) {
+            Ok(answer) => Ok(answer.user.profile.and_then(|p| p.email).map(|e| e.0).filter(|e| !e.is_empty())),
+            Err(e) if e.code() == Some("user_not_found") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }

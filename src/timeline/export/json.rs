@@ -61,5 +61,20 @@ pub async fn write<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut 
     });
     let mut checklist = json!(checklist);
     redact_json(&mut checklist);
-    put(out, &format!("],\"checklist\":{checklist}}}\n")).await
+    // The follow-ups with their tracker issues (an item is done when its issue is closed).
+    let followups: Vec<serde_json::Value> = crate::timeline::followups::list(source.db, i.id)
+        .await?
+        .iter()
+        .map(|f| {
+            let issue = f.issue.as_ref().map(|t| {
+                json!({ "tracker": t.tracker, "key": t.key, "url": t.url, "state": t.state, "closed": t.closed,
+                        "refused": t.refused, "synced_at": t.synced_at })
+            });
+            json!({ "id": f.id, "added_at": f.added_at, "text": f.text, "owner": f.owner, "horizon": f.horizon,
+                    "due_at": f.due_at, "done": f.done(), "issue": issue })
+        })
+        .collect();
+    let mut followups = json!(followups);
+    redact_json(&mut followups);
+    put(out, &format!("],\"checklist\":{checklist},\"followups\":{followups}}}\n")).await
 }

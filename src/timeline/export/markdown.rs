@@ -155,20 +155,21 @@ fn statuspage_update(event: &Event) -> String {
     )
 }
 
-/// Seed 002's Immediate / Short-term / Long-term action items, from `/incident followup`.
+/// Seed 002's Immediate / Short-term / Long-term action items, from `/incident followup`; an
+/// item filed in the service's tracker shows its issue and state, and is ticked when the issue
+/// is closed there.
 async fn action_items<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut W) -> Result<(), ExportError> {
     let mut items: [Vec<String>; 3] = Default::default();
-    let mut events = Events::of(source, &["followup_added"]);
-    while let Some(event) = events.next().await? {
-        let p = &event.payload;
-        let slot = match p["horizon"].as_str() {
-            Some("immediate") => 0,
-            Some("long") => 2,
+    for f in crate::timeline::followups::list(source.db, source.incident.id).await? {
+        let slot = match f.horizon.as_str() {
+            "immediate" => 0,
+            "long" => 2,
             _ => 1,
         };
-        let owner = p["owner"].as_str().map_or_else(|| "unassigned".to_string(), |o| format!("@{}", inline(o)));
-        let text = inline(&describe::plain(p["text"].as_str().unwrap_or_default()));
-        items[slot].push(format!("- [ ] **{owner}**: {text}\n"));
+        let owner = f.owner.as_deref().map_or_else(|| "unassigned".to_string(), |o| format!("@{}", inline(o)));
+        let text = inline(&describe::plain(&f.text));
+        let tracked = f.issue.as_ref().map(tracked_issue).unwrap_or_default();
+        items[slot].push(format!("- [{}] **{owner}**: {text}{tracked}\n", if f.done() { "x" } else { " " }));
     }
     let titles = ["### Immediate (< 2 hours)", "### Short-term (< 24 hours)", "### Long-term (< 1 week)"];
     for (n, (title, items)) in titles.iter().zip(items).enumerate() {
@@ -181,6 +182,29 @@ async fn action_items<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &m
         }
     }
     Ok(())
+}
+
+/// ` — [acme/api#12](https://…) (open)`, or why it has no issue.
+fn tracked_issue(issue: &crate::timeline::followups::TrackedIssue) -> String {
+    match (&issue.key, &issue.refused) {
+        (Some(key), _) => {
+            // Closed there is done here, whatever the tracker calls its closed state.
+            let state =
+                if issue.closed { "done".to_string() } else { inline(issue.state.as_deref().unwrap_or("open")) };
+            match issue.url.as_deref().filter(|u| is_plain_url(u)) {
+                Some(url) => format!(" — [{}]({url}) ({state})", inline(key)),
+                None => format!(" — {} ({state})", inline(key)),
+            }
+        }
+        (None, Some(refused)) => format!(" — not filed in {}: {}", inline(&issue.tracker), inline(refused)),
+        (None, None) => format!(" — being filed in {}", inline(&issue.tracker)),
+    }
+}
+
+/// An http(s) URL that a Markdown link may carry as it is.
+fn is_plain_url(url: &str) -> bool {
+    (url.starts_with("https://") || url.starts_with("http://"))
+        && url.chars().all(|c| c.is_ascii_graphic() && !"()<>[]\\`\"'".contains(c))
 }
 
 /// The runbook checklist: each step ticked (`[x]`, by whom and when) or open, under its section.

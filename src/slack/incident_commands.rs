@@ -152,7 +152,15 @@ pub async fn run(
             // With a tracker for the service, its issue is queued in this transaction.
             let tracked = crate::trackers::followup_added(&mut *db, config, now, &incident, followup).await?;
             let owner = owner.map_or_else(|| "no owner yet".to_string(), |o| format!("owner <@{o}>"));
-            let tracked = tracked.map(|t| format!(" It will be filed in {t}.")).unwrap_or_default();
+            let tracked = match tracked {
+                Some(crate::trackers::Filing::Queued(t)) => format!(" It will be filed in {t}."),
+                Some(crate::trackers::Filing::Withheld(t)) => {
+                    format!(
+                        " It is not filed in {t}: the incident is private (file it by hand if it may be seen there)."
+                    )
+                }
+                None => String::new(),
+            };
             format!(":memo: Action item added to the {} report ({horizon}-term, {owner}).{tracked}", incident.number())
                 .replace("immediate-term", "immediate")
         }

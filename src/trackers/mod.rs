@@ -56,19 +56,31 @@ pub async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError
     }
 }
 
+/// What became of a follow-up's issue, for the reply to `/incident followup`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filing {
+    /// Queued for the tracker named ("GitHub acme/api").
+    Queued(String),
+    /// Not filed: the incident is private, and a tracker is read by more people than its
+    /// channel (a public repository, a whole Jira site) — its title would be a trail.
+    Withheld(String),
+}
+
 /// A follow-up was recorded (event `followup_id`): when its service has a tracker, writes its
-/// row and queues its issue, in the caller's transaction. Returns the tracker's name
-/// ("GitHub acme/api") for the reply, or `None` without a tracker.
+/// row and queues its issue, in the caller's transaction. `None` without a tracker.
 pub async fn followup_added(
     db: &mut PgConnection,
     config: &FileConfig,
     now: DateTime<Utc>,
     incident: &Incident,
     followup_id: i64,
-) -> sqlx::Result<Option<String>> {
+) -> sqlx::Result<Option<Filing>> {
     let Some(tracker) = config.services.get(&incident.service).and_then(|s| s.tracker.as_ref()) else {
         return Ok(None);
     };
+    if incident.private {
+        return Ok(Some(Filing::Withheld(describe(tracker))));
+    }
     let due_at = {
         let followup = crate::timeline::followups::get(&mut *db, followup_id).await?;
         followup.map_or(now, |f| f.due_at)
@@ -76,7 +88,7 @@ pub async fn followup_added(
     store::add(&mut *db, followup_id, incident.id, &tracker.to_string(), due_at).await?;
     let slot = followup_id.to_string();
     queue::enqueue(&mut *db, Some(incident.id), kind::CREATE, &slot, json!({ "followup": followup_id }), now).await?;
-    Ok(Some(describe(tracker)))
+    Ok(Some(Filing::Queued(describe(tracker))))
 }
 
 /// "GitHub acme/api", "Jira OPS", "Linear ENG".

@@ -425,3 +425,23 @@ async fn trackers_sandbox_mode_serves_the_three_sandbox_trackers_and_files_in_th
     }
     app.finish().await;
 }
+
+#[tokio::test]
+async fn trackers_a_private_incidents_followup_is_kept_out_of_the_tracker_and_the_reply_says_why() {
+    let app = spawn_app_with(|s| {
+        let tracker = Some(Tracker::parse("github:acme/api").unwrap());
+        s.file.services.insert("api".into(), ServiceConfig { tracker, ..Default::default() });
+    })
+    .await;
+    app.slash(ALICE, "declare --private P0 api Customer data exposed").await;
+    app.drain().await;
+    let channel = app.only_incident().await.channel_id.unwrap();
+    let reply = followup(&app, &channel, "Rotate the leaked keys <@U0ALICE> immediate").await;
+    assert!(reply.contains("not filed in GitHub acme/api: the incident is private"), "{reply}");
+    later(&app, Duration::hours(3)).await;
+    assert!(app.trackers.issues(Kind::GitHub).is_empty());
+    assert!(app.trackers.requests().is_empty(), "{:?}", app.trackers.requests());
+    // The item is still the report's.
+    assert!(String::from_utf8(report(&app, Format::Markdown).await).unwrap().contains("Rotate the leaked keys"));
+    app.finish().await;
+}

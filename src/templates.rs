@@ -14,6 +14,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("summary", include_str!("../templates/summary.hbs")),
     ("validation_checklist", include_str!("../templates/validation_checklist.hbs")),
     ("escalation", include_str!("../templates/escalation.hbs")),
+    ("catchup", include_str!("../templates/catchup.hbs")),
 ];
 
 /// Plain-text templates for the status page: customers read them, Slack never does, so they

@@ -76,6 +76,9 @@ pub mod kind {
     /// The offer's messages edited to say who took command (their button gone).
     pub const ONCALL_OFFER_TAKEN: &str = "oncall.offer_taken";
 
+    /// The catch-up card for someone who joined the incident channel (`crate::catchup::send`).
+    pub const CATCHUP_CARD: &str = "catchup.card";
+
     /// Timers: cancelled when the incident resolves.
     pub const TIMERS: [&str; 5] =
         [STATUS_UPDATE, ESCALATION_TIER, ESCALATION_ACK_CHECK, CHECKLIST_WINDOW, ONCALL_SHIFT_END];

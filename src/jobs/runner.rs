@@ -175,6 +175,7 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::ONCALL_SHIFT_END => crate::oncall::handoff::shift_end(state, job).await,
         kind::ONCALL_OFFER => crate::oncall::handoff::post_offer(state, job).await,
         kind::ONCALL_OFFER_TAKEN => crate::oncall::handoff::offer_taken(state, job).await,
+        kind::CATCHUP_CARD => crate::catchup::send::run(state, job).await,
         other => Err(JobError::Fatal(format!("unknown job kind `{other}`"))),
     }
 }

@@ -55,6 +55,8 @@ pub enum IncidentAction {
     Export(crate::timeline::export::Format),
     /// Post the service's runbook checklist again, with its state.
     Runbook,
+    /// The catch-up card, to the person who asked.
+    Catchup,
 }
 
 /// `/incident declare [P0-P3] <service> <summary...>`
@@ -82,6 +84,7 @@ pub const USAGE: &str = "*Usage:* `/incident <subcommand>`\n\
 • `summary` — the executive summary · `timeline` — the last 20 entries · `resolve` — the resolution form · `reopen`\n\
 • `diagnostics` — the runbook checks for this service · `run <diagnostic> [name=value] [reason=\"why\"]` — run one\n\
 • `runbook` — the service's runbook checklist, posted again with each step's state\n\
+• `catchup` — where the incident stands, for you alone (also sent to whoever joins the channel)\n\
 • `escalate [why]` — page the next escalation tier now\n\
 • `followup <text> [@owner] [immediate|short|long]` — an action item for the report · `export [md|json|csv]` — upload the post-incident report\n\
 • `list` — active incidents\n\
@@ -108,7 +111,7 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         "declare" if rest.is_empty() => Ok(Command::DeclareModal),
         "declare" => parse_declare(&rest).map(Command::Declare),
         sub @ ("update" | "status" | "ic" | "sev" | "note" | "summary" | "resolve" | "reopen" | "diagnostics"
-        | "run" | "timeline" | "escalate" | "followup" | "export" | "runbook") => {
+        | "run" | "timeline" | "escalate" | "followup" | "export" | "runbook" | "catchup") => {
             parse_incident_command(sub, text.trim_start()[sub.len()..].trim())
         }
         other => match PLANNED.iter().find(|p| **p == other) {
@@ -166,6 +169,10 @@ fn parse_incident_command(sub: &str, args: &str) -> Result<Command, CommandError
         "diagnostics" => IncidentAction::Diagnostics,
         "timeline" => IncidentAction::Timeline,
         "runbook" => IncidentAction::Runbook,
+        "catchup" if !args.is_empty() => {
+            return Err(bad("`/incident catchup [INC-n]` takes nothing else: which incident, or none in its channel.".into()))
+        }
+        "catchup" => IncidentAction::Catchup,
         "escalate" if args.chars().count() > MAX_FIELD => {
             return Err(bad(format!("The reason holds at most {MAX_FIELD} characters.")))
         }

@@ -7,6 +7,7 @@ mod approvals;
 mod atomic;
 mod bad_bytes;
 mod browser;
+mod catchup;
 mod change_processes;
 mod changes_once;
 mod clean_report;

@@ -59,10 +59,16 @@ pub struct RoleHolder {
 }
 
 /// The first [`LISTED`] items of a list, and how many it has in all.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Listed<T> {
     pub items: Vec<T>,
     pub total: usize,
+}
+
+impl<T> Default for Listed<T> {
+    fn default() -> Self {
+        Self { items: Vec::new(), total: 0 }
+    }
 }
 
 impl<T> Listed<T> {

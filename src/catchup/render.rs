@@ -26,10 +26,10 @@ pub fn render(
     let title = format!("Catching up on {}", card.number);
     let mut blocks = vec![kit::header(limits::label(&title, limits::MAX_HEADER_TEXT))];
     blocks.extend(limits::sections(&text));
-    let place = card.channel_id.as_deref().map_or_else(String::new, |c| format!(" in <#{c}>"));
+    let place = card.channel_id.as_deref().map_or_else(String::new, |c| format!(" · the war room: <#{c}>"));
     blocks.push(kit::context(format!(
-        "Only you can see this · `/incident catchup{}` shows it again · the whole story{place}: `/incident timeline`",
-        if card.channel_id.is_some() { "" } else { " INC-n" },
+        "Only you can see this · `/incident catchup {}` shows it again, `/incident timeline {}` the whole story{place}",
+        card.number, card.number
     )));
     let fallback = format!("{title} ({} {}): {}", card.severity, card.status, limits::label(&card.title, 200));
     Ok((fallback, blocks))
@@ -60,7 +60,7 @@ fn data(card: &Card, bot_user: Option<&str>) -> Value {
             .iter()
             .map(|s| {
                 json!({ "number": s.number, "task": s.task, "heading": limits::label(&s.heading, 80),
-                        "command": limits::label(&s.command.replace('`', "'"), 160) })
+                        "command": limits::label(&one_line(&s.command.replace('`', "'")), 160) })
             })
             .collect();
         let more = c.open_total.saturating_sub(c.open.len());
@@ -157,7 +157,79 @@ fn followup(f: &Followup) -> Value {
             "owner": owner, "at": hhmm(f.at), "by": who(&f.actor) })
 }
 
+/// A multi-line command (a continued shell line, a heredoc) on one line.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn capitalized(word: &str) -> String {
     let mut chars = word.chars();
     chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    use super::*;
+    use crate::catchup::card::{OpenStep, OpenSteps, RoleHolder};
+    use crate::incident::{IncidentNumber, Severity};
+
+    fn card(title: &str, update_text: &str) -> Card {
+        let at = |m: u32| Utc.with_ymd_and_hms(2026, 11, 23, 15, m, 0).unwrap();
+        let update = Update { at: at(5), actor: "U0BOB".into(), payload: json!({ "status_text": update_text }) };
+        Card {
+            incident_id: uuid::Uuid::nil(),
+            number: IncidentNumber(7),
+            title: title.into(),
+            service: "api".into(),
+            severity: Severity::P1,
+            status: "investigating".into(),
+            status_text: None,
+            roles: vec![RoleHolder { role: "commander".into(), user: "U0WARROOM".into() }],
+            declared_at: at(0),
+            last_update_at: Some(at(5)),
+            resolved_at: None,
+            channel_id: Some("C0INC".into()),
+            updates: vec![update],
+            diagnostics: Listed::default(),
+            approvals: Listed::default(),
+            followups: Listed::default(),
+            checklist: Some(OpenSteps {
+                title: "Runbook".into(),
+                open: vec![OpenStep { number: 3, heading: "Fix".into(), command: "a \\\n  b".into(), task: false }],
+                open_total: 1,
+                steps_total: 4,
+            }),
+            now: at(20),
+        }
+    }
+
+    fn text(blocks: &[SlackBlock]) -> String {
+        kit::json(blocks).to_string()
+    }
+
+    #[test]
+    fn what_people_typed_cannot_ping_or_link() {
+        let templates = Templates::load(None).unwrap();
+        let (_, blocks) = render(&templates, &card("<!channel> down", "<@U0CAROL> <https://x.example|y>"), None).unwrap();
+        let shown = text(&blocks);
+        assert!(shown.contains("&lt;!channel&gt; down"), "{shown}");
+        assert!(shown.contains("&lt;@U0CAROL&gt; &lt;https://x.example|y&gt;"), "{shown}");
+        assert!(shown.contains("<@U0BOB>"), "the author is a mention: {shown}");
+    }
+
+    #[test]
+    fn an_unassigned_commander_says_so_and_a_long_update_is_cut() {
+        let templates = Templates::load(None).unwrap();
+        let long = "x".repeat(5000);
+        let (fallback, blocks) = render(&templates, &card("Checkout fails", &long), Some("U0WARROOM")).unwrap();
+        let shown = text(&blocks);
+        assert!(shown.contains("*Commander:* unassigned"), "{shown}");
+        assert!(!shown.contains(&"x".repeat(LINE)), "cut to a line's worth");
+        assert!(shown.contains("• 3. `a \\\\ b`"), "one line per step: {shown}");
+        assert!(fallback.starts_with("Catching up on INC-7 (P1 investigating)"), "{fallback}");
+        assert!(blocks.len() <= limits::MAX_BLOCKS);
+    }
 }

@@ -82,6 +82,7 @@ async fn catchup_a_joiner_gets_the_card_with_where_the_incident_stands() {
     let cards = cards(&app, CAROL);
     assert_eq!(cards.len(), 1, "{cards:?}");
     let card = &cards[0];
+    eprintln!("CARD<<{card}>>");
     for expected in [
         "Catching up on INC-1",
         "*Status:* identified",

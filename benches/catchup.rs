@@ -22,7 +22,12 @@ use uuid::Uuid;
 const SERVICE: &str = "inference-gateway";
 
 /// An open incident with `events` timeline events and everything the card lists; returns its id.
-async fn seed(db: &PgPool, events: i64, checklist: &warroom::checklist::Checklist, now: DateTime<Utc>) -> anyhow::Result<Uuid> {
+async fn seed(
+    db: &PgPool,
+    events: i64,
+    checklist: &warroom::checklist::Checklist,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Uuid> {
     let id = Uuid::new_v4();
     let declared = now - Duration::hours(2);
     sqlx::query(
@@ -72,11 +77,13 @@ async fn seed(db: &PgPool, events: i64, checklist: &warroom::checklist::Checklis
         .execute(db)
         .await?;
         if n == 0 {
-            sqlx::query("INSERT INTO approval_votes (request_id, user_id, decision, at) VALUES ($1, 'U0CAROL', 'approve', $2)")
-                .bind(request)
-                .bind(now)
-                .execute(db)
-                .await?;
+            sqlx::query(
+                "INSERT INTO approval_votes (request_id, user_id, decision, at) VALUES ($1, 'U0CAROL', 'approve', $2)",
+            )
+            .bind(request)
+            .bind(now)
+            .execute(db)
+            .await?;
         }
     }
     for n in 0..2 {
@@ -90,8 +97,15 @@ async fn seed(db: &PgPool, events: i64, checklist: &warroom::checklist::Checklis
         .execute(db)
         .await?;
         let payload = serde_json::json!({ "action": "http.check", "params": {}, "by": "U0BOB" });
-        warroom::jobs::queue::enqueue(db, Some(id), warroom::jobs::kind::RUN_DIAGNOSTIC, &format!("b{n}"), payload, now + Duration::hours(1))
-            .await?;
+        warroom::jobs::queue::enqueue(
+            db,
+            Some(id),
+            warroom::jobs::kind::RUN_DIAGNOSTIC,
+            &format!("b{n}"),
+            payload,
+            now + Duration::hours(1),
+        )
+        .await?;
     }
     warroom::checklist::store::create(db, id, checklist, declared).await?;
     sqlx::query("INSERT INTO checklist_steps (incident_id, step, done_by, done_at, done_via) SELECT $1, s, 'U0BOB', $2, 'done' FROM generate_series(1, 10) AS s")

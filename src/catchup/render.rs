@@ -213,7 +213,8 @@ mod tests {
     #[test]
     fn what_people_typed_cannot_ping_or_link() {
         let templates = Templates::load(None).unwrap();
-        let (_, blocks) = render(&templates, &card("<!channel> down", "<@U0CAROL> <https://x.example|y>"), None).unwrap();
+        let (_, blocks) =
+            render(&templates, &card("<!channel> down", "<@U0CAROL> <https://x.example|y>"), None).unwrap();
         let shown = text(&blocks);
         assert!(shown.contains("&lt;!channel&gt; down"), "{shown}");
         assert!(shown.contains("&lt;@U0CAROL&gt; &lt;https://x.example|y&gt;"), "{shown}");

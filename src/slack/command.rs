@@ -170,7 +170,9 @@ fn parse_incident_command(sub: &str, args: &str) -> Result<Command, CommandError
         "timeline" => IncidentAction::Timeline,
         "runbook" => IncidentAction::Runbook,
         "catchup" if !args.is_empty() => {
-            return Err(bad("`/incident catchup [INC-n]` takes nothing else: which incident, or none in its channel.".into()))
+            return Err(bad(
+                "`/incident catchup [INC-n]` takes nothing else: which incident, or none in its channel.".into()
+            ))
         }
         "catchup" => IncidentAction::Catchup,
         "escalate" if args.chars().count() > MAX_FIELD => {

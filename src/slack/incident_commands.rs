@@ -157,7 +157,9 @@ pub async fn run(
         IncidentAction::Runbook => crate::checklist::post::repost(state, db, &incident, who.trigger_id).await?,
         IncidentAction::Catchup => {
             let card = crate::catchup::load(&mut *db, incident.id, now).await?;
-            let Some(card) = card else { return Ok(Some(ephemeral(format!(":x: There is no incident {}.", incident.number())))) };
+            let Some(card) = card else {
+                return Ok(Some(ephemeral(format!(":x: There is no incident {}.", incident.number()))));
+            };
             let bot = state.slack.known_bot_user_id();
             let (text, blocks) = crate::catchup::render(&state.templates, &card, bot.as_deref())
                 .map_err(|e| AppError::BadRequest(format!("the catch-up template failed: {e}")))?;

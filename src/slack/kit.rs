@@ -11,8 +11,9 @@ use slack_morphism::blocks::{
     SlackActionBlockElement, SlackActionsBlock, SlackBlock, SlackBlockButtonElement, SlackBlockButtonStyle,
     SlackBlockChoiceItem, SlackBlockConfirmItem, SlackBlockId, SlackBlockMarkDownText, SlackBlockPlainText,
     SlackBlockPlainTextInputElement, SlackBlockPlainTextOnly, SlackBlockText, SlackContextBlock,
-    SlackContextBlockElement, SlackHeaderBlock, SlackInputBlock, SlackInputBlockElement, SlackModalView, SlackSectionBlock, SlackView,
-    SlackViewSubmissionClearResponse, SlackViewSubmissionErrorsResponse, SlackViewSubmissionResponse,
+    SlackContextBlockElement, SlackHeaderBlock, SlackInputBlock, SlackInputBlockElement, SlackModalView,
+    SlackSectionBlock, SlackView, SlackViewSubmissionClearResponse, SlackViewSubmissionErrorsResponse,
+    SlackViewSubmissionResponse,
 };
 use slack_morphism::{SlackActionId, SlackCallbackId};
 

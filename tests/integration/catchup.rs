@@ -69,7 +69,8 @@ async fn catchup_a_joiner_gets_the_card_with_where_the_incident_stands() {
     // runbook step ticked.
     let asked = app.slack.slash(ALICE, &channel, "run compose.ps").await.unwrap().text();
     let change = app.slack.slash(ALICE, &channel, "run compose.restart reason=\"stuck worker\"").await.unwrap().text();
-    let followup = app.slack.slash(ALICE, &channel, "followup Alert on container restarts <@U0BOB> immediate").await.unwrap();
+    let followup =
+        app.slack.slash(ALICE, &channel, "followup Alert on container restarts <@U0BOB> immediate").await.unwrap();
     assert!(followup.text().contains("Action item added"), "{}", followup.text());
     app.drain().await;
     click(&app, &channel, BOB, 5).await;
@@ -82,7 +83,6 @@ async fn catchup_a_joiner_gets_the_card_with_where_the_incident_stands() {
     let cards = cards(&app, CAROL);
     assert_eq!(cards.len(), 1, "{cards:?}");
     let card = &cards[0];
-    eprintln!("CARD<<{card}>>");
     for expected in [
         "Catching up on INC-1",
         "*Status:* identified",

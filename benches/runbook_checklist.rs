@@ -23,19 +23,12 @@ use warroom::config::ServiceConfig;
 const SERVICE: &str = "inference-gateway";
 
 fn service() -> ServiceConfig {
-    let example = std::path::Path::new("warroom.example.toml");
-    let file = warroom::config::FileConfig::parse(example, include_str!("../warroom.example.toml"))
-        .expect("the example config parses");
-    file.services[SERVICE].clone()
+    support::example_service(SERVICE)
 }
 
 /// How many messages the checklist takes.
 fn parts() -> anyhow::Result<usize> {
-    let services = [(SERVICE.to_string(), service())].into_iter().collect();
-    let catalog = warroom::diagnostics::Catalog::built_in().map_err(anyhow::Error::msg)?;
-    let runbooks = warroom::checklist::Runbooks::load(&services, &catalog).map_err(anyhow::Error::msg)?;
-    let checklist = runbooks.get(SERVICE).ok_or_else(|| anyhow::anyhow!("no checklist"))?;
-    Ok(warroom::checklist::layout::parts(checklist).len())
+    Ok(warroom::checklist::layout::parts(&support::example_checklist(SERVICE)?).len())
 }
 
 /// `n` declarations one after another, each timed until its checklist is all in Slack.

@@ -110,3 +110,19 @@ pub fn ms(d: Duration) -> String {
 pub fn env_or<T: FromStr>(key: &str, default: T) -> T {
     std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
+
+/// Service `name` exactly as `warroom.example.toml` configures it (packs, params, runbook).
+pub fn example_service(name: &str) -> warroom::config::ServiceConfig {
+    let example = std::path::Path::new("warroom.example.toml");
+    let file = warroom::config::FileConfig::parse(example, include_str!("../../warroom.example.toml"))
+        .expect("the example config parses");
+    file.services[name].clone()
+}
+
+/// The runbook checklist of the example's service `name`.
+pub fn example_checklist(name: &str) -> anyhow::Result<warroom::checklist::Checklist> {
+    let services = [(name.to_string(), example_service(name))].into_iter().collect();
+    let catalog = warroom::diagnostics::Catalog::built_in().map_err(anyhow::Error::msg)?;
+    let runbooks = warroom::checklist::Runbooks::load(&services, &catalog).map_err(anyhow::Error::msg)?;
+    runbooks.get(name).cloned().ok_or_else(|| anyhow::anyhow!("{name} has no runbook checklist"))
+}

@@ -99,6 +99,6 @@ pub async fn set(
 }
 
 /// A Slack user id as such (not `alertmanager`, `api`).
-fn is_person(actor: &str) -> bool {
+pub fn is_person(actor: &str) -> bool {
     SlackUserId::parse(actor).is_ok_and(|id| id.as_str() == actor)
 }

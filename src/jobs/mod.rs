@@ -83,6 +83,8 @@ pub mod kind {
     pub const ROLES_INVITE: &str = "roles.invite";
     /// The incident channel's bookmarks brought up to date (`crate::bookmarks::run`).
     pub const BOOKMARKS: &str = "slack.bookmarks";
+    /// The catch-up card for someone who joined the incident channel (`crate::catchup::send`).
+    pub const CATCHUP_CARD: &str = "catchup.card";
 
     /// Timers: cancelled when the incident resolves.
     pub const TIMERS: [&str; 6] =

@@ -91,7 +91,7 @@ impl Workspace {
                 "conversations.setTopic" => set_topic(s, &p("channel"), &p("topic")),
                 "chat.postMessage" => post(s, params, now),
                 "chat.update" => update(s, params),
-                "chat.postEphemeral" => ephemeral(s, &p("channel"), &p("user"), &p("text"), &params["blocks"]),
+                "chat.postEphemeral" => ephemeral(s, &p("channel"), &p("user"), &p("text"), &params["blocks"], now),
                 "pins.add" => pin(s, &p("channel"), &p("timestamp")),
                 "views.open" | "views.push" => open_view(s, &p("trigger_id"), &params["view"], now),
                 "views.update" => update_view(s, &p("view_id"), &params["view"]),
@@ -435,7 +435,25 @@ pub(super) fn invalid_blocks(problems: &[String]) -> Answer {
     Answer { status: 200, retry_after: None, body, after: After::Answer }
 }
 
-fn ephemeral(s: &mut State, channel: &str, user: &str, text: &str, blocks: &Value) -> MethodResult {
+/// `chat.postEphemeral` as Slack answers it: `{ "ok": true, "message_ts": "1502210682.580145" }`,
+/// or `no_text`, `invalid_blocks`, `channel_not_found`, `user_not_in_channel`.
+fn ephemeral(
+    s: &mut State,
+    channel: &str,
+    user: &str,
+    text: &str,
+    blocks: &Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> MethodResult {
+    if !(blocks.is_null() || blocks.is_array()) {
+        return Err("invalid_blocks");
+    }
+    if text.is_empty() && blocks.as_array().is_none_or(|b| b.is_empty()) {
+        return Err("no_text");
+    }
+    // An ephemeral message has a ts of its own (it cannot be edited or read back by it); it is
+    // numbered apart from the channel's messages, whose ts tests rely on.
+    let message_ts = format!("{}.{:06}", now.timestamp(), s.ephemerals.len() % 1_000_000);
     let c = s.channel_mut(channel).ok_or("channel_not_found")?;
     if !c.members.iter().any(|m| m == user) {
         return Err("user_not_in_channel");
@@ -443,7 +461,7 @@ fn ephemeral(s: &mut State, channel: &str, user: &str, text: &str, blocks: &Valu
     let channel = Some(c.id.clone());
     let blocks = blocks.clone();
     s.ephemerals.push(Ephemeral { user: user.into(), channel, text: text.into(), blocks, via: "chat.postEphemeral" });
-    Ok(json!({ "message_ts": "0" }))
+    Ok(json!({ "message_ts": message_ts }))
 }
 
 fn pin(s: &mut State, channel: &str, ts: &str) -> MethodResult {

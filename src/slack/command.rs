@@ -62,6 +62,8 @@ pub enum IncidentAction {
     },
     /// `roles`: who holds each role.
     Roles,
+    /// The catch-up card, to the person who asked.
+    Catchup,
 }
 
 /// `/incident declare [P0-P3] <service> <summary...>`
@@ -92,6 +94,7 @@ pub const USAGE: &str = "*Usage:* `/incident <subcommand>`\n\
 • `diagnostics` — the runbook checks for this service · `run <diagnostic> [name=value] [reason=\"why\"]` — run one\n\
 • `runbook` — the service's runbook checklist, posted again with each step's state\n\
 • `role <role> @user` — fill a role (`role scribe @dana`) · `roles` — who holds each role\n\
+• `catchup` — where the incident stands, for you alone (also sent to whoever joins the channel)\n\
 • `escalate [why]` — page the next escalation tier now\n\
 • `followup <text> [@owner] [immediate|short|long]` — an action item for the report · `export [md|json|csv]` — upload the post-incident report\n\
 • `list` — active incidents\n\
@@ -118,7 +121,7 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         "declare" if rest.is_empty() => Ok(Command::DeclareModal),
         "declare" => parse_declare(&rest).map(Command::Declare),
         sub @ ("update" | "status" | "ic" | "sev" | "note" | "summary" | "resolve" | "reopen" | "diagnostics"
-        | "run" | "timeline" | "escalate" | "followup" | "export" | "runbook" | "role" | "roles") => {
+        | "run" | "timeline" | "escalate" | "followup" | "export" | "runbook" | "role" | "roles" | "catchup") => {
             parse_incident_command(sub, text.trim_start()[sub.len()..].trim())
         }
         other => match PLANNED.iter().find(|p| **p == other) {
@@ -201,6 +204,12 @@ fn parse_incident_command(sub: &str, args: &str) -> Result<Command, CommandError
         "runbook" => IncidentAction::Runbook,
         "roles" => IncidentAction::Roles,
         "role" => parse_role(args)?,
+        "catchup" if !args.is_empty() => {
+            return Err(bad(
+                "`/incident catchup [INC-n]` takes nothing else: which incident, or none in its channel.".into()
+            ))
+        }
+        "catchup" => IncidentAction::Catchup,
         "escalate" if args.chars().count() > MAX_FIELD => {
             return Err(bad(format!("The reason holds at most {MAX_FIELD} characters.")))
         }

@@ -45,6 +45,7 @@ pub(super) async fn dispatch(state: &AppState, event: &Value) -> Result<Response
                 // Each part that follows Slack's events looks at every event and keeps its own.
                 super::capture::on_event(state, &mut tx, &event["event"]).await?;
                 super::membership::on_event(&mut tx, &event["event"]).await?;
+                crate::catchup::join::on_event(&mut tx, &event["event"], state.clock.now()).await?;
                 tx.commit().await?;
                 crate::jobs::wake_everywhere(state);
             }

@@ -181,6 +181,16 @@ pub async fn run(
             crate::roles::command::role(state, db, &incident, who.user, &role, &user).await?
         }
         IncidentAction::Roles => crate::roles::command::list(state, db, &incident).await?,
+        IncidentAction::Catchup => {
+            let bot = state.slack.known_bot_user_id();
+            let card = crate::catchup::load(&mut *db, &config.roles, bot.as_deref(), incident.id, now).await?;
+            let Some(card) = card else {
+                return Ok(Some(ephemeral(format!(":x: There is no incident {}.", incident.number()))));
+            };
+            let (text, blocks) = crate::catchup::render(&state.templates, &card, bot.as_deref())
+                .map_err(|e| AppError::BadRequest(format!("the catch-up template failed: {e}")))?;
+            return Ok(Some(reply(SlackMessageResponseType::Ephemeral, text, Some(blocks))));
+        }
         IncidentAction::Reopen => {
             match lifecycle::reopen(&mut *db, state.reactions(), now, &incident, who.user).await {
                 Ok(()) => format!(":white_check_mark: {} is open again.", incident.number()),

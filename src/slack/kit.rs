@@ -11,8 +11,9 @@ use slack_morphism::blocks::{
     SlackActionBlockElement, SlackActionsBlock, SlackBlock, SlackBlockButtonElement, SlackBlockButtonStyle,
     SlackBlockChoiceItem, SlackBlockConfirmItem, SlackBlockId, SlackBlockMarkDownText, SlackBlockPlainText,
     SlackBlockPlainTextInputElement, SlackBlockPlainTextOnly, SlackBlockText, SlackContextBlock,
-    SlackContextBlockElement, SlackInputBlock, SlackInputBlockElement, SlackModalView, SlackSectionBlock, SlackView,
-    SlackViewSubmissionClearResponse, SlackViewSubmissionErrorsResponse, SlackViewSubmissionResponse,
+    SlackContextBlockElement, SlackHeaderBlock, SlackInputBlock, SlackInputBlockElement, SlackModalView,
+    SlackSectionBlock, SlackView, SlackViewSubmissionClearResponse, SlackViewSubmissionErrorsResponse,
+    SlackViewSubmissionResponse,
 };
 use slack_morphism::{SlackActionId, SlackCallbackId};
 
@@ -35,6 +36,12 @@ pub fn section(block_id: Option<&str>, text: impl Into<String>) -> SlackBlock {
 pub fn section_with(block_id: Option<&str>, text: impl Into<String>, button: SlackBlockButtonElement) -> SlackBlock {
     let section = SlackSectionBlock::new().opt_block_id(block_id.map(block)).with_text(mrkdwn(text));
     section.with_accessory(button.into()).into()
+}
+
+/// A header: large plain text at the top of a message (at most
+/// [`super::limits::MAX_HEADER_TEXT`] characters).
+pub fn header(text: impl Into<String>) -> SlackBlock {
+    SlackHeaderBlock::new(plain(text)).into()
 }
 
 /// A context block of one mrkdwn element (footers, markers).

@@ -66,7 +66,7 @@ async fn an_approved_change_runs_once_however_many_clicks() {
     press(&app, BOB, &channel, &ts, "approval.approve").await;
     press(&app, CAROL, &channel, &ts, "approval.approve").await;
     app.drain().await;
-    let first = app.slack.ephemerals(BOB).remove(0).text;
+    let first = app.replies(BOB).remove(0).text;
     let again = told(&app, CAROL).await;
 
     let message = app.slack.channel(&channel).unwrap().messages.into_iter().find(|m| m.ts == ts).unwrap();

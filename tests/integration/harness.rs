@@ -299,6 +299,14 @@ impl TestApp {
         warroom::timeline::list(&self.db, incident.id).await.unwrap().into_iter().map(|e| e.kind).collect()
     }
 
+    /// The ephemeral replies `user` saw, oldest first, without the catch-up cards a join brings
+    /// (for tests of what a command or click answered).
+    pub fn replies(&self, user: &str) -> Vec<sandbox::Ephemeral> {
+        let mut replies = self.slack.ephemerals(user);
+        replies.retain(|e| !(e.via == "chat.postEphemeral" && e.text.starts_with("Catching up on ")));
+        replies
+    }
+
     /// `/incident <text>` typed by `user` in #incidents.
     pub async fn slash(&self, user: &str, text: &str) -> sandbox::actor::Reply {
         self.slack.slash(user, "incidents", text).await.unwrap()

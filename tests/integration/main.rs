@@ -8,6 +8,7 @@ mod atomic;
 mod bad_bytes;
 mod bookmarks;
 mod browser;
+mod catchup;
 mod change_processes;
 mod changes_once;
 mod clean_report;

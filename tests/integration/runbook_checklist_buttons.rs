@@ -25,7 +25,7 @@ async fn a_run_button_runs_its_action_once_and_ticks_the_step_when_it_finishes()
     app.slack.click(BOB, &channel, &ts, &action).await.unwrap();
     app.drain().await;
 
-    let replies: Vec<String> = app.slack.ephemerals(BOB).into_iter().map(|e| e.text).collect();
+    let replies: Vec<String> = app.replies(BOB).into_iter().map(|e| e.text).collect();
     assert!(replies.iter().any(|r| r.contains("Running `host.memory` for INC-1")), "{replies:?}");
     assert!(
         replies.iter().any(|r| r.contains("Step 10 of INC-1: ▶ running") && r.contains("Nothing changed")),
@@ -67,7 +67,7 @@ async fn a_request_button_needs_an_approval_by_another_person() {
     app.slack.click(BOB, &channel, &ts, &action).await.unwrap();
     app.slack.click(BOB, &channel, &ts, &action).await.unwrap();
     app.drain().await;
-    let replies: Vec<String> = app.slack.ephemerals(BOB).into_iter().map(|e| e.text).collect();
+    let replies: Vec<String> = app.replies(BOB).into_iter().map(|e| e.text).collect();
     assert!(replies[0].contains("`systemd.restart` is a change"), "{replies:?}");
     assert!(replies[1].contains("⏳ awaiting approval") && replies[1].contains("Nothing changed"), "{replies:?}");
     assert_eq!(events(&app, "approval_requested").await.len(), 1);
@@ -250,7 +250,7 @@ async fn a_checklist_click_warroom_did_not_make_changes_nothing() {
     }
     app.drain().await;
 
-    let replies: Vec<String> = app.slack.ephemerals(BOB).into_iter().map(|e| e.text).collect();
+    let replies: Vec<String> = app.replies(BOB).into_iter().map(|e| e.text).collect();
     assert_eq!(replies.len(), 4, "{replies:?}");
     assert!(replies[1].contains("INC-1's checklist has no step 999"), "{replies:?}");
     assert!(replies.iter().filter(|r| r.contains("not one warroom made")).count() == 3, "{replies:?}");

@@ -141,6 +141,12 @@ impl SlackClient {
             .cloned()
     }
 
+    /// The bot's own user id if [`Self::bot_user_id`] has asked for it already (for a request,
+    /// which must not wait for Slack).
+    pub fn known_bot_user_id(&self) -> Option<String> {
+        self.bot_user.get().cloned()
+    }
+
     /// A user group by handle: its id (for `<!subteam^ID>` mentions) and members; `None` when
     /// the workspace has no such group.
     pub async fn usergroup(&self, handle: &str) -> Result<Option<(String, Vec<String>)>, SlackError> {

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod allow;
+mod archive;
 mod api_url;
 mod diagnostics;
 mod file;

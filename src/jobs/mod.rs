@@ -83,6 +83,12 @@ pub mod kind {
     pub const ROLES_INVITE: &str = "roles.invite";
     /// The incident channel's bookmarks brought up to date (`crate::bookmarks::run`).
     pub const BOOKMARKS: &str = "slack.bookmarks";
+    /// The warning before a resolved incident's channel is archived (`crate::archive::run`).
+    pub const ARCHIVE_WARN: &str = "archive.warn";
+    /// `conversations.archive` of a resolved incident's channel.
+    pub const ARCHIVE: &str = "archive.channel";
+    /// `conversations.unarchive` of a reopened incident's channel, before anything is posted.
+    pub const UNARCHIVE: &str = "archive.unarchive";
 
     /// Timers: cancelled when the incident resolves.
     pub const TIMERS: [&str; 6] =

@@ -39,7 +39,7 @@ fn warnings(app: &TestApp, channel: &str) -> Vec<(String, String, bool)> {
     channel
         .messages
         .iter()
-        .filter(|m| m.blocks.to_string().contains("will be archived on"))
+        .filter(|m| m.blocks.to_string().contains("This channel will be archived on"))
         .map(|m| {
             let text = m.blocks[0]["text"]["text"].as_str().unwrap_or_default().to_string();
             (m.ts.clone(), text, m.blocks.to_string().contains(KEEP_OPEN))
@@ -152,7 +152,9 @@ async fn archiving_short_archive_after_warns_at_half_time_and_reopen_unarchives_
     let reply = app.slack.slash(ALICE, &channel, "reopen").await.unwrap().text();
     app.drain().await;
     assert!(reply.contains("INC-1 is open again"), "{reply}");
-    assert!(!archived(&app, &channel), "unarchived");
+    let jobs: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT kind, state, last_error FROM jobs ORDER BY id").fetch_all(&app.db).await.unwrap();
+    assert!(!archived(&app, &channel), "unarchived: {jobs:?} {:?}", app.timeline(&app.only_incident().await).await);
     let calls: Vec<_> = app.slack.call_log().into_iter().skip(calls_before).collect();
     let unarchive = calls.iter().position(|c| c.method == "conversations.unarchive").expect("unarchived");
     let first_write = calls

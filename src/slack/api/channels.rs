@@ -122,15 +122,10 @@ impl SlackClient {
         }
     }
 
-    /// Unarchives a channel; one not archived is done (`not_archived`).
+    /// Unarchives a channel; one not archived is done (`not_archived`). Not through
+    /// slack-morphism: its `conversations_unarchive` (2.31) posts to `conversations.setTopic`.
     pub async fn unarchive(&self, channel: &str) -> Result<(), SlackError> {
-        let request = SlackApiConversationsUnarchiveRequest::new(SlackChannelId(channel.into()));
-        match self
-            .session()
-            .conversations_unarchive(&request)
-            .await
-            .map_err(|e| into_slack_error("conversations.unarchive", e))
-        {
+        match self.call("conversations.unarchive", &serde_json::json!({ "channel": channel })).await {
             Err(e) if e.code() == Some("not_archived") => Ok(()),
             other => other.map(drop),
         }

@@ -91,12 +91,14 @@ pub async fn unarchiving(db: &PgPool, incident_id: Option<Uuid>) -> sqlx::Result
 
 /// Whether Keep open was clicked since the incident's last resolve (it extends once).
 pub async fn kept_open(db: &mut PgConnection, incident_id: Uuid, since: DateTime<Utc>) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM timeline_events WHERE incident_id = $1 AND kind = $2 AND at >= $3)")
-        .bind(incident_id)
-        .bind(EventKind::ArchiveKeptOpen.as_str())
-        .bind(since)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM timeline_events WHERE incident_id = $1 AND kind = $2 AND at >= $3)",
+    )
+    .bind(incident_id)
+    .bind(EventKind::ArchiveKeptOpen.as_str())
+    .bind(since)
+    .fetch_one(db)
+    .await
 }
 
 #[cfg(test)]

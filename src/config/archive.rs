@@ -17,7 +17,8 @@ pub(super) fn validate(
     match HumanDuration::parse(raw.get_ref()) {
         Ok(d) if d.0.as_secs() > 0 => Some(d),
         Ok(_) => {
-            problems.push(problem(raw.span(), "slack.archive_after must be longer than 0s (leave it out: never)".into()));
+            problems
+                .push(problem(raw.span(), "slack.archive_after must be longer than 0s (leave it out: never)".into()));
             None
         }
         Err(m) => {

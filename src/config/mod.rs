@@ -3,8 +3,8 @@
 
 mod alerts;
 mod allow;
-mod archive;
 mod api_url;
+mod archive;
 mod diagnostics;
 mod file;
 mod impact;

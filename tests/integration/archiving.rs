@@ -90,7 +90,8 @@ async fn archiving_warns_a_day_before_then_archives_and_a_post_after_it_fails_fo
     let now = app.clock.now_utc();
     warroom::jobs::queue::enqueue(&app.db, Some(incident.id), "incident.post", "late", post, now).await.unwrap();
     app.settle().await;
-    let state: String = sqlx::query_scalar("SELECT state FROM jobs WHERE slot = 'late'").fetch_one(&app.db).await.unwrap();
+    let state: String =
+        sqlx::query_scalar("SELECT state FROM jobs WHERE slot = 'late'").fetch_one(&app.db).await.unwrap();
     assert_eq!(state, "failed");
     assert!(!app.slack.channel(&channel).unwrap().messages.iter().any(|m| m.text.contains("late note")));
     app.finish().await;
@@ -177,10 +178,8 @@ async fn archiving_short_archive_after_warns_at_half_time_and_reopen_unarchives_
 async fn archiving_without_archive_after_plans_nothing() {
     let app = app_archiving(None).await;
     let (channel, t0) = resolved(&app, "declare P1 api Everything 500s").await;
-    let planned: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind LIKE 'archive.%'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let planned: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind LIKE 'archive.%'").fetch_one(&app.db).await.unwrap();
     assert_eq!(planned, 0);
     at(&app, t0 + Duration::days(60)).await;
     assert!(!archived(&app, &channel) && warnings(&app, &channel).is_empty());
@@ -200,10 +199,8 @@ async fn archiving_retries_a_429_and_a_500_and_archives_once() {
     // The 429, the 500 after archiving, and `already_archived` taken as done.
     assert_eq!(app.slack.call_count("conversations.archive"), 3);
     assert_eq!(count(&app, "channel_archived").await, 1);
-    let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE state = 'failed'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let failed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE state = 'failed'").fetch_one(&app.db).await.unwrap();
     assert_eq!(failed, 0);
     app.finish().await;
 }
@@ -218,5 +215,22 @@ async fn archiving_archives_a_private_channel_too() {
     assert_eq!(warnings(&app, &channel).len(), 1);
     at(&app, t0 + Duration::days(2)).await;
     assert!(archived(&app, &channel));
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn archiving_a_private_channel_without_groups_write_fails_with_missing_scope_and_says_so() {
+    let app = app_archiving(Some("2d")).await;
+    let (channel, t0) =
+        resolved(&app, "declare --private P1 inference-gateway Signing keys leaked in build logs").await;
+    app.slack.revoke_scope("groups:write");
+    at(&app, t0 + Duration::days(2)).await;
+    app.settle().await;
+    assert!(!archived(&app, &channel));
+    let refused = app.slack.call_log().into_iter().filter(|c| c.method == "conversations.archive").collect::<Vec<_>>();
+    assert_eq!(refused.len(), 1, "final, not retried: {refused:?}");
+    assert_eq!(refused[0].error.as_deref(), Some("missing_scope"));
+    assert_eq!(count(&app, "channel_archived").await, 0);
+    assert_eq!(count(&app, "slack_api_failed").await, 1, "recorded");
     app.finish().await;
 }

@@ -234,3 +234,54 @@ async fn archiving_a_private_channel_without_groups_write_fails_with_missing_sco
     assert_eq!(count(&app, "slack_api_failed").await, 1, "recorded");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn archiving_a_post_that_meets_is_archived_waits_for_an_unarchive_on_its_way() {
+    let app = app_archiving(Some("2h")).await;
+    let (channel, t0) = resolved(&app, "declare P1 api Everything 500s").await;
+    at(&app, t0 + Duration::hours(2)).await;
+    assert!(archived(&app, &channel));
+    // A post due before the unarchive that makes room for it (as a second worker might claim it).
+    let incident = app.only_incident().await;
+    let now = app.clock.now_utc();
+    let post = json!({ "text": "after the unarchive", "to": "channel", "what": "notice" });
+    warroom::jobs::queue::enqueue(&app.db, Some(incident.id), "incident.post", "early", post, now).await.unwrap();
+    let later = now + Duration::seconds(10);
+    warroom::jobs::queue::enqueue(&app.db, Some(incident.id), "archive.unarchive", "late", json!({}), later)
+        .await
+        .unwrap();
+    app.drain().await;
+    let (state, attempts): (String, i32) =
+        sqlx::query_as("SELECT state, attempts FROM jobs WHERE slot = 'early'").fetch_one(&app.db).await.unwrap();
+    assert_eq!((state.as_str(), attempts), ("queued", 0), "waiting, no attempt used");
+    app.clock.set(later);
+    app.settle().await;
+    assert!(!archived(&app, &channel));
+    let texts: Vec<String> = app.slack.channel(&channel).unwrap().messages.into_iter().map(|m| m.text).collect();
+    assert!(texts.iter().any(|t| t.contains("after the unarchive")), "{texts:?}");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn archiving_sandbox_answers_as_slack_does() {
+    let app = app_archiving(None).await;
+    let slack = &app.state.slack;
+    let code = |r: Result<(), warroom::slack::api::SlackError>| r.err().and_then(|e| e.code().map(str::to_string));
+    assert_eq!(code(slack.archive("C0GENERAL").await).as_deref(), Some("cant_archive_general"));
+    assert_eq!(code(slack.archive("C0NOSUCH").await).as_deref(), Some("channel_not_found"));
+    assert_eq!(code(slack.unarchive("C0NOSUCH").await).as_deref(), Some("channel_not_found"));
+    let channel = app.slack.create_bot_channel("inc-99-test");
+    slack.archive(&channel).await.unwrap();
+    slack.archive(&channel).await.expect("already_archived is done");
+    assert_eq!(app.slack.call_log().last().unwrap().error.as_deref(), Some("already_archived"));
+    assert!(app.slack.channel(&channel).unwrap().is_archived);
+    let posted = slack.post_message(&channel, "hello", &[], 1).await.unwrap_err();
+    assert_eq!(posted.code(), Some("is_archived"));
+    slack.unarchive(&channel).await.unwrap();
+    slack.unarchive(&channel).await.expect("not_archived is done");
+    assert_eq!(app.slack.call_log().last().unwrap().error.as_deref(), Some("not_archived"));
+    assert!(!app.slack.channel(&channel).unwrap().is_archived);
+    app.slack.revoke_scope("channels:manage");
+    assert_eq!(code(slack.archive(&channel).await).as_deref(), Some("missing_scope"));
+    app.finish().await;
+}

@@ -83,6 +83,11 @@ async fn archiving_warns_a_day_before_then_archives_and_a_post_after_it_fails_fo
     assert!(archived(&app, &channel), "archived at archive_after");
     assert_eq!(count(&app, "channel_archived").await, 1);
     assert_eq!(warnings(&app, &channel).len(), 1, "warned once");
+    let events = warroom::timeline::list(&app.db, app.only_incident().await.id).await.unwrap();
+    let lines: Vec<String> = events.iter().map(warroom::timeline::describe::what).collect();
+    let planned = (t0 + Duration::days(7)).format("%Y-%m-%d %H:%M");
+    assert!(lines.contains(&format!("warned the channel it will be archived at {planned} UTC")), "{lines:?}");
+    assert!(lines.contains(&format!("archived <#{channel}>")), "{lines:?}");
 
     // A post queued into the archived channel: `is_archived` is final, not retried forever.
     let incident = app.only_incident().await;

@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod api;
 pub mod app;
+pub mod archive;
 pub mod bookmarks;
 pub mod catchup;
 pub mod checklist;

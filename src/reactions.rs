@@ -29,6 +29,8 @@ pub static ALL: &[&dyn React] = &[
     &crate::roles::Reactor,
     // The channel's bookmarks: war room, runbook, status page, report.
     &crate::bookmarks::Reactor,
+    // Archiving: a resolve plans the warning and the archiving; a reopen unarchives first.
+    &crate::archive::Reactor,
 ];
 
 impl AppState {

@@ -18,6 +18,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("private_resolved", include_str!("../templates/private_resolved.hbs")),
     ("tracker_link", include_str!("../templates/tracker_link.hbs")),
     ("tracker_refused", include_str!("../templates/tracker_refused.hbs")),
+    ("archive_warning", include_str!("../templates/archive_warning.hbs")),
     ("followup_nudge", include_str!("../templates/followup_nudge.hbs")),
     ("catchup", include_str!("../templates/catchup.hbs")),
 ];

@@ -110,6 +110,7 @@ struct RawSlack {
     channel_post_interval: Option<Spanned<String>>,
     announce_private: Option<bool>,
     bookmarks: Option<bool>,
+    archive_after: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -248,6 +249,8 @@ pub struct FileConfig {
     pub oncall_fallback: Option<super::OncallSource>,
     /// `[slack] announce_private`: how private incidents are announced.
     pub private: super::PrivateConfig,
+    /// `[slack] archive_after`: archive the incident channel this long after a resolve; `None`: never.
+    pub archive_after: Option<HumanDuration>,
 }
 
 impl Default for FileConfig {
@@ -303,6 +306,7 @@ impl Default for FileConfig {
             trackers: super::TrackersConfig::default(),
             oncall_fallback: None,
             private: super::PrivateConfig::default(),
+            archive_after: None,
         }
     }
 }
@@ -368,6 +372,7 @@ impl FileConfig {
         }
         config.private = super::PrivateConfig::from_raw(raw.slack.announce_private);
         config.bookmarks = raw.slack.bookmarks.unwrap_or(config.bookmarks);
+        config.archive_after = super::archive::validate(raw.slack.archive_after.as_ref(), &problem, &mut problems);
 
         for (key, raw_sev) in &raw.severity {
             let Ok(sev) = Severity::parse(key.get_ref()) else {

@@ -4,6 +4,7 @@
 mod alerts;
 mod allow;
 mod api_url;
+mod archive;
 mod diagnostics;
 mod file;
 mod impact;

@@ -85,6 +85,12 @@ pub mod kind {
     pub const BOOKMARKS: &str = "slack.bookmarks";
     /// The catch-up card for someone who joined the incident channel (`crate::catchup::send`).
     pub const CATCHUP_CARD: &str = "catchup.card";
+    /// The warning before a resolved incident's channel is archived (`crate::archive::run`).
+    pub const ARCHIVE_WARN: &str = "archive.warn";
+    /// `conversations.archive` of a resolved incident's channel.
+    pub const ARCHIVE: &str = "archive.channel";
+    /// `conversations.unarchive` of a reopened incident's channel, before anything is posted.
+    pub const UNARCHIVE: &str = "archive.unarchive";
 
     /// Timers: cancelled when the incident resolves.
     pub const TIMERS: [&str; 6] =

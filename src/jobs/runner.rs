@@ -119,6 +119,14 @@ async fn run_one(state: &AppState, job: queue::Job) -> sqlx::Result<()> {
             warn!(job.error = %error, "job {} ({}) attempt {} failed, retrying in {}s: {error}", job.id, job.kind, job.attempts, wait.as_secs());
             queue::retry(&state.db, job.id, later(wait), &error, true).await
         }
+        // A post into a reopened incident's channel that is being unarchived waits for it; once
+        // no unarchive is on its way, `is_archived` is final (below).
+        Err(JobError::Fatal(error))
+            if error.ends_with(": is_archived") && crate::archive::unarchiving(&state.db, job.incident_id).await? =>
+        {
+            count("deferred");
+            queue::retry(&state.db, job.id, later(CHANNEL_WAIT), &error, false).await
+        }
         Err(JobError::Reported(error)) => {
             count("failed");
             queue::fail(&state.db, job.id, now(), &error).await
@@ -178,6 +186,9 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::ROLES_REMIND => crate::roles::remind::run(state, job).await,
         kind::ROLES_INVITE => crate::roles::assign::invite(state, job).await,
         kind::BOOKMARKS => crate::bookmarks::run::run(state, job).await,
+        kind::ARCHIVE_WARN => crate::archive::run::warn(state, job).await,
+        kind::ARCHIVE => crate::archive::run::archive(state, job).await,
+        kind::UNARCHIVE => crate::archive::run::unarchive(state, job).await,
         k if crate::trackers::owns(k) => crate::trackers::dispatch(state, job).await,
         kind::CATCHUP_CARD => crate::catchup::send::run(state, job).await,
         other => Err(JobError::Fatal(format!("unknown job kind `{other}`"))),

@@ -6,6 +6,7 @@
 //! envelopes over warroom's WebSocket connections).
 
 pub mod actor;
+mod archive;
 pub mod block_kit;
 mod bookmarks;
 mod changes;
@@ -70,6 +71,9 @@ pub struct Channel {
     /// A private channel (`conversations.create` with `is_private`): only its members see it,
     /// in `conversations.list` and everywhere else, and nobody joins it without an invitation.
     pub is_private: bool,
+    /// Archived (`conversations.archive`): read-only until `conversations.unarchive`; a post
+    /// into it is refused with `is_archived`, and `conversations.list` leaves it out when asked.
+    pub is_archived: bool,
 }
 
 /// A file uploaded through `files.getUploadURLExternal` and `files.completeUploadExternal`.
@@ -211,6 +215,7 @@ impl Workspace {
                 members: everyone.clone(),
                 messages: Vec::new(),
                 is_private: false,
+                is_archived: false,
             });
         }
         state.usergroups.push(("S0SRELEADS".into(), "sre-leads".into(), vec!["U0BOB".into()]));
@@ -283,6 +288,7 @@ impl Workspace {
                 members: vec![creator.into()],
                 messages: Vec::new(),
                 is_private: false,
+                is_archived: false,
             });
             id
         })

@@ -12,8 +12,20 @@ use super::{State, Workspace};
 fn needed(method: &str, private: bool) -> Option<&'static str> {
     Some(match method {
         "chat.postMessage" | "chat.update" | "chat.postEphemeral" => "chat:write",
-        "conversations.create" | "conversations.invite" | "conversations.setTopic" if private => "groups:write",
-        "conversations.create" | "conversations.invite" | "conversations.setTopic" => "channels:manage",
+        "conversations.create"
+        | "conversations.invite"
+        | "conversations.setTopic"
+        | "conversations.archive"
+        | "conversations.unarchive"
+            if private =>
+        {
+            "groups:write"
+        }
+        "conversations.create"
+        | "conversations.invite"
+        | "conversations.setTopic"
+        | "conversations.archive"
+        | "conversations.unarchive" => "channels:manage",
         "conversations.info" | "conversations.members" if private => "groups:read",
         "conversations.list" | "conversations.info" | "conversations.members" => "channels:read",
         "conversations.join" => "channels:join",

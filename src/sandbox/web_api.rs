@@ -70,6 +70,9 @@ impl Workspace {
             if let Some(refused) = refusal_for_limits(method, params) {
                 return refused;
             }
+            if let Some(code) = super::archive::refusal(s, method, params) {
+                return error_answer(code);
+            }
             let result = match method {
                 "apps.connections.open" => self.open_socket_url(token),
                 "auth.test" => Ok(json!({ "url": "http://sandbox.slack.local/", "team": "warroom sandbox",
@@ -89,6 +92,8 @@ impl Workspace {
                 "conversations.open" => open_dm(s, &list_param(params, "users"), now),
                 "conversations.history" => super::history::history(s, params),
                 "conversations.setTopic" => set_topic(s, &p("channel"), &p("topic")),
+                "conversations.archive" => super::archive::archive(s, &p("channel")),
+                "conversations.unarchive" => super::archive::unarchive(s, &p("channel")),
                 "chat.postMessage" => post(s, params, now),
                 "chat.update" => update(s, params),
                 "chat.postEphemeral" => ephemeral(s, &p("channel"), &p("user"), &p("text"), &params["blocks"], now),
@@ -190,7 +195,7 @@ pub(super) fn visible_to_bot(c: &Channel) -> bool {
 
 fn channel_json(c: &Channel) -> Value {
     // The sandbox has one token, the bot's: `is_member` is the bot's membership, as Slack says it.
-    json!({ "id": c.id, "name": c.name, "created": c.created, "is_channel": true, "is_archived": false, "creator": c.creator,
+    json!({ "id": c.id, "name": c.name, "created": c.created, "is_channel": true, "is_archived": c.is_archived, "creator": c.creator,
             "topic": { "value": c.topic }, "num_members": c.members.len(), "is_private": c.is_private,
             "is_member": c.members.iter().any(|m| m == BOT_USER) })
 }
@@ -218,6 +223,7 @@ fn create(s: &mut State, name: &str, is_private: bool, now: chrono::DateTime<chr
         members: vec![BOT_USER.into()],
         messages: Vec::new(),
         is_private,
+        is_archived: false,
     };
     let body = json!({ "channel": channel_json(&channel) });
     s.channels.push(channel);
@@ -294,6 +300,7 @@ fn open_dm(s: &mut State, users: &str, now: chrono::DateTime<chrono::Utc>) -> Me
         members: vec![BOT_USER.into(), user.into()],
         messages: Vec::new(),
         is_private: false,
+        is_archived: false,
     });
     Ok(json!({ "channel": { "id": id } }))
 }

@@ -125,6 +125,10 @@ async fn block_actions(
         let text = crate::oncall::handoff::click(state, db, user, payload).await?;
         return tell(state, db, &clicker(user, payload), &text).await;
     }
+    if action_id == crate::archive::ACTION_KEEP_OPEN {
+        let text = crate::archive::click::click(state, db, user, payload).await?;
+        return tell(state, db, &clicker(user, payload), &text).await;
+    }
     if [manual::ACTION_POST, manual::ACTION_EDIT].contains(&action_id) {
         return manual::click(state, db, user, payload, &clicker(user, payload)).await;
     }

@@ -145,9 +145,19 @@ pub fn what(event: &Event) -> String {
             p["followup"],
             if s("to") == "dm" { format!("<@{}> by DM", s("owner")) } else { "in the channel".to_string() }
         ),
+        "archive_warned" => format!("warned the channel it will be archived at {} UTC", at(&p["archive_at"])),
+        "archive_kept_open" => format!("kept the channel open: archived at {} UTC instead", at(&p["archive_at"])),
+        "channel_archived" => format!("archived <#{}>", s("channel")),
+        "channel_unarchived" => format!("unarchived <#{}> for the reopen", s("channel")),
         other => other.replace('_', " "),
     };
     what
+}
+
+/// A planned time from a payload (RFC 3339) as `2026-11-30 15:00`.
+fn at(value: &Value) -> String {
+    let parsed = value.as_str().and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    parsed.map_or_else(|| "?".into(), |t| t.format("%Y-%m-%d %H:%M").to_string())
 }
 
 /// How many labels besides `alertname` a one-line description shows.

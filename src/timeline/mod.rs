@@ -80,6 +80,14 @@ pub enum EventKind {
     FollowupState,
     /// An overdue follow-up nudged: `followup`, `to` (`dm` or `channel`), `owner`, `nudge`.
     FollowupNudged,
+    /// The channel will be archived soon: `archive_at`, `extended` (after a Keep open).
+    ArchiveWarned,
+    /// Keep open clicked: `by`, `archive_at` (the archiving moved to one `archive_after` later).
+    ArchiveKeptOpen,
+    /// The incident channel archived: `channel`.
+    ChannelArchived,
+    /// The incident channel unarchived on reopen: `channel`.
+    ChannelUnarchived,
 }
 
 impl EventKind {
@@ -141,6 +149,10 @@ impl EventKind {
             Self::FollowupRefused => "followup_refused",
             Self::FollowupState => "followup_state",
             Self::FollowupNudged => "followup_nudged",
+            Self::ArchiveWarned => "archive_warned",
+            Self::ArchiveKeptOpen => "archive_kept_open",
+            Self::ChannelArchived => "channel_archived",
+            Self::ChannelUnarchived => "channel_unarchived",
         }
     }
 }

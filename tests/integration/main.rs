@@ -4,6 +4,7 @@ mod acknowledge;
 mod alerts;
 mod api;
 mod approvals;
+mod archiving;
 mod atomic;
 mod bad_bytes;
 mod bookmarks;

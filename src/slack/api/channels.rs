@@ -1,4 +1,4 @@
-//! Channels: create, find by name, members, invite, topic, join (slack-morphism's
+//! Channels: create, find by name, members, invite, topic, join, archive and unarchive (slack-morphism's
 //! `conversations.*` requests and answers).
 
 use slack_morphism::prelude::*;
@@ -106,5 +106,28 @@ impl SlackClient {
             .await
             .map(drop)
             .map_err(|e| into_slack_error("conversations.join", e))
+    }
+
+    /// Archives a channel (public or private); one already archived is done (`already_archived`).
+    pub async fn archive(&self, channel: &str) -> Result<(), SlackError> {
+        let request = SlackApiConversationsArchiveRequest::new(SlackChannelId(channel.into()));
+        match self
+            .session()
+            .conversations_archive(&request)
+            .await
+            .map_err(|e| into_slack_error("conversations.archive", e))
+        {
+            Err(e) if e.code() == Some("already_archived") => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    /// Unarchives a channel; one not archived is done (`not_archived`). Not through
+    /// slack-morphism: its `conversations_unarchive` (2.31) posts to `conversations.setTopic`.
+    pub async fn unarchive(&self, channel: &str) -> Result<(), SlackError> {
+        match self.call("conversations.unarchive", &serde_json::json!({ "channel": channel })).await {
+            Err(e) if e.code() == Some("not_archived") => Ok(()),
+            other => other.map(drop),
+        }
     }
 }

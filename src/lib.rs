@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod bookmarks;
+pub mod feedback;
 pub mod checklist;
 pub mod clock;
 pub mod config;

@@ -29,6 +29,8 @@ pub static ALL: &[&dyn React] = &[
     &crate::roles::Reactor,
     // The channel's bookmarks: war room, runbook, status page, report.
     &crate::bookmarks::Reactor,
+    // Feedback: on resolve, each participant asked once for a rating and a comment.
+    &crate::feedback::Reactor,
 ];
 
 impl AppState {

@@ -52,6 +52,8 @@ struct RawFile {
     diagnostics: super::diagnostics::RawDiagnostics,
     #[serde(default)]
     trackers: super::tracker::RawTrackers,
+    #[serde(default)]
+    feedback: super::feedback::RawFeedback,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -110,6 +112,7 @@ struct RawSlack {
     channel_post_interval: Option<Spanned<String>>,
     announce_private: Option<bool>,
     bookmarks: Option<bool>,
+    postmortem_canvas: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -248,6 +251,8 @@ pub struct FileConfig {
     pub oncall_fallback: Option<super::OncallSource>,
     /// `[slack] announce_private`: how private incidents are announced.
     pub private: super::PrivateConfig,
+    /// `[feedback] ask` and `[slack] postmortem_canvas`.
+    pub feedback: super::FeedbackConfig,
 }
 
 impl Default for FileConfig {
@@ -303,6 +308,7 @@ impl Default for FileConfig {
             trackers: super::TrackersConfig::default(),
             oncall_fallback: None,
             private: super::PrivateConfig::default(),
+            feedback: super::FeedbackConfig::default(),
         }
     }
 }
@@ -368,6 +374,7 @@ impl FileConfig {
         }
         config.private = super::PrivateConfig::from_raw(raw.slack.announce_private);
         config.bookmarks = raw.slack.bookmarks.unwrap_or(config.bookmarks);
+        config.feedback = super::feedback::FeedbackConfig::from_raw(&raw.feedback, raw.slack.postmortem_canvas);
 
         for (key, raw_sev) in &raw.severity {
             let Ok(sev) = Severity::parse(key.get_ref()) else {

@@ -5,6 +5,7 @@ mod alerts;
 mod allow;
 mod api_url;
 mod diagnostics;
+mod feedback;
 mod file;
 mod impact;
 mod oncall;
@@ -28,6 +29,7 @@ pub use file::{
     ApprovalsConfig, ComponentStatus, ConfigProblem, EscalationTier, FileConfig, ServiceConfig, SeverityConfig,
     StatuspageConfig, StatuspageMode,
 };
+pub use feedback::FeedbackConfig;
 pub use impact::{Impact, ServiceImpact};
 pub use oncall::{is_pagerduty_id, OncallConfig, OncallSource};
 pub use permissions::{Permission, PermissionsConfig, Principal, Responders};

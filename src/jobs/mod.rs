@@ -2,6 +2,7 @@
 //! in the same transaction as the change that caused it, and run here with retries and backoff.
 //! One file per job kind; [`runner`] claims, dispatches and records outcomes.
 
+pub mod canvas;
 pub mod declare_steps;
 pub mod export;
 pub mod post_once;
@@ -83,6 +84,8 @@ pub mod kind {
     pub const ROLES_INVITE: &str = "roles.invite";
     /// The incident channel's bookmarks brought up to date (`crate::bookmarks::run`).
     pub const BOOKMARKS: &str = "slack.bookmarks";
+    /// The post-mortem canvas written after an export (`crate::jobs::canvas`).
+    pub const CANVAS: &str = "slack.postmortem_canvas";
 
     /// Timers: cancelled when the incident resolves.
     pub const TIMERS: [&str; 6] =

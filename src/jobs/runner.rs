@@ -179,6 +179,8 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::ROLES_INVITE => crate::roles::assign::invite(state, job).await,
         kind::BOOKMARKS => crate::bookmarks::run::run(state, job).await,
         k if crate::trackers::owns(k) => crate::trackers::dispatch(state, job).await,
+        k if crate::feedback::owns(k) => crate::feedback::dispatch(state, job).await,
+        kind::CANVAS => super::canvas::run(state, job).await,
         other => Err(JobError::Fatal(format!("unknown job kind `{other}`"))),
     }
 }

@@ -145,6 +145,10 @@ pub fn what(event: &Event) -> String {
             p["followup"],
             if s("to") == "dm" { format!("<@{}> by DM", s("owner")) } else { "in the channel".to_string() }
         ),
+        "feedback_given" => match p["comment"].as_str() {
+            Some(comment) => format!("feedback: {}/5, \"{}\"", p["rating"], esc(comment)),
+            None => format!("feedback: {}/5", p["rating"]),
+        },
         other => other.replace('_', " "),
     };
     what

@@ -80,6 +80,9 @@ pub enum EventKind {
     FollowupState,
     /// An overdue follow-up nudged: `followup`, `to` (`dm` or `channel`), `owner`, `nudge`.
     FollowupNudged,
+    /// A participant's feedback (`crate::feedback`): `rating` (1-5), `comment` (or null). A
+    /// later answer of the same person replaces theirs in the report.
+    FeedbackGiven,
 }
 
 impl EventKind {
@@ -141,6 +144,7 @@ impl EventKind {
             Self::FollowupRefused => "followup_refused",
             Self::FollowupState => "followup_state",
             Self::FollowupNudged => "followup_nudged",
+            Self::FeedbackGiven => "feedback_given",
         }
     }
 }

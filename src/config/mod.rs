@@ -25,11 +25,11 @@ pub use alerts::{AlertRule, AlertsConfig};
 pub use allow::Allow;
 pub use api_url::is_allowed_api_url;
 pub use diagnostics::{DiagnosticsConfig, PackDir};
+pub use feedback::FeedbackConfig;
 pub use file::{
     ApprovalsConfig, ComponentStatus, ConfigProblem, EscalationTier, FileConfig, ServiceConfig, SeverityConfig,
     StatuspageConfig, StatuspageMode,
 };
-pub use feedback::FeedbackConfig;
 pub use impact::{Impact, ServiceImpact};
 pub use oncall::{is_pagerduty_id, OncallConfig, OncallSource};
 pub use permissions::{Permission, PermissionsConfig, Principal, Responders};

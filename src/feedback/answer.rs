@@ -41,8 +41,7 @@ pub async fn click(
     let trigger = payload["trigger_id"].as_str().unwrap_or_default();
     let view = kit::json(&modal(&incident));
     let payload = json!({ "trigger_id": trigger, "view": "custom", "custom": view, "user": user });
-    queue::enqueue(&mut *db, None, kind::OPEN_MODAL, &format!("trigger:{trigger}"), payload, state.clock.now())
-        .await?;
+    queue::enqueue(&mut *db, None, kind::OPEN_MODAL, &format!("trigger:{trigger}"), payload, state.clock.now()).await?;
     Ok(None)
 }
 
@@ -55,7 +54,8 @@ fn modal(incident: &Incident) -> SlackView {
         option(2, "went badly"),
         option(1, "went very badly"),
     ];
-    let rating = SlackBlockStaticSelectElement::new().with_action_id(SlackActionId("value".into())).with_options(options);
+    let rating =
+        SlackBlockStaticSelectElement::new().with_action_id(SlackActionId("value".into())).with_options(options);
     let comment = kit::text_input("What helped, what got in the way", None, true).with_max_length(COMMENT_LIMIT as u64);
     let blocks = vec![
         kit::input("rating", "How did the response go?", rating, false).into(),

@@ -24,12 +24,11 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let incident = super::load_incident(state, job).await?;
     let channel = incident.channel_id.clone().ok_or_else(JobError::channel_pending)?;
     let db = &state.db;
-    let row: Row =
-        sqlx::query_as("SELECT canvas_id, uncertain, refused FROM incident_canvases WHERE incident_id = $1")
-            .bind(incident.id)
-            .fetch_optional(db)
-            .await?
-            .unwrap_or_default();
+    let row: Row = sqlx::query_as("SELECT canvas_id, uncertain, refused FROM incident_canvases WHERE incident_id = $1")
+        .bind(incident.id)
+        .fetch_optional(db)
+        .await?
+        .unwrap_or_default();
     if row.refused.is_some() {
         return Ok(());
     }

@@ -39,7 +39,8 @@ async fn canvas_created_on_the_first_export_then_edited_on_the_next() {
     assert!(canvas.markdown.starts_with("# INC-1"), "{}", canvas.markdown);
     assert!(canvas.markdown.contains("Checkout errors"));
     assert_eq!((canvas.title.as_str(), canvas.edits), ("INC-1 post-mortem", 0));
-    let stored: Option<String> = sqlx::query_scalar("SELECT canvas_id FROM incident_canvases").fetch_one(&app.db).await.unwrap();
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT canvas_id FROM incident_canvases").fetch_one(&app.db).await.unwrap();
     assert_eq!(stored.as_deref(), Some(canvas.id.as_str()));
 
     // A later export (another format: the canvas still gets the Markdown report) replaces it.
@@ -84,7 +85,8 @@ async fn canvas_created_but_its_answer_lost_is_not_created_twice() {
     let canvas = only_canvas(&app, &channel);
     assert!(canvas.markdown.starts_with("# INC-1"));
     assert_eq!(app.slack.call_count(CREATE), 1, "found by conversations.info, not created again");
-    let stored: Option<String> = sqlx::query_scalar("SELECT canvas_id FROM incident_canvases").fetch_one(&app.db).await.unwrap();
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT canvas_id FROM incident_canvases").fetch_one(&app.db).await.unwrap();
     assert_eq!(stored.as_deref(), Some(canvas.id.as_str()));
 
     // The next export edits it (through a 429), still without a second create.

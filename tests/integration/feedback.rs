@@ -91,7 +91,8 @@ async fn feedback_dms_each_participant_once_and_never_again() {
 async fn feedback_submission_is_recorded_and_the_report_shows_the_latest_per_person() {
     let (app, incident) = resolved(true).await;
     let view = open_modal(&app, BOB).await;
-    let reply = app.slack.submit_view(BOB, &view, &[("rating", "4"), ("comment", "Runbook was spot on")]).await.unwrap();
+    let reply =
+        app.slack.submit_view(BOB, &view, &[("rating", "4"), ("comment", "Runbook was spot on")]).await.unwrap();
     assert_eq!(reply.json()["response_action"], "clear", "{}", reply.body);
     let view = open_modal(&app, ALICE).await;
     app.slack.submit_view(ALICE, &view, &[("rating", "5")]).await.unwrap();
@@ -172,10 +173,8 @@ async fn feedback_is_off_by_default() {
     let (app, _) = resolved(false).await;
     app.settle().await;
     assert!(asks(&app, ALICE).is_empty() && asks(&app, BOB).is_empty());
-    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind LIKE 'feedback.%'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let jobs: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind LIKE 'feedback.%'").fetch_one(&app.db).await.unwrap();
     assert_eq!(jobs, 0);
     app.finish().await;
 }

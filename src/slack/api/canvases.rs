@@ -12,7 +12,10 @@ use super::{SlackClient, SlackError};
 /// not help.
 pub const CANVAS_REFUSALS: &[(&str, &str)] = &[
     ("team_tier_cannot_create_channel_canvases", "this workspace's Slack plan has no channel canvases"),
-    ("free_team_canvas_tab_already_exists", "this workspace's Slack plan allows one canvas tab in a channel, and it is taken"),
+    (
+        "free_team_canvas_tab_already_exists",
+        "this workspace's Slack plan allows one canvas tab in a channel, and it is taken",
+    ),
     ("canvas_disabled_user_team", "canvases are turned off in this workspace"),
     ("not_allowed_token_type", "Slack does not let this app's token create canvases"),
     ("restricted_action", "a workspace setting does not let warroom create canvases in this channel"),
@@ -26,7 +29,12 @@ pub fn canvas_refusal(code: &str) -> Option<&'static str> {
 
 impl SlackClient {
     /// Creates `channel`'s canvas with `markdown` as its content; returns its id.
-    pub async fn create_channel_canvas(&self, channel: &str, title: &str, markdown: &str) -> Result<String, SlackError> {
+    pub async fn create_channel_canvas(
+        &self,
+        channel: &str,
+        title: &str,
+        markdown: &str,
+    ) -> Result<String, SlackError> {
         let method = "conversations.canvases.create";
         let body = json!({ "channel_id": channel, "title": title,
                            "document_content": { "type": "markdown", "markdown": markdown } });
@@ -48,6 +56,9 @@ impl SlackClient {
     /// The id of `channel`'s canvas, if it has one.
     pub async fn channel_canvas(&self, channel: &str) -> Result<Option<String>, SlackError> {
         let answer = self.call_form("conversations.info", &[("channel", channel)]).await?;
-        Ok(answer["channel"]["properties"]["canvas"]["file_id"].as_str().filter(|id| !id.is_empty()).map(str::to_string))
+        Ok(answer["channel"]["properties"]["canvas"]["file_id"]
+            .as_str()
+            .filter(|id| !id.is_empty())
+            .map(str::to_string))
     }
 }

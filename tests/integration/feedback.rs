@@ -7,6 +7,7 @@
 use serde_json::{json, Value};
 use warroom::incident::store::{Incident, UpdateFields};
 use warroom::sandbox::actor::Reply;
+use warroom::sandbox::Fault;
 use warroom::timeline::export::Format;
 
 use crate::export::report;
@@ -176,5 +177,31 @@ async fn feedback_is_off_by_default() {
     let jobs: i64 =
         sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind LIKE 'feedback.%'").fetch_one(&app.db).await.unwrap();
     assert_eq!(jobs, 0);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn feedback_dms_once_through_throttling_errors_and_lost_answers() {
+    let app = spawn_app_with(|s| s.file.feedback.ask = true).await;
+    app.slash(ALICE, "declare P2 api Checkout errors").await;
+    app.drain().await;
+    let incident = app.only_incident().await;
+    app.slack.join(BOB, incident.channel_id.as_deref().unwrap()).await.unwrap();
+    app.drain().await;
+    app.slack.inject("users.info", Fault::RateLimited { retry_after_secs: 3 }, 1);
+    app.slack.inject("conversations.open", Fault::Status(500), 1);
+    // The resolution's post and both DMs: each delivered, its answer lost.
+    app.slack.inject("chat.postMessage", Fault::DeliveredThenTimeout, 3);
+    app.resolve_directly(&incident, ALICE, &UpdateFields::default(), Some("rolled back")).await;
+    app.settle().await;
+    assert_eq!((asks(&app, ALICE).len(), asks(&app, BOB).len()), (1, 1), "one DM each");
+    assert!(app.slack.call_count("users.info") >= 3, "the 429 was met and waited out");
+    assert!(app.slack.call_count("conversations.open") >= 3, "the 500 was met and retried");
+    assert!(app.slack.call_count("conversations.history") >= 2, "lost answers were looked for");
+    let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind LIKE 'feedback.%' AND state <> 'done'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(failed, 0, "no feedback job used up or left behind");
     app.finish().await;
 }

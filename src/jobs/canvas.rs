@@ -4,7 +4,8 @@
 //! `incident_canvases.uncertain` is set before a create goes out, and an attempt after an unknown
 //! outcome looks for the channel's canvas (`conversations.info`) before creating. Where the plan
 //! or the workspace refuses canvases, the uploaded file is the report, the channel is told why
-//! once, and no canvas is tried again for the incident.
+//! once, and no canvas is tried again for the incident. So too when the channel already has a
+//! canvas warroom did not make: someone wrote it during the incident, and it is left as it is.
 
 use serde_json::json;
 
@@ -65,13 +66,6 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let title = format!("{} post-mortem", incident.number());
     match state.slack.create_channel_canvas(&channel, &title, &markdown).await {
         Ok(id) => record(state, incident.id, &channel, Some(&id), false).await,
-        Err(e) if e.code() == Some("channel_canvas_already_exists") => {
-            // The channel has a canvas (ours, whose answer was lost, or one someone made):
-            // the report goes into it.
-            let id = state.slack.channel_canvas(&channel).await?.ok_or_else(|| JobError::from(e.clone()))?;
-            record(state, incident.id, &channel, Some(&id), false).await?;
-            state.slack.replace_canvas(&id, &markdown).await.map_err(Into::into)
-        }
         Err(e) if e.code().and_then(canvas_refusal).is_some() => refused(state, &incident, &e).await,
         Err(e) if e.outcome_unknown() => Err(e.into()),
         Err(e) => {

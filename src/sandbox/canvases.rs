@@ -86,6 +86,23 @@ impl Workspace {
         self.read(|s| s.canvases.iter().filter(|c| c.channel_id == channel).cloned().collect())
     }
 
+    /// Gives `channel` a canvas made by a person (as if from Slack's canvas button).
+    pub fn add_canvas_by_hand(&self, channel: &str, markdown: &str) -> String {
+        self.with(|s| {
+            let id = s.next_id("F");
+            let channel = s.channel(channel).map_or_else(|| channel.to_string(), |c| c.id.clone());
+            let canvas = Canvas {
+                id: id.clone(),
+                channel_id: channel,
+                title: "Notes".into(),
+                markdown: markdown.into(),
+                edits: 0,
+            };
+            s.canvases.push(canvas);
+            id
+        })
+    }
+
     /// From now on, `conversations.canvases.create` answers `code`, as a workspace whose plan
     /// or settings refuse channel canvases does (`team_tier_cannot_create_channel_canvases`,
     /// `canvas_disabled_user_team`, ...).

@@ -97,6 +97,21 @@ async fn canvas_created_but_its_answer_lost_is_not_created_twice() {
 }
 
 #[tokio::test]
+async fn canvas_a_channel_canvas_someone_made_is_left_alone() {
+    let (app, channel) = app_with_canvas(true).await;
+    app.slack.add_canvas_by_hand(&channel, "# Our notes\n- who is on the bridge\n");
+    assert_eq!(export(&app, &channel, "md").await, 1);
+    assert_eq!(export(&app, &channel, "md").await, 2);
+    let canvas = only_canvas(&app, &channel);
+    assert_eq!((canvas.markdown.as_str(), canvas.edits), ("# Our notes\n- who is on the bridge\n", 0));
+    let told =
+        app.slack.channel(&channel).unwrap().messages.iter().filter(|m| m.text.contains("canvas could not")).count();
+    assert_eq!(told, 1, "said once");
+    assert_eq!((app.slack.call_count(CREATE), app.slack.call_count(EDIT)), (1, 0));
+    app.finish().await;
+}
+
+#[tokio::test]
 async fn canvas_is_off_by_default() {
     assert!(!warroom::config::FileConfig::default().feedback.postmortem_canvas);
     let (app, channel) = app_with_canvas(false).await;

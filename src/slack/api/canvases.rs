@@ -20,6 +20,11 @@ pub const CANVAS_REFUSALS: &[(&str, &str)] = &[
     ("not_allowed_token_type", "Slack does not let this app's token create canvases"),
     ("restricted_action", "a workspace setting does not let warroom create canvases in this channel"),
     ("missing_scope", "the app is installed without the `canvases:write` scope"),
+    // Not the plan's, but as final: a canvas someone made is theirs, not warroom's to replace.
+    (
+        "channel_canvas_already_exists",
+        "the channel already has a canvas that warroom did not make, and it leaves it as it is",
+    ),
 ];
 
 /// What a canvas refusal means, when `code` is one.

@@ -15,6 +15,7 @@ pub mod doctor;
 pub mod duration;
 pub mod error;
 pub mod escalation;
+pub mod feedback;
 pub mod incident;
 pub mod input;
 pub mod jobs;

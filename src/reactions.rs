@@ -31,6 +31,8 @@ pub static ALL: &[&dyn React] = &[
     &crate::bookmarks::Reactor,
     // Archiving: a resolve plans the warning and the archiving; a reopen unarchives first.
     &crate::archive::Reactor,
+    // Feedback: on resolve, each participant asked once for a rating and a comment.
+    &crate::feedback::Reactor,
 ];
 
 impl AppState {

@@ -21,6 +21,8 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("archive_warning", include_str!("../templates/archive_warning.hbs")),
     ("followup_nudge", include_str!("../templates/followup_nudge.hbs")),
     ("catchup", include_str!("../templates/catchup.hbs")),
+    ("feedback_ask", include_str!("../templates/feedback_ask.hbs")),
+    ("canvas_refused", include_str!("../templates/canvas_refused.hbs")),
 ];
 
 /// Plain-text templates for the status page: customers read them, Slack never does, so they
@@ -38,8 +40,16 @@ const POSTMORTEM: (&str, &str) = ("postmortem.md", include_str!("../templates/po
 /// `{{{timeline}}}` (or `{{timeline}}`), the report streams the timeline. The template is cut at
 /// these placeholders when it is loaded, so the sections' places never travel through rendered
 /// text, where user text could imitate them.
-pub const POSTMORTEM_SECTIONS: [&str; 7] =
-    ["timeline", "diagnostics", "approvals", "escalations", "statuspage_updates", "action_items", "runbook_checklist"];
+pub const POSTMORTEM_SECTIONS: [&str; 8] = [
+    "timeline",
+    "diagnostics",
+    "approvals",
+    "escalations",
+    "statuspage_updates",
+    "action_items",
+    "runbook_checklist",
+    "feedback",
+];
 
 /// A piece of a template cut at its sections: its rendered text, then the section that follows.
 #[derive(Debug)]

@@ -52,6 +52,8 @@ struct RawFile {
     diagnostics: super::diagnostics::RawDiagnostics,
     #[serde(default)]
     trackers: super::tracker::RawTrackers,
+    #[serde(default)]
+    feedback: super::feedback::RawFeedback,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -111,6 +113,7 @@ struct RawSlack {
     announce_private: Option<bool>,
     bookmarks: Option<bool>,
     archive_after: Option<Spanned<String>>,
+    postmortem_canvas: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -251,6 +254,8 @@ pub struct FileConfig {
     pub private: super::PrivateConfig,
     /// `[slack] archive_after`: archive the incident channel this long after a resolve; `None`: never.
     pub archive_after: Option<HumanDuration>,
+    /// `[feedback] ask` and `[slack] postmortem_canvas`.
+    pub feedback: super::FeedbackConfig,
 }
 
 impl Default for FileConfig {
@@ -307,6 +312,7 @@ impl Default for FileConfig {
             oncall_fallback: None,
             private: super::PrivateConfig::default(),
             archive_after: None,
+            feedback: super::FeedbackConfig::default(),
         }
     }
 }
@@ -373,6 +379,7 @@ impl FileConfig {
         config.private = super::PrivateConfig::from_raw(raw.slack.announce_private);
         config.bookmarks = raw.slack.bookmarks.unwrap_or(config.bookmarks);
         config.archive_after = super::archive::validate(raw.slack.archive_after.as_ref(), &problem, &mut problems);
+        config.feedback = super::feedback::FeedbackConfig::from_raw(&raw.feedback, raw.slack.postmortem_canvas);
 
         for (key, raw_sev) in &raw.severity {
             let Ok(sev) = Severity::parse(key.get_ref()) else {

@@ -6,6 +6,7 @@ mod allow;
 mod api_url;
 mod archive;
 mod diagnostics;
+mod feedback;
 mod file;
 mod impact;
 mod oncall;
@@ -25,6 +26,7 @@ pub use alerts::{AlertRule, AlertsConfig};
 pub use allow::Allow;
 pub use api_url::is_allowed_api_url;
 pub use diagnostics::{DiagnosticsConfig, PackDir};
+pub use feedback::FeedbackConfig;
 pub use file::{
     ApprovalsConfig, ComponentStatus, ConfigProblem, EscalationTier, FileConfig, ServiceConfig, SeverityConfig,
     StatuspageConfig, StatuspageMode,

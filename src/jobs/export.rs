@@ -44,6 +44,12 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     // The channel's "Post-incident report" bookmark points at the newest report.
     crate::bookmarks::queue_refresh(&mut *tx, &state.settings.file, incident.id, &format!("report:{file}"), now)
         .await?;
+    // The post-mortem canvas follows each export (whatever its format, the canvas has the
+    // Markdown report); the job's slot is this export's, so a repeated export job queues none.
+    if state.settings.file.feedback.postmortem_canvas {
+        let slot = format!("export:{}", job.id);
+        queue::enqueue(&mut *tx, Some(incident.id), super::kind::CANVAS, &slot, json!({}), now).await?;
+    }
     tx.commit().await?;
     Ok(())
 }

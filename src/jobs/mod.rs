@@ -2,6 +2,7 @@
 //! in the same transaction as the change that caused it, and run here with retries and backoff.
 //! One file per job kind; [`runner`] claims, dispatches and records outcomes.
 
+pub mod canvas;
 pub mod declare_steps;
 pub mod export;
 pub mod post_once;
@@ -91,6 +92,8 @@ pub mod kind {
     pub const ARCHIVE: &str = "archive.channel";
     /// `conversations.unarchive` of a reopened incident's channel, before anything is posted.
     pub const UNARCHIVE: &str = "archive.unarchive";
+    /// The post-mortem canvas written after an export (`crate::jobs::canvas`).
+    pub const CANVAS: &str = "slack.postmortem_canvas";
 
     /// Timers: cancelled when the incident resolves.
     pub const TIMERS: [&str; 6] =

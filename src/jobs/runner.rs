@@ -191,6 +191,8 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::UNARCHIVE => crate::archive::run::unarchive(state, job).await,
         k if crate::trackers::owns(k) => crate::trackers::dispatch(state, job).await,
         kind::CATCHUP_CARD => crate::catchup::send::run(state, job).await,
+        k if crate::feedback::owns(k) => crate::feedback::dispatch(state, job).await,
+        kind::CANVAS => super::canvas::run(state, job).await,
         other => Err(JobError::Fatal(format!("unknown job kind `{other}`"))),
     }
 }

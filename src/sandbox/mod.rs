@@ -9,6 +9,7 @@ pub mod actor;
 mod archive;
 pub mod block_kit;
 mod bookmarks;
+mod canvases;
 mod changes;
 mod events;
 mod faults;
@@ -28,6 +29,7 @@ mod users;
 mod web_api;
 
 pub use bookmarks::Bookmark;
+pub use canvases::Canvas;
 pub use faults::{CallRecord, Fault};
 
 use std::sync::Mutex;
@@ -148,6 +150,10 @@ struct State {
     files: Vec<File>,
     /// Channel bookmarks, every channel's.
     bookmarks: Vec<Bookmark>,
+    /// Channel canvases, every channel's.
+    canvases: Vec<Canvas>,
+    /// The error `conversations.canvases.create` answers, as a plan without canvases does.
+    canvas_refusal: Option<&'static str>,
     /// User groups: (id, handle, members).
     usergroups: Vec<(String, String, Vec<String>)>,
     /// Slack's per-channel posting limit, when enforced: recent post times by channel id.

@@ -37,6 +37,7 @@ fn needed(method: &str, private: bool) -> Option<&'static str> {
         "files.info" => "files:read",
         "bookmarks.add" | "bookmarks.edit" | "bookmarks.remove" => "bookmarks:write",
         "bookmarks.list" => "bookmarks:read",
+        "conversations.canvases.create" | "canvases.edit" => "canvases:write",
         "usergroups.list" | "usergroups.users.list" => "usergroups:read",
         "users.info" => "users:read",
         "users.lookupByEmail" => "users:read.email",

@@ -82,8 +82,16 @@ impl Workspace {
                 "conversations.info" => s
                     .channel(&p("channel"))
                     .filter(|c| visible_to_bot(c))
-                    .map(|c| json!({ "channel": channel_json(c) }))
+                    .map(|c| {
+                        let mut channel = channel_json(c);
+                        if let Some(properties) = super::canvases::properties(s, &c.id) {
+                            channel["properties"] = properties;
+                        }
+                        json!({ "channel": channel })
+                    })
                     .ok_or("channel_not_found"),
+                "conversations.canvases.create" => super::canvases::create(s, params),
+                "canvases.edit" => super::canvases::edit(s, params),
                 "conversations.invite" => invite(s, &p("channel"), &list_param(params, "users")),
                 "conversations.join" => join(s, &p("channel")),
                 "conversations.members" => {
@@ -136,6 +144,7 @@ impl Workspace {
                     .find(|u| u.id == p("user"))
                     .map(|u| {
                         json!({ "user": { "id": u.id, "name": u.name, "real_name": u.name, "tz": "UTC",
+                                              "is_bot": u.id == BOT_USER, "deleted": false,
                                               "profile": { "email": u.email, "real_name": u.name } } })
                     })
                     .ok_or("user_not_found"),

@@ -93,6 +93,7 @@ pub(super) async fn dispatch(state: &AppState, db: &mut PgConnection, payload: &
                 Some(VIEW_UPDATE) => submissions::update(state, db, user, payload).await,
                 Some(VIEW_RESOLVE) => submissions::resolve(state, db, user, payload).await,
                 Some(manual::VIEW_EDIT) => manual::edit_submission(state, db, user, payload).await,
+                Some(crate::feedback::VIEW) => crate::feedback::submission(state, db, user, payload).await,
                 _ => Ok(().into_response()),
             }
         }
@@ -128,6 +129,12 @@ async fn block_actions(
     if action_id == crate::archive::ACTION_KEEP_OPEN {
         let text = crate::archive::click::click(state, db, user, payload).await?;
         return tell(state, db, &clicker(user, payload), &text).await;
+    }
+    if action_id == crate::feedback::ACTION_OPEN {
+        return match crate::feedback::click(state, db, user, payload).await? {
+            Some(text) => tell(state, db, &clicker(user, payload), &text).await,
+            None => Ok(().into_response()),
+        };
     }
     if [manual::ACTION_POST, manual::ACTION_EDIT].contains(&action_id) {
         return manual::click(state, db, user, payload, &clicker(user, payload)).await;

@@ -54,6 +54,8 @@ mod tests {
             "files:write",
             "bookmarks:write",
             "bookmarks:read",
+            // The post-mortem canvas ([slack] postmortem_canvas).
+            "canvases:write",
             "channels:history",
             // Private incidents: their channels are private.
             "groups:write",

@@ -149,6 +149,10 @@ pub fn what(event: &Event) -> String {
         "archive_kept_open" => format!("kept the channel open: archived at {} UTC instead", at(&p["archive_at"])),
         "channel_archived" => format!("archived <#{}>", s("channel")),
         "channel_unarchived" => format!("unarchived <#{}> for the reopen", s("channel")),
+        "feedback_given" => match p["comment"].as_str() {
+            Some(comment) => format!("feedback: {}/5, \"{}\"", p["rating"], esc(comment)),
+            None => format!("feedback: {}/5", p["rating"]),
+        },
         other => other.replace('_', " "),
     };
     what

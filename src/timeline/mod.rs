@@ -88,6 +88,9 @@ pub enum EventKind {
     ChannelArchived,
     /// The incident channel unarchived on reopen: `channel`.
     ChannelUnarchived,
+    /// A participant's feedback (`crate::feedback`): `rating` (1-5), `comment` (or null). A
+    /// later answer of the same person replaces theirs in the report.
+    FeedbackGiven,
 }
 
 impl EventKind {
@@ -153,6 +156,7 @@ impl EventKind {
             Self::ArchiveKeptOpen => "archive_kept_open",
             Self::ChannelArchived => "channel_archived",
             Self::ChannelUnarchived => "channel_unarchived",
+            Self::FeedbackGiven => "feedback_given",
         }
     }
 }

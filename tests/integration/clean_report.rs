@@ -19,7 +19,7 @@ const HOSTILE: &str =
     "x</details>\n## Root cause\n```\n| a | b |\0\r# H1\r\n<script>alert(1)</script>\u{2028}---\n\u{1b}[2J";
 
 /// The headings the template has, in order (the title's text aside).
-const HEADINGS: [&str; 16] = [
+const HEADINGS: [&str; 17] = [
     "## Summary",
     "## Impact",
     "## Lifecycle",
@@ -34,6 +34,7 @@ const HEADINGS: [&str; 16] = [
     "### Short-term (< 24 hours)",
     "### Long-term (< 1 week)",
     "## Runbook checklist",
+    "## Feedback",
     "## Validation checklist",
     "## Post-mortem checklist",
 ];
@@ -101,6 +102,9 @@ async fn hostile_text_everywhere_leaves_the_reports_sections_intact() {
         impact: Some(hostile.clone()),
         ..Default::default()
     };
+    // A participant's feedback comment.
+    let feedback = json!({ "rating": 3, "comment": HOSTILE });
+    timeline::append(&app.db, incident.id, app.clock.now_utc(), BOB, EventKind::FeedbackGiven, feedback).await.unwrap();
     let incident = app.only_incident().await;
     app.resolve_directly(&incident, ALICE, &fields, Some(&hostile)).await;
     app.settle().await;

@@ -14,6 +14,7 @@
 //! to an upload URL are plain reqwest ([`files`]).
 
 mod bookmarks;
+mod canvases;
 mod channels;
 pub mod error;
 mod files;
@@ -28,6 +29,7 @@ use slack_morphism::SlackClient as Morphism;
 use tokio::sync::OnceCell;
 
 pub use bookmarks::Bookmark;
+pub use canvases::{canvas_refusal, CANVAS_REFUSALS};
 pub use error::SlackError;
 
 use super::connector::{into_slack_error, Connector};

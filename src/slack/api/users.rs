@@ -28,4 +28,17 @@ impl SlackClient {
             Err(e) => Err(e),
         }
     }
+
+    /// Whether `user` is a bot, an app or a deactivated account (`users.info`, scope
+    /// `users:read`): nobody to ask anything. An unknown user counts as one.
+    pub async fn is_bot(&self, user: &str) -> Result<bool, SlackError> {
+        match self.call_form("users.info", &[("user", user)]).await {
+            Ok(answer) => {
+                let u = &answer["user"];
+                Ok(u["is_bot"] == true || u["deleted"] == true || u["id"] == "USLACKBOT")
+            }
+            Err(e) if e.code() == Some("user_not_found") => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
 }

@@ -76,5 +76,13 @@ pub async fn write<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut 
         .collect();
     let mut followups = json!(followups);
     redact_json(&mut followups);
-    put(out, &format!("],\"checklist\":{checklist},\"followups\":{followups}}}\n")).await
+    // Each participant's latest answer (`[feedback] ask`).
+    let feedback: Vec<serde_json::Value> = crate::feedback::latest(source.db, i.id)
+        .await?
+        .iter()
+        .map(|a| json!({ "user": a.user, "at": a.at, "rating": a.rating, "comment": a.comment }))
+        .collect();
+    let mut feedback = json!(feedback);
+    redact_json(&mut feedback);
+    put(out, &format!("],\"checklist\":{checklist},\"followups\":{followups},\"feedback\":{feedback}}}\n")).await
 }

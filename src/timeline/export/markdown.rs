@@ -80,6 +80,7 @@ async fn section<W: AsyncWrite + Unpin + Send>(
         "statuspage_updates" => &["statuspage_pushed", "statuspage_failed", "statuspage_drift"],
         "action_items" => return action_items(source, out).await,
         "runbook_checklist" => return runbook_checklist(source, out).await,
+        "feedback" => return feedback(source, out).await,
         _ => return Ok(()),
     };
     let mut events = Events::of(source, kinds);
@@ -180,6 +181,21 @@ async fn action_items<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &m
         for item in items {
             put(out, &item).await?;
         }
+    }
+    Ok(())
+}
+
+/// The participants' answers (`[feedback] ask`), each person's latest, with the average.
+async fn feedback<W: AsyncWrite + Unpin + Send>(source: &Source<'_>, out: &mut W) -> Result<(), ExportError> {
+    let answers = crate::feedback::latest(source.db, source.incident.id).await?;
+    if answers.is_empty() {
+        return put(out, "None recorded.\n").await;
+    }
+    let average = answers.iter().map(|a| a.rating as f64).sum::<f64>() / answers.len() as f64;
+    put(out, &format!("Average rating: **{average:.1} / 5** from {} participant(s).\n\n", answers.len())).await?;
+    for a in &answers {
+        let comment = a.comment.as_deref().map(|c| format!(": {}", inline(&describe::plain(c)))).unwrap_or_default();
+        put(out, &format!("- **@{}** rated {}/5{comment}\n", inline(&a.user), a.rating)).await?;
     }
     Ok(())
 }

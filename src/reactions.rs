@@ -29,6 +29,8 @@ pub static ALL: &[&dyn React] = &[
     &crate::roles::Reactor,
     // The channel's bookmarks: war room, runbook, status page, report.
     &crate::bookmarks::Reactor,
+    // "Seen before": resolved incidents like this one, posted after the declaration.
+    &crate::seen_before::Reactor,
 ];
 
 impl AppState {

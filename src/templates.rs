@@ -19,6 +19,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("tracker_link", include_str!("../templates/tracker_link.hbs")),
     ("tracker_refused", include_str!("../templates/tracker_refused.hbs")),
     ("followup_nudge", include_str!("../templates/followup_nudge.hbs")),
+    ("seen_before", include_str!("../templates/seen_before.hbs")),
 ];
 
 /// Plain-text templates for the status page: customers read them, Slack never does, so they

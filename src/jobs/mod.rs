@@ -83,6 +83,8 @@ pub mod kind {
     pub const ROLES_INVITE: &str = "roles.invite";
     /// The incident channel's bookmarks brought up to date (`crate::bookmarks::run`).
     pub const BOOKMARKS: &str = "slack.bookmarks";
+    /// The "Seen before" post after the declaration (`crate::seen_before::post`).
+    pub const SEEN_BEFORE: &str = "seen_before.post";
 
     /// Timers: cancelled when the incident resolves.
     pub const TIMERS: [&str; 6] =

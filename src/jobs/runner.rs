@@ -178,6 +178,7 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::ROLES_REMIND => crate::roles::remind::run(state, job).await,
         kind::ROLES_INVITE => crate::roles::assign::invite(state, job).await,
         kind::BOOKMARKS => crate::bookmarks::run::run(state, job).await,
+        kind::SEEN_BEFORE => crate::seen_before::post::run(state, job).await,
         k if crate::trackers::owns(k) => crate::trackers::dispatch(state, job).await,
         other => Err(JobError::Fatal(format!("unknown job kind `{other}`"))),
     }

@@ -1,0 +1,22 @@
+//! How "seen before" reacts to an incident's changes (one line in `crate::reactions`): the
+//! declaration queues its one post, in the declaration's own statement. The job's fixed slot
+//! makes it one per incident; a replayed declaration writes nothing and queues nothing.
+
+use serde_json::json;
+
+use crate::incident::change::{Context, Plan, React};
+use crate::incident::store::NewIncident;
+use crate::jobs::kind;
+
+/// "Seen before"'s reactor.
+pub struct Reactor;
+
+impl React for Reactor {
+    fn name(&self) -> &'static str {
+        "seen_before"
+    }
+
+    fn plan(&self, ctx: &Context<'_>, _new: &NewIncident, plan: &mut Plan) {
+        plan.queue(kind::SEEN_BEFORE, "", json!({}), ctx.now);
+    }
+}

@@ -80,13 +80,17 @@ async fn main() -> anyhow::Result<()> {
     seed(db, incidents).await?;
     let matching = Matching::detect(db).await?;
     println!("seen before: {incidents} resolved incidents, {runs} runs per case (pg_trgm: {matching:?})");
-    for (case, service) in [("typical service (svc-7)", "svc-7"), ("largest service (svc-0)", "svc-0"), ("new service", "svc-new")] {
+    for (case, service) in
+        [("typical service (svc-7)", "svc-7"), ("largest service (svc-0)", "svc-0"), ("new service", "svc-new")]
+    {
         let mut subjects = Vec::new();
         for title in TITLES {
             subjects.push(subject(db, service, title).await?);
         }
         let modes: &[(&str, Matching)] = match matching {
-            Matching::SimilarTitles => &[("similar titles", Matching::SimilarTitles), ("same service only", Matching::SameServiceOnly)],
+            Matching::SimilarTitles => {
+                &[("similar titles", Matching::SimilarTitles), ("same service only", Matching::SameServiceOnly)]
+            }
             Matching::SameServiceOnly => &[("same service only", Matching::SameServiceOnly)],
         };
         for (mode, how) in modes {

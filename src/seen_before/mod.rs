@@ -8,6 +8,7 @@
 //! channel are not those of another, and a public channel may not hear of one at all. A private
 //! incident's own channel sees the others (the non-private ones) like any channel does.
 
+pub mod doctor;
 pub mod post;
 pub mod query;
 pub mod react;

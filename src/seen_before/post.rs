@@ -66,7 +66,8 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     let view = View { pasts: lines, same_service_only: state.seen_before == super::Matching::SameServiceOnly };
     let text = state.templates.render("seen_before", &view)?;
     let blocks = limits::sections(&text);
-    let fallback = format!("Seen before: {}", pasts.iter().map(|p| p.number().to_string()).collect::<Vec<_>>().join(", "));
+    let fallback =
+        format!("Seen before: {}", pasts.iter().map(|p| p.number().to_string()).collect::<Vec<_>>().join(", "));
     let (channel, ts) = crate::jobs::post_once::post(state, job, &channel, &fallback, &blocks).await?;
     let numbers: Vec<i64> = pasts.iter().map(|p| p.number).collect();
     let payload = json!({ "channel": channel, "ts": ts, "message": "seen before", "incidents": numbers });

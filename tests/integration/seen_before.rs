@@ -5,6 +5,7 @@
 
 use chrono::Duration;
 use warroom::incident::store::UpdateFields;
+use warroom::sandbox::Fault;
 use warroom::seen_before::{self, Matching};
 
 use crate::harness::*;
@@ -130,10 +131,8 @@ async fn seen_before_shows_only_resolved_incidents_and_posts_nothing_when_none_i
     let pasts = seen_before::similar(&app.db, Matching::SimilarTitles, &incident).await.unwrap();
     assert!(pasts.iter().all(|p| p.number != open), "{pasts:?}");
     assert!(pasts.is_empty(), "{pasts:?}");
-    let done: String = sqlx::query_scalar("SELECT state FROM jobs WHERE kind = 'seen_before.post'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let done: String =
+        sqlx::query_scalar("SELECT state FROM jobs WHERE kind = 'seen_before.post'").fetch_one(&app.db).await.unwrap();
     assert_eq!(done, "done");
     app.finish().await;
 }
@@ -200,6 +199,28 @@ async fn seen_before_is_posted_once_after_the_declaration_whatever_is_redelivere
 }
 
 #[tokio::test]
+async fn seen_before_is_posted_once_when_slack_delivered_it_but_the_answer_was_lost() {
+    let app = spawn_app().await;
+    past(&app, "Cache stampede", "api", 3, false, true).await;
+    app.slash(ALICE, "declare P2 api Cache stampede").await;
+    app.drain().await;
+    // The declaration is out; the next post is "seen before"'s: delivered, then a 500.
+    app.slack.inject("chat.postMessage", Fault::DeliveredThenStatus(500), 1);
+    app.settle().await;
+
+    let channel = app.incidents().await.pop().unwrap().channel_id.unwrap();
+    assert_eq!(seen_posts(&app, &channel).len(), 1, "found in the history, not posted again");
+    let lookups: i64 = sqlx::query_scalar(
+        "SELECT p.lookups::bigint FROM slack_posts p JOIN jobs j ON j.id = p.job_id WHERE j.kind = 'seen_before.post'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(lookups, 1, "the lost answer made the retry look first");
+    app.finish().await;
+}
+
+#[tokio::test]
 async fn seen_before_links_the_exported_report_of_a_past_incident() {
     let app = spawn_app().await;
     let first_channel = declare(&app, "P2 api Disk full on workers").await;
@@ -211,8 +232,20 @@ async fn seen_before_links_the_exported_report_of_a_past_incident() {
     app.resolve_directly(&first, ALICE, &fields, Some("Rotated and purged")).await;
     app.settle().await;
 
+    // Slack throttles the report's look-up once: the job waits, and uses up no attempt.
+    let looked_up = app.slack.call_count("files.info");
+    app.slack.inject("files.info", Fault::RateLimited { retry_after_secs: 30 }, 1);
     let channel = declare(&app, "P1 api Disk full on workers again").await;
-    let post = seen_posts(&app, &channel).remove(0);
+    let posts = seen_posts(&app, &channel);
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let post = &posts[0];
+    let (state, attempts): (String, i32) =
+        sqlx::query_as("SELECT state, attempts FROM jobs WHERE kind = 'seen_before.post' ORDER BY id DESC LIMIT 1")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!((state.as_str(), attempts), ("done", 1), "a 429 is no attempt");
+    assert_eq!(app.slack.call_count("files.info") - looked_up, 2, "looked up again after the pause");
     assert!(shows(&post, first.number), "{post}");
     assert!(post.contains("|report>"), "the report's permalink: {post}");
     assert!(post.contains("Logs never rotated") && post.contains("Rotated and purged"), "{post}");
@@ -240,5 +273,8 @@ async fn seen_before_without_pg_trgm_says_so_and_matches_the_same_service_only()
     assert!(shows(&post, same), "{post}");
     assert!(!shows(&post, similar_elsewhere), "title matching without pg_trgm: {post}");
     assert!(post.contains("same service only"), "{post}");
+    // `warroom doctor` says which it is.
+    let line = seen_before::doctor::against(&app.database_url()).await.to_string();
+    assert!(line.starts_with("✓ seen before: pg_trgm is installed"), "{line}");
     app.finish().await;
 }

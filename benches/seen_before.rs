@@ -44,8 +44,8 @@ async fn seed(db: &sqlx::PgPool, n: i64) -> anyhow::Result<()> {
                   -- A quarter on svc-0, the rest over 39 services.
                   CASE WHEN i % 4 = 0 THEN 'svc-0' ELSE 'svc-' || (1 + i % 39) END,
                   'P2', 'resolved', 'U0ALICE', 'U0ALICE',
-                  '2025-01-01'::timestamptz + make_interval(mins => i * 30),
-                  '2025-01-01'::timestamptz + make_interval(mins => i * 30 + 45),
+                  '2025-01-01'::timestamptz + make_interval(mins => (i * 30)::int),
+                  '2025-01-01'::timestamptz + make_interval(mins => (i * 30 + 45)::int),
                   'Root cause ' || i, 'Resolution ' || i, 'C' || i, i % 50 = 0
            FROM generate_series(1, $1) AS i"#,
     )

@@ -1,7 +1,8 @@
 //! The one statement that finds what was seen before. Same-service incidents come first (the
 //! most similar title among its 200 latest, then the latest), then other services' incidents
-//! whose title is similar (`pg_trgm` similarity of at least [`MIN_SIMILARITY`], nearest first
-//! through the GiST index's ordered scan, which stops after three rows). Only resolved,
+//! whose title is similar (`title % $t`, `pg_trgm`'s `similarity_threshold`, 0.3 unless the
+//! server says otherwise, and never under [`MIN_SIMILARITY`]; nearest first through the GiST
+//! index's ordered scan, which the `%` prunes and the limit stops after three rows). Only resolved,
 //! non-private incidents, by partial indexes that hold just those (migration 0025).
 
 use chrono::{DateTime, Utc};
@@ -69,7 +70,7 @@ async fn by_title(db: impl PgExecutor<'_>, incident: &Incident) -> sqlx::Result<
                UNION ALL
                (SELECT i.id, false, similarity(i.title, $3)::float8, i.resolved_at
                 FROM incidents i
-                WHERE i.service <> $2 AND i.resolved_at IS NOT NULL AND NOT i.private AND i.id <> $1
+                WHERE i.title % $3 AND i.service <> $2 AND i.resolved_at IS NOT NULL AND NOT i.private AND i.id <> $1
                 ORDER BY i.title <-> $3
                 LIMIT 3)
            ), best AS (

@@ -246,7 +246,7 @@ async fn seen_before_links_the_exported_report_of_a_past_incident() {
             .unwrap();
     assert_eq!((state.as_str(), attempts), ("done", 1), "a 429 is no attempt");
     assert_eq!(app.slack.call_count("files.info") - looked_up, 2, "looked up again after the pause");
-    assert!(shows(&post, first.number), "{post}");
+    assert!(shows(post, first.number), "{post}");
     assert!(post.contains("|report>"), "the report's permalink: {post}");
     assert!(post.contains("Logs never rotated") && post.contains("Rotated and purged"), "{post}");
     assert!(post.contains("lasted 30m "), "{post}");

@@ -1,5 +1,6 @@
 //! The one statement that finds what was seen before. Same-service incidents come first (the
-//! most similar title among its 200 latest, then the latest), then other services' incidents
+//! most similar title among its 200 latest, then the latest), then, when the service has fewer
+//! than three, other services' incidents
 //! whose title is similar (`title % $t`, `pg_trgm`'s `similarity_threshold`, 0.3 unless the
 //! server says otherwise, and never under [`MIN_SIMILARITY`]; nearest first through the GiST
 //! index's ordered scan, which the `%` prunes and the limit stops after three rows). Only resolved,
@@ -71,6 +72,11 @@ async fn by_title(db: impl PgExecutor<'_>, incident: &Incident) -> sqlx::Result<
                (SELECT i.id, false, similarity(i.title, $3)::float8, i.resolved_at
                 FROM incidents i
                 WHERE i.title % $3 AND i.service <> $2 AND i.resolved_at IS NOT NULL AND NOT i.private AND i.id <> $1
+                  -- Three of the same service fill the list: then the title search is not run.
+                  AND (SELECT count(*) FROM (SELECT FROM incidents s
+                                             WHERE s.service = $2 AND s.resolved_at IS NOT NULL AND NOT s.private
+                                               AND s.id <> $1
+                                             LIMIT 3) AS three) < 3
                 ORDER BY i.title <-> $3
                 LIMIT 3)
            ), best AS (

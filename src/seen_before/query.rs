@@ -1,5 +1,5 @@
 //! The one statement that finds what was seen before. Same-service incidents come first (the
-//! most similar title among its 200 latest, then the latest), then, when the service has fewer
+//! most similar title among its 50 latest, then the latest), then, when the service has fewer
 //! than three, other services' incidents
 //! whose title is similar (`title % $t`, `pg_trgm`'s `similarity_threshold`, 0.3 unless the
 //! server says otherwise, and never under [`MIN_SIMILARITY`]; nearest first through the GiST
@@ -67,7 +67,7 @@ async fn by_title(db: impl PgExecutor<'_>, incident: &Incident) -> sqlx::Result<
                 FROM incidents i
                 WHERE i.service = $2 AND i.resolved_at IS NOT NULL AND NOT i.private AND i.id <> $1
                 ORDER BY i.resolved_at DESC
-                LIMIT 200)
+                LIMIT 50)
                UNION ALL
                (SELECT i.id, false, similarity(i.title, $3)::float8, i.resolved_at
                 FROM incidents i

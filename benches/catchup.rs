@@ -125,12 +125,15 @@ async fn seed(
 async fn measure(db: &PgPool, id: Uuid, cards: usize, now: DateTime<Utc>) -> anyhow::Result<(Latencies, usize, usize)> {
     let templates = warroom::templates::Templates::load(None)?;
     let roles = warroom::config::RolesConfig::default();
+    let matching = warroom::seen_before::Matching::detect(db).await?;
+    let reading = warroom::catchup::card::Reading { roles: &roles, bot_user: None, matching };
+    let mut conn = db.acquire().await?;
     let mut times = Vec::with_capacity(cards);
     let mut shape = (0, 0);
     for n in 0..cards + cards / 10 {
         let t0 = Instant::now();
         let card =
-            warroom::catchup::load(db, &roles, None, id, now).await?.ok_or_else(|| anyhow::anyhow!("no incident"))?;
+            warroom::catchup::load(&mut conn, reading, id, now).await?.ok_or_else(|| anyhow::anyhow!("no incident"))?;
         let (_, blocks) = warroom::catchup::render(&templates, &card, None)?;
         let took = t0.elapsed();
         // The first tenth warms the connection pool and Postgres' caches.

@@ -65,6 +65,9 @@ pub struct AppState {
     /// The follow-ups' trackers (GitHub, Jira, Linear) warroom has credentials for, or the
     /// sandbox trackers in sandbox mode.
     pub trackers: crate::trackers::Trackers,
+    /// How "seen before" finds similar incidents: with `pg_trgm`, or the same service only
+    /// (decided, and said, once at start).
+    pub seen_before: crate::seen_before::Matching,
     /// This process's counters and histograms for `GET /metrics` (the clients above share it).
     pub metrics: Arc<crate::metrics::Metrics>,
     /// How the built-in network checks resolve and connect (the machine's; tests give a fake).
@@ -180,6 +183,7 @@ impl Application {
         // A runbook that cannot be read stops the start, with the service and the file named.
         let runbooks = crate::checklist::Runbooks::load(&settings.file.services, &catalog)
             .map_err(|problems| anyhow::anyhow!("cannot start: {problems}"))?;
+        let seen_before = crate::seen_before::Matching::at_start(&db).await?;
         let state = AppState {
             limiter: Arc::new(ChannelLimiter::new(settings.file.channel_post_interval.0)),
             settings: Arc::new(settings),
@@ -198,6 +202,7 @@ impl Application {
             pagerduty,
             oncall,
             trackers,
+            seen_before,
             metrics: metrics.clone(),
             network,
         };

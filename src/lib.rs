@@ -29,6 +29,7 @@ pub mod runbook;
 pub mod sandbox;
 pub mod sanitize;
 pub mod secret;
+pub mod seen_before;
 pub mod slack;
 pub mod statuspage;
 pub mod telemetry;

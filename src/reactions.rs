@@ -33,6 +33,8 @@ pub static ALL: &[&dyn React] = &[
     &crate::archive::Reactor,
     // Feedback: on resolve, each participant asked once for a rating and a comment.
     &crate::feedback::Reactor,
+    // "Seen before": resolved incidents like this one, posted after the declaration.
+    &crate::seen_before::Reactor,
 ];
 
 impl AppState {

@@ -23,6 +23,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("catchup", include_str!("../templates/catchup.hbs")),
     ("feedback_ask", include_str!("../templates/feedback_ask.hbs")),
     ("canvas_refused", include_str!("../templates/canvas_refused.hbs")),
+    ("seen_before", include_str!("../templates/seen_before.hbs")),
 ];
 
 /// Plain-text templates for the status page: customers read them, Slack never does, so they

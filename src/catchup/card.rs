@@ -6,13 +6,15 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
-use sqlx::PgExecutor;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::checklist::model::Checklist;
 use crate::config::{RolesConfig, COMMANDER};
 use crate::incident::roles::{is_person, Holder};
 use crate::incident::{IncidentNumber, Severity};
+use crate::seen_before::query::{similar_to, Like};
+use crate::seen_before::{Matching, Past};
 
 /// How many updates the card shows (the newest).
 pub const UPDATES: i64 = 3;
@@ -46,6 +48,8 @@ pub struct Card {
     /// Follow-ups not done yet, oldest first.
     pub followups: Listed<Followup>,
     pub checklist: Option<OpenSteps>,
+    /// Resolved incidents like this one (`crate::seen_before`), the same service first.
+    pub seen_before: Vec<Past>,
     pub now: DateTime<Utc>,
 }
 
@@ -160,12 +164,22 @@ pub struct OpenStep {
 }
 
 /// The incident's card as of `now`; `None` when there is no such incident. One round trip.
-/// The card of `incident_id` as of `now`, its roles named as `roles` names them (`bot_user`:
-/// warroom's own user, an unassigned commander).
+/// What the card is read with besides the incident.
+#[derive(Debug, Clone, Copy)]
+pub struct Reading<'a> {
+    /// How the roles are named (`[roles] names`).
+    pub roles: &'a RolesConfig,
+    /// warroom's own user: an unassigned commander.
+    pub bot_user: Option<&'a str>,
+    /// How "seen before" matches (with or without `pg_trgm`).
+    pub matching: Matching,
+}
+
+/// The card of `incident_id` as of `now`: the one statement below, then "seen before"'s own
+/// (its own indexes, over other incidents).
 pub async fn load(
-    db: impl PgExecutor<'_>,
-    roles: &RolesConfig,
-    bot_user: Option<&str>,
+    db: &mut PgConnection,
+    reading: Reading<'_>,
     incident_id: Uuid,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<Card>> {
@@ -224,9 +238,11 @@ pub async fn load(
         UPDATES,
         LISTED,
     )
-    .fetch_optional(db)
+    .fetch_optional(&mut *db)
     .await?;
     let Some(row) = row else { return Ok(None) };
+    let like = Like { id: incident_id, service: &row.service, title: &row.title };
+    let seen_before = similar_to(&mut *db, reading.matching, like).await?;
     let checklist = row.checklist.and_then(|json| serde_json::from_value::<Checklist>(json).ok());
     Ok(Some(Card {
         incident_id,
@@ -236,7 +252,8 @@ pub async fn load(
         severity: Severity::parse(&row.severity).unwrap_or(Severity::P0),
         status: row.status,
         status_text: row.status_text,
-        roles: holders(roles, &row.commander, bot_user, &row.roles),
+        roles: holders(reading.roles, &row.commander, reading.bot_user, &row.roles),
+        seen_before,
         declared_at: row.declared_at,
         last_update_at: row.last_update_at,
         resolved_at: row.resolved_at,

@@ -65,6 +65,18 @@ fn data(card: &Card, bot_user: Option<&str>) -> Value {
     let diagnostics = card.diagnostics.items.iter().map(|d| diagnostic(d, now)).collect::<Vec<_>>();
     let approvals = card.approvals.items.iter().map(|a| approval(a, now)).collect::<Vec<_>>();
     let followups = card.followups.items.iter().map(followup).collect::<Vec<_>>();
+    // Resolved incidents like this one: when, how long, what it was and what fixed it.
+    let seen_before: Vec<Value> = card
+        .seen_before
+        .iter()
+        .map(|p| {
+            let cut = |t: &Option<String>| t.as_deref().map(|t| limits::label(&one_line(t), 160));
+            json!({ "number": p.number().to_string(), "title": limits::label(&p.title, 120), "service": p.service,
+                    "ago": ago(p.declared_at), "lasted": human_span(p.duration()),
+                    "root_cause": cut(&p.root_cause), "resolution": cut(&p.resolution),
+                    "channel": p.channel_id })
+        })
+        .collect();
     let checklist = card.checklist.as_ref().map(|c| {
         let open: Vec<Value> = c
             .open
@@ -100,6 +112,7 @@ fn data(card: &Card, bot_user: Option<&str>) -> Value {
         "followups": followups,
         "followups_more": more(&card.followups, "follow-ups"),
         "checklist": checklist,
+        "seen_before": seen_before,
     })
 }
 
@@ -211,6 +224,7 @@ mod tests {
             diagnostics: Listed::default(),
             approvals: Listed::default(),
             followups: Listed::default(),
+            seen_before: Vec::new(),
             checklist: Some(OpenSteps {
                 title: "Runbook".into(),
                 open: vec![OpenStep { number: 3, heading: "Fix".into(), command: "a \\\n  b".into(), task: false }],

@@ -19,11 +19,13 @@ pub async fn run(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
     if user == bot {
         return Ok(());
     }
-    let Some(card) =
-        super::load(&state.db, &state.settings.file.roles, Some(&bot), incident_id, state.clock.now()).await?
-    else {
-        return Ok(());
+    let reading =
+        super::card::Reading { roles: &state.settings.file.roles, bot_user: Some(&bot), matching: state.seen_before };
+    let card = {
+        let mut db = state.db.acquire().await?;
+        super::load(&mut db, reading, incident_id, state.clock.now()).await?
     };
+    let Some(card) = card else { return Ok(()) };
     let (text, blocks) = super::render(&state.templates, &card, Some(&bot))
         .map_err(|e| JobError::Fatal(format!("the catch-up card did not render: {e}")))?;
     match state.slack.post_ephemeral(channel, user, &text, &crate::slack::kit::json(&blocks)).await {

@@ -114,6 +114,7 @@ pub async fn run(settings: &Settings, clock: SharedClock) -> Report {
     checks.extend(statuspage::checks(&cx).await);
     checks.extend(pagerduty::checks(&cx).await);
     checks.extend(runners::checks(&cx).await);
+    checks.push(crate::seen_before::doctor::check(&cx).await);
     Report { checks }
 }
 

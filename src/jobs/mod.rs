@@ -94,6 +94,8 @@ pub mod kind {
     pub const UNARCHIVE: &str = "archive.unarchive";
     /// The post-mortem canvas written after an export (`crate::jobs::canvas`).
     pub const CANVAS: &str = "slack.postmortem_canvas";
+    /// The "Seen before" post after the declaration (`crate::seen_before::post`).
+    pub const SEEN_BEFORE: &str = "seen_before.post";
 
     /// Timers: cancelled when the incident resolves.
     pub const TIMERS: [&str; 6] =

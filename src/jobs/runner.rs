@@ -189,6 +189,7 @@ async fn dispatch(state: &AppState, job: &queue::Job) -> Result<(), JobError> {
         kind::ARCHIVE_WARN => crate::archive::run::warn(state, job).await,
         kind::ARCHIVE => crate::archive::run::archive(state, job).await,
         kind::UNARCHIVE => crate::archive::run::unarchive(state, job).await,
+        kind::SEEN_BEFORE => crate::seen_before::post::run(state, job).await,
         k if crate::trackers::owns(k) => crate::trackers::dispatch(state, job).await,
         kind::CATCHUP_CARD => crate::catchup::send::run(state, job).await,
         k if crate::feedback::owns(k) => crate::feedback::dispatch(state, job).await,

@@ -183,7 +183,12 @@ pub async fn run(
         IncidentAction::Roles => crate::roles::command::list(state, db, &incident).await?,
         IncidentAction::Catchup => {
             let bot = state.slack.known_bot_user_id();
-            let card = crate::catchup::load(&mut *db, &config.roles, bot.as_deref(), incident.id, now).await?;
+            let reading = crate::catchup::card::Reading {
+                roles: &config.roles,
+                bot_user: bot.as_deref(),
+                matching: state.seen_before,
+            };
+            let card = crate::catchup::load(&mut *db, reading, incident.id, now).await?;
             let Some(card) = card else {
                 return Ok(Some(ephemeral(format!(":x: There is no incident {}.", incident.number()))));
             };

@@ -288,3 +288,36 @@ async fn catchup_of_a_private_incident_named_from_outside_is_no_incident_for_a_n
     assert!(reply.starts_with("Catching up on INC-1"), "{reply}");
     app.finish().await;
 }
+
+#[tokio::test]
+async fn catchup_the_card_shows_what_was_seen_before_on_the_service() {
+    let app = spawn_app().await;
+    app.slash(ALICE, "declare P0 inference-gateway Inference API returns 100% errors").await;
+    app.drain().await;
+    let first = app.only_incident().await;
+    let fields = warroom::incident::store::UpdateFields {
+        root_cause: Some("the model server ran out of GPU memory".into()),
+        ..Default::default()
+    };
+    app.resolve_directly(&first, ALICE, &fields, Some("restarted the gateway with a smaller batch")).await;
+    app.clock.advance(chrono::Duration::days(2));
+    app.slash(ALICE, "declare P0 inference-gateway Inference API errors again").await;
+    app.drain().await;
+    let second = sqlx::query_scalar::<_, String>("SELECT channel_id FROM incidents WHERE number = 2")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    app.slack.join(CAROL, &second).await.unwrap();
+    app.drain().await;
+    let cards = cards(&app, CAROL);
+    assert_eq!(cards.len(), 1, "{cards:?}");
+    let card = &cards[0];
+    for expected in [
+        "*Seen before*",
+        "*INC-1* Inference API returns 100% errors (inference-gateway, 48h 00m ago",
+        "fixed by: restarted the gateway",
+    ] {
+        assert!(card.contains(expected), "the card lacks {expected:?}:\n{card}");
+    }
+    app.finish().await;
+}

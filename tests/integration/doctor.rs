@@ -145,7 +145,7 @@ async fn doctor(app: &TestApp, config: &str, changes: &[(&'static str, &str)]) -
     run
 }
 
-const ALL: [&str; 10] = [
+const ALL: [&str; 11] = [
     "slack auth.test",
     "slack scopes",
     "slack announcement channel",
@@ -156,6 +156,7 @@ const ALL: [&str; 10] = [
     "pagerduty routing key",
     "pagerduty api token",
     "runner edge-1",
+    "seen before",
 ];
 
 #[tokio::test]
@@ -174,7 +175,7 @@ async fn against_a_workspace_that_is_set_up_every_check_passes_and_doctor_exits_
     assert!(run.line("slack user groups").contains("@sre-leads, @sre-oncall resolve"), "{}", run.out);
     assert!(run.line("status page").contains(&format!("page {STATUSPAGE_PAGE} answers")));
     assert!(run.line("runner edge-1").contains("polled 0 s ago"), "{}", run.out);
-    assert!(run.out.ends_with("10 passed, 0 failed, 0 skipped\n"), "{}", run.out);
+    assert!(run.out.ends_with("11 passed, 0 failed, 0 skipped\n"), "{}", run.out);
     // A preflight only reads: nothing posted, created or joined.
     for method in ["chat.postMessage", "conversations.create", "conversations.join", "conversations.invite"] {
         assert_eq!(app.slack.call_count(method), 0, "{method}");

@@ -44,6 +44,7 @@ mod runner_delivery;
 mod runners;
 mod sandbox_mode;
 mod sandbox_page;
+mod seen_before;
 mod service_bounds;
 mod shutdown;
 mod slack_connector;

@@ -10,8 +10,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::checklist::model::Checklist;
-use crate::config::{RolesConfig, COMMANDER};
-use crate::incident::roles::{is_person, Holder};
+use crate::config::RolesConfig;
+use crate::incident::roles::{self, Holder};
 use crate::incident::{IncidentNumber, Severity};
 use crate::seen_before::query::{similar_to, Like};
 use crate::seen_before::{Matching, Past};
@@ -126,24 +126,6 @@ pub struct Followup {
     total: i64,
 }
 
-/// Every role of `config` with its holder: the commander from the incident row (none while
-/// warroom's own user or an alert source commands), the others from `incident_roles`.
-fn holders(config: &RolesConfig, commander: &str, bot_user: Option<&str>, filled: &Value) -> Vec<Holder> {
-    let commander = Some(commander).filter(|c| is_person(c) && Some(*c) != bot_user);
-    config
-        .all()
-        .iter()
-        .map(|role| Holder {
-            key: role.key.clone(),
-            name: role.name.clone(),
-            user: match role.key == COMMANDER {
-                true => commander.map(str::to_string),
-                false => filled[role.key.as_str()].as_str().map(str::to_string),
-            },
-        })
-        .collect()
-}
-
 /// The runbook checklist's steps nobody has ticked.
 #[derive(Debug, Clone)]
 pub struct OpenSteps {
@@ -252,7 +234,9 @@ pub async fn load(
         severity: Severity::parse(&row.severity).unwrap_or(Severity::P0),
         status: row.status,
         status_text: row.status_text,
-        roles: holders(reading.roles, &row.commander, reading.bot_user, &row.roles),
+        roles: roles::assemble(reading.roles, &row.commander, reading.bot_user, |key| {
+            row.roles[key].as_str().map(str::to_string)
+        }),
         seen_before,
         declared_at: row.declared_at,
         last_update_at: row.last_update_at,

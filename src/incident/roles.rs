@@ -36,21 +36,33 @@ pub async fn current(
     unassigned: Option<&str>,
 ) -> sqlx::Result<Vec<Holder>> {
     let rows = holders(db, incident.id).await?;
-    let commander =
-        Some(incident.commander.as_str()).filter(|c| is_person(c) && Some(*c) != unassigned).map(str::to_string);
-    Ok(config
+    Ok(assemble(config, &incident.commander, unassigned, |key| {
+        rows.iter().find(|(role, _)| role == key).map(|(_, user)| user.clone())
+    }))
+}
+
+/// Every configured role with its holder, the commander first: the commander from `commander`
+/// (none while `unassigned`, warroom's own user, or an alert source commands), the others from
+/// `filled` (role key → user). What [`current`] reads, for a caller that read the rows itself.
+pub fn assemble(
+    config: &RolesConfig,
+    commander: &str,
+    unassigned: Option<&str>,
+    filled: impl Fn(&str) -> Option<String>,
+) -> Vec<Holder> {
+    let commander = Some(commander).filter(|c| is_person(c) && Some(*c) != unassigned);
+    config
         .all()
         .iter()
         .map(|role| Holder {
             key: role.key.clone(),
             name: role.name.clone(),
-            user: if role.key == COMMANDER {
-                commander.clone()
-            } else {
-                rows.iter().find(|(key, _)| *key == role.key).map(|(_, user)| user.clone())
+            user: match role.key == COMMANDER {
+                true => commander.map(str::to_string),
+                false => filled(&role.key),
             },
         })
-        .collect())
+        .collect()
 }
 
 /// The filled roles other than the commander: (role, user).
@@ -99,6 +111,6 @@ pub async fn set(
 }
 
 /// A Slack user id as such (not `alertmanager`, `api`).
-pub fn is_person(actor: &str) -> bool {
+fn is_person(actor: &str) -> bool {
     SlackUserId::parse(actor).is_ok_and(|id| id.as_str() == actor)
 }

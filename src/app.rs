@@ -214,7 +214,11 @@ impl Application {
         if state.settings.slack_app_token.is_none() {
             router = router.merge(crate::slack::router());
         }
-        let mut router = router.merge(crate::api::router()).merge(crate::alerts::router()).with_state(state.clone());
+        let mut router = router
+            .merge(crate::api::router())
+            .merge(crate::alerts::router())
+            .merge(crate::console::router())
+            .with_state(state.clone());
         if let Some(workspace) = &sandbox {
             let slack_side = sandbox::http::from_this_machine(sandbox::http::api_router(workspace.clone()), local.ip());
             let sandbox_routes =

@@ -9,6 +9,7 @@ pub mod catchup;
 pub mod checklist;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod diagnostics;
 pub mod doctor;

@@ -5,6 +5,7 @@ mod alerts;
 mod allow;
 mod api_url;
 mod archive;
+mod console;
 mod diagnostics;
 mod feedback;
 mod file;
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 pub use alerts::{AlertRule, AlertsConfig};
 pub use allow::Allow;
 pub use api_url::is_allowed_api_url;
+pub use console::ConsoleEnv;
 pub use diagnostics::{DiagnosticsConfig, PackDir};
 pub use feedback::FeedbackConfig;
 pub use file::{
@@ -101,6 +103,9 @@ pub struct Settings {
     pub slack_timeout: std::time::Duration,
     /// The trackers' tokens and API addresses (`GITHUB_TOKEN`, `JIRA_*`, `LINEAR_*`).
     pub trackers: TrackerEnv,
+    /// Sign in with Slack for the console (`SLACK_CLIENT_ID`, `SLACK_CLIENT_SECRET`,
+    /// `SLACK_OIDC_URL`, `WARROOM_PUBLIC_URL`).
+    pub console: ConsoleEnv,
 }
 
 /// Why settings could not be loaded.
@@ -186,6 +191,9 @@ impl Settings {
         let mut tracker_problems = Vec::new();
         let trackers = TrackerEnv::from_lookup(&lookup, &mut tracker_problems);
         problems.extend(tracker_problems.into_iter().map(|(key, message)| env_problem(&key, message)));
+        let mut console_problems = Vec::new();
+        let console = ConsoleEnv::from_lookup(&lookup, &mut console_problems);
+        problems.extend(console_problems.into_iter().map(|(key, message)| env_problem(&key, message)));
         let secret = |key: &str| lookup(key).map(Secret::new);
         let settings = Settings {
             file,
@@ -214,6 +222,7 @@ impl Settings {
             pagerduty_api_token: secret("PAGERDUTY_API_TOKEN"),
             pagerduty_api_url: pagerduty_api_url.trim_end_matches('/').to_string(),
             trackers,
+            console,
         };
         if settings.statuspage_api_key.is_some() && settings.statuspage_page_id.is_none() {
             problems.push(env_problem(

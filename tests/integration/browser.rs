@@ -3,7 +3,7 @@
 //! page as two people — declare, acknowledge, update, diagnose, approve a restart, resolve,
 //! export. With `UPDATE_SCREENSHOTS=1` it saves the main states to `docs/screenshots/`.
 
-mod webdriver;
+pub(crate) mod webdriver;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -149,6 +149,25 @@ impl Browser {
         }
     }
 
+    /// Gives the browser a cookie for the site it is on (go to a page of that site first): the
+    /// console's tests sign in with a session made by `console_support`.
+    pub async fn add_cookie(&self, name: &str, value: &str) {
+        let cookie = fantoccini::cookies::Cookie::new(name.to_string(), value.to_string());
+        self.client.add_cookie(cookie).await.unwrap_or_else(|e| panic!("WebDriver add cookie {name} failed: {e}"));
+    }
+
+    /// Resizes the window (a phone: 390 × 844).
+    #[allow(dead_code)] // for the console's phone-width checks
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client.set_window_size(width, height).await.unwrap_or_else(|e| panic!("WebDriver resize failed: {e}"));
+    }
+
+    /// The WebDriver client, for what the helpers here do not cover.
+    #[allow(dead_code)] // for the console's tests
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// A PNG of the window.
     pub async fn screenshot(&self) -> Vec<u8> {
         self.client.screenshot().await.unwrap_or_else(|e| panic!("WebDriver screenshot failed: {e}"))

@@ -1,6 +1,6 @@
 //! Waking workers when work is queued: in this process through a `Notify`, on every replica
-//! through Postgres `LISTEN`/`NOTIFY`. Wake-ups only shorten the wait: workers also poll every
-//! second, so a lost notification delays a job by at most that.
+//! through Postgres `LISTEN`/`NOTIFY`. Wake-ups only shorten the wait: workers also look at the
+//! queue on their own (`runner::MAX_IDLE`, 30 s), so a lost notification delays a job by at most that.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -87,16 +87,21 @@ impl Drop for Fixture {
     }
 }
 
-/// Waits (up to 30 s) for `condition`, looking again after each call the processes make to the
-/// sandbox Slack (or every 50 ms, for what happens elsewhere: readiness, a commit).
+/// Waits (up to 90 s) for `condition`, looking again after each call the processes make to the
+/// sandbox Slack (or every 50 ms, for what happens elsewhere: readiness, a commit). Each look
+/// also wakes the processes' workers: a cross-replica wake-up is best effort (a lost NOTIFY is
+/// made up by the workers' own look within `MAX_IDLE`, 30 s), and these tests are about what
+/// is posted, not how soon; under a full test run's load a single lost wake-up used to outlast
+/// a 30 s deadline.
 pub(crate) async fn wait_for<F, Fut>(app: &TestApp, what: &str, condition: F)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(90);
     while !condition().await {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        nudge(app).await;
         let _ = tokio::time::timeout(Duration::from_millis(50), app.slack.activity()).await;
     }
 }

@@ -178,7 +178,10 @@ async fn login(State(state): State<AppState>, RawQuery(query): RawQuery) -> Resp
         let href = sign_in_href("/console");
         return sign_in_page(StatusCode::OK, "Sign in", message, Some(&href), "Sign in with Slack");
     };
-    let next = if session::is_console_path(next) { next.as_str() } else { "/console" };
+    // Back only to a console page, and only by a path that is a valid Location as it is
+    // (a browser's own request is percent-encoded ASCII; nothing else needs to come back).
+    let returnable = session::is_console_path(next) && next.bytes().all(|b| b.is_ascii_graphic());
+    let next = if returnable { next.as_str() } else { "/console" };
     let login_state = session::random_token();
     let nonce = session::random_token();
     if let Err(e) = logins::start(&state.db, &login_state, &nonce, next, state.clock.now()).await {

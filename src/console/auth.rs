@@ -44,7 +44,8 @@ impl SignIn {
     /// The sign-in for `env`. `api_url` is the Web API warroom talks to (`openid.connect.token`
     /// is one of its methods); `listen_url` is where this process listens, the public URL's
     /// default. In sandbox mode (`sandbox_team`) the sandbox is the provider, with its built-in
-    /// client, and its workspace is the one.
+    /// client, at `{public URL}/sandbox` unless `SLACK_OIDC_URL` says otherwise, and its
+    /// workspace is the one.
     pub fn new(
         env: &ConsoleEnv,
         api_url: &str,
@@ -61,8 +62,9 @@ impl SignIn {
                 client_secret: crate::secret::Secret::new(crate::sandbox::openid::CLIENT_SECRET),
                 // The default (Slack's own) would send the browser to real Slack with the
                 // sandbox's client: the sandbox it is, unless SLACK_OIDC_URL says otherwise.
+                // Served under warroom's own address, as people's browsers reach it.
                 oidc_url: if env.oidc_url == super::oidc::ISSUER {
-                    format!("{}/sandbox", listen_url.trim_end_matches('/'))
+                    format!("{public_url}/sandbox")
                 } else {
                     env.oidc_url.clone()
                 },
@@ -174,7 +176,7 @@ async fn login(State(state): State<AppState>, RawQuery(query): RawQuery) -> Resp
         return sign_in_page(StatusCode::SERVICE_UNAVAILABLE, "Sign in", Some(NOT_SET_UP), None, "");
     };
     let Some(next) = params.get("next") else {
-        let message = params.get("signed_out").is_some().then_some("You are signed out.");
+        let message = params.contains_key("signed_out").then_some("You are signed out.");
         let href = sign_in_href("/console");
         return sign_in_page(StatusCode::OK, "Sign in", message, Some(&href), "Sign in with Slack");
     };

@@ -267,7 +267,13 @@ async fn finish(
     let login = logins::take(&state.db, login_state, now).await?.ok_or(Failure::UnknownState)?;
     next.clone_from(&login.next_path);
     if let Some(error) = params.get("error") {
-        return Err(if error == "access_denied" { Failure::Denied } else { Failure::SlackError(error.clone()) });
+        // Slack's codes are short snake_case words; anything else in the URL is not repeated.
+        let code = error.len() <= 64 && error.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        return Err(match error.as_str() {
+            "access_denied" => Failure::Denied,
+            _ if code => Failure::SlackError(error.clone()),
+            _ => Failure::SlackError("an error it did not name".into()),
+        });
     }
     let code = params.get("code").filter(|c| !c.is_empty()).ok_or(Failure::NoCode)?;
     let id_token = provider.exchange(&state.console.http, code).await?;

@@ -459,6 +459,11 @@ async fn bad_bytes_in_the_sign_in_are_a_clear_refusal_not_a_failure() {
     assert!(authorize.contains("state="));
     let next: String = sqlx::query_scalar("SELECT next_path FROM console_logins").fetch_one(&app.db).await.unwrap();
     assert!(next.starts_with("/console"), "{next:?}");
+    // Words in Slack's `error` that are no error code of Slack's are not repeated on the page.
+    let state = query_of(&authorize)["state"].clone();
+    let odd_error = format!("{}/auth/slack/callback?error=%3Cb%3EYour+account+is+locked&state={state}", app.address);
+    let refused = visitor.get(&odd_error).await;
+    assert_refused(&app, refused, "Slack did not sign you in (an error it did not name)").await;
     app.finish().await;
 }
 

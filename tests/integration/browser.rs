@@ -30,7 +30,6 @@ pub(crate) struct Warroom {
 
 impl Warroom {
     /// Waits (up to 30 s) until a line of the log contains `needle`; returns the whole log.
-    #[allow(dead_code)] // for the console's sign-in test
     pub(crate) async fn wait_for_log(&self, needle: &str) -> String {
         let seen = async {
             loop {

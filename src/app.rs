@@ -72,6 +72,9 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// How the built-in network checks resolve and connect (the machine's; tests give a fake).
     pub network: crate::diagnostics::net::SharedNetwork,
+    /// The console's Sign in with Slack: the Slack app (or the sandbox's), the redirect URL,
+    /// the workspace whose members may sign in.
+    pub console: Arc<crate::console::auth::SignIn>,
 }
 
 /// Connections of [`AppState::probe_db`]: a scrape and a probe at the same time.
@@ -131,11 +134,11 @@ impl Application {
         let slack_http = crate::tls::http_client_builder().timeout(settings.slack_timeout).build()?;
         let pauses = crate::slack::pauses::Pauses::new(db.clone(), clock.clone());
 
-        let (slack, signing_secret, sandbox) = match &settings.slack_bot_token {
+        let (slack, signing_secret, sandbox, api_url) = match &settings.slack_bot_token {
             Some(token) => {
                 let secret = settings.slack_signing_secret.clone().unwrap_or_else(|| Secret::new(""));
                 let client = SlackClient::new(slack_http, settings.slack_api_url.clone(), token.clone());
-                (client.with_pauses(pauses), secret, None)
+                (client.with_pauses(pauses), secret, None, settings.slack_api_url.clone())
             }
             None => {
                 let secret = Secret::new(uuid::Uuid::new_v4().simple().to_string());
@@ -146,8 +149,8 @@ impl Application {
                 }
                 workspace.enforce_rate_limits();
                 let api = format!("{base_url}/sandbox/api");
-                let client = SlackClient::new(slack_http, api, Secret::new(sandbox::BOT_TOKEN));
-                (client.with_pauses(pauses), secret, Some(workspace))
+                let client = SlackClient::new(slack_http, api.clone(), Secret::new(sandbox::BOT_TOKEN));
+                (client.with_pauses(pauses), secret, Some(workspace), api)
             }
         };
 
@@ -184,6 +187,13 @@ impl Application {
         let runbooks = crate::checklist::Runbooks::load(&settings.file.services, &catalog)
             .map_err(|problems| anyhow::anyhow!("cannot start: {problems}"))?;
         let seen_before = crate::seen_before::Matching::at_start(&db).await?;
+        let sandbox_team = sandbox.is_some().then_some(sandbox::TEAM_ID);
+        let console =
+            crate::console::auth::SignIn::new(&settings.console, &api_url, &base_url, sandbox_team, http.clone());
+        if let (Some(workspace), Some(redirect)) = (&sandbox, console.redirect_uri()) {
+            // The sandbox's Slack app lists warroom's callback, as the manifest's redirect_urls do.
+            workspace.allow_redirect_url(redirect);
+        }
         let state = AppState {
             limiter: Arc::new(ChannelLimiter::new(settings.file.channel_post_interval.0)),
             settings: Arc::new(settings),
@@ -205,6 +215,7 @@ impl Application {
             seen_before,
             metrics: metrics.clone(),
             network,
+            console: Arc::new(console),
         };
         let mut router = Router::new()
             .route("/healthz", get(|| async { "ok" }))

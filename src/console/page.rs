@@ -18,6 +18,7 @@ use super::session::Viewer;
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout", include_str!("../../templates/console/layout.hbs")),
     ("message", include_str!("../../templates/console/message.hbs")),
+    ("signin", include_str!("../../templates/console/signin.hbs")),
 ];
 
 static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {
@@ -43,6 +44,21 @@ pub enum Section {
 pub fn render(viewer: &Viewer, section: Section, title: &str, template: &str, data: &impl Serialize) -> Response {
     match render_html(viewer, section, title, template, data) {
         Ok(html) => with_headers(Html(html).into_response()),
+        Err(e) => {
+            tracing::error!("console page {template} did not render: {e}");
+            with_headers((StatusCode::INTERNAL_SERVER_ERROR, "This page could not be rendered.").into_response())
+        }
+    }
+}
+
+/// Renders `template` inside the layout for nobody signed in (the sign-in's own pages): no
+/// navigation, no name, no sign-out.
+pub fn render_public(status: StatusCode, title: &str, template: &str, data: &impl Serialize) -> Response {
+    let rendered = PAGES.render(template, data).and_then(|body| {
+        PAGES.render("layout", &json!({ "title": title, "viewer": null, "section": null, "body": body }))
+    });
+    match rendered {
+        Ok(html) => with_headers((status, Html(html)).into_response()),
         Err(e) => {
             tracing::error!("console page {template} did not render: {e}");
             with_headers((StatusCode::INTERNAL_SERVER_ERROR, "This page could not be rendered.").into_response())
@@ -102,6 +118,17 @@ mod tests {
             render_html(&viewer(), Section::Incidents, "<t>", "message", &json!({ "message": "<script>" })).unwrap();
         assert!(html.contains("bob &lt;b&gt;") && html.contains("&lt;script&gt;") && !html.contains("<script>"));
         assert!(html.contains("action=\"/auth/logout\""), "a sign-out form");
+    }
+
+    #[test]
+    fn a_public_page_shows_nobody_signed_in() {
+        let data = json!({ "message": "<m>", "href": "/auth/slack/login?next=%2Fconsole", "action": "Sign in" });
+        let response = render_public(StatusCode::BAD_REQUEST, "Sign in", "signin", &data);
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let html = PAGES.render("signin", &data).unwrap();
+        assert!(html.contains("&lt;m&gt;") && html.contains("class=\"button\""), "{html}");
+        let page = PAGES.render("layout", &json!({ "title": "t", "viewer": null, "section": null, "body": "" }));
+        assert!(!page.unwrap().contains("/auth/logout"), "no sign-out when nobody is signed in");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Housekeeping, hourly: finished jobs (done, failed, cancelled) older than a week are deleted,
 //! so the queue's table stays small (the timeline keeps the history; jobs are only the work),
 //! and so are idempotency keys older than a week (Slack repeats a delivery within minutes; an
-//! API client's `Idempotency-Key` is good for a week).
+//! API client's `Idempotency-Key` is good for a week), and so are the console's expired sessions
+//! and sign-ins never finished.
 
 use chrono::Duration;
 use serde_json::json;
@@ -38,6 +39,7 @@ pub async fn run(state: &AppState) -> Result<(), JobError> {
         tracing::info!(jobs.purged = purged, "purged {purged} finished jobs older than {KEEP_DAYS} days");
     }
     crate::slack::views::purge(&state.db, now).await?;
+    crate::console::logins::purge(&state.db, now).await?;
     let keys = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
         .bind(now - Duration::days(KEEP_KEYS_DAYS))
         .execute(&state.db)

@@ -43,7 +43,8 @@ pub fn control_router(workspace: Arc<Workspace>, public: bool) -> Router {
         .route("/files/{id}", get(file))
         .route("/command", post(command))
         .route("/click", post(click))
-        .route("/submit", post(submit));
+        .route("/submit", post(submit))
+        .route("/openid/connect/authorize", get(super::openid::authorize).post(super::openid::choose));
     let router = if public { router } else { router.layer(axum::middleware::from_fn(loopback_only)) };
     router.with_state(workspace)
 }

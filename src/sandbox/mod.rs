@@ -19,6 +19,7 @@ pub mod http;
 pub mod jira;
 pub mod linear;
 mod membership;
+pub mod openid;
 pub mod pagerduty;
 pub mod pagerduty_rest;
 mod scopes;
@@ -161,6 +162,8 @@ struct State {
     calls: Vec<(String, Value)>,
     /// Bot scopes taken away from the app (all of the manifest's are granted otherwise).
     revoked_scopes: Vec<String>,
+    /// Sign in with Slack: the codes handed out, the app's redirect URLs.
+    openid: openid::Provider,
     next_id: u64,
     last_ts: (i64, u64),
 }

@@ -55,6 +55,9 @@ impl Workspace {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Answer {
         {
+            if method == "openid.connect.token" {
+                return super::openid::token(s, params, now);
+            }
             // `apps.connections.open` is authorised by the app-level token (checked below).
             if token != Some(BOT_TOKEN) && method != "apps.connections.open" {
                 return error_answer(if token.is_none() { "not_authed" } else { "invalid_auth" });

@@ -7,20 +7,44 @@ pub(crate) mod webdriver;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::routing::get;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::Notify;
 
 use crate::harness::*;
 use webdriver::{Browser, ENTER};
 
-/// A `warroom serve` child process in sandbox mode, killed when dropped.
-struct Warroom {
+/// A `warroom serve` child process in sandbox mode, killed (and its directory removed) when
+/// dropped.
+pub(crate) struct Warroom {
     _child: tokio::process::Child,
-    url: String,
+    pub(crate) url: String,
     dir: PathBuf,
+    /// What it has logged so far (stderr, one JSON object a line), and a wake-up per line.
+    log: Arc<(Mutex<Vec<String>>, Notify)>,
+}
+
+impl Warroom {
+    /// Waits (up to 30 s) until a line of the log contains `needle`; returns the whole log.
+    pub(crate) async fn wait_for_log(&self, needle: &str) -> String {
+        let seen = async {
+            loop {
+                let woken = self.log.1.notified();
+                let log = self.log.0.lock().unwrap().join("\n");
+                if log.contains(needle) {
+                    return log;
+                }
+                woken.await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), seen)
+            .await
+            .unwrap_or_else(|_| panic!("warroom never logged {needle:?}"))
+    }
 }
 
 impl Drop for Warroom {
@@ -39,26 +63,17 @@ async fn health_server() -> String {
     url
 }
 
-/// Starts warroom with no Slack token (so the sandbox and its page are served), the test's
-/// database, `inference-gateway` with the http and docker packs (`docker` is a shim), and bob as
-/// the approver. Returns once it logs that it listens.
-async fn start_warroom(app: &TestApp, ingress: Ingress) -> Warroom {
+/// A fresh directory for a warroom child process's files (removed with its [`Warroom`]).
+pub(crate) fn warroom_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("warroom-browser-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let docker = dir.join("docker");
-    std::fs::write(&docker, "#!/bin/sh\necho inference-gateway\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let config = format!(
-        "[slack]\nchannel_post_interval = \"0s\"\n\n\
-         [services.inference-gateway]\npacks = [\"http\", \"docker\"]\n\
-         params = {{ health_url = \"{}\", container = \"inference-gateway\" }}\n\n\
-         [approvals]\napprovers = [\"U0BOB\"]\n\n\
-         [roles]\nresponders = [\"U0ALICE\", \"U0BOB\"]\n",
-        health_server().await
-    );
-    std::fs::write(dir.join("warroom.toml"), config).unwrap();
+    dir
+}
 
+/// Starts warroom with no Slack token (so the sandbox and its page are served), the test's
+/// database, `dir/warroom.toml` as its configuration and `envs` besides; returns once it logs
+/// that it listens.
+pub(crate) async fn start_sandbox_warroom(app: &TestApp, dir: PathBuf, envs: &[(&str, String)]) -> Warroom {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
         .arg("serve")
@@ -67,13 +82,9 @@ async fn start_warroom(app: &TestApp, ingress: Ingress) -> Warroom {
         .env("DATABASE_URL", app.database_url())
         .env("WARROOM_LISTEN", format!("127.0.0.1:{port}"))
         .env("WARROOM_CONFIG", dir.join("warroom.toml"))
-        .env("WARROOM_DIAGNOSTICS_PATH", format!("{}:/usr/bin:/bin", dir.display()))
         .env("WARROOM_LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
-        .envs(match ingress {
-            Ingress::Http => vec![],
-            Ingress::SocketMode => vec![("SLACK_APP_TOKEN", warroom::sandbox::socket::APP_TOKEN)],
-        })
+        .envs(envs.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -89,8 +100,39 @@ async fn start_warroom(app: &TestApp, ingress: Ingress) -> Warroom {
         panic!("warroom exited before it listened");
     };
     tokio::time::timeout(Duration::from_secs(60), listening).await.expect("warroom listened within 60 s");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Warroom { _child: child, url: format!("http://127.0.0.1:{port}"), dir }
+    let log = Arc::new((Mutex::new(Vec::new()), Notify::new()));
+    let kept = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            kept.0.lock().unwrap().push(line);
+            kept.1.notify_waiters();
+        }
+    });
+    Warroom { _child: child, url: format!("http://127.0.0.1:{port}"), dir, log }
+}
+
+/// Starts the sandbox warroom of the walk: `inference-gateway` with the http and docker packs
+/// (`docker` is a shim), and bob as the approver.
+async fn start_warroom(app: &TestApp, ingress: Ingress) -> Warroom {
+    let dir = warroom_dir();
+    let docker = dir.join("docker");
+    std::fs::write(&docker, "#!/bin/sh\necho inference-gateway\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = format!(
+        "[slack]\nchannel_post_interval = \"0s\"\n\n\
+         [services.inference-gateway]\npacks = [\"http\", \"docker\"]\n\
+         params = {{ health_url = \"{}\", container = \"inference-gateway\" }}\n\n\
+         [approvals]\napprovers = [\"U0BOB\"]\n\n\
+         [roles]\nresponders = [\"U0ALICE\", \"U0BOB\"]\n",
+        health_server().await
+    );
+    std::fs::write(dir.join("warroom.toml"), config).unwrap();
+    let mut envs = vec![("WARROOM_DIAGNOSTICS_PATH", format!("{}:/usr/bin:/bin", dir.display()))];
+    if ingress == Ingress::SocketMode {
+        envs.push(("SLACK_APP_TOKEN", warroom::sandbox::socket::APP_TOKEN.to_string()));
+    }
+    start_sandbox_warroom(app, dir, &envs).await
 }
 
 /// How the sandbox's Slack reaches warroom: signed HTTP requests, or Socket Mode envelopes over

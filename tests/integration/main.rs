@@ -15,6 +15,8 @@ mod change_processes;
 mod changes_once;
 mod clean_report;
 mod cli;
+mod console_auth;
+mod console_auth_browser;
 #[allow(dead_code)] // until the console pages' tests use all of it
 mod console_support;
 mod declare;

@@ -7,6 +7,9 @@
 //! incidents are shown only to their members (`crate::private`).
 
 pub mod assets;
+pub mod incidents;
+pub mod incidents_params;
+pub mod incidents_query;
 pub mod page;
 pub mod session;
 
@@ -17,5 +20,5 @@ use crate::app::AppState;
 
 /// The console's routes, merged into warroom's router in one place (`crate::app`).
 pub fn router() -> Router<AppState> {
-    Router::new().route("/console/assets/{file}", get(assets::serve))
+    Router::new().route("/console/assets/{file}", get(assets::serve)).merge(incidents::router())
 }

@@ -15,7 +15,7 @@ mod change_processes;
 mod changes_once;
 mod clean_report;
 mod cli;
-#[allow(dead_code)] // until the console pages' tests use all of it
+mod console_list;
 mod console_support;
 mod declare;
 mod diagnostics;

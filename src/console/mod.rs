@@ -8,6 +8,9 @@
 
 pub mod assets;
 pub mod auth;
+pub mod incidents;
+pub mod incidents_params;
+pub mod incidents_query;
 pub mod logins;
 pub mod oidc;
 pub mod page;
@@ -20,5 +23,5 @@ use crate::app::AppState;
 
 /// The console's routes, merged into warroom's router in one place (`crate::app`).
 pub fn router() -> Router<AppState> {
-    Router::new().route("/console/assets/{file}", get(assets::serve)).merge(auth::router())
+    Router::new().route("/console/assets/{file}", get(assets::serve)).merge(auth::router()).merge(incidents::router())
 }

@@ -19,6 +19,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("layout", include_str!("../../templates/console/layout.hbs")),
     ("message", include_str!("../../templates/console/message.hbs")),
     ("signin", include_str!("../../templates/console/signin.hbs")),
+    ("incidents", include_str!("../../templates/console/incidents.hbs")),
 ];
 
 static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {

@@ -17,7 +17,7 @@ mod clean_report;
 mod cli;
 mod console_auth;
 mod console_auth_browser;
-#[allow(dead_code)] // until the console pages' tests use all of it
+mod console_list;
 mod console_support;
 mod declare;
 mod diagnostics;

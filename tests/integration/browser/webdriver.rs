@@ -152,7 +152,13 @@ impl Browser {
     /// Gives the browser a cookie for the site it is on (go to a page of that site first): the
     /// console's tests sign in with a session made by `console_support`.
     pub async fn add_cookie(&self, name: &str, value: &str) {
-        let cookie = fantoccini::cookies::Cookie::new(name.to_string(), value.to_string());
+        // Every field given: fantoccini sends a missing domain or expiry as `null`, which
+        // chromedriver refuses ("invalid 'domain'"), and a missing SameSite as `None`.
+        let url = self.client.current_url().await.unwrap_or_else(|e| panic!("WebDriver current URL failed: {e}"));
+        let host = url.host_str().unwrap_or("127.0.0.1");
+        let text =
+            format!("{name}={value}; Domain={host}; Path=/; SameSite=Lax; Expires=Fri, 01 Jan 2100 00:00:00 GMT");
+        let cookie = fantoccini::cookies::Cookie::parse(text).unwrap_or_else(|e| panic!("cookie {name}: {e}"));
         self.client.add_cookie(cookie).await.unwrap_or_else(|e| panic!("WebDriver add cookie {name} failed: {e}"));
     }
 

@@ -7,8 +7,12 @@
 //! incidents are shown only to their members (`crate::private`).
 
 pub mod assets;
+pub mod insights;
+pub mod insights_query;
+mod insights_view;
 pub mod page;
 pub mod session;
+pub mod svg;
 
 use axum::routing::get;
 use axum::Router;
@@ -17,5 +21,5 @@ use crate::app::AppState;
 
 /// The console's routes, merged into warroom's router in one place (`crate::app`).
 pub fn router() -> Router<AppState> {
-    Router::new().route("/console/assets/{file}", get(assets::serve))
+    Router::new().route("/console/assets/{file}", get(assets::serve)).merge(insights::router())
 }

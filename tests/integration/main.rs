@@ -17,6 +17,7 @@ mod clean_report;
 mod cli;
 #[allow(dead_code)] // until the console pages' tests use all of it
 mod console_support;
+mod console_insights;
 mod declare;
 mod diagnostics;
 mod doctor;

@@ -52,11 +52,9 @@ pub fn parse(raw: Option<&str>) -> Result<Params, String> {
         let value = value.trim();
         match &*name {
             "weeks" => {
-                params.weeks = value
-                    .parse()
-                    .ok()
-                    .filter(|w| (MIN_WEEKS..=MAX_WEEKS).contains(w))
-                    .ok_or_else(|| format!("`weeks` must be a whole number from {MIN_WEEKS} to {MAX_WEEKS}, not `{value}`."))?;
+                params.weeks = value.parse().ok().filter(|w| (MIN_WEEKS..=MAX_WEEKS).contains(w)).ok_or_else(|| {
+                    format!("`weeks` must be a whole number from {MIN_WEEKS} to {MAX_WEEKS}, not `{value}`.")
+                })?;
             }
             "service" if value.is_empty() => {}
             "service" => {

@@ -82,12 +82,8 @@ struct MeasureView {
 
 /// Everything `insights.hbs` shows.
 pub fn page(params: &Params, weeks: &[DateTime<Utc>], now: DateTime<Utc>, insights: &Insights) -> serde_json::Value {
-    let range = format!(
-        "{} weeks: {} to {}",
-        weeks.len(),
-        weeks[0].format("%b %-d, %Y"),
-        now.format("%b %-d, %Y %H:%M UTC")
-    );
+    let range =
+        format!("{} weeks: {} to {}", weeks.len(), weeks[0].format("%b %-d, %Y"), now.format("%b %-d, %Y %H:%M UTC"));
     let measures: Vec<MeasureView> = Measure::ALL.iter().map(|m| measure(*m, weeks, &range, insights)).collect();
     let severities: Vec<_> = Severity::ALL
         .iter()
@@ -136,8 +132,10 @@ fn measure(measure: Measure, weeks: &[DateTime<Utc>], range: &str, insights: &In
         median: duration(t.median),
         p90: duration(t.p90),
     };
-    let mut rows: Vec<Row> =
-        weekly.iter().map(|t| row(t.week.unwrap().format("%Y-%m-%d").to_string(), t, t.severity.as_deref().unwrap_or(""))).collect();
+    let mut rows: Vec<Row> = weekly
+        .iter()
+        .map(|t| row(t.week.unwrap().format("%Y-%m-%d").to_string(), t, t.severity.as_deref().unwrap_or("")))
+        .collect();
     let all_weeks = format!("All {} weeks", weeks.len());
     let per_severity = insights.times_of(measure).filter(|t| t.week.is_none() && t.severity.is_some());
     rows.extend(per_severity.map(|t| row(all_weeks.clone(), t, t.severity.as_deref().unwrap_or(""))));
@@ -187,17 +185,16 @@ fn measure(measure: Measure, weeks: &[DateTime<Utc>], range: &str, insights: &In
 
 /// Per service: its incidents and each measure's median and p90 over the whole range.
 fn services(insights: &Insights) -> Vec<serde_json::Value> {
-    let by_service: HashMap<(&str, &str), &Times> = insights
-        .times
-        .iter()
-        .filter_map(|t| Some(((t.service.as_deref()?, t.measure.as_str()), t)))
-        .collect();
+    let by_service: HashMap<(&str, &str), &Times> =
+        insights.times.iter().filter_map(|t| Some(((t.service.as_deref()?, t.measure.as_str()), t))).collect();
     insights
         .by_service
         .iter()
         .map(|(service, n)| {
             let cell = |m: Measure, p90: bool| {
-                by_service.get(&(service.as_str(), m.as_str())).map_or("—".to_string(), |t| duration(if p90 { t.p90 } else { t.median }))
+                by_service
+                    .get(&(service.as_str(), m.as_str()))
+                    .map_or("—".to_string(), |t| duration(if p90 { t.p90 } else { t.median }))
             };
             serde_json::json!({
                 "service": service, "n": n,
@@ -214,7 +211,8 @@ fn services(insights: &Insights) -> Vec<serde_json::Value> {
 const MAX_BARS: usize = 20;
 
 fn services_chart(insights: &Insights, range: &str) -> String {
-    let bars: Vec<(String, f64)> = insights.by_service.iter().take(MAX_BARS).map(|(s, n)| (s.clone(), *n as f64)).collect();
+    let bars: Vec<(String, f64)> =
+        insights.by_service.iter().take(MAX_BARS).map(|(s, n)| (s.clone(), *n as f64)).collect();
     let more = insights.by_service.len().saturating_sub(MAX_BARS);
     let description = if more > 0 {
         format!("Incidents declared per service, {range}: the {MAX_BARS} services with the most ({more} more in the table beside the chart).")

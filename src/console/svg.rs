@@ -49,7 +49,11 @@ pub fn tick_label(value: f64) -> String {
             }
             grouped.push(c);
         }
-        if value < 0.0 { format!("-{grouped}") } else { grouped }
+        if value < 0.0 {
+            format!("-{grouped}")
+        } else {
+            grouped
+        }
     } else {
         let text = format!("{value:.2}");
         text.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -222,7 +226,8 @@ pub fn line_chart(chart: &LineChart) -> String {
     // The x axis: at most about eight labels, evenly spaced.
     let every = n.div_ceil(8).max(1);
     let base = TOP + plot_height;
-    let _ = write!(out, "<line x1=\"{LEFT}\" y1=\"{base}\" x2=\"{:.1}\" y2=\"{base}\" stroke=\"{INK}\"/>", WIDTH - RIGHT);
+    let _ =
+        write!(out, "<line x1=\"{LEFT}\" y1=\"{base}\" x2=\"{:.1}\" y2=\"{base}\" stroke=\"{INK}\"/>", WIDTH - RIGHT);
     for (i, label) in chart.x_labels.iter().enumerate().filter(|(i, _)| i % every == 0) {
         let _ = write!(
             out,
@@ -328,7 +333,10 @@ mod tests {
 
     #[test]
     fn ticks_are_round_steps_from_zero_to_just_above_the_maximum() {
-        assert_eq!(nice_scale(47.0, 5), Scale { top: 50.0, step: 10.0, ticks: vec![0.0, 10.0, 20.0, 30.0, 40.0, 50.0] });
+        assert_eq!(
+            nice_scale(47.0, 5),
+            Scale { top: 50.0, step: 10.0, ticks: vec![0.0, 10.0, 20.0, 30.0, 40.0, 50.0] }
+        );
         assert_eq!(nice_scale(7.3, 5).ticks, vec![0.0, 2.0, 4.0, 6.0, 8.0]);
         assert_eq!(nice_scale(100.0, 5).top, 100.0, "a maximum on a tick is the top");
         let small = nice_scale(0.3, 5);

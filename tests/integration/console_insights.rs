@@ -164,7 +164,8 @@ async fn page(app: &TestApp, user: &str, path: &str) -> String {
 
 /// The text of each cell of each body row of the table in the section `id`.
 fn rows(html: &str, id: &str) -> Vec<Vec<String>> {
-    let section = html.split(&format!("<section class=\"card\" id=\"{id}\"")).nth(1).unwrap_or_else(|| panic!("no {id}"));
+    let section =
+        html.split(&format!("<section class=\"card\" id=\"{id}\"")).nth(1).unwrap_or_else(|| panic!("no {id}"));
     let section = section.split("</section>").next().unwrap();
     let Some(body) = section.split("<tbody>").nth(1) else { return Vec::new() };
     let body = body.split("</tbody>").next().unwrap();
@@ -254,8 +255,14 @@ async fn insights_give_each_weeks_medians_and_p90s_by_severity_and_service() {
         ])
     );
     let services: Vec<Vec<String>> = rows(&html, "services");
-    assert_eq!(services[0], ["api", "4", "2m 00s / 2m 42s", "5m 00s / 5m 42s", "7m 00s / 12m 12s", "12m 00s / 13m 24s"]);
-    assert_eq!(services[1], ["db", "2", "8m 00s / 9m 36s", "20m 00s / 20m 00s", "30m 00s / 38m 00s", "50m 00s / 58m 00s"]);
+    assert_eq!(
+        services[0],
+        ["api", "4", "2m 00s / 2m 42s", "5m 00s / 5m 42s", "7m 00s / 12m 12s", "12m 00s / 13m 24s"]
+    );
+    assert_eq!(
+        services[1],
+        ["db", "2", "8m 00s / 9m 36s", "20m 00s / 20m 00s", "30m 00s / 38m 00s", "50m 00s / 58m 00s"]
+    );
     assert_eq!(services[2], ["web", "1", "30m 00s / 30m 00s", "— / —", "— / —", "— / —"]);
     assert_eq!(rows(&html, "severities"), [["P0", "4"], ["P1", "2"], ["P3", "1"]]);
     assert_eq!(rows(&html, "tiers"), [["Tier 1", "2"], ["Tier 2", "1"]]);
@@ -271,8 +278,20 @@ async fn a_private_incident_counts_for_its_members_only_and_the_filters_and_rang
     let carol = page(&app, CAROL, "/console/insights").await;
     assert!(carol.contains("· 6 incidents"), "bob's private incident is not carol's to count");
     let acknowledged = rows(&carol, "acknowledge");
-    assert!(acknowledged.contains(&vec!["2026-11-16".into(), "P0".into(), "1".into(), "3m 00s".into(), "3m 00s".into()]));
-    assert!(acknowledged.contains(&vec!["All 12 weeks".into(), "P0".into(), "3".into(), "2m 00s".into(), "2m 48s".into()]));
+    assert!(acknowledged.contains(&vec![
+        "2026-11-16".into(),
+        "P0".into(),
+        "1".into(),
+        "3m 00s".into(),
+        "3m 00s".into()
+    ]));
+    assert!(acknowledged.contains(&vec![
+        "All 12 weeks".into(),
+        "P0".into(),
+        "3".into(),
+        "2m 00s".into(),
+        "2m 48s".into()
+    ]));
     assert_eq!(rows(&carol, "tiers"), [["Tier 1", "1"], ["Tier 2", "1"]]);
     assert_eq!(rows(&carol, "services")[0][..2], ["api", "3"]);
 
@@ -383,7 +402,8 @@ async fn signed_in_browser(app: &TestApp, user: &str) -> Browser {
     let browser = Browser::start().await;
     browser.goto(&format!("{}/console/assets/console.css", app.address)).await;
     let cookie = console_cookie(app, user).await;
-    let cookie = fantoccini::cookies::Cookie::parse(format!("{cookie}; Domain=127.0.0.1; Path=/; SameSite=Lax")).unwrap();
+    let cookie =
+        fantoccini::cookies::Cookie::parse(format!("{cookie}; Domain=127.0.0.1; Path=/; SameSite=Lax")).unwrap();
     browser.client().add_cookie(cookie).await.expect("the session cookie is set");
     browser
 }
@@ -397,7 +417,8 @@ async fn the_insights_charts_and_their_tables_show_in_a_browser() {
     browser.goto(&format!("{}/console/insights", app.address)).await;
 
     browser.find("svg[role=img]").await;
-    let script = "return [...document.querySelectorAll('svg[role=img]')].map(s => s.querySelector('title').textContent)";
+    let script =
+        "return [...document.querySelectorAll('svg[role=img]')].map(s => s.querySelector('title').textContent)";
     let titles = browser.run(script, serde_json::json!([])).await;
     assert_eq!(
         titles,

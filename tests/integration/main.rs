@@ -15,9 +15,9 @@ mod change_processes;
 mod changes_once;
 mod clean_report;
 mod cli;
+mod console_insights;
 #[allow(dead_code)] // until the console pages' tests use all of it
 mod console_support;
-mod console_insights;
 mod declare;
 mod diagnostics;
 mod doctor;

@@ -68,8 +68,7 @@ pub async fn seed_incidents(db: &PgPool, n: i64, now: DateTime<Utc>) -> anyhow::
 /// Gives incident `number` `events` more timeline events (notes and status updates, a minute
 /// apart from its declaration); returns its id.
 pub async fn seed_long_timeline(db: &PgPool, number: i64, events: i64) -> anyhow::Result<uuid::Uuid> {
-    let id: uuid::Uuid =
-        sqlx::query_scalar("SELECT id FROM incidents WHERE number = $1").bind(number).fetch_one(db).await?;
+    let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM incidents WHERE number = $1").bind(number).fetch_one(db).await?;
     sqlx::query(
         r#"INSERT INTO timeline_events (incident_id, at, actor, kind, payload)
            SELECT $1, i.declared_at + make_interval(secs => k * 6),

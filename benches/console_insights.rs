@@ -11,6 +11,7 @@
 //! BENCH_RUNS=30).
 
 #[path = "support/history.rs"]
+#[allow(dead_code)] // seed_long_timeline is for the incident page's benchmark
 mod history;
 #[path = "support/mod.rs"]
 mod support;

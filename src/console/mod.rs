@@ -11,10 +11,14 @@ pub mod auth;
 pub mod incidents;
 pub mod incidents_params;
 pub mod incidents_query;
+pub mod insights;
+pub mod insights_query;
+mod insights_view;
 pub mod logins;
 pub mod oidc;
 pub mod page;
 pub mod session;
+pub mod svg;
 
 use axum::routing::get;
 use axum::Router;
@@ -23,5 +27,9 @@ use crate::app::AppState;
 
 /// The console's routes, merged into warroom's router in one place (`crate::app`).
 pub fn router() -> Router<AppState> {
-    Router::new().route("/console/assets/{file}", get(assets::serve)).merge(auth::router()).merge(incidents::router())
+    Router::new()
+        .route("/console/assets/{file}", get(assets::serve))
+        .merge(auth::router())
+        .merge(incidents::router())
+        .merge(insights::router())
 }

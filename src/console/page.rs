@@ -20,6 +20,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("message", include_str!("../../templates/console/message.hbs")),
     ("signin", include_str!("../../templates/console/signin.hbs")),
     ("incidents", include_str!("../../templates/console/incidents.hbs")),
+    ("insights", include_str!("../../templates/console/insights.hbs")),
 ];
 
 static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {

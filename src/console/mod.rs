@@ -7,6 +7,7 @@
 //! incidents are shown only to their members (`crate::private`).
 
 pub mod assets;
+mod incident;
 pub mod page;
 pub mod session;
 
@@ -17,5 +18,5 @@ use crate::app::AppState;
 
 /// The console's routes, merged into warroom's router in one place (`crate::app`).
 pub fn router() -> Router<AppState> {
-    Router::new().route("/console/assets/{file}", get(assets::serve))
+    Router::new().route("/console/assets/{file}", get(assets::serve)).merge(incident::router())
 }

@@ -18,6 +18,7 @@ use super::session::Viewer;
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout", include_str!("../../templates/console/layout.hbs")),
     ("message", include_str!("../../templates/console/message.hbs")),
+    ("incident", include_str!("../../templates/console/incident.hbs")),
 ];
 
 static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {

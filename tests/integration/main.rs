@@ -16,6 +16,7 @@ mod changes_once;
 mod clean_report;
 mod cli;
 #[allow(dead_code)] // until the console pages' tests use all of it
+mod console_incident;
 mod console_support;
 mod declare;
 mod diagnostics;

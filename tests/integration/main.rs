@@ -15,8 +15,8 @@ mod change_processes;
 mod changes_once;
 mod clean_report;
 mod cli;
-#[allow(dead_code)] // until the console pages' tests use all of it
 mod console_incident;
+#[allow(dead_code)] // until the console pages' tests use all of it
 mod console_support;
 mod declare;
 mod diagnostics;

@@ -80,7 +80,8 @@ async fn the_lifecycle_shows_each_step_and_the_time_to_it_on_the_injected_clock(
     app.clock.set(start_time() + Duration::minutes(30));
 
     let html = page(&app).await;
-    let row = |id: &str| html.split(&format!(r#"<tr id="{id}">"#)).nth(1).unwrap().split("</tr>").next().unwrap().to_string();
+    let row =
+        |id: &str| html.split(&format!(r#"<tr id="{id}">"#)).nth(1).unwrap().split("</tr>").next().unwrap().to_string();
     assert!(row("acknowledged").contains("@U0BOB") && row("acknowledged").contains(">4m 05s<"), "{html}");
     assert!(row("mitigated").contains("ongoing (30m 00s so far)"), "{}", row("mitigated"));
     assert!(row("resolved").contains("ongoing (30m 00s so far)"), "{}", row("resolved"));
@@ -89,7 +90,8 @@ async fn the_lifecycle_shows_each_step_and_the_time_to_it_on_the_injected_clock(
     app.resolve_directly(&app.only_incident().await, ALICE, &Default::default(), Some("Rolled back")).await;
     app.settle().await;
     let html = page(&app).await;
-    let row = |id: &str| html.split(&format!(r#"<tr id="{id}">"#)).nth(1).unwrap().split("</tr>").next().unwrap().to_string();
+    let row =
+        |id: &str| html.split(&format!(r#"<tr id="{id}">"#)).nth(1).unwrap().split("</tr>").next().unwrap().to_string();
     assert!(row("resolved").contains("@U0ALICE") && row("resolved").contains(">1h 00m<"), "{}", row("resolved"));
     assert!(row("mitigated").contains(">1h 00m<"), "resolving mitigates: {}", row("mitigated"));
     assert!(html.contains("This incident is resolved: its timeline is complete."));
@@ -123,7 +125,8 @@ async fn the_timeline_shows_every_event_oldest_first_in_plain_words() {
 async fn a_long_timeline_is_shown_a_page_at_a_time_and_every_event_is_reachable() {
     let (app, _) = declared_incident().await;
     let incident = app.only_incident().await;
-    let notes: Vec<serde_json::Value> = (1..=1005).map(|n| serde_json::json!({ "text": format!("step {n}") })).collect();
+    let notes: Vec<serde_json::Value> =
+        (1..=1005).map(|n| serde_json::json!({ "text": format!("step {n}") })).collect();
     let at = app.clock.now_utc() + Duration::minutes(1);
     warroom::timeline::append_many(&app.db, incident.id, at, BOB, warroom::timeline::EventKind::Note, &notes)
         .await
@@ -139,7 +142,10 @@ async fn a_long_timeline_is_shown_a_page_at_a_time_and_every_event_is_reachable(
     assert_eq!(status, 200);
     assert!(first.contains("declared INC-1") && first.contains("note: step 5<"), "{first}");
     assert!(!first.contains("note: step 1005"));
-    assert!(first.contains(r#"<a href="?after="#) && !first.contains("data-events="), "later pages are links, not live");
+    assert!(
+        first.contains(r#"<a href="?after="#) && !first.contains("data-events="),
+        "later pages are links, not live"
+    );
     for bad in ["?before=x", "?page=2", "?after=-1"] {
         let (status, html) = get_as(&app, BOB, &format!("/console/incidents/1{bad}")).await;
         assert_eq!(status, 400, "{bad}: {html}");
@@ -197,8 +203,17 @@ async fn the_runbook_checklist_shows_each_step_and_who_did_it() {
     let html = page(&app).await;
 
     let checklist = html.split(r#"id="checklist""#).nth(1).unwrap().split("</section>").next().unwrap();
-    let step = checklist.split(r#"<li id="step-10" class="step-run">"#).nth(1).expect("step 10 ran").split("</li>").next().unwrap();
-    assert!(step.contains("<code>free -h</code>") && step.contains("run by @U0BOB at") && step.contains("→ ok"), "{step}");
+    let step = checklist
+        .split(r#"<li id="step-10" class="step-run">"#)
+        .nth(1)
+        .expect("step 10 ran")
+        .split("</li>")
+        .next()
+        .unwrap();
+    assert!(
+        step.contains("<code>free -h</code>") && step.contains("run by @U0BOB at") && step.contains("→ ok"),
+        "{step}"
+    );
     assert!(checklist.contains(r#"class="step-open""#), "the others are open");
     assert!(checklist.contains("<strong>1 of "), "{checklist}");
     app.finish().await;
@@ -225,7 +240,10 @@ async fn a_followup_links_its_tracker_issue_and_shows_its_state() {
     let followups = html.split(r#"id="followups""#).nth(1).unwrap().split("</section>").next().unwrap();
     let item = |text: &str| followups.split("<li").find(|li| li.contains(text)).unwrap().to_string();
     let first = item("Raise the memory limit");
-    assert!(first.contains(r#"<a href="https://github.com/acme/api/issues/1" rel="noopener">acme/api#1</a>"#), "{first}");
+    assert!(
+        first.contains(r#"<a href="https://github.com/acme/api/issues/1" rel="noopener">acme/api#1</a>"#),
+        "{first}"
+    );
     assert!(first.contains(r#"class="done""#) && first.contains("☑") && first.contains("closed"), "{first}");
     let second = item("Add a dashboard");
     assert!(second.contains("acme/api#2") && second.contains("☐") && second.contains(">open<"), "{second}");
@@ -331,7 +349,9 @@ async fn the_live_stream_sends_new_events_and_resumes_after_the_last_event_id_an
     let before = last(&app).await;
     say(&app, BOB, &channel, "note Replica 2 is lagging").await;
 
-    let live = stream_until(&app, &format!("/console/incidents/1/events?after={before}"), None, |s| s.contains("lagging")).await;
+    let live =
+        stream_until(&app, &format!("/console/incidents/1/events?after={before}"), None, |s| s.contains("lagging"))
+            .await;
     let note = last(&app).await;
     assert!(live.contains(&format!("id: {note}\n")) && live.contains("event: entry\n"), "{live}");
     assert!(live.contains(r#""actor":"@U0BOB""#) && live.contains(r#""text":"note: Replica 2 is lagging""#), "{live}");
@@ -343,7 +363,10 @@ async fn the_live_stream_sends_new_events_and_resumes_after_the_last_event_id_an
     let resumed = stream_until(&app, "/console/incidents/1/events?after=1", Some(note), |_| false).await;
     assert!(!resumed.contains("lagging"), "resumed after the Last-Event-ID, not ?after: {resumed}");
     assert!(resumed.contains("resolved: Failed over"), "{resumed}");
-    assert!(resumed.trim_end().ends_with("event: resolved\ndata: INC-1 is resolved: its timeline is complete."), "{resumed}");
+    assert!(
+        resumed.trim_end().ends_with("event: resolved\ndata: INC-1 is resolved: its timeline is complete."),
+        "{resumed}"
+    );
     app.finish().await;
 }
 
@@ -368,7 +391,13 @@ async fn browser_the_open_incident_page_shows_a_new_update_without_reloading_and
     browser.find("#timeline[data-events]").await;
     browser.run("window.notReloaded = true; return true;", serde_json::json!([])).await;
 
-    say(&app, ALICE, &channel, r#"update status=identified cause="Connection pool exhausted" action="Raising the pool to 200""#).await;
+    say(
+        &app,
+        ALICE,
+        &channel,
+        r#"update status=identified cause="Connection pool exhausted" action="Raising the pool to 200""#,
+    )
+    .await;
     let events = warroom::timeline::list(&app.db, app.only_incident().await.id).await.unwrap();
     let id = events.iter().rev().find(|e| e.kind == "updated").expect("the update is in the timeline").id;
     // Resolves when the entry is in the page (a MutationObserver: no polling, no sleeping).
@@ -392,6 +421,7 @@ async fn browser_the_open_incident_page_shows_a_new_update_without_reloading_and
     let markdown = got[2].as_str().unwrap();
     assert!(markdown.contains("INC-1") && markdown.contains("Connection pool exhausted"), "{markdown}");
 
+    browser.resize(1280, 1500).await;
     let png = browser.screenshot().await;
     assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
     if std::env::var("UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {

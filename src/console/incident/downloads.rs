@@ -11,7 +11,11 @@ use crate::console::page::with_headers;
 use crate::console::session::Viewer;
 use crate::timeline::export::Format;
 
-pub async fn markdown(viewer: Viewer, State(state): State<AppState>, n: Result<Path<String>, PathRejection>) -> Response {
+pub async fn markdown(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    n: Result<Path<String>, PathRejection>,
+) -> Response {
     download(viewer, state, n, Format::Markdown).await
 }
 

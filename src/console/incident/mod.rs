@@ -62,5 +62,10 @@ async fn find(
 /// The database failed while reading `number`: said once here, and a 503 page.
 fn unavailable(viewer: &Viewer, number: IncidentNumber, e: &sqlx::Error) -> Response {
     tracing::warn!(incident.number = %number, "console: reading {number} failed: {e}");
-    message(viewer, StatusCode::SERVICE_UNAVAILABLE, "Try again shortly", "The database did not answer; try again shortly.")
+    message(
+        viewer,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Try again shortly",
+        "The database did not answer; try again shortly.",
+    )
 }

@@ -56,7 +56,14 @@ pub async fn diagnostics(db: &sqlx::PgPool, incident_id: Uuid) -> sqlx::Result<V
     rows.reverse();
     let shown: Vec<Value> = rows
         .into_iter()
-        .map(|r| Event { id: r.id, incident_id: r.incident_id, at: r.at, actor: r.actor, kind: r.kind, payload: r.payload })
+        .map(|r| Event {
+            id: r.id,
+            incident_id: r.incident_id,
+            at: r.at,
+            actor: r.actor,
+            kind: r.kind,
+            payload: r.payload,
+        })
         .map(|e| diagnostic(&e))
         .collect();
     Ok(json!({ "total": total, "more": total - shown.len() as i64, "shown": shown }))
@@ -124,7 +131,8 @@ pub async fn approvals(db: &sqlx::PgPool, incident_id: Uuid) -> sqlx::Result<Vec
     Ok(requests
         .into_iter()
         .map(|r| {
-            let argv: Vec<String> = r.argv.as_array().into_iter().flatten().filter_map(Value::as_str).map(clean).collect();
+            let argv: Vec<String> =
+                r.argv.as_array().into_iter().flatten().filter_map(Value::as_str).map(clean).collect();
             let votes: Vec<Value> = votes
                 .iter()
                 .filter(|v| v.request_id == r.id)
@@ -146,13 +154,8 @@ pub async fn approvals(db: &sqlx::PgPool, incident_id: Uuid) -> sqlx::Result<Vec
 
 /// The runbook checklist's steps and their state, as the report reads them; `None` without one.
 pub async fn runbook_checklist(state: &AppState, incident: &Incident) -> Result<Option<Value>, ExportError> {
-    let source = Source {
-        db: &state.db,
-        templates: &state.templates,
-        config: &state.settings.file,
-        incident,
-        statuspage: None,
-    };
+    let source =
+        Source { db: &state.db, templates: &state.templates, config: &state.settings.file, incident, statuspage: None };
     let Some(report) = checklist::read(&source).await? else { return Ok(None) };
     let steps: Vec<Value> = report
         .steps
@@ -213,4 +216,3 @@ pub async fn seen_before(state: &AppState, incident: &Incident) -> sqlx::Result<
         })
         .collect())
 }
-

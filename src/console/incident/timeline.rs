@@ -61,7 +61,9 @@ impl Cursor {
         let Some(query) = query.filter(|q| !q.is_empty()) else { return Ok(Self::Newest) };
         let (name, value) = query.split_once('=').unwrap_or((query, ""));
         let id = || value.parse::<i64>().ok().filter(|n| *n > 0);
-        let bad = || format!("`{}`: use ?before= or ?after= with an event number", query.chars().take(60).collect::<String>());
+        let bad = || {
+            format!("`{}`: use ?before= or ?after= with an event number", query.chars().take(60).collect::<String>())
+        };
         match name {
             "before" => id().map(Self::Before).ok_or_else(bad),
             "after" => id().map(Self::After).ok_or_else(bad),
@@ -134,12 +136,8 @@ pub async fn page(db: &sqlx::PgPool, incident_id: Uuid, cursor: Cursor) -> sqlx:
             id,
         ),
     };
-    let mut rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(incident_id)
-        .bind(from)
-        .bind(PAGE + 1)
-        .fetch_all(db)
-        .await?;
+    let mut rows: Vec<Row> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(incident_id).bind(from).bind(PAGE + 1).fetch_all(db).await?;
     let more = rows.len() as i64 > PAGE;
     rows.truncate(PAGE as usize);
     let backwards = !matches!(cursor, Cursor::After(_));

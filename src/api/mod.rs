@@ -5,7 +5,7 @@
 mod auth;
 mod error;
 mod incidents;
-mod reports;
+pub mod reports;
 mod runners;
 
 pub use auth::{bearer, ApiToken};

@@ -84,6 +84,13 @@ pub async fn report(
 ) -> Result<Response, ApiError> {
     let format = Format::parse(param(&query, "format").unwrap_or("md")).map_err(ApiError::Invalid)?;
     let incident = incident(&state, token, query.as_deref(), &number).await?;
+    Ok(download(state, incident, format))
+}
+
+/// The report of `incident` in `format` as a download (`Content-Disposition: attachment`),
+/// streamed: written by a task into a pipe whose other end is the response body. The API's
+/// export and the console's downloads both answer with it.
+pub fn download(state: AppState, incident: Incident, format: Format) -> Response {
     let filename = export::filename(&incident, format);
     let (mut writer, reader) = tokio::io::duplex(64 * 1024);
     tokio::spawn(async move {
@@ -115,9 +122,9 @@ pub async fn report(
         }
     });
     let disposition = format!("attachment; filename=\"{filename}\"");
-    Ok((
+    (
         [(header::CONTENT_TYPE, format.content_type().to_string()), (header::CONTENT_DISPOSITION, disposition)],
         Body::from_stream(chunks),
     )
-        .into_response())
+        .into_response()
 }

@@ -7,8 +7,10 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// `(file name, content type, contents)`; a new asset is one line here.
-const ASSETS: &[(&str, &str, &str)] =
-    &[("console.css", "text/css; charset=utf-8", include_str!("../../assets/console/console.css"))];
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("console.css", "text/css; charset=utf-8", include_str!("../../assets/console/console.css")),
+    ("incident.js", "text/javascript; charset=utf-8", include_str!("../../assets/console/incident.js")),
+];
 
 /// `GET /console/assets/{file}`: public (no session needed: a stylesheet gives nothing away).
 pub async fn serve(Path(file): Path<String>) -> Response {

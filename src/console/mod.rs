@@ -8,6 +8,7 @@
 
 pub mod assets;
 pub mod auth;
+mod incident;
 pub mod incidents;
 pub mod incidents_params;
 pub mod incidents_query;
@@ -32,4 +33,5 @@ pub fn router() -> Router<AppState> {
         .merge(auth::router())
         .merge(incidents::router())
         .merge(insights::router())
+        .merge(incident::router())
 }

@@ -21,6 +21,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("signin", include_str!("../../templates/console/signin.hbs")),
     ("incidents", include_str!("../../templates/console/incidents.hbs")),
     ("insights", include_str!("../../templates/console/insights.hbs")),
+    ("incident", include_str!("../../templates/console/incident.hbs")),
 ];
 
 static PAGES: LazyLock<Handlebars<'static>> = LazyLock::new(|| {

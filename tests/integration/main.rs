@@ -17,6 +17,7 @@ mod clean_report;
 mod cli;
 mod console_auth;
 mod console_auth_browser;
+mod console_incident;
 mod console_insights;
 mod console_list;
 mod console_support;

@@ -3,7 +3,7 @@
 //! to an async sink while the events stream from Postgres, so memory does not grow with the
 //! timeline; the same incident gives the same bytes wherever it is exported (Slack, API, CLI).
 
-mod checklist;
+pub mod checklist;
 mod csv;
 mod json;
 mod markdown;

@@ -283,19 +283,11 @@ impl Application {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let stop_tx = Arc::new(stop_tx);
         let mut workers = Vec::new();
-        // The job workers run on threads of their own, below the ingress in the OS's eyes
-        // (`crate::jobs::threads`): a burst of Slack work never stands between Slack's request
-        // and its acknowledgement. Without workers (tests draining the queue) there are none.
-        let job_threads = if self.workers > 0 { Some(crate::jobs::threads::runtime()?) } else { None };
-        let spawn_job = |work: crate::jobs::threads::Work| match &job_threads {
-            Some(runtime) => runtime.spawn(work),
-            None => tokio::spawn(work),
-        };
         for _ in 0..self.workers {
-            workers.push(spawn_job(Box::pin(crate::jobs::runner::work(self.state.clone(), stop_rx.clone()))));
+            workers.push(tokio::spawn(crate::jobs::runner::work(self.state.clone(), stop_rx.clone())));
         }
         if self.workers > 0 {
-            workers.push(spawn_job(Box::pin(crate::jobs::wake::listen(self.state.clone(), stop_rx.clone()))));
+            workers.push(tokio::spawn(crate::jobs::wake::listen(self.state.clone(), stop_rx.clone())));
         }
         if self.workers > 0 && !self.state.settings.file.referenced_groups().is_empty() {
             // Read the user groups the configuration names at start (one refresh per minute, however many replicas start).
@@ -335,11 +327,6 @@ impl Application {
         let _ = stop_tx.send(true);
         for worker in workers {
             let _ = worker.await;
-        }
-        // Every worker has returned: what is left on their threads (idle connections' tasks)
-        // ends without being waited for (a runtime may not block inside another's task).
-        if let Some(runtime) = job_threads {
-            runtime.shutdown_background();
         }
         if let Some(server) = statuspage_server {
             server.abort();

@@ -13,7 +13,6 @@ mod react;
 pub mod respond;
 pub mod runner;
 pub mod status_update;
-pub mod threads;
 pub mod wake;
 
 pub use react::SlackWork;

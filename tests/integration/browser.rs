@@ -5,7 +5,7 @@
 
 pub(crate) mod webdriver;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -149,13 +149,7 @@ async fn screenshot(browser: &Browser, ingress: Ingress, name: &str) {
     if ingress != Ingress::Http {
         return;
     }
-    let png = browser.screenshot().await;
-    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-    if std::env::var("UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-    }
+    browser.save_screenshot(name).await;
 }
 
 async fn act_as(browser: &Browser, user: &str) {

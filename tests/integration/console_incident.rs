@@ -408,13 +408,7 @@ async fn browser_the_open_incident_page_shows_a_new_update_without_reloading_and
     assert!(markdown.contains("INC-1") && markdown.contains("Connection pool exhausted"), "{markdown}");
 
     browser.resize(1280, 1500).await;
-    let png = browser.screenshot().await;
-    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-    if std::env::var("UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("console-incident.png"), png).unwrap();
-    }
+    browser.save_screenshot("console-incident").await;
     browser.close().await;
     app.finish().await;
 }

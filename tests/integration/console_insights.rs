@@ -425,13 +425,7 @@ async fn the_insights_charts_and_their_tables_show_in_a_browser() {
     assert!(first.starts_with("2026-"), "{first}");
 
     browser.resize(1280, 2200).await;
-    let png = browser.screenshot().await;
-    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-    if std::env::var("UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("console-insights.png"), png).unwrap();
-    }
+    browser.save_screenshot("console-insights").await;
     // On a phone the charts stack above their tables.
     browser.resize(390, 844).await;
     let stacked = browser

@@ -347,6 +347,7 @@ async fn in_chromium_the_form_filters_the_keyboard_pages_and_a_phone_scrolls_no_
     assert_eq!(severities.lines().count(), 50);
     assert!(severities.lines().all(|s| s == "P2"), "{severities}");
     assert_eq!(browser.text("table.incidents a.number").await.lines().next(), Some("INC-120"));
+    browser.save_screenshot("console-list").await;
 
     browser.run("document.querySelector('a.older').focus();", json!([])).await;
     let focused = browser.client().active_element().await.unwrap();

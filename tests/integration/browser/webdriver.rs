@@ -174,6 +174,18 @@ impl Browser {
         &self.client
     }
 
+    /// Saves what the window shows as `docs/screenshots/<name>.png` when `UPDATE_SCREENSHOTS=1`
+    /// (the README's pictures); always checks that a PNG was taken.
+    pub async fn save_screenshot(&self, name: &str) {
+        let png = self.screenshot().await;
+        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+        if std::env::var("UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+        }
+    }
+
     /// A PNG of the window.
     pub async fn screenshot(&self) -> Vec<u8> {
         self.client.screenshot().await.unwrap_or_else(|e| panic!("WebDriver screenshot failed: {e}"))

@@ -124,19 +124,6 @@ fn params(query: Option<String>) -> HashMap<String, String> {
     url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect()
 }
 
-/// The value of cookie `name` in a request.
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value)
-        .filter(|value| !value.is_empty())
-}
-
 fn login_cookie(state: &str) -> String {
     let max_age = logins::LIFETIME.num_seconds();
     format!("{LOGIN_COOKIE}={state}; Path=/auth/slack; HttpOnly; Secure; SameSite=Lax; Max-Age={max_age}")
@@ -259,7 +246,7 @@ async fn finish(
 ) -> Result<(session::Viewer, String), Failure> {
     let provider = state.console.provider.as_ref().ok_or(Failure::Off)?;
     let login_state = params.get("state").filter(|s| !s.is_empty()).ok_or(Failure::NoState)?;
-    let browser = cookie(headers, LOGIN_COOKIE).ok_or(Failure::OtherBrowser)?;
+    let browser = session::cookie(headers, LOGIN_COOKIE).ok_or(Failure::OtherBrowser)?;
     if !bool::from(browser.as_bytes().ct_eq(login_state.as_bytes())) {
         return Err(Failure::OtherBrowser);
     }
@@ -348,6 +335,6 @@ mod tests {
         }
         let mut headers = HeaderMap::new();
         headers.insert(header::COOKIE, "warroom_session=x; warroom_login=st".parse().unwrap());
-        assert_eq!(super::cookie(&headers, LOGIN_COOKIE), Some("st"));
+        assert_eq!(session::cookie(&headers, LOGIN_COOKIE), Some("st"));
     }
 }

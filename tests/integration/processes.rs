@@ -265,10 +265,11 @@ async fn a_push_left_by_a_killed_process_is_delivered_once_after_the_restart() {
 
     assert_eq!(app.statuspage.incidents().len(), 1, "created once");
     let calls: Vec<(String, u16)> = app.statuspage.requests().into_iter().map(|r| (r.method, r.status)).collect();
-    assert_eq!(calls.last().unwrap(), &("POST".to_string(), 201));
     // Delivered once: one POST the status page took. A POST it throttled (429, when the
     // restarted process's look-up and its POST fall in the same second of the page's rate
     // limit) created nothing and is retried; that is the page's limit, not a second delivery.
+    // Reads may come after it: the first process's start-up reconciliation (due long since)
+    // runs on the restarted one and its GET can be throttled in the POST's second (seen in CI).
     let created_by = calls.iter().filter(|(method, status)| method == "POST" && *status == 201).count();
     assert_eq!(created_by, 1, "{calls:?}");
     assert!(calls.iter().all(|(method, status)| method != "POST" || [201, 429].contains(status)), "{calls:?}");

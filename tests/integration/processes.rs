@@ -106,6 +106,28 @@ where
     }
 }
 
+/// [`wait_for`], moving the processes' clock a second past `due` for each second it waits, at
+/// most two minutes (well before the next 5-minute slot): a step that failed for a moment on a
+/// loaded machine (a Slack call timed out, a 429) is retried on the injected clock, which
+/// would otherwise stand still and leave the retry never due (seen in CI as a 90 s stall).
+async fn wait_with_retries_due<F, Fut>(app: &TestApp, fixture: &Fixture, due: DateTime<Utc>, what: &str, condition: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    let moved = std::cell::Cell::new(0);
+    wait_for(app, what, || {
+        let waited = started.elapsed().as_secs().min(120) as i64;
+        if waited > moved.get() {
+            moved.set(waited);
+            fixture.set_time(app, due + chrono::Duration::seconds(waited));
+        }
+        condition()
+    })
+    .await;
+}
+
 fn status_updates(app: &TestApp) -> usize {
     app.slack
         .channel("inc-1-api")
@@ -184,12 +206,14 @@ async fn two_processes_on_one_database_post_each_update_exactly_once() {
     declare_through(&app, &one).await;
 
     for round in 1..=3 {
-        fixture.set_time(&app, start_time() + chrono::Duration::minutes(5 * round));
+        let due = start_time() + chrono::Duration::minutes(5 * round);
+        fixture.set_time(&app, due);
         nudge(&app).await;
-        wait_for(&app, "the update to be done", || async { status_jobs(&app, "done").await.len() == round as usize })
-            .await;
+        let done = || async { status_jobs(&app, "done").await.len() == round as usize };
+        wait_with_retries_due(&app, &fixture, due, "the update to be done", done).await;
         // The timer queued the post: wait for it (and any second one) to be sent.
-        wait_for(&app, "the update to be posted", || async { status_updates(&app) >= round as usize }).await;
+        let posted = || async { status_updates(&app) >= round as usize };
+        wait_with_retries_due(&app, &fixture, due, "the update to be posted", posted).await;
         wait_for(&app, "the queue to be idle", || idle(&app)).await;
         wait_for(&app, "the next one to be planned", || async { status_jobs(&app, "queued").await.len() == 1 }).await;
         assert_eq!(status_updates(&app), round as usize, "round {round}: posted once");

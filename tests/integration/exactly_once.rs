@@ -55,6 +55,47 @@ async fn a_post_delivered_then_cut_off_by_a_dropped_connection_is_in_the_channel
     declared_once_despite(spawn_app().await, Fault::DeliveredThenReset).await;
 }
 
+/// A job's completion and its post's settled answer commit without waiting for the disk
+/// (`db::begin_unflushed`): a crash of Postgres may lose both while the post is in Slack. Played
+/// here by putting both back as they were before the answer, with what the job recorded after
+/// it; the job runs again, finds its post in the history, and neither the declaration nor the
+/// announcement is sent twice.
+#[tokio::test]
+async fn a_post_whose_settled_answer_and_completion_a_database_crash_lost_is_found_not_sent_again() {
+    let app = spawn_app().await;
+    app.slash(ALICE, "declare P0 api Everything 500s").await;
+    app.settle().await;
+    let posts_before = app.slack.call_count("chat.postMessage");
+
+    let lost = sqlx::query(
+        "WITH job AS (UPDATE jobs SET state = 'queued', finished_at = NULL, locked_until = NULL
+                      WHERE kind = 'incident.post_declaration' RETURNING id)
+         UPDATE slack_posts SET uncertain = true, posted_channel = NULL, ts = NULL
+         WHERE job_id IN (SELECT id FROM job)",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(lost.rows_affected(), 1, "the declaration's post and its job were put back");
+    // What the job recorded after the answer is later in the WAL, so it was lost too.
+    sqlx::query("UPDATE incidents SET declaration_ts = NULL").execute(&app.db).await.unwrap();
+    app.settle().await;
+
+    let incident = app.only_incident().await;
+    let channel = app.slack.channel("inc-1-api").unwrap();
+    assert_eq!(channel.messages.len(), 1, "the declaration is in its channel once");
+    assert_eq!(app.slack.channel("incidents").unwrap().messages.len(), 1, "the announcement once");
+    assert_eq!(incident.declaration_ts.as_deref(), Some(channel.messages[0].ts.as_str()));
+    assert_eq!(app.slack.call_count("chat.postMessage"), posts_before, "found in the history, not posted again");
+    assert_eq!(app.slack.call_count("conversations.history"), 1, "one look-up, by the attempt after the crash");
+    let state: String = sqlx::query_scalar("SELECT state FROM jobs WHERE kind = 'incident.post_declaration'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(state, "done", "the job ran again");
+    app.finish().await;
+}
+
 #[tokio::test]
 async fn a_post_lost_in_an_outage_is_posted_after_the_look_up_finds_nothing() {
     let app = spawn_app().await;

@@ -294,6 +294,8 @@ async fn a_push_left_by_a_killed_process_is_delivered_once_after_the_restart() {
     // limit) created nothing and is retried; that is the page's limit, not a second delivery.
     // Reads may come after it: the first process's start-up reconciliation (due long since)
     // runs on the restarted one and its GET can be throttled in the POST's second (seen in CI).
+    let last_post = calls.iter().rev().find(|(method, _)| method == "POST");
+    assert_eq!(last_post, Some(&("POST".to_string(), 201)), "nothing written after the delivery: {calls:?}");
     let created_by = calls.iter().filter(|(method, status)| method == "POST" && *status == 201).count();
     assert_eq!(created_by, 1, "{calls:?}");
     assert!(calls.iter().all(|(method, status)| method != "POST" || [201, 429].contains(status)), "{calls:?}");

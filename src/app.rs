@@ -88,17 +88,6 @@ pub const PROBE_ACQUIRE: std::time::Duration = std::time::Duration::from_millis(
 /// workers than cores keep the queue moving.
 pub const DEFAULT_WORKERS: usize = 4;
 
-/// The job workers' own connections to the same database, opened on first use: two per worker
-/// (a job may hold one across a Slack call while it writes with another) and two to spare. With
-/// their own pool a burst of jobs never leaves Slack's next request waiting for a connection
-/// to acknowledge it with, as `probe_db` keeps scrapes and probes off them.
-fn jobs_pool(db: &sqlx::PgPool, workers: usize) -> sqlx::PgPool {
-    sqlx::postgres::PgPoolOptions::new()
-        .max_connections(2 * workers as u32 + 2)
-        .acquire_timeout(std::time::Duration::from_secs(5))
-        .connect_lazy_with((*db.connect_options()).clone())
-}
-
 /// A built, bound, not yet running warroom.
 pub struct Application {
     listener: TcpListener,
@@ -294,12 +283,11 @@ impl Application {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let stop_tx = Arc::new(stop_tx);
         let mut workers = Vec::new();
-        let jobs_state = AppState { db: jobs_pool(&self.state.db, self.workers), ..self.state.clone() };
         for _ in 0..self.workers {
-            workers.push(tokio::spawn(crate::jobs::runner::work(jobs_state.clone(), stop_rx.clone())));
+            workers.push(tokio::spawn(crate::jobs::runner::work(self.state.clone(), stop_rx.clone())));
         }
         if self.workers > 0 {
-            workers.push(tokio::spawn(crate::jobs::wake::listen(jobs_state.clone(), stop_rx.clone())));
+            workers.push(tokio::spawn(crate::jobs::wake::listen(self.state.clone(), stop_rx.clone())));
         }
         if self.workers > 0 && !self.state.settings.file.referenced_groups().is_empty() {
             // Read the user groups the configuration names at start (one refresh per minute, however many replicas start).

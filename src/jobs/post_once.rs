@@ -95,19 +95,15 @@ async fn post_joining(
     }
 }
 
-/// Records Slack's sure answer: delivered as (channel, ts), or not delivered. Lost in a crash
-/// of Postgres, the post is uncertain again and the next attempt finds it in the history, so
-/// the commit does not wait for the disk ([`crate::db::begin_unflushed`]).
+/// Records Slack's sure answer: delivered as (channel, ts), or not delivered.
 async fn settle(db: &PgPool, job_id: i64, delivered: Option<(&str, &str)>) -> Result<(), JobError> {
     let (channel, ts) = delivered.unzip();
-    let mut tx = crate::db::begin_unflushed(db).await?;
     sqlx::query("UPDATE slack_posts SET uncertain = false, posted_channel = $2, ts = $3 WHERE job_id = $1")
         .bind(job_id)
         .bind(channel)
         .bind(ts)
-        .execute(&mut *tx)
+        .execute(db)
         .await?;
-    tx.commit().await?;
     Ok(())
 }
 

@@ -55,13 +55,13 @@ async fn a_post_delivered_then_cut_off_by_a_dropped_connection_is_in_the_channel
     declared_once_despite(spawn_app().await, Fault::DeliveredThenReset).await;
 }
 
-/// A job's completion and its post's settled answer commit without waiting for the disk
-/// (`db::begin_unflushed`): a crash of Postgres may lose both while the post is in Slack. Played
-/// here by putting both back as they were before the answer, with what the job recorded after
-/// it; the job runs again, finds its post in the history, and neither the declaration nor the
-/// announcement is sent twice.
+/// A job's claim commits without waiting for the disk, and a crash (of the worker or of
+/// Postgres) can come after the post reached Slack and before its answer, or the job's
+/// completion, was recorded. Played here by putting both back as they were before the answer,
+/// with what the job recorded after it; the job runs again, finds its post in the history, and
+/// neither the declaration nor the announcement is sent twice.
 #[tokio::test]
-async fn a_post_whose_settled_answer_and_completion_a_database_crash_lost_is_found_not_sent_again() {
+async fn a_post_whose_settled_answer_and_completion_a_crash_lost_is_found_not_sent_again() {
     let app = spawn_app().await;
     app.slash(ALICE, "declare P0 api Everything 500s").await;
     app.settle().await;

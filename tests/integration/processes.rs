@@ -176,16 +176,21 @@ async fn after_a_sigkill_and_12_minutes_down_exactly_one_catch_up_update_is_post
     let first = fixture.spawn(&app).await;
     declare_through(&app, &first).await;
 
-    fixture.set_time(&app, start_time() + chrono::Duration::minutes(5));
+    let due = start_time() + chrono::Duration::minutes(5);
+    fixture.set_time(&app, due);
     nudge(&app).await;
-    wait_for(&app, "the 15:05 update", || async { status_updates(&app) == 1 }).await;
+    // On time, the next slot is 15:10 whenever within the interval the timer runs.
+    wait_with_retries_due(&app, &fixture, due, "the 15:05 update", || async { status_updates(&app) == 1 }).await;
     wait_for(&app, "the 15:10 timer to be planned", || async { status_jobs(&app, "queued").await.len() == 1 }).await;
 
     drop(first); // SIGKILL
-    fixture.set_time(&app, start_time() + chrono::Duration::minutes(17));
+    let restarted = start_time() + chrono::Duration::minutes(17);
+    fixture.set_time(&app, restarted);
     let second = fixture.spawn(&app).await;
+    // The clock stands until the catch-up's timer has run (it plans the next slot from its now).
     wait_for(&app, "the catch-up update", || async { status_jobs(&app, "done").await.len() == 2 }).await;
-    wait_for(&app, "the catch-up to be posted", || async { status_updates(&app) >= 2 }).await;
+    let posted = || async { status_updates(&app) >= 2 };
+    wait_with_retries_due(&app, &fixture, restarted, "the catch-up to be posted", posted).await;
     wait_for(&app, "the queue to be idle", || idle(&app)).await;
 
     assert_eq!(status_updates(&app), 2, "one catch-up, not one per missed slot");
